@@ -1,0 +1,3 @@
+from salesync.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure business model: money, documents, validation, journals and errors. No I/O."""
