@@ -241,6 +241,11 @@ class Sale:
     def paid(self) -> Money:
         return total((p.amount for p in self.payments), self.currency)
 
+    @property
+    def amount(self) -> Money:
+        """The money that changed hands."""
+        return self.grand_total
+
 
 @dataclass(frozen=True, slots=True)
 class RefundLine:
@@ -298,6 +303,11 @@ class Refund:
     def paid(self) -> Money:
         return total((p.amount for p in self.payments), self.currency)
 
+    @property
+    def amount(self) -> Money:
+        """The money given back."""
+        return self.computed_total
+
 
 @dataclass(frozen=True, slots=True)
 class PayoutTransaction:
@@ -331,6 +341,11 @@ class Payout:
     @property
     def adjustment_total(self) -> Money:
         return self.adjustments or Money.zero(self.currency)
+
+    @property
+    def amount(self) -> Money:
+        """The deposit."""
+        return self.net
 
 
 Document = Sale | Refund | Payout

@@ -1,0 +1,367 @@
+"""Tenant-scoped repositories: every read and write names its tenant, or does not run."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from salesync.domain.documents import Document, Location, Refund, Tenant, business_day
+from salesync.domain.errors import BugError, ConflictError
+from salesync.domain.journal import Account, JournalEntry, JournalLine, account_type
+from salesync.domain.money import Money
+from salesync.store import codec
+from salesync.store.tables import (
+    AccountRow,
+    ConnectionRow,
+    DocumentRow,
+    JournalEntryRow,
+    JournalLineRow,
+    LocationRow,
+    TenantRow,
+)
+from salesync.store.vault import Vault
+
+
+class TenantMismatchError(BugError):
+    """A record of one tenant handed to a repository scoped to another."""
+
+
+class Tenants:
+    """The one unscoped repository: tenants are the roots everything else hangs from."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, tenant: Tenant) -> None:
+        self.session.add(TenantRow(id=tenant.id, name=tenant.name))
+        self.session.flush()
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        row = self.session.get(TenantRow, tenant_id)
+        return Tenant(row.id, row.name) if row else None
+
+    def all(self) -> list[Tenant]:
+        rows = self.session.scalars(select(TenantRow).order_by(TenantRow.id))
+        return [Tenant(r.id, r.name) for r in rows]
+
+
+class TenantScoped:
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        if not tenant_id:
+            raise ValueError("a repository needs the tenant it works for")
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _own(self, tenant_id: str, what: str) -> None:
+        if tenant_id != self.tenant_id:
+            raise TenantMismatchError(
+                f"{what} belongs to tenant {tenant_id!r}, not {self.tenant_id!r}",
+                tenant=self.tenant_id,
+            )
+
+
+class Locations(TenantScoped):
+    def add(self, location: Location) -> None:
+        self._own(location.tenant_id, f"location {location.id}")
+        self.session.add(
+            LocationRow(
+                tenant_id=self.tenant_id,
+                id=location.id,
+                name=location.name,
+                timezone=location.timezone,
+                currency=location.currency,
+            )
+        )
+        self.session.flush()
+
+    def get(self, location_id: str) -> Location | None:
+        row = self.session.get(LocationRow, (self.tenant_id, location_id))
+        return _location(row) if row else None
+
+    def all(self) -> list[Location]:
+        query = select(LocationRow).where(LocationRow.tenant_id == self.tenant_id)
+        return [_location(r) for r in self.session.scalars(query.order_by(LocationRow.id))]
+
+
+def _location(row: LocationRow) -> Location:
+    return Location(row.id, row.tenant_id, row.name, row.timezone, row.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionInfo:
+    """A connection as the dashboard may show it: never its secrets."""
+
+    id: str
+    provider: str
+    role: str
+    name: str
+    status: str
+
+
+class Connections(TenantScoped):
+    def __init__(self, session: Session, tenant_id: str, vault: Vault) -> None:
+        super().__init__(session, tenant_id)
+        self.vault = vault
+
+    def add(self, provider: str, role: str, name: str, credentials: dict[str, Any]) -> str:
+        connection_id = str(uuid.uuid4())
+        self.session.add(
+            ConnectionRow(
+                id=connection_id,
+                tenant_id=self.tenant_id,
+                provider=provider,
+                role=role,
+                name=name,
+                credentials=self.vault.seal(credentials),
+            )
+        )
+        self.session.flush()
+        return connection_id
+
+    def _row(self, connection_id: str) -> ConnectionRow:
+        row = self.session.get(ConnectionRow, connection_id)
+        if row is None or row.tenant_id != self.tenant_id:
+            raise KeyError(f"no connection {connection_id} for tenant {self.tenant_id}")
+        return row
+
+    def credentials(self, connection_id: str) -> dict[str, Any]:
+        return self.vault.open(self._row(connection_id).credentials)
+
+    def replace_credentials(self, connection_id: str, credentials: dict[str, Any]) -> None:
+        self._row(connection_id).credentials = self.vault.seal(credentials)
+        self.session.flush()
+
+    def all(self) -> list[ConnectionInfo]:
+        query = select(ConnectionRow).where(ConnectionRow.tenant_id == self.tenant_id)
+        return [
+            ConnectionInfo(r.id, r.provider, r.role, r.name, r.status)
+            for r in self.session.scalars(query.order_by(ConnectionRow.name))
+        ]
+
+
+class Stored(enum.StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    """The same document, byte for byte: nothing to do."""
+
+
+class Documents(TenantScoped):
+    def add(self, document: Document, location: Location) -> Stored:
+        """Store a validated document once; the same one again is a duplicate.
+
+        A different body under the same id is an edit after the fact: it is refused with a
+        conflict, because a stored (and maybe posted) document is never silently replaced.
+        """
+        self._own(document.tenant_id, f"document {document.external_id}")
+        self._own(location.tenant_id, f"location {location.id}")
+        body = codec.encode(document)
+        digest = codec.fingerprint(body)
+        existing = self.session.get(DocumentRow, document.id)
+        if existing is not None:
+            self._own(existing.tenant_id, f"document {document.external_id}")
+            if existing.body_hash == digest:
+                return Stored.DUPLICATE
+            raise ConflictError(
+                f"document {document.kind.value} {document.external_id} changed after it "
+                "was stored",
+                user_message=f"{document.kind.value.title()} {document.external_id} was "
+                "edited after salesync received it; the change needs an adjustment.",
+                code="document_changed",
+                tenant=self.tenant_id,
+                location=document.location_id,
+                documents=(document.id,),
+            )
+        self.session.add(
+            DocumentRow(
+                id=document.id,
+                tenant_id=self.tenant_id,
+                location_id=location.id,
+                kind=document.kind.value,
+                source=document.source,
+                external_id=document.external_id,
+                parent_id=document.sale_id if isinstance(document, Refund) else None,
+                occurred_at=document.occurred_at,
+                business_day=business_day(document.occurred_at, location.zone),
+                currency=document.currency,
+                total_minor=document.amount.to_minor(),
+                body=body,
+                body_hash=digest,
+            )
+        )
+        self.session.flush()
+        return Stored.NEW
+
+    def get(self, document_id: str) -> Document | None:
+        row = self.session.get(DocumentRow, document_id)
+        if row is None or row.tenant_id != self.tenant_id:
+            return None
+        return codec.decode(row.kind, row.body)
+
+    def for_day(self, location_id: str, day: date) -> list[Document]:
+        query = (
+            select(DocumentRow)
+            .where(
+                DocumentRow.tenant_id == self.tenant_id,
+                DocumentRow.location_id == location_id,
+                DocumentRow.business_day == day,
+            )
+            .order_by(DocumentRow.occurred_at, DocumentRow.id)
+        )
+        return [codec.decode(r.kind, r.body) for r in self.session.scalars(query)]
+
+    def refunds_of(self, sale_id: str) -> list[Refund]:
+        """Refunds already stored against ``sale_id``, oldest first."""
+        query = (
+            select(DocumentRow)
+            .where(DocumentRow.tenant_id == self.tenant_id, DocumentRow.parent_id == sale_id)
+            .order_by(DocumentRow.occurred_at, DocumentRow.id)
+        )
+        refunds = [codec.decode(r.kind, r.body) for r in self.session.scalars(query)]
+        return [r for r in refunds if isinstance(r, Refund)]
+
+    def count(self) -> int:
+        query = select(func.count()).where(DocumentRow.tenant_id == self.tenant_id)
+        return int(self.session.scalar(query.select_from(DocumentRow)) or 0)
+
+
+class Accounts(TenantScoped):
+    def ensure(self, names: Iterable[str]) -> int:
+        """Open every account in ``names`` not open yet; returns how many were opened."""
+        wanted = set(names)
+        if not wanted:
+            return 0
+        query = select(AccountRow.name).where(
+            AccountRow.tenant_id == self.tenant_id, AccountRow.name.in_(wanted)
+        )
+        missing = wanted - set(self.session.scalars(query))
+        for name in sorted(missing):
+            Account(name)
+            self.session.add(
+                AccountRow(tenant_id=self.tenant_id, name=name, type=account_type(name).value)
+            )
+        self.session.flush()
+        return len(missing)
+
+    def all(self) -> list[Account]:
+        query = select(AccountRow).where(AccountRow.tenant_id == self.tenant_id)
+        rows = self.session.scalars(query.order_by(AccountRow.name))
+        return [Account(r.name, r.description) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    entry_id: int
+    created: bool
+    """False when an entry with the same key was already in the books."""
+
+
+class Journal(TenantScoped):
+    """The built-in ledger's entries. Posting is idempotent on the entry's key."""
+
+    def post(self, entry: JournalEntry) -> Posted:
+        self._own(entry.tenant_id, f"journal entry {entry.key}")
+        existing = self._id_for(entry.key)
+        if existing is not None:
+            return Posted(existing, created=False)
+        Accounts(self.session, self.tenant_id).ensure(line.account for line in entry.lines)
+        try:
+            with self.session.begin_nested():
+                row = JournalEntryRow(
+                    tenant_id=self.tenant_id,
+                    location_id=entry.location_id,
+                    key=entry.key,
+                    entry_date=entry.date,
+                    narration=entry.narration,
+                    currency=entry.currency,
+                    documents=list(entry.documents),
+                )
+                self.session.add(row)
+                self.session.flush()
+                self.session.add_all(
+                    JournalLineRow(
+                        entry_id=row.id,
+                        tenant_id=self.tenant_id,
+                        line_no=i,
+                        account=line.account,
+                        amount_minor=line.amount.to_minor(),
+                        currency=line.amount.currency,
+                        memo=line.memo,
+                    )
+                    for i, line in enumerate(entry.lines)
+                )
+                self.session.flush()
+        except IntegrityError:
+            # Another writer posted the same key between our read and our insert.
+            winner = self._id_for(entry.key)
+            if winner is None:
+                raise
+            return Posted(winner, created=False)
+        return Posted(row.id, created=True)
+
+    def _id_for(self, key: str) -> int | None:
+        query = select(JournalEntryRow.id).where(
+            JournalEntryRow.tenant_id == self.tenant_id, JournalEntryRow.key == key
+        )
+        return self.session.scalar(query)
+
+    def get(self, key: str) -> JournalEntry | None:
+        query = select(JournalEntryRow).where(
+            JournalEntryRow.tenant_id == self.tenant_id, JournalEntryRow.key == key
+        )
+        row = self.session.scalar(query)
+        return None if row is None else next(iter(self._build([row])))
+
+    def entries(
+        self, start: date | None = None, end: date | None = None, *, batch_size: int = 500
+    ) -> Iterator[JournalEntry]:
+        """Entries in date order, streamed in batches so memory stays flat."""
+        query = select(JournalEntryRow).where(JournalEntryRow.tenant_id == self.tenant_id)
+        if start is not None:
+            query = query.where(JournalEntryRow.entry_date >= start)
+        if end is not None:
+            query = query.where(JournalEntryRow.entry_date <= end)
+        query = query.order_by(JournalEntryRow.entry_date, JournalEntryRow.id)
+        batch: list[JournalEntryRow] = []
+        for row in self.session.scalars(query.execution_options(yield_per=batch_size)):
+            batch.append(row)
+            if len(batch) == batch_size:
+                yield from self._build(batch)
+                batch = []
+        yield from self._build(batch)
+
+    def _build(self, rows: list[JournalEntryRow]) -> Iterator[JournalEntry]:
+        if not rows:
+            return
+        lines: dict[int, list[JournalLineRow]] = {r.id: [] for r in rows}
+        query = (
+            select(JournalLineRow)
+            .where(JournalLineRow.entry_id.in_(lines))
+            .order_by(JournalLineRow.entry_id, JournalLineRow.line_no)
+        )
+        for line in self.session.scalars(query):
+            lines[line.entry_id].append(line)
+        for row in rows:
+            yield JournalEntry(
+                key=row.key,
+                tenant_id=row.tenant_id,
+                location_id=row.location_id,
+                date=row.entry_date,
+                narration=row.narration,
+                lines=tuple(
+                    JournalLine(ln.account, Money.from_minor(ln.amount_minor, ln.currency), ln.memo)
+                    for ln in lines[row.id]
+                ),
+                documents=tuple(row.documents),
+            )
+
+    def count(self) -> int:
+        query = select(func.count()).where(JournalEntryRow.tenant_id == self.tenant_id)
+        return int(self.session.scalar(query.select_from(JournalEntryRow)) or 0)

@@ -1,0 +1,217 @@
+"""Storage on SQLite and PostgreSQL: schema, tenant scoping, documents, journal, vault."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.domain.documents import Location, Refund, Sale, Tenant
+from salesync.domain.errors import AuthError, ConflictError, ErrorKind
+from salesync.domain.journal import JournalEntry, JournalLine
+from salesync.domain.money import Money
+from salesync.domain.postings import journal_for
+from salesync.domain.simulate import demo_merchant, simulate
+from salesync.store.repositories import (
+    Connections,
+    Documents,
+    Journal,
+    Locations,
+    Stored,
+    TenantMismatchError,
+    Tenants,
+)
+from salesync.store.tables import Base, ConnectionRow
+from salesync.store.vault import Vault, new_key
+
+MERCHANT = demo_merchant(orders_per_day=8)
+DOCS = list(simulate(MERCHANT, date(2026, 3, 1), 3))
+LOCATIONS = {loc.id: loc for loc in MERCHANT.locations}
+
+
+def seed(session: Session, tenant_id: str = "demo") -> None:
+    Tenants(session).add(Tenant(tenant_id, f"Tenant {tenant_id}"))
+    for loc in MERCHANT.locations:
+        Locations(session, tenant_id).add(replace(loc, tenant_id=tenant_id))
+
+
+def test_migrations_match_the_models(factory: sessionmaker[Session]) -> None:
+    """The Alembic history builds exactly the schema the models declare."""
+    with factory() as session:
+        context = MigrationContext.configure(session.connection())
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_documents_round_trip_losslessly(factory: sessionmaker[Session]) -> None:
+    """Every simulated sale, refund and payout reads back equal to what was stored."""
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        for doc in DOCS:
+            assert docs.add(doc, LOCATIONS[doc.location_id]) is Stored.NEW
+    with factory() as session:
+        docs = Documents(session, "demo")
+        assert docs.count() == len(DOCS)
+        for doc in DOCS:
+            assert docs.get(doc.id) == doc
+
+
+def test_same_document_twice_is_a_duplicate_and_an_edit_is_a_conflict(
+    factory: sessionmaker[Session],
+) -> None:
+    """A repeat is recorded as a duplicate; a changed body is refused, never overwritten."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        docs.add(sale, LOCATIONS[sale.location_id])
+        assert docs.add(sale, LOCATIONS[sale.location_id]) is Stored.DUPLICATE
+        edited = replace(sale, associate="Someone else")
+        with pytest.raises(ConflictError) as raised:
+            docs.add(edited, LOCATIONS[sale.location_id])
+        assert raised.value.kind is ErrorKind.CONFLICT
+        assert docs.get(sale.id) == sale
+
+
+def test_refunds_are_found_by_their_sale(factory: sessionmaker[Session]) -> None:
+    """A stored refund is listed under the sale it reverses."""
+    refund = next(d for d in DOCS if isinstance(d, Refund))
+    sale = next(d for d in DOCS if d.id == refund.sale_id)
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        docs.add(sale, LOCATIONS[sale.location_id])
+        docs.add(refund, LOCATIONS[refund.location_id])
+        assert docs.refunds_of(sale.id) == [refund]
+
+
+def test_tenants_never_see_each_other(factory: sessionmaker[Session]) -> None:
+    """Reads scoped to one tenant find nothing of another; writes across tenants are refused."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    with factory() as session, session.begin():
+        seed(session, "demo")
+        seed(session, "other")
+        Documents(session, "demo").add(sale, LOCATIONS[sale.location_id])
+        Journal(session, "demo").post(journal_for(sale, LOCATIONS[sale.location_id]))
+    with factory() as session, session.begin():
+        other = Documents(session, "other")
+        assert other.get(sale.id) is None
+        assert other.count() == 0
+        assert other.refunds_of(sale.id) == []
+        assert Journal(session, "other").count() == 0
+        assert list(Journal(session, "other").entries()) == []
+        key = f"sale:{sale.source}:{sale.external_id}"
+        assert Journal(session, "other").get(key) is None
+        assert {loc.tenant_id for loc in Locations(session, "other").all()} == {"other"}
+        with pytest.raises(TenantMismatchError):
+            other.add(sale, LOCATIONS[sale.location_id])
+        with pytest.raises(TenantMismatchError):
+            Journal(session, "other").post(journal_for(sale, LOCATIONS[sale.location_id]))
+    with pytest.raises(ValueError, match="tenant"):
+        Documents(session, "")
+
+
+def test_posting_an_entry_twice_writes_it_once(factory: sessionmaker[Session]) -> None:
+    """The entry key is unique: a second post returns the first entry and adds nothing."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    entry = journal_for(sale, LOCATIONS[sale.location_id])
+    with factory() as session, session.begin():
+        seed(session)
+        journal = Journal(session, "demo")
+        first = journal.post(entry)
+        second = journal.post(entry)
+        assert first.created
+        assert not second.created
+        assert second.entry_id == first.entry_id
+        assert journal.count() == 1
+        assert journal.get(entry.key) == entry
+
+
+def test_entries_stream_back_in_date_order(factory: sessionmaker[Session]) -> None:
+    """Posted entries read back equal, in date order, across batch boundaries."""
+    entries = [journal_for(d, LOCATIONS[d.location_id]) for d in DOCS]
+    with factory() as session, session.begin():
+        seed(session)
+        journal = Journal(session, "demo")
+        for entry in entries:
+            journal.post(entry)
+    with factory() as session:
+        back = list(Journal(session, "demo").entries(batch_size=7))
+    assert len(back) == len(entries) > 7
+    assert sorted(back, key=lambda e: e.key) == sorted(entries, key=lambda e: e.key)
+    assert [e.date for e in back] == sorted(e.date for e in back)
+
+
+def test_credentials_are_encrypted_at_rest(factory: sessionmaker[Session]) -> None:
+    """The stored bytes hold no secret; the vault opens them; a foreign key cannot."""
+    vault = Vault([new_key()])
+    secret = {"access_token": "shpat_live_abcdef123456", "shop": "harbor.myshopify.com"}
+    with factory() as session, session.begin():
+        seed(session)
+        conn_id = Connections(session, "demo", vault).add("shopify", "source", "Web", secret)
+    with factory() as session:
+        raw = session.scalar(select(ConnectionRow.credentials))
+        assert raw is not None
+        assert b"shpat_live" not in raw
+        assert Connections(session, "demo", vault).credentials(conn_id) == secret
+        listed = Connections(session, "demo", vault).all()
+        assert [c.name for c in listed] == ["Web"]
+        assert "shpat" not in repr(listed)
+        with pytest.raises(KeyError):
+            Connections(session, "other", vault).credentials(conn_id)
+        with pytest.raises(AuthError) as raised:
+            Connections(session, "demo", Vault([new_key()])).credentials(conn_id)
+        assert "reconnect" in raised.value.user_message
+
+
+def test_a_rotated_key_still_opens_old_credentials() -> None:
+    """With the new key first and the old one after, old tokens open and re-seal."""
+    old, new = new_key(), new_key()
+    token = Vault([old]).seal({"k": "v"})
+    rotated = Vault([new, old])
+    assert rotated.open(token) == {"k": "v"}
+    assert Vault([new]).open(rotated.rotate(token)) == {"k": "v"}
+
+
+def test_a_bad_vault_key_is_named() -> None:
+    """A malformed key is refused with the form it should take."""
+    with pytest.raises(ValueError, match="salesync keygen"):
+        Vault(["not-a-key"])
+
+
+def test_naive_datetimes_are_refused_by_the_store(factory: sessionmaker[Session]) -> None:
+    """A naive time would silently shift business days, so the store will not write it."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    naive = replace(sale, occurred_at=datetime(2026, 3, 1, 12))  # noqa: DTZ001
+    with factory() as session, session.begin():
+        seed(session)
+        with pytest.raises(ValueError, match="naive"):
+            Documents(session, "demo").add(naive, LOCATIONS[sale.location_id])
+
+
+def test_journal_amounts_survive_the_database_exactly(factory: sessionmaker[Session]) -> None:
+    """Zero-, two- and three-decimal currencies post and read back to the minor unit."""
+    with factory() as session, session.begin():
+        seed(session)
+        Locations(session, "demo").add(Location("kw", "demo", "Kuwait", "Asia/Kuwait", "KWD"))
+        journal = Journal(session, "demo")
+        entry = JournalEntry(
+            key="manual:1",
+            tenant_id="demo",
+            location_id="kw",
+            date=date(2026, 3, 1),
+            narration="three decimals",
+            lines=(
+                JournalLine("Assets:Bank", Money(Decimal("1.235"), "KWD")),
+                JournalLine("Income:Sales:Other", Money(Decimal("-1.235"), "KWD")),
+            ),
+        )
+        journal.post(entry)
+    with factory() as session:
+        assert Journal(session, "demo").get("manual:1") == entry
