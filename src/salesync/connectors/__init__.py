@@ -1,0 +1,1 @@
+"""Connectors: one package per provider or book, each translating to and from the domain."""

@@ -1,0 +1,1 @@
+"""The built-in double-entry ledger and its Beancount and hledger exports."""
