@@ -110,7 +110,8 @@ def sale_lines(sale: Sale, plan: AccountPlan = DEFAULT_PLAN) -> list[JournalLine
     legs = [JournalLine(plan.tender(p.tender), p.amount, p.tender) for p in sale.payments]
     for line in sale.lines:
         if line.kind is LineKind.GIFT_CARD:
-            legs.append(JournalLine(plan.gift_cards, -line.net, "gift card sold"))
+            liability = -_ex_tax(line.net, line.taxes, mode)
+            legs.append(JournalLine(plan.gift_cards, liability, "gift card sold"))
             continue
         legs.append(JournalLine(plan.income(line.category), -_ex_tax(line.gross, line.taxes, mode)))
         if line.discounts:

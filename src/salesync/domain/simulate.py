@@ -237,7 +237,7 @@ class SalesSimulator:
         lines = self._lines(store, rng)
         order_discounts: tuple[Discount, ...] = ()
         product_net = total((ln.net for ln in lines if ln.kind is LineKind.PRODUCT), cur)
-        if rng.random() < 0.05 and product_net > self._money(store, Decimal(10)):
+        if rng.random() < 0.05 and product_net > self._money(store, 10 * store.price_factor):
             order_discounts = (Discount("WELCOME5", self._money(store, 5 * store.price_factor)),)
         # Spread the order discount over product lines so each line's tax is on what was paid.
         weights = [ln.net.amount if ln.kind is LineKind.PRODUCT else 0 for ln in lines]

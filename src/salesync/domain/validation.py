@@ -83,6 +83,11 @@ def _tolerance(currency: str, parts: int) -> Decimal:
     return Decimal(max(parts, 1)).scaleb(-minor_unit(currency))
 
 
+def _line_in(line: SaleLine, currency: str) -> bool:
+    amounts = [line.unit_price] + [d.amount for d in line.discounts]
+    return all(a.currency == currency for a in amounts + [t.amount for t in line.taxes])
+
+
 def _line_problems(path: str, line: SaleLine) -> Iterator[Problem]:
     if line.quantity <= 0 or line.quantity > MAX_QUANTITY:
         yield Problem(
@@ -154,8 +159,12 @@ def validate_sale(sale: Sale, *, now: datetime | None = None) -> list[Problem]:
         problems.append(Problem("no_lines", "a sale needs at least one line", "lines"))
     if not sale.payments:
         problems.append(Problem("no_payments", "a sale needs at least one payment", "payments"))
-    if problems and any(p.code == "currency_mismatch" for p in problems):
-        return problems  # totals across currencies have no meaning; the rest would only echo
+    if any(p.code == "currency_mismatch" for p in problems):
+        # Totals across currencies have no meaning; still judge each line that is whole.
+        for i, line in enumerate(sale.lines):
+            if _line_in(line, cur):
+                problems += _line_problems(f"lines[{i}]", line)
+        return problems
 
     for i, line in enumerate(sale.lines):
         problems += _line_problems(f"lines[{i}]", line)
@@ -297,7 +306,7 @@ def validate_payout(payout: Payout, *, now: datetime | None = None) -> list[Prob
         amounts += [(f"transactions[{i}].gross", t.gross), (f"transactions[{i}].fee", t.fee)]
     problems = list(_currency_problems(amounts, cur))
     problems += _date_problems(payout.occurred_at, now)
-    if problems:
+    if any(p.code == "currency_mismatch" for p in problems):
         return problems
     if payout.fees.amount < 0:
         problems.append(Problem("negative_fees", "fees are stated as a positive amount", "fees"))

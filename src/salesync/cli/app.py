@@ -1,0 +1,163 @@
+"""``salesync``: set up, run the demo, read the books and export them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.cli.demo import run_demo
+from salesync.cli.tables import balance_table
+from salesync.config import ConfigError, Settings, load_settings
+from salesync.connectors.ledger.books import LedgerBooks
+from salesync.store.database import make_engine, migrate, session_factory
+from salesync.store.repositories import Tenants
+from salesync.store.vault import new_key
+
+app = typer.Typer(
+    help="salesync: sales from where they happen into where they are counted, exactly once.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+class ExportFormat(StrEnum):
+    BEANCOUNT = "beancount"
+    HLEDGER = "hledger"
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def database(cfg: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(cfg.database)
+    try:
+        migrate(engine)
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def require_tenant(session: Session, tenant_id: str) -> None:
+    if Tenants(session).get(tenant_id) is None:
+        known = ", ".join(t.id for t in Tenants(session).all()) or "none yet; run `salesync demo`"
+        err.print(f"[red]No tenant {tenant_id!r}.[/red] Tenants: {known}")
+        raise typer.Exit(2)
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new secret key for SALESYNC_SECRET_KEYS."""
+    typer.echo(new_key())
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database schema."""
+    cfg = settings()
+    with database(cfg):
+        console.print(f"Database ready: {cfg.database}")
+
+
+@app.command()
+def demo(
+    start: Annotated[
+        str | None, typer.Option(help="first day, YYYY-MM-DD (default: last month's first)")
+    ] = None,
+    days: Annotated[
+        int, typer.Option(min=0, help="how many days to simulate (0: the whole month)")
+    ] = 0,
+    seed: Annotated[int, typer.Option(help="simulator seed: same seed, same sales")] = 7,
+    orders_per_day: Annotated[int, typer.Option(min=1, help="orders a weekday in Brooklyn")] = 60,
+) -> None:
+    """Simulate a month of sales for a two-store merchant and post them to the built-in ledger."""
+    cfg = settings()
+    first = _parse_day(start) if start else _last_month()
+    with database(cfg) as factory:
+        run_demo(
+            console, cfg, factory, first=first, days=days, seed=seed, orders_per_day=orders_per_day
+        )
+
+
+@app.command("trial-balance")
+def trial_balance(
+    tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+) -> None:
+    """Print every account's balance."""
+    cfg = settings()
+    with database(cfg) as factory, factory() as session:
+        require_tenant(session, tenant)
+        rows = LedgerBooks(session, tenant).trial_balance(_parse_day(as_of) if as_of else None)
+        console.print(balance_table(rows, f"Trial balance: {tenant}"))
+
+
+@app.command()
+def ledger(
+    account: Annotated[str, typer.Argument(help="account name, e.g. Assets:Bank")],
+    tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
+    currency: Annotated[str | None, typer.Option(help="only this currency")] = None,
+) -> None:
+    """Print every line posted to one account, with its running balance."""
+    cfg = settings()
+    with database(cfg) as factory, factory() as session:
+        require_tenant(session, tenant)
+        lines = LedgerBooks(session, tenant).account_ledger(account, currency)
+        if not lines:
+            err.print(f"[yellow]Nothing posted to {account}.[/yellow]")
+            raise typer.Exit(1)
+        table = Table(title=account)
+        for column in ("Date", "Narration", "Memo", "Amount", "Balance"):
+            table.add_column(column, justify="right" if column in ("Amount", "Balance") else "left")
+        for line in lines:
+            table.add_row(
+                str(line.date), line.narration, line.memo, str(line.amount), str(line.running)
+            )
+        console.print(table)
+
+
+@app.command()
+def export(
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="beancount or hledger")],
+    out: Annotated[Path, typer.Option(help="file to write")],
+    tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
+) -> None:
+    """Export the built-in ledger for Beancount or hledger."""
+    cfg = settings()
+    with database(cfg) as factory, factory() as session:
+        require_tenant(session, tenant)
+        count = LedgerBooks(session, tenant).export(fmt.value, out)
+    console.print(f"Wrote {count} entries to {out}")
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        err.print(f"[red]{text!r} is not a date; write it as YYYY-MM-DD.[/red]")
+        raise typer.Exit(2) from None
+
+
+def _last_month() -> date:
+    today = datetime.now(UTC).astimezone().date()
+    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def main() -> None:
+    app()

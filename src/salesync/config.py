@@ -1,0 +1,127 @@
+"""Settings: one TOML file plus ``SALESYNC_*`` environment variables, validated at start.
+
+Precedence, highest first: environment variables, the TOML file (``SALESYNC_CONFIG`` or
+``./salesync.toml``), the defaults below. A bad value is reported with the form it expects.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from salesync.store.vault import Vault, new_key
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+class ConfigError(Exception):
+    """Settings that cannot be used; the message names each bad setting and its form."""
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("SALESYNC_CONFIG", "salesync.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SALESYNC_", extra="forbid")
+
+    data_dir: Path = Field(
+        default=Path("var"), description="a folder for the SQLite file and the local key"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="a SQLAlchemy URL such as sqlite:///var/salesync.db or "
+        "postgresql://user:pass@host/db",
+    )
+    secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Fernet keys, newest first, as a TOML list or a comma-separated string "
+        "(make one with `salesync keygen`)",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="one of DEBUG, INFO, WARNING, ERROR"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @field_validator("secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL") from None
+        if url.get_backend_name() not in SUPPORTED_DATABASES:
+            raise ValueError(f"{url.get_backend_name()} is not supported")
+        return value
+
+    @property
+    def database(self) -> str:
+        """The database URL in force: the configured one, else a SQLite file in data_dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'salesync.db'}"
+
+    def vault(self) -> Vault:
+        """The vault for credentials. Without configured keys (the embedded default), a key
+        is kept in ``data_dir/secret.key``, readable by its owner only."""
+        if self.secret_keys:
+            return Vault([k.get_secret_value() for k in self.secret_keys])
+        key_file = self.data_dir / "secret.key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.touch(mode=0o600)
+            key_file.write_text(new_key())
+        return Vault([key_file.read_text().strip()])
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings, or raise ``ConfigError`` naming every bad one."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    fields = Settings.model_fields
+    lines = [f"salesync cannot start: {exc.error_count()} bad setting(s)"]
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        field = fields.get(name)
+        expected = field.description if field and field.description else "see README"
+        where = f"SALESYNC_{name.upper()} (or `{name}` in {_config_file()})"
+        if error["type"] == "extra_forbidden":
+            lines.append(f"- `{name}` in {_config_file()} is not a setting salesync knows")
+        else:
+            lines.append(f"- {where}: {error['msg']}; expected {expected}")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The sync engine: documents in, validated, stored once and posted exactly once."""
