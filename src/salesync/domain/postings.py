@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from salesync.domain.documents import (
     LineKind,
     Location,
+    Payment,
     Payout,
     Refund,
+    RefundLine,
     Sale,
+    SaleLine,
     TaxLine,
     TaxMode,
     business_day,
@@ -28,6 +32,51 @@ from salesync.domain.journal import (
     compact,
 )
 from salesync.domain.money import Money, total
+
+
+class Placement(Protocol):
+    """Decides the account for each part of a document.
+
+    ``AccountPlan`` places by simple defaults; mapping rules place by the merchant's own
+    mappings and refuse values they do not know. Fixed roles are plain accounts.
+    """
+
+    @property
+    def discounts(self) -> str: ...
+    @property
+    def returns(self) -> str: ...
+    @property
+    def shipping(self) -> str: ...
+    @property
+    def service_charges(self) -> str: ...
+    @property
+    def tips(self) -> str: ...
+    @property
+    def gift_cards(self) -> str: ...
+    @property
+    def bank(self) -> str: ...
+    @property
+    def fees(self) -> str: ...
+    @property
+    def payout_adjustments(self) -> str: ...
+    @property
+    def rounding(self) -> str: ...
+
+    def income_for(self, line: SaleLine | RefundLine) -> str:
+        """The income account for a line of goods."""
+        ...
+
+    def tax_for(self, tax: TaxLine) -> str:
+        """The liability account for a tax line."""
+        ...
+
+    def tender_for(self, payment: Payment) -> str:
+        """The account a tender's money lands in (clearing, cash drawer, liability)."""
+        ...
+
+    def payout_clearing(self, payout: Payout) -> str:
+        """The clearing account a payout empties into the bank."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +116,18 @@ class AccountPlan:
             return self.store_credit
         return f"{self.clearing_prefix}:{account_component(tender)}"
 
+    def income_for(self, line: SaleLine | RefundLine) -> str:
+        return self.income(line.category)
+
+    def tax_for(self, tax: TaxLine) -> str:
+        return self.tax(tax.name)
+
+    def tender_for(self, payment: Payment) -> str:
+        return self.tender(payment.tender)
+
+    def payout_clearing(self, payout: Payout) -> str:
+        return self.tender(self.payout_tender)
+
     def chart(self, extra: Iterable[str] = ()) -> ChartOfAccounts:
         """The fixed accounts of this plan plus ``extra`` (categories, taxes, tenders seen)."""
         fixed = [
@@ -95,7 +156,7 @@ def _ex_tax(amount: Money, taxes: Iterable[TaxLine], mode: TaxMode) -> Money:
     return amount
 
 
-def _with_rounding(lines: list[JournalLine], plan: AccountPlan, currency: str) -> list[JournalLine]:
+def _with_rounding(lines: list[JournalLine], plan: Placement, currency: str) -> list[JournalLine]:
     """Round every leg, then book what rounding left over (bounded by validation)."""
     rounded = [JournalLine(ln.account, ln.amount.rounded(), ln.memo) for ln in lines]
     residual = total((ln.amount for ln in rounded), currency)
@@ -104,16 +165,16 @@ def _with_rounding(lines: list[JournalLine], plan: AccountPlan, currency: str) -
     return rounded
 
 
-def sale_lines(sale: Sale, plan: AccountPlan = DEFAULT_PLAN) -> list[JournalLine]:
+def sale_lines(sale: Sale, plan: Placement = DEFAULT_PLAN) -> list[JournalLine]:
     """The legs of one sale: tenders debited; income, tax, tips and liabilities credited."""
     mode = sale.tax_mode
-    legs = [JournalLine(plan.tender(p.tender), p.amount, p.tender) for p in sale.payments]
+    legs = [JournalLine(plan.tender_for(p), p.amount, p.tender) for p in sale.payments]
     for line in sale.lines:
         if line.kind is LineKind.GIFT_CARD:
             liability = -_ex_tax(line.net, line.taxes, mode)
             legs.append(JournalLine(plan.gift_cards, liability, "gift card sold"))
             continue
-        legs.append(JournalLine(plan.income(line.category), -_ex_tax(line.gross, line.taxes, mode)))
+        legs.append(JournalLine(plan.income_for(line), -_ex_tax(line.gross, line.taxes, mode)))
         if line.discounts:
             legs.append(JournalLine(plan.discounts, line.discount_total))
     if sale.order_discounts:
@@ -124,14 +185,14 @@ def sale_lines(sale: Sale, plan: AccountPlan = DEFAULT_PLAN) -> list[JournalLine
         legs.append(JournalLine(plan.service_charges, -_ex_tax(charge.amount, charge.taxes, mode)))
     if sale.tip is not None:
         legs.append(JournalLine(plan.tips, -sale.tip))
-    legs += [JournalLine(plan.tax(t.name), -t.amount) for t in sale.taxes]
+    legs += [JournalLine(plan.tax_for(t), -t.amount) for t in sale.taxes]
     return _with_rounding(legs, plan, sale.currency)
 
 
-def refund_lines(refund: Refund, plan: AccountPlan = DEFAULT_PLAN) -> list[JournalLine]:
+def refund_lines(refund: Refund, plan: Placement = DEFAULT_PLAN) -> list[JournalLine]:
     """The legs of one refund: the sale's legs in reverse, to the refund's own tenders."""
     mode = refund.tax_mode
-    legs = [JournalLine(plan.tender(p.tender), -p.amount, p.tender) for p in refund.payments]
+    legs = [JournalLine(plan.tender_for(p), -p.amount, p.tender) for p in refund.payments]
     for line in refund.lines:
         account = plan.gift_cards if line.kind is LineKind.GIFT_CARD else plan.returns
         legs.append(JournalLine(account, _ex_tax(line.amount, line.taxes, mode)))
@@ -139,16 +200,16 @@ def refund_lines(refund: Refund, plan: AccountPlan = DEFAULT_PLAN) -> list[Journ
         legs.append(
             JournalLine(plan.shipping, _ex_tax(refund.shipping, refund.shipping_taxes, mode))
         )
-    legs += [JournalLine(plan.tax(t.name), t.amount) for t in refund.taxes]
+    legs += [JournalLine(plan.tax_for(t), t.amount) for t in refund.taxes]
     return _with_rounding(legs, plan, refund.currency)
 
 
-def payout_lines(payout: Payout, plan: AccountPlan = DEFAULT_PLAN) -> list[JournalLine]:
+def payout_lines(payout: Payout, plan: Placement = DEFAULT_PLAN) -> list[JournalLine]:
     """The legs of a payout: the deposit and fees debited, the clearing account emptied."""
     legs = [
         JournalLine(plan.bank, payout.net, "deposit"),
         JournalLine(plan.fees, payout.fees, "processing fees"),
-        JournalLine(plan.tender(plan.payout_tender), -payout.gross, "settled"),
+        JournalLine(plan.payout_clearing(payout), -payout.gross, "settled"),
     ]
     if payout.adjustments:
         legs.append(JournalLine(plan.payout_adjustments, -payout.adjustments, "adjustments"))
@@ -156,7 +217,7 @@ def payout_lines(payout: Payout, plan: AccountPlan = DEFAULT_PLAN) -> list[Journ
 
 
 def journal_for(
-    document: Sale | Refund | Payout, location: Location, plan: AccountPlan = DEFAULT_PLAN
+    document: Sale | Refund | Payout, location: Location, plan: Placement = DEFAULT_PLAN
 ) -> JournalEntry:
     """One balanced entry for one document, dated on its business day."""
     if isinstance(document, Sale):

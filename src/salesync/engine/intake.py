@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.domain.documents import Document, Location, Payout, Refund, Sale
 from salesync.domain.errors import ValidationError
-from salesync.domain.postings import DEFAULT_PLAN, AccountPlan, journal_for
+from salesync.domain.postings import DEFAULT_PLAN, Placement, journal_for
 from salesync.domain.validation import Problem, validate_payout, validate_refund, validate_sale
 from salesync.store.repositories import Documents, Stored
 
@@ -47,7 +47,7 @@ class Intake:
         tenant_id: str,
         locations: Iterable[Location],
         *,
-        plan: AccountPlan = DEFAULT_PLAN,
+        plan: Placement = DEFAULT_PLAN,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.session = session

@@ -18,7 +18,7 @@ from salesync.connectors.ledger.export import write_beancount, write_hledger
 from salesync.domain.documents import Document, Location
 from salesync.domain.journal import AccountType, ChartOfAccounts, JournalEntry, account_type
 from salesync.domain.money import Money
-from salesync.domain.postings import DEFAULT_PLAN, AccountPlan, journal_for
+from salesync.domain.postings import DEFAULT_PLAN, Placement, journal_for
 from salesync.store.repositories import Accounts, Journal, Locations, Posted
 from salesync.store.tables import JournalEntryRow, JournalLineRow
 
@@ -69,7 +69,7 @@ class PostSummary:
 class LedgerBooks:
     """One tenant's books in the built-in ledger."""
 
-    def __init__(self, session: Session, tenant_id: str, plan: AccountPlan = DEFAULT_PLAN):
+    def __init__(self, session: Session, tenant_id: str, plan: Placement = DEFAULT_PLAN):
         self.session = session
         self.tenant_id = tenant_id
         self.plan = plan
