@@ -28,11 +28,11 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 
 def test_demo_posts_refuses_and_exports(cli: CliRunner, tmp_path: Path) -> None:
-    """The demo posts every document, refuses the broken sale by name, and balances."""
+    """The demo posts every document, quarantines the broken sale with reasons, balances."""
     result = cli.invoke(app, DEMO)
     assert result.exit_code == 0, result.output
-    assert "0 already in the books" in result.output
-    assert "Refused sale" in result.output
+    assert "Quarantined sale record" in result.output
+    assert "0 still waiting for their sale" in result.output
     assert "tenders_do_not_cover_total" not in result.output  # plain words, not codes
     assert "payments add up to" in result.output
     assert result.output.count("Total (balanced)") == 2
@@ -41,11 +41,13 @@ def test_demo_posts_refuses_and_exports(cli: CliRunner, tmp_path: Path) -> None:
 
 
 def test_running_the_demo_twice_posts_nothing_new(cli: CliRunner) -> None:
-    """A second run finds every entry already in the books."""
+    """A second run recognises every record as a repeat and posts nothing new."""
     first = cli.invoke(app, DEMO)
+    posted = first.output.split("Outbox: ")[1].split("\n")[0]
     second = cli.invoke(app, DEMO)
     assert first.exit_code == second.exit_code == 0
-    assert " 0 entries posted" in second.output
+    assert second.output.split("Outbox: ")[1].split("\n")[0] == posted
+    assert "Inbox: 0 records taken in" not in second.output
 
 
 @pytest.mark.tools

@@ -1,127 +1,153 @@
-"""Intake: validated documents are stored and posted once; bad ones are refused whole."""
+"""Inbox and intake: raw records kept, deduplicated, normalized, validated, parked,
+quarantined and replayed; nothing lost, nothing processed twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesync.connectors.ledger.books import LedgerBooks
-from salesync.domain.documents import Payment, Refund, Sale, Tenant
-from salesync.domain.errors import ValidationError
+from salesync.clock import ManualClock
+from salesync.domain.documents import Document, Payment, Refund, Sale
 from salesync.domain.money import Money
-from salesync.domain.simulate import demo_merchant, simulate
-from salesync.engine.intake import Intake
-from salesync.store.repositories import Documents, Journal, Locations, Tenants
-
-MERCHANT = demo_merchant(orders_per_day=10)
-DOCS = list(simulate(MERCHANT, date(2026, 10, 30), 4, seed=11))
+from salesync.domain.simulate import DemoMerchant, simulate
+from salesync.engine.inbox import Inbox, RecordState, as_problems
+from salesync.engine.runner import Engine
+from salesync.store import codec
+from salesync.store.repositories import Documents
+from salesync.store.tables import QueuedDocumentRow
 
 
 @pytest.fixture
-def session(factory: sessionmaker[Session]) -> Iterator[Session]:
-    with factory() as s:
-        with s.begin():
-            Tenants(s).add(MERCHANT.tenant)
-            for loc in MERCHANT.locations:
-                Locations(s, "demo").add(loc)
-        yield s
+def docs(merchant: DemoMerchant) -> list[Document]:
+    return list(simulate(merchant, date(2026, 10, 26), 3, seed=5))
 
 
-def intake(session: Session) -> Intake:
-    return Intake(
-        session,
-        "demo",
-        MERCHANT.locations,
-        clock=lambda: datetime(2026, 11, 23, tzinfo=UTC),
-    )
+def send(engine: Engine, doc: Document, event: str | None = None) -> int:
+    payload = json.dumps(codec.encode(doc))
+    return engine.receive("demo", "simulator", doc.kind.value, payload, event_id=event).record_id
 
 
-def test_clean_documents_are_stored_and_posted_once(session: Session) -> None:
-    """A batch posts one entry per document; taking it again posts nothing new."""
-    with session.begin():
-        first = intake(session).take(DOCS)
-    assert first.rejected == []
-    assert first.stored == first.posted == len(DOCS)
-    with session.begin():
-        again = intake(session).take(DOCS)
-    assert again.stored == again.posted == 0
-    assert again.duplicates == again.already_posted == len(DOCS)
-    assert Journal(session, "demo").count() == len(DOCS)
+def state(db: sessionmaker[Session], clock: ManualClock, record_id: int) -> RecordState:
+    with db() as session:
+        row = Inbox(session, "demo", clock).get(record_id)
+        assert row is not None
+        return RecordState(row.state)
 
 
-def test_an_unbalanced_sale_is_refused_with_every_problem_and_nothing_written(
-    session: Session,
+def test_records_are_taken_in_and_queued(
+    db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
 ) -> None:
-    """Short tenders, a stray currency and an unknown location are all named; no row lands."""
-    sale = next(d for d in DOCS if isinstance(d, Sale))
+    """Every clean record becomes a stored document waiting in the queue."""
+    engine = Engine(db, clock)
+    ids = [send(engine, d) for d in docs]
+    counts = engine.take_in("demo")
+    assert counts["normalized"] == len(docs)
+    assert all(state(db, clock, i) is RecordState.NORMALIZED for i in ids)
+    with db() as session:
+        assert Documents(session, "demo").count() == len(docs)
+        queued = session.scalars(select(QueuedDocumentRow)).all()
+        assert len(queued) == len(docs)
+        assert all(not q.planned for q in queued)
+
+
+def test_a_repeat_by_event_id_or_bytes_is_a_duplicate(
+    db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
+) -> None:
+    """The same event id, or the same bytes, is recorded as a duplicate and never processed."""
+    engine = Engine(db, clock)
+    sale = docs[1]
+    first = engine.receive(
+        "demo", "simulator", "sale", json.dumps(codec.encode(sale)), event_id="e1"
+    )
+    again = engine.receive("demo", "simulator", "sale", '{"other": 1}', event_id="e1")
+    same_bytes = engine.receive("demo", "simulator", "sale", json.dumps(codec.encode(sale)))
+    assert not first.is_duplicate
+    assert again.duplicate_of == first.record_id
+    assert same_bytes.duplicate_of == first.record_id
+    assert engine.take_in("demo")["normalized"] == 1
+    assert state(db, clock, again.record_id) is RecordState.DUPLICATE
+
+
+def test_a_refund_before_its_sale_is_parked_then_resumed(
+    db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
+) -> None:
+    """A refund that arrives first waits, and is taken in as soon as its sale arrives."""
+    engine = Engine(db, clock)
+    refund = next(d for d in docs if isinstance(d, Refund))
+    sale = next(d for d in docs if d.id == refund.sale_id)
+    refund_id = send(engine, refund)
+    engine.take_in("demo")
+    assert state(db, clock, refund_id) is RecordState.PARKED
+    clock.advance(timedelta(hours=30))
+    with db() as session:
+        overdue = Inbox(session, "demo", clock).parked_too_long(timedelta(hours=24))
+        assert [r.id for r in overdue] == [refund_id]
+        assert "has not received yet" in as_problems(overdue[0].problems)[0].message
+    send(engine, sale)
+    engine.take_in("demo")
+    assert state(db, clock, refund_id) is RecordState.NORMALIZED
+
+
+def test_bad_input_is_quarantined_with_every_problem_and_replays_after_a_fix(
+    db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
+) -> None:
+    """A sale that does not balance keeps its raw record and all its problems; replayed
+    after the location it needs is set up, it goes through."""
+    engine = Engine(db, clock)
+    sale = next(d for d in docs if isinstance(d, Sale))
     bad = replace(
         sale,
-        location_id="nowhere",
+        location_id="harbour-annex",
         payments=(Payment("card", sale.grand_total - Money(Decimal(1), sale.currency)),),
-        tip=Money(Decimal(2), "EUR"),
     )
-    with session.begin(), pytest.raises(ValidationError) as raised:
-        intake(session).accept(bad)
-    codes = {p.code for p in raised.value.problems}
-    assert {"unknown_location", "currency_mismatch"} <= codes
-    assert "EUR" in raised.value.user_message
-    assert Documents(session, "demo").count() == 0
-    assert Journal(session, "demo").count() == 0
+    record = send(engine, bad)
+    engine.take_in("demo")
+    with db() as session:
+        row = Inbox(session, "demo", clock).get(record)
+        assert row is not None
+        codes = {p.code for p in as_problems(row.problems)}
+        assert codes == {"unknown_location", "tenders_do_not_cover_total"}
+        assert json.loads(row.payload)["location_id"] == "harbour-annex"
+        assert Documents(session, "demo").count() == 0
+    with db() as session, session.begin():
+        Inbox(session, "demo", clock).replay(record)
+    engine.take_in("demo")
+    assert state(db, clock, record) is RecordState.QUARANTINED  # still wrong: not fixed yet
 
 
-def test_a_short_payment_is_named_in_plain_words(session: Session) -> None:
-    """Tenders that do not cover the total are refused, saying both amounts."""
-    sale = next(d for d in DOCS if isinstance(d, Sale))
-    short = sale.grand_total - Money(Decimal(1), sale.currency)
-    bad = replace(sale, payments=(Payment("card", short),))
-    with session.begin():
-        report = intake(session).take([bad])
-    [rejected] = report.rejected
-    assert [p.code for p in rejected.problems] == ["tenders_do_not_cover_total"]
-    assert str(short) in rejected.explain()
-    assert Journal(session, "demo").count() == 0
+def test_malformed_payloads_are_quarantined_with_field_paths(
+    db: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """Broken JSON and missing fields are named, and the raw bytes are kept."""
+    engine = Engine(db, clock)
+    not_json = engine.receive("demo", "simulator", "sale", "{not json").record_id
+    missing = engine.receive("demo", "simulator", "sale", '{"id": "x"}').record_id
+    unknown = engine.receive("demo", "nowhere-pos", "sale", "{}").record_id
+    engine.take_in("demo")
+    with db() as session:
+        inbox = Inbox(session, "demo", clock)
+        assert as_problems(inbox.get(not_json).problems)[0].code == "malformed_json"  # type: ignore[union-attr]
+        paths = {p.path for p in as_problems(inbox.get(missing).problems)}  # type: ignore[union-attr]
+        assert {"tenant_id", "lines", "payments"} <= paths
+        assert as_problems(inbox.get(unknown).problems)[0].code == "unknown_source"  # type: ignore[union-attr]
+        assert inbox.get(not_json).payload == "{not json"  # type: ignore[union-attr]
 
 
-def test_a_refund_before_its_sale_is_refused(session: Session) -> None:
-    """A refund of a sale salesync has not received is not posted on its own."""
-    refund = next(d for d in DOCS if isinstance(d, Refund))
-    with session.begin():
-        report = intake(session).take([refund])
-    assert [p.code for p in report.rejected[0].problems] == ["unknown_sale"]
-
-
-def test_refunding_more_than_was_sold_is_refused(session: Session) -> None:
-    """A second refund of the same line, on top of the first, exceeds the sale."""
-    refund = next(d for d in DOCS if isinstance(d, Refund))
-    sale = next(d for d in DOCS if d.id == refund.sale_id)
-    again = replace(refund, id=refund.id + "-2", external_id=refund.external_id + "-2")
-    with session.begin():
-        report = intake(session).take([sale, refund, again])
-    assert report.posted == 2
-    codes = {p.code for p in report.rejected[0].problems}
-    assert "quantity_exceeds_sale" in codes
-
-
-def test_documents_of_another_tenant_are_refused(session: Session) -> None:
-    """Intake for one tenant never writes a document that names another."""
-    with session.begin():
-        Tenants(session).add(Tenant("other", "Other"))
-    sale = next(d for d in DOCS if isinstance(d, Sale))
-    with session.begin():
-        report = Intake(session, "other", []).take([sale])
-    codes = {p.code for p in report.rejected[0].problems}
-    assert {"wrong_tenant", "unknown_location"} <= codes
-
-
-def test_books_balance_after_intake(session: Session) -> None:
-    """Every currency's debits equal its credits in the trial balance."""
-    with session.begin():
-        intake(session).take(DOCS)
-    rows = LedgerBooks(session, "demo").trial_balance()
-    for currency in ("USD", "GBP"):
-        assert sum(r.balance.to_minor() for r in rows if r.balance.currency == currency) == 0
+def test_an_edited_document_is_quarantined_not_overwritten(
+    db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
+) -> None:
+    """A changed version of a stored sale is held as a conflict; the first one stands."""
+    engine = Engine(db, clock)
+    sale = next(d for d in docs if isinstance(d, Sale))
+    send(engine, sale)
+    edited = send(engine, replace(sale, associate="Zed"))
+    engine.take_in("demo")
+    assert state(db, clock, edited) is RecordState.QUARANTINED
+    with db() as session:
+        assert Documents(session, "demo").get(sale.id) == sale

@@ -84,7 +84,7 @@ def demo(
         int, typer.Option(min=0, help="how many days to simulate (0: the whole month)")
     ] = 0,
     seed: Annotated[int, typer.Option(help="simulator seed: same seed, same sales")] = 7,
-    orders_per_day: Annotated[int, typer.Option(min=1, help="orders a weekday in Brooklyn")] = 60,
+    orders_per_day: Annotated[int, typer.Option(min=1, help="orders a weekday in Brooklyn")] = 30,
 ) -> None:
     """Simulate a month of sales for a two-store merchant and post them to the built-in ledger."""
     cfg = settings()

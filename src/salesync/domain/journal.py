@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 
 from salesync.domain.money import Money, total
 
@@ -124,7 +124,7 @@ class JournalEntry:
     key: str
     tenant_id: str
     location_id: str
-    date: date
+    date: dt.date
     narration: str
     lines: tuple[JournalLine, ...]
     documents: tuple[str, ...] = field(default=())

@@ -1,22 +1,26 @@
-"""Intake: validate a document, store it and post it to the built-in ledger, all or nothing.
+"""Intake: a record becomes a validated, stored document waiting for its sync window.
 
-A document with problems is refused with every problem listed and nothing is written.
+Each step happens in the caller's transaction, so a record is either fully taken in
+(document stored, queued, inbox record marked) or left as it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from salesync.connectors.ledger.books import LedgerBooks
-from salesync.domain.documents import Document, Location, Payout, Refund, Sale
-from salesync.domain.errors import ValidationError
-from salesync.domain.postings import DEFAULT_PLAN, Placement, journal_for
+from salesync.domain.documents import Document, Location, Payout, Refund, Sale, business_day
+from salesync.domain.errors import ConflictError, ValidationError
 from salesync.domain.validation import Problem, validate_payout, validate_refund, validate_sale
+from salesync.engine.inbox import Inbox, RecordState
+from salesync.engine.normalize import normalizer_for
+from salesync.engine.policies import SyncPolicy, default_policy
 from salesync.store.repositories import Documents, Stored
+from salesync.store.tables import InboxRecordRow, QueuedDocumentRow, SyncPolicyRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,38 +33,26 @@ class Rejected:
         return f"{what}: " + "; ".join(str(p) for p in self.problems)
 
 
-@dataclass(slots=True)
-class IntakeReport:
-    stored: int = 0
-    duplicates: int = 0
-    posted: int = 0
-    already_posted: int = 0
-    rejected: list[Rejected] = field(default_factory=list)
-
-
 class Intake:
-    """Takes documents for one tenant into the store and the built-in ledger."""
+    """Validates, stores and queues documents for one tenant."""
 
     def __init__(
         self,
         session: Session,
         tenant_id: str,
         locations: Iterable[Location],
-        *,
-        plan: Placement = DEFAULT_PLAN,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime],
     ) -> None:
         self.session = session
         self.tenant_id = tenant_id
         self.locations = {loc.id: loc for loc in locations}
-        self.plan = plan
         self.clock = clock
         self.documents = Documents(session, tenant_id)
-        self.books = LedgerBooks(session, tenant_id, plan)
+        self.inbox = Inbox(session, tenant_id, clock)
 
     def problems(self, document: Document) -> list[Problem]:
         """Everything wrong with ``document``, judged against what is already stored."""
-        now = self.clock() if self.clock else None
+        now = self.clock()
         problems: list[Problem] = []
         if document.tenant_id != self.tenant_id:
             problems.append(
@@ -84,7 +76,7 @@ class Intake:
                 problems.append(
                     Problem(
                         "unknown_sale",
-                        f"refunds sale {document.sale_id}, which salesync has not received",
+                        f"refunds sale {document.sale_id}, which salesync has not received yet",
                         "sale_id",
                     )
                 )
@@ -93,10 +85,22 @@ class Intake:
                 problems += validate_refund(document, sale, earlier, now=now)
         return problems
 
-    def accept(self, document: Document) -> tuple[Stored, bool]:
-        """Store and post one document; returns (stored, newly posted).
+    def policy(self, document: Document) -> SyncPolicy:
+        query = select(SyncPolicyRow).where(
+            SyncPolicyRow.tenant_id == self.tenant_id,
+            SyncPolicyRow.kind == document.kind.value,
+            SyncPolicyRow.source.in_((document.source, "*")),
+        )
+        rows = sorted(self.session.scalars(query), key=lambda r: r.source == "*")
+        if rows:
+            return SyncPolicy.parse_windows(rows[0].mode, rows[0].windows)
+        return default_policy(document.kind.value, document.source)
 
-        Raises ``ValidationError`` listing every problem, having written nothing.
+    def admit(self, document: Document, received_at: datetime | None = None) -> Stored:
+        """Store ``document`` and queue it for the window after it was received.
+
+        Raises ``ValidationError`` listing every problem, having written nothing, and
+        ``ConflictError`` when a different version of the document is already stored.
         """
         problems = self.problems(document)
         if problems:
@@ -110,26 +114,43 @@ class Intake:
                 operation="intake",
             )
         location = self.locations[document.location_id]
-        with self.session.begin_nested():
-            stored = self.documents.add(document, location)
-            posted = self.books.post_entry(journal_for(document, location, self.plan))
-        return stored, posted.created
+        stored = self.documents.add(document, location)
+        if stored is Stored.NEW:
+            self.session.add(
+                QueuedDocumentRow(
+                    document_id=document.id,
+                    tenant_id=self.tenant_id,
+                    location_id=location.id,
+                    kind=document.kind.value,
+                    business_day=business_day(document.occurred_at, location.zone),
+                    currency=document.currency,
+                    due_at=self.policy(document).due_at(received_at or self.clock(), location.zone),
+                    planned=False,
+                )
+            )
+            self.session.flush()
+        return stored
 
-    def take(self, documents: Iterable[Document]) -> IntakeReport:
-        """Accept many documents; each is all-or-nothing, refusals are collected."""
-        report = IntakeReport()
-        for document in documents:
-            try:
-                stored, created = self.accept(document)
-            except ValidationError as exc:
-                report.rejected.append(Rejected(document, tuple(exc.problems)))
-                continue
-            if stored is Stored.NEW:
-                report.stored += 1
-            else:
-                report.duplicates += 1
-            if created:
-                report.posted += 1
-            else:
-                report.already_posted += 1
-        return report
+    def process(self, row: InboxRecordRow) -> RecordState:
+        """Take one received inbox record through normalize, validate, store and queue."""
+        try:
+            document = normalizer_for(row.source)(row.record_type, row.payload)
+        except ValidationError as exc:
+            self.inbox.quarantine(row, exc.problems)
+            return RecordState.QUARANTINED
+        try:
+            with self.session.begin_nested():
+                self.admit(document, row.received_at)
+        except ValidationError as exc:
+            problems = list(exc.problems)
+            if isinstance(document, Refund) and [p.code for p in problems] == ["unknown_sale"]:
+                self.inbox.park(row, document.sale_id, problems)
+                return RecordState.PARKED
+            self.inbox.quarantine(row, problems)
+            return RecordState.QUARANTINED
+        except ConflictError as exc:
+            self.inbox.quarantine(row, [Problem("document_changed", exc.user_message, "")])
+            return RecordState.QUARANTINED
+        self.inbox.normalized(row, document.id)
+        self.inbox.resume_children(document.id)
+        return RecordState.NORMALIZED

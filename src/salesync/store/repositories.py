@@ -268,7 +268,7 @@ class Journal(TenantScoped):
 
     def post(self, entry: JournalEntry) -> Posted:
         self._own(entry.tenant_id, f"journal entry {entry.key}")
-        existing = self._id_for(entry.key)
+        existing = self.entry_id(entry.key)
         if existing is not None:
             return Posted(existing, created=False)
         Accounts(self.session, self.tenant_id).ensure(line.account for line in entry.lines)
@@ -300,13 +300,13 @@ class Journal(TenantScoped):
                 self.session.flush()
         except IntegrityError:
             # Another writer posted the same key between our read and our insert.
-            winner = self._id_for(entry.key)
+            winner = self.entry_id(entry.key)
             if winner is None:
                 raise
             return Posted(winner, created=False)
         return Posted(row.id, created=True)
 
-    def _id_for(self, key: str) -> int | None:
+    def entry_id(self, key: str) -> int | None:
         query = select(JournalEntryRow.id).where(
             JournalEntryRow.tenant_id == self.tenant_id, JournalEntryRow.key == key
         )

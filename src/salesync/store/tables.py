@@ -175,3 +175,143 @@ class JournalLineRow(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     memo: Mapped[str] = mapped_column(Text, default="")
+
+
+class InboxRecordRow(Base):
+    """A raw record exactly as received, kept forever so it can be replayed.
+
+    ``dedupe_event`` and ``dedupe_hash`` are set only on the first copy of a record, so
+    the database itself refuses a second original; repeats are stored with both empty and
+    point at the original through ``duplicate_of``.
+    """
+
+    __tablename__ = "inbox_records"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "source", "dedupe_event"),
+        UniqueConstraint("tenant_id", "source", "dedupe_hash"),
+        Index("ix_inbox_records_state", "tenant_id", "state"),
+        Index("ix_inbox_records_parent", "tenant_id", "parent_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    source: Mapped[str] = mapped_column(String(64))
+    connection_id: Mapped[str | None] = mapped_column(String(36))
+    record_type: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    dedupe_event: Mapped[str | None] = mapped_column(String(200))
+    dedupe_hash: Mapped[str | None] = mapped_column(String(64))
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))
+    duplicate_of: Mapped[int | None] = mapped_column(Integer)
+    parent_ref: Mapped[str | None] = mapped_column(String(200))
+    document_id: Mapped[str | None] = mapped_column(String(36))
+    problems: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SyncPolicyRow(Base):
+    """When a kind of document moves for a tenant (and optionally one source)."""
+
+    __tablename__ = "sync_policies"
+    __table_args__ = (UniqueConstraint("tenant_id", "source", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    source: Mapped[str] = mapped_column(String(64))
+    """A source name, or '*' for every source."""
+    kind: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    windows: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class LocationSettingsRow(Base):
+    """How a location posts: the posting mode for its books."""
+
+    __tablename__ = "location_settings"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "location_id"], ["locations.tenant_id", "locations.id"]),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    location_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    posting_mode: Mapped[str] = mapped_column(String(16))
+
+
+class QueuedDocumentRow(Base):
+    """A stored document waiting for its sync window, and then for planning."""
+
+    __tablename__ = "queued_documents"
+    __table_args__ = (Index("ix_queued_documents_due", "tenant_id", "planned", "due_at"),)
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    location_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    business_day: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """None: manual policy, waits for someone to sync it."""
+    planned: Mapped[bool] = mapped_column(default=False)
+
+
+class PostingRow(Base):
+    """The outbox: one row per write to a destination, created before the write."""
+
+    __tablename__ = "postings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "destination", "key"),
+        Index("ix_postings_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    location_id: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="posting")
+    """posting, or adjustment for a change to something already posted."""
+    state: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    remote_ref: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PostingDocumentRow(Base):
+    """Which documents a posting covers. Unique per destination: a document reaches each
+    destination through exactly one posting, whatever the posting mode was at the time."""
+
+    __tablename__ = "posting_documents"
+    __table_args__ = (UniqueConstraint("tenant_id", "destination", "document_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), index=True)
+
+
+class RunRow(Base):
+    """One execution of a sync step: what it was given, what came of it, how long it took."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_tenant_started", "tenant_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(32))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    outcome: Mapped[str] = mapped_column(String(16))
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,192 @@
+"""The inbox: every raw record kept as received, deduplicated, and tracked to its fate.
+
+A record is stored before anything else happens to it, so nothing is lost: a record that
+cannot be normalized or fails validation is quarantined with its problems and can be
+replayed after the fix; a refund or payment whose parent is not known yet is parked and
+resumes by itself when the parent arrives.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from salesync.domain.validation import Problem
+from salesync.store.repositories import TenantScoped
+from salesync.store.tables import InboxRecordRow
+
+
+class RecordState(enum.StrEnum):
+    RECEIVED = "received"
+    """Stored, waiting to be normalized."""
+    DUPLICATE = "duplicate"
+    """A repeat of an earlier record (same provider event id or same bytes); never processed."""
+    NORMALIZED = "normalized"
+    """Turned into a document that passed validation."""
+    PARKED = "parked"
+    """Waiting for its parent (a refund before its sale)."""
+    QUARANTINED = "quarantined"
+    """Failed normalization or validation; kept with its problems for a fix and replay."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    record_id: int
+    duplicate_of: int | None
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.duplicate_of is not None
+
+
+def payload_hash(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def as_problems(rows: Sequence[dict[str, str]]) -> list[Problem]:
+    return [Problem(r["code"], r["message"], r["path"]) for r in rows]
+
+
+class Inbox(TenantScoped):
+    def __init__(self, session: Session, tenant_id: str, clock: Callable[[], datetime]) -> None:
+        super().__init__(session, tenant_id)
+        self.clock = clock
+
+    def receive(
+        self,
+        source: str,
+        record_type: str,
+        payload: str,
+        *,
+        event_id: str | None = None,
+        connection_id: str | None = None,
+    ) -> Received:
+        """Keep ``payload`` as received; a repeat is stored as a duplicate of the original."""
+        digest = payload_hash(payload)
+        row = InboxRecordRow(
+            tenant_id=self.tenant_id,
+            source=source,
+            connection_id=connection_id,
+            record_type=record_type,
+            event_id=event_id,
+            dedupe_event=event_id,
+            dedupe_hash=digest,
+            payload_hash=digest,
+            payload=payload,
+            received_at=self.clock(),
+            state=RecordState.RECEIVED.value,
+            problems=[],
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+                self.session.flush()
+            return Received(row.id, None)
+        except IntegrityError:
+            pass
+        original = self._original(source, event_id, digest)
+        duplicate = InboxRecordRow(
+            tenant_id=self.tenant_id,
+            source=source,
+            connection_id=connection_id,
+            record_type=record_type,
+            event_id=event_id,
+            payload_hash=digest,
+            payload=payload,
+            received_at=self.clock(),
+            state=RecordState.DUPLICATE.value,
+            duplicate_of=original,
+            problems=[],
+        )
+        self.session.add(duplicate)
+        self.session.flush()
+        return Received(duplicate.id, original)
+
+    def _original(self, source: str, event_id: str | None, digest: str) -> int:
+        match = [InboxRecordRow.dedupe_hash == digest]
+        if event_id is not None:
+            match.append(InboxRecordRow.dedupe_event == event_id)
+        query = select(InboxRecordRow.id).where(
+            InboxRecordRow.tenant_id == self.tenant_id,
+            InboxRecordRow.source == source,
+            or_(*match),
+        )
+        found = self.session.scalar(query.order_by(InboxRecordRow.id).limit(1))
+        if found is None:
+            raise RuntimeError("a record clashed with an original that cannot be found")
+        return found
+
+    def get(self, record_id: int) -> InboxRecordRow | None:
+        row = self.session.get(InboxRecordRow, record_id)
+        return row if row is not None and row.tenant_id == self.tenant_id else None
+
+    def in_state(self, state: RecordState, limit: int | None = None) -> list[InboxRecordRow]:
+        query = (
+            select(InboxRecordRow)
+            .where(InboxRecordRow.tenant_id == self.tenant_id, InboxRecordRow.state == state.value)
+            .order_by(InboxRecordRow.id)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return list(self.session.scalars(query))
+
+    def _settle(
+        self,
+        row: InboxRecordRow,
+        state: RecordState,
+        problems: Sequence[Problem] = (),
+        **fields: object,
+    ) -> None:
+        row.state = state.value
+        row.problems = [{"code": p.code, "message": p.message, "path": p.path} for p in problems]
+        row.attempts += 1
+        row.processed_at = self.clock()
+        for name, value in fields.items():
+            setattr(row, name, value)
+        self.session.flush()
+
+    def normalized(self, row: InboxRecordRow, document_id: str) -> None:
+        self._settle(row, RecordState.NORMALIZED, document_id=document_id)
+
+    def quarantine(self, row: InboxRecordRow, problems: Sequence[Problem]) -> None:
+        self._settle(row, RecordState.QUARANTINED, problems)
+
+    def park(self, row: InboxRecordRow, parent_ref: str, problems: Sequence[Problem]) -> None:
+        self._settle(row, RecordState.PARKED, problems, parent_ref=parent_ref)
+
+    def resume_children(self, parent_ref: str) -> int:
+        """Send records parked on ``parent_ref`` back for processing; returns how many."""
+        result = self.session.execute(
+            update(InboxRecordRow)
+            .where(
+                InboxRecordRow.tenant_id == self.tenant_id,
+                InboxRecordRow.state == RecordState.PARKED.value,
+                InboxRecordRow.parent_ref == parent_ref,
+            )
+            .values(state=RecordState.RECEIVED.value)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def replay(self, record_id: int) -> None:
+        """Process a quarantined or parked record again, e.g. after a mapping was added."""
+        row = self.get(record_id)
+        if row is None:
+            raise KeyError(f"no inbox record {record_id} for tenant {self.tenant_id}")
+        if row.state not in (RecordState.QUARANTINED.value, RecordState.PARKED.value):
+            raise ValueError(
+                f"record {record_id} is {row.state}; only quarantined or parked records replay"
+            )
+        row.state = RecordState.RECEIVED.value
+        self.session.flush()
+
+    def parked_too_long(self, limit: timedelta) -> list[InboxRecordRow]:
+        """Parked records older than ``limit``: their parent may never come."""
+        cutoff = self.clock() - limit
+        return [r for r in self.in_state(RecordState.PARKED) if r.received_at <= cutoff]

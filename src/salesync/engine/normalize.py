@@ -1,0 +1,82 @@
+"""Normalization hooks: one per source, turning a raw record into a domain document.
+
+A source registers a function ``(record_type, payload) -> Document``. A payload that does
+not parse raises ``ValidationError`` with every problem found, so the record is
+quarantined with reasons a person can act on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pydantic
+
+from salesync.domain.documents import Document, DocumentKind
+from salesync.domain.errors import ValidationError
+from salesync.domain.validation import Problem
+from salesync.store import codec
+
+Normalizer = Callable[[str, str], Document]
+
+_NORMALIZERS: dict[str, Normalizer] = {}
+
+
+def register(source: str, normalizer: Normalizer) -> None:
+    _NORMALIZERS[source] = normalizer
+
+
+def normalizer_for(source: str) -> Normalizer:
+    try:
+        return _NORMALIZERS[source]
+    except KeyError:
+        known = ", ".join(sorted(_NORMALIZERS))
+        raise ValidationError(
+            f"no normalizer for source {source!r} (known: {known})",
+            user_message=f"salesync does not know how to read records from {source!r}.",
+            code="unknown_source",
+            problems=(Problem("unknown_source", f"no normalizer for {source!r}", "source"),),
+        ) from None
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "payload"
+
+
+def salesync_json(record_type: str, payload: str) -> Document:
+    """Records in salesync's own document JSON (the simulator, manual entry, replays)."""
+    try:
+        kind = DocumentKind(record_type)
+    except ValueError:
+        kinds = ", ".join(k.value for k in (DocumentKind.SALE, DocumentKind.REFUND))
+        raise ValidationError(
+            f"record type {record_type!r} is not a document kind",
+            problems=(
+                Problem("unknown_record_type", f"{record_type!r} is not one of {kinds}", "type"),
+            ),
+        ) from None
+    try:
+        body = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        problem = Problem("malformed_json", f"not JSON: {exc.msg} at character {exc.pos}", "")
+        raise ValidationError("payload is not JSON", problems=(problem,)) from None
+    try:
+        return codec.decode(kind, body)
+    except pydantic.ValidationError as exc:
+        problems = tuple(
+            Problem("malformed_field", str(err["msg"]), _path(tuple(err["loc"])))
+            for err in exc.errors()
+        )
+        raise ValidationError(
+            f"{kind.value} payload has {len(problems)} malformed field(s)", problems=problems
+        ) from None
+    except (ValueError, TypeError) as exc:
+        problem = Problem("malformed_field", str(exc), "payload")
+        raise ValidationError("payload does not make a document", problems=(problem,)) from None
+
+
+register("simulator", salesync_json)
+register("manual", salesync_json)

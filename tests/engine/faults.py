@@ -1,0 +1,61 @@
+"""A destination that misbehaves on purpose, the way real accounting APIs do."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from salesync.domain.errors import AuthError, TransientError
+from salesync.domain.journal import JournalEntry
+from salesync.engine.outbox import Destination
+
+
+class Crash(BaseException):
+    """The process dies here: nothing after this line runs, nothing is cleaned up."""
+
+
+FAULTS = ("lost_response", "server_error", "rate_limited", "crash_before", "crash_after")
+
+
+@dataclass
+class FaultyDestination:
+    """Wraps a real destination; each call may fail in one of the ways listed in FAULTS."""
+
+    inner: Destination
+    plan: list[str] = field(default_factory=list)
+    """Faults to inject, in order, one per post call ('ok' for none)."""
+    rng: random.Random | None = None
+    fault_rate: float = 0.0
+    calls: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def _next_fault(self) -> str:
+        if self.plan:
+            return self.plan.pop(0)
+        if self.rng is not None and self.rng.random() < self.fault_rate:
+            return self.rng.choice(FAULTS)
+        return "ok"
+
+    def post(self, key: str, entry: JournalEntry) -> str:
+        self.calls += 1
+        fault = self._next_fault()
+        if fault == "server_error":
+            raise TransientError("HTTP 503 from destination", code="503")
+        if fault == "rate_limited":
+            raise TransientError("HTTP 429 from destination", code="429", retry_after=120)
+        if fault == "auth":
+            raise AuthError("HTTP 401: token revoked", code="401")
+        if fault == "crash_before":
+            raise Crash
+        ref = self.inner.post(key, entry)
+        if fault == "lost_response":
+            raise TransientError("read timeout after the request was sent", code="timeout")
+        if fault == "crash_after":
+            raise Crash
+        return ref
+
+    def find(self, key: str) -> str | None:
+        return self.inner.find(key)
