@@ -6,7 +6,12 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.clock import ManualClock
+from salesync.domain.planning import PostingMode
+from salesync.domain.simulate import DemoMerchant
+from salesync.engine.planner import Planner
 from salesync.engine.policies import (
     REALTIME,
     SCHEDULED,
@@ -73,3 +78,13 @@ def test_bad_policy_settings_are_named() -> None:
         SyncPolicy.parse_windows("hourly", ["06:00"])
     with pytest.raises(ValueError, match="at least one window"):
         SyncPolicy(SyncMode.SCHEDULED, ())
+
+
+def test_per_payout_mode_is_refused_until_the_engine_supports_it(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """Choosing a mode the engine cannot honour is refused, never silently downgraded."""
+    with db() as session, pytest.raises(ValueError, match="per_order or daily_summary"):
+        Planner(session, "demo", merchant.locations, clock).set_mode(
+            "brooklyn", PostingMode.PER_PAYOUT
+        )

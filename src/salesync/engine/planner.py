@@ -56,6 +56,13 @@ class Planner:
     def set_mode(self, location_id: str, mode: PostingMode) -> None:
         if location_id not in self.locations:
             raise KeyError(f"no location {location_id!r} for tenant {self.tenant_id}")
+        if mode is PostingMode.PER_PAYOUT:
+            # The planner (domain.planning.plan_per_payout) exists; holding documents until
+            # their payout arrives is not wired into the engine yet, and guessing is worse.
+            raise ValueError(
+                "per-payout posting is not available in the engine yet; "
+                "choose per_order or daily_summary"
+            )
         row = self.session.get(LocationSettingsRow, (self.tenant_id, location_id))
         if row is None:
             self.session.add(
