@@ -70,20 +70,22 @@ class Inbox(TenantScoped):
     ) -> Received:
         """Keep ``payload`` as received; a repeat is stored as a duplicate of the original."""
         digest = payload_hash(payload)
-        row = InboxRecordRow(
-            tenant_id=self.tenant_id,
-            source=source,
-            connection_id=connection_id,
-            record_type=record_type,
-            event_id=event_id,
-            dedupe_event=event_id,
-            dedupe_hash=digest,
-            payload_hash=digest,
-            payload=payload,
-            received_at=self.clock(),
-            state=RecordState.RECEIVED.value,
-            problems=[],
-        )
+
+        def record(**fields: object) -> InboxRecordRow:
+            return InboxRecordRow(
+                tenant_id=self.tenant_id,
+                source=source,
+                connection_id=connection_id,
+                record_type=record_type,
+                event_id=event_id,
+                payload_hash=digest,
+                payload=payload,
+                received_at=self.clock(),
+                problems=[],
+                **fields,
+            )
+
+        row = record(dedupe_event=event_id, dedupe_hash=digest, state=RecordState.RECEIVED.value)
         try:
             with self.session.begin_nested():
                 self.session.add(row)
@@ -92,19 +94,7 @@ class Inbox(TenantScoped):
         except IntegrityError:
             pass
         original = self._original(source, event_id, digest)
-        duplicate = InboxRecordRow(
-            tenant_id=self.tenant_id,
-            source=source,
-            connection_id=connection_id,
-            record_type=record_type,
-            event_id=event_id,
-            payload_hash=digest,
-            payload=payload,
-            received_at=self.clock(),
-            state=RecordState.DUPLICATE.value,
-            duplicate_of=original,
-            problems=[],
-        )
+        duplicate = record(state=RecordState.DUPLICATE.value, duplicate_of=original)
         self.session.add(duplicate)
         self.session.flush()
         return Received(duplicate.id, original)
