@@ -139,15 +139,42 @@ def test_malformed_payloads_are_quarantined_with_field_paths(
         assert inbox.get(not_json).payload == "{not json"  # type: ignore[union-attr]
 
 
-def test_an_edited_document_is_quarantined_not_overwritten(
+def test_an_edited_document_becomes_its_next_revision_and_is_queued_again(
     db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
 ) -> None:
-    """A changed version of a stored sale is held as a conflict; the first one stands."""
+    """An edit is taken in as revision 2, the first version is kept, and it waits again."""
     engine = Engine(db, clock)
     sale = next(d for d in docs if isinstance(d, Sale))
     send(engine, sale)
+    engine.take_in("demo")
+    with db() as session, session.begin():
+        queued = session.get(QueuedDocumentRow, sale.id)
+        assert queued is not None
+        queued.planned = True
     edited = send(engine, replace(sale, associate="Zed"))
     engine.take_in("demo")
-    assert state(db, clock, edited) is RecordState.QUARANTINED
+    assert state(db, clock, edited) is RecordState.NORMALIZED
     with db() as session:
+        documents = Documents(session, "demo")
+        assert documents.get(sale.id) == replace(sale, associate="Zed")
+        assert documents.at_revision(sale.id, 1) == sale
+        queued = session.get(QueuedDocumentRow, sale.id)
+        assert queued is not None
+        assert not queued.planned
+
+
+def test_an_edit_moving_a_document_to_another_location_is_quarantined(
+    db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
+) -> None:
+    """A sale that changes location is quarantined with the reason; the stored one stands."""
+    engine = Engine(db, clock)
+    sale = next(d for d in docs if isinstance(d, Sale) and d.location_id == "brooklyn")
+    send(engine, sale)
+    moved = send(engine, replace(sale, location_id="shoreditch"))
+    engine.take_in("demo")
+    assert state(db, clock, moved) is RecordState.QUARANTINED
+    with db() as session:
+        row = Inbox(session, "demo", clock).get(moved)
+        assert row is not None
+        assert "document_moved" in {p.code for p in as_problems(row.problems)}
         assert Documents(session, "demo").get(sale.id) == sale

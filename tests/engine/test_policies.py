@@ -80,11 +80,11 @@ def test_bad_policy_settings_are_named() -> None:
         SyncPolicy(SyncMode.SCHEDULED, ())
 
 
-def test_per_payout_mode_is_refused_until_the_engine_supports_it(
+def test_a_posting_mode_for_an_unknown_location_is_refused(
     db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
 ) -> None:
-    """Choosing a mode the engine cannot honour is refused, never silently downgraded."""
-    with db() as session, pytest.raises(ValueError, match="per_order or daily_summary"):
+    """Setting a mode names the location that does not exist instead of storing it."""
+    with db() as session, pytest.raises(KeyError, match="no location 'nowhere'"):
         Planner(session, "demo", merchant.locations, clock).set_mode(
-            "brooklyn", PostingMode.PER_PAYOUT
+            "nowhere", PostingMode.PER_PAYOUT
         )

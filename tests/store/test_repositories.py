@@ -62,20 +62,44 @@ def test_documents_round_trip_losslessly(factory: sessionmaker[Session]) -> None
             assert docs.get(doc.id) == doc
 
 
-def test_same_document_twice_is_a_duplicate_and_an_edit_is_a_conflict(
+def test_same_document_twice_is_a_duplicate_and_an_edit_is_a_new_revision(
     factory: sessionmaker[Session],
 ) -> None:
-    """A repeat is recorded as a duplicate; a changed body is refused, never overwritten."""
+    """A repeat is a duplicate; an edit becomes revision 2 and revision 1 stays readable."""
     sale = next(d for d in DOCS if isinstance(d, Sale))
+    location = LOCATIONS[sale.location_id]
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        assert docs.add(sale, location) is Stored.NEW
+        assert docs.add(sale, location) is Stored.DUPLICATE
+        edited = replace(sale, associate="Someone else")
+        assert docs.add(edited, location) is Stored.REVISED
+        assert docs.revision(sale.id) == 2
+        assert docs.get(sale.id) == edited
+        assert docs.at_revision(sale.id, 1) == sale
+        assert docs.at_revision(sale.id, 2) == edited
+        assert docs.at_revision(sale.id, 3) is None
+        # The first version delivered again, late, is stale: it does not revert the edit.
+        assert docs.add(sale, location) is Stored.DUPLICATE
+        assert docs.get(sale.id) == edited
+
+
+def test_a_document_moved_to_another_location_is_a_conflict(
+    factory: sessionmaker[Session],
+) -> None:
+    """An edit that changes a document's location is refused; the stored version stands."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    other = next(loc for loc in LOCATIONS.values() if loc.id != sale.location_id)
     with factory() as session, session.begin():
         seed(session)
         docs = Documents(session, "demo")
         docs.add(sale, LOCATIONS[sale.location_id])
-        assert docs.add(sale, LOCATIONS[sale.location_id]) is Stored.DUPLICATE
-        edited = replace(sale, associate="Someone else")
+        moved = replace(sale, location_id=other.id)
         with pytest.raises(ConflictError) as raised:
-            docs.add(edited, LOCATIONS[sale.location_id])
+            docs.add(moved, other)
         assert raised.value.kind is ErrorKind.CONFLICT
+        assert raised.value.code == "document_moved"
         assert docs.get(sale.id) == sale
 
 

@@ -17,7 +17,7 @@ uses; the modes differ only in how many entries carry those amounts.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -170,9 +170,10 @@ class DailySummaryBuilder:
     def key(self) -> str:
         return f"daily:{self.location.id}:{self.currency}:{self.day.isoformat()}"
 
-    def add(self, document: Sale | Refund) -> None:
-        """Add one document's legs; refuse a payout, or a document of another location, day
-        or currency, or one already added."""
+    def add(self, document: Sale | Refund, placement: Placement | None = None) -> None:
+        """Add one document's legs, placed by ``placement`` (the builder's by default);
+        refuse a payout, or a document of another location, day or currency, or one
+        already added."""
         if not isinstance(document, Sale | Refund):
             raise PlanningError(
                 f"{_name(document)} is not a sale or refund: payouts post on their own, "
@@ -192,7 +193,7 @@ class DailySummaryBuilder:
             )
         if document.id in self._ids:
             raise PlanningError(f"{_name(document)} was added twice; a summary counts it once")
-        self._totals.add(_legs(document, self.placement))
+        self._totals.add(_legs(document, placement or self.placement))
         self._ids.add(document.id)
         if isinstance(document, Sale):
             self._sales += 1
@@ -320,6 +321,8 @@ def plan_per_payout(
     covered: Sequence[Sale | Refund],
     location: Location,
     placement: Placement = DEFAULT_PLAN,
+    *,
+    posted_elsewhere: Collection[str] = frozenset(),
 ) -> PlannedPosting:
     """One entry that ties to the deposit, keyed ``payout:{source}:{external_id}``.
 
@@ -339,6 +342,11 @@ def plan_per_payout(
     the clearing account, or the payout is refused: an order edited after the payout, or a
     document split across payouts, is held for a person rather than guessed at.
     ``documents`` names the payout and the documents carried whole, not the summarized ones.
+
+    ``posted_elsewhere`` names documents already in the books through another posting (the
+    location posted per order or daily before it switched to per-payout, or a document
+    waited too long for its payout): like split-tender documents, they are not carried
+    again; the payout only empties the clearing account they debited.
     """
     _check_location(payout, location)
     _check_payout(payout)
@@ -360,7 +368,7 @@ def plan_per_payout(
                 f"{_name(document)}, but its tenders through {clearing} add up to {through}; "
                 "was it edited after the payout?"
             )
-        if settled_whole_by(document, clearing, placement):
+        if document.id not in posted_elsewhere and settled_whole_by(document, clearing, placement):
             totals.add(_as_settled(legs, clearing))
             whole.append(document)
     totals.add(_as_settled(payout_lines(payout, placement), clearing))

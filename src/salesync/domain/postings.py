@@ -78,6 +78,11 @@ class Placement(Protocol):
         """The clearing account a payout empties into the bank."""
         ...
 
+    def settlement_account(self, currency: str) -> str:
+        """The clearing account payouts in ``currency`` empty: a document paid only
+        through it waits for its payout in per-payout mode."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AccountPlan:
@@ -126,6 +131,9 @@ class AccountPlan:
         return self.tender(payment.tender)
 
     def payout_clearing(self, payout: Payout) -> str:
+        return self.settlement_account(payout.currency)
+
+    def settlement_account(self, currency: str) -> str:
         return self.tender(self.payout_tender)
 
     def chart(self, extra: Iterable[str] = ()) -> ChartOfAccounts:

@@ -99,8 +99,9 @@ class Intake:
     def admit(self, document: Document, received_at: datetime | None = None) -> Stored:
         """Store ``document`` and queue it for the window after it was received.
 
+        An edit of a stored document becomes its next revision and is queued again.
         Raises ``ValidationError`` listing every problem, having written nothing, and
-        ``ConflictError`` when a different version of the document is already stored.
+        ``ConflictError`` when an edit moves the document to another location.
         """
         problems = self.problems(document)
         if problems:
@@ -114,21 +115,36 @@ class Intake:
                 operation="intake",
             )
         location = self.locations[document.location_id]
-        stored = self.documents.add(document, location)
-        if stored is Stored.NEW:
+        received = received_at or self.clock()
+        stored = self.documents.add(document, location, now=self.clock())
+        if stored is Stored.DUPLICATE:
+            return stored
+        day = business_day(document.occurred_at, location.zone)
+        due = self.policy(document).due_at(received, location.zone)
+        queued = self.session.get(QueuedDocumentRow, document.id)
+        if queued is None:
             self.session.add(
                 QueuedDocumentRow(
                     document_id=document.id,
                     tenant_id=self.tenant_id,
                     location_id=location.id,
                     kind=document.kind.value,
-                    business_day=business_day(document.occurred_at, location.zone),
+                    business_day=day,
                     currency=document.currency,
-                    due_at=self.policy(document).due_at(received_at or self.clock(), location.zone),
+                    due_at=due,
                     planned=False,
                 )
             )
-            self.session.flush()
+        else:
+            # An edit: it follows its kind's window like a new document; if the earlier
+            # version was planned already, planning makes an adjustment of the difference.
+            if queued.planned:
+                queued.due_at = due
+            queued.planned = False
+            queued.held = False
+            queued.problems = []
+            queued.business_day = day
+        self.session.flush()
         return stored
 
     def process(self, row: InboxRecordRow) -> RecordState:
@@ -149,7 +165,7 @@ class Intake:
             self.inbox.quarantine(row, problems)
             return RecordState.QUARANTINED
         except ConflictError as exc:
-            self.inbox.quarantine(row, [Problem("document_changed", exc.user_message, "")])
+            self.inbox.quarantine(row, [Problem(exc.code or "document_changed", exc.user_message, "")])
             return RecordState.QUARANTINED
         self.inbox.normalized(row, document.id)
         self.inbox.resume_children(document.id)

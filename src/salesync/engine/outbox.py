@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -76,6 +77,13 @@ class RetryPolicy:
         return wait
 
 
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    revision: int
+    posting_id: int
+    mapping_version: int | None
+
+
 class Outbox(TenantScoped):
     """Creates postings. Sending is the ``Sender``'s job."""
 
@@ -90,10 +98,14 @@ class Outbox(TenantScoped):
         documents: tuple[str, ...],
         now: datetime,
         kind: str = "posting",
+        revisions: AbcMapping[str, int] | None = None,
+        mapping_version: int | None = None,
     ) -> int:
         """Record the posting and the documents it covers; returns its id.
 
-        The same key again returns the existing posting: planning twice posts nothing twice.
+        ``revisions`` says which revision of each document the posting brings into the
+        books (1 when not given). The same key again returns the existing posting:
+        planning twice posts nothing twice.
         """
         self._own(entry.tenant_id, f"posting {key}")
         existing = self.session.scalar(
@@ -116,6 +128,7 @@ class Outbox(TenantScoped):
             body=ENTRY.dump_python(entry, mode="json"),
             attempts=0,
             next_attempt_at=now,
+            mapping_version=mapping_version,
         )
         self.session.add(row)
         self.session.flush()
@@ -124,6 +137,7 @@ class Outbox(TenantScoped):
                 tenant_id=self.tenant_id,
                 destination=destination,
                 document_id=document_id,
+                revision=(revisions or {}).get(document_id, 1),
                 posting_id=row.id,
             )
             for document_id in documents
@@ -141,6 +155,32 @@ class Outbox(TenantScoped):
             PostingDocumentRow.document_id.in_(document_ids),
         )
         return set(self.session.scalars(query))
+
+    def coverage(self, destination: str, document_ids: Iterable[str]) -> dict[str, Coverage]:
+        """For each of ``document_ids`` already in a posting to ``destination``: the latest
+        revision in the books, and the posting (and mapping version) that brought it."""
+        ids = list(document_ids)
+        found: dict[str, Coverage] = {}
+        for start in range(0, len(ids), 500):
+            query = (
+                select(
+                    PostingDocumentRow.document_id,
+                    PostingDocumentRow.revision,
+                    PostingDocumentRow.posting_id,
+                    PostingRow.mapping_version,
+                )
+                .join(PostingRow, PostingRow.id == PostingDocumentRow.posting_id)
+                .where(
+                    PostingDocumentRow.tenant_id == self.tenant_id,
+                    PostingDocumentRow.destination == destination,
+                    PostingDocumentRow.document_id.in_(ids[start : start + 500]),
+                )
+            )
+            for document_id, revision, posting_id, version in self.session.execute(query):
+                known = found.get(document_id)
+                if known is None or known.revision < revision:
+                    found[document_id] = Coverage(revision, posting_id, version)
+        return found
 
     def release(self, posting_id: int, now: datetime) -> None:
         """Send a held or failed posting again (after a fix)."""

@@ -3,30 +3,72 @@
 Each location posts in its chosen mode. Only documents no posting to the destination
 covers yet are planned, so changing the mode never posts a document twice. A daily
 summary waits until its business day has closed in the location's time zone; a document
-that arrives for a day already summarized gets a supplementary summary of its own.
+that arrives for a day already summarized gets a supplementary summary of its own. In
+per-payout mode a document paid only through the payout's clearing account waits for its
+payout (or, after ``payout_wait``, goes into its day's summary); everything else is
+summarized daily. A document edited after it was posted gets an adjustment.
+
+Amounts are placed by the tenant's latest published mapping (the built-in chart when none
+is published). A document with a value the mapping does not map is held, with problems
+that name the value; publishing a mapping that maps it releases it.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from salesync.connectors.ledger.destination import NAME as LEDGER
-from salesync.domain.documents import Document, Location, Refund, Sale
+from salesync.domain.adjustments import plan_adjustment
+from salesync.domain.documents import (
+    Document,
+    DocumentKind,
+    Location,
+    Payout,
+    Refund,
+    Sale,
+    document_id,
+)
 from salesync.domain.planning import (
+    DailySummaryBuilder,
     PlannedPosting,
+    PlanningError,
     PostingMode,
-    plan_daily_summary,
     plan_per_order,
+    plan_per_payout,
+    settled_whole_by,
 )
 from salesync.domain.postings import DEFAULT_PLAN, Placement
-from salesync.engine.outbox import Outbox
+from salesync.domain.validation import Problem
+from salesync.engine.mappings import Mappings
+from salesync.engine.outbox import Coverage, Outbox
+from salesync.rules import problems as mapping_problems
+from salesync.store import codec
 from salesync.store.repositories import Documents
-from salesync.store.tables import LocationSettingsRow, PostingRow, QueuedDocumentRow
+from salesync.store.tables import (
+    DocumentRow,
+    LocationSettingsRow,
+    PostingRow,
+    QueuedDocumentRow,
+)
+
+PAYOUT_WAIT = timedelta(days=10)
+"""How long a card sale waits for the payout that settles it before it is summarized."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    document: Document
+    revision: int
+
+
+def _problem_rows(problems: Iterable[Problem]) -> list[dict[str, str]]:
+    return [{"code": p.code, "message": p.message, "path": p.path} for p in problems]
 
 
 class Planner:
@@ -39,6 +81,7 @@ class Planner:
         *,
         placement: Placement = DEFAULT_PLAN,
         destination: str = LEDGER,
+        payout_wait: timedelta = PAYOUT_WAIT,
     ) -> None:
         self.session = session
         self.tenant_id = tenant_id
@@ -46,8 +89,21 @@ class Planner:
         self.clock = clock
         self.placement = placement
         self.destination = destination
+        self.payout_wait = payout_wait
         self.outbox = Outbox(session, tenant_id)
         self.documents = Documents(session, tenant_id)
+        self.mappings = Mappings(session, tenant_id)
+        self.mapping = self.mappings.latest()
+        self.held = 0
+        self.adjusted = 0
+
+    def placement_for(self, document: Sale | Refund | Payout) -> Placement:
+        return self.mapping.placement_for(document) if self.mapping else self.placement
+
+    def _placement_at(self, version: int | None, document: Sale | Refund | Payout) -> Placement:
+        if version is None:
+            return self.placement
+        return self.mappings.at(version).placement_for(document)
 
     def mode_for(self, location_id: str) -> PostingMode:
         row = self.session.get(LocationSettingsRow, (self.tenant_id, location_id))
@@ -56,13 +112,6 @@ class Planner:
     def set_mode(self, location_id: str, mode: PostingMode) -> None:
         if location_id not in self.locations:
             raise KeyError(f"no location {location_id!r} for tenant {self.tenant_id}")
-        if mode is PostingMode.PER_PAYOUT:
-            # The planner (domain.planning.plan_per_payout) exists; holding documents until
-            # their payout arrives is not wired into the engine yet, and guessing is worse.
-            raise ValueError(
-                "per-payout posting is not available in the engine yet; "
-                "choose per_order or daily_summary"
-            )
         row = self.session.get(LocationSettingsRow, (self.tenant_id, location_id))
         if row is None:
             self.session.add(
@@ -78,6 +127,7 @@ class Planner:
         query = select(QueuedDocumentRow).where(
             QueuedDocumentRow.tenant_id == self.tenant_id,
             QueuedDocumentRow.planned.is_(False),
+            QueuedDocumentRow.held.is_(False),
             QueuedDocumentRow.due_at <= self.clock(),
         )
         return list(self.session.scalars(query.order_by(QueuedDocumentRow.document_id)))
@@ -92,41 +142,187 @@ class Planner:
             created += self._plan_location(self.locations[location_id], rows)
         return created
 
+    def _load(self, ids: list[str]) -> dict[str, _Loaded]:
+        loaded: dict[str, _Loaded] = {}
+        for start in range(0, len(ids), 500):
+            query = select(DocumentRow).where(
+                DocumentRow.tenant_id == self.tenant_id,
+                DocumentRow.id.in_(ids[start : start + 500]),
+            )
+            for row in self.session.scalars(query):
+                loaded[row.id] = _Loaded(codec.decode(row.kind, row.body), row.revision)
+        missing = set(ids) - loaded.keys()
+        if missing:
+            raise LookupError(f"queued documents {sorted(missing)} are not stored")
+        return loaded
+
+    def _hold(self, row: QueuedDocumentRow, document: Document) -> bool:
+        """Hold ``row`` when the mapping cannot place its document; True if held."""
+        if self.mapping is None or not isinstance(document, Sale | Refund | Payout):
+            return False
+        found = mapping_problems(self.mapping, document)
+        if not found:
+            return False
+        row.held = True
+        row.problems = _problem_rows(found)
+        row.mapping_version = self.mapping.version
+        self.held += 1
+        return True
+
     def _plan_location(self, location: Location, rows: list[QueuedDocumentRow]) -> int:
-        covered = self.outbox.covered(self.destination, [r.document_id for r in rows])
+        loaded = self._load([r.document_id for r in rows])
+        coverage = self.outbox.coverage(self.destination, loaded)
+        rows = [r for r in rows if not self._hold(r, loaded[r.document_id].document)]
+        created = 0
+        fresh: list[QueuedDocumentRow] = []
         for row in rows:
-            if row.document_id in covered:
-                row.planned = True  # already in the books under an earlier mode
-        waiting = [r for r in rows if r.document_id not in covered]
+            covered = coverage.get(row.document_id)
+            if covered is None:
+                fresh.append(row)
+                continue
+            current = loaded[row.document_id]
+            if covered.revision < current.revision:
+                created += self._adjust(location, current, covered)
+            row.planned = True  # in the books already, perhaps under an earlier mode
         mode = self.mode_for(location.id)
         today = self.clock().astimezone(location.zone).date()
-        created = 0
-        summary_days: dict[date, list[QueuedDocumentRow]] = defaultdict(list)
-        for row in waiting:
-            if mode is PostingMode.DAILY_SUMMARY and row.kind in ("sale", "refund"):
-                if row.business_day < today:
-                    summary_days[row.business_day].append(row)
+        summary_days: dict[date, list[tuple[Sale | Refund, int]]] = defaultdict(list)
+        for row in fresh:
+            item = loaded[row.document_id]
+            document = item.document
+            if isinstance(document, Payout) and mode is PostingMode.PER_PAYOUT:
+                created += self._plan_payout(location, row, document)
                 continue
-            document = self._document(row)
-            created += self._enqueue(plan_per_order(document, location, self.placement), location)
+            if isinstance(document, Sale | Refund) and mode is not PostingMode.PER_ORDER:
+                if mode is PostingMode.PER_PAYOUT and self._awaits_payout(document, row, today):
+                    continue
+                if row.business_day < today:
+                    summary_days[row.business_day].append((document, item.revision))
+                    row.planned = True
+                continue
+            planned = plan_per_order(document, location, self.placement_for(document))
+            created += self._enqueue(planned, location, {document.id: item.revision})
             row.planned = True
-        for day, day_rows in sorted(summary_days.items()):
-            docs = [self._document(r) for r in day_rows]
-            sales_and_refunds = [d for d in docs if isinstance(d, Sale | Refund)]
-            for planned in plan_daily_summary(sales_and_refunds, location, day, self.placement):
-                created += self._enqueue(planned, location)
-            for row in day_rows:
-                row.planned = True
+        for day, items in sorted(summary_days.items()):
+            created += self._summarize(location, day, items)
         self.session.flush()
         return created
 
-    def _document(self, row: QueuedDocumentRow) -> Document:
-        document = self.documents.get(row.document_id)
-        if document is None:
-            raise LookupError(f"queued document {row.document_id} is not stored")
-        return document
+    def _summarize(
+        self, location: Location, day: date, items: list[tuple[Sale | Refund, int]]
+    ) -> int:
+        builders: dict[str, DailySummaryBuilder] = {}
+        for document, _ in items:
+            builder = builders.get(document.currency)
+            if builder is None:
+                builder = DailySummaryBuilder(location, day, document.currency, self.placement)
+                builders[document.currency] = builder
+            builder.add(document, self.placement_for(document))
+        revisions = {document.id: revision for document, revision in items}
+        return sum(
+            self._enqueue(builders[currency].build(), location, revisions)
+            for currency in sorted(builders)
+        )
 
-    def _enqueue(self, planned: PlannedPosting, location: Location) -> int:
+    def _awaits_payout(self, document: Sale | Refund, row: QueuedDocumentRow, today: date) -> bool:
+        """Whether a document in per-payout mode should keep waiting for its payout."""
+        placement = self.placement_for(document)
+        clearing = placement.settlement_account(document.currency)
+        if not settled_whole_by(document, clearing, placement):
+            return False  # cash, gift cards, split tenders: summarized daily
+        if row.business_day + timedelta(days=self.payout_wait.days) < today:
+            row.problems = _problem_rows(
+                [
+                    Problem(
+                        "payout_overdue",
+                        f"no payout settled it within {self.payout_wait.days} days; posted "
+                        "in its day's summary, and its payout will only empty the clearing "
+                        "account",
+                        "payments",
+                    )
+                ]
+            )
+            return False
+        return True
+
+    def _plan_payout(self, location: Location, row: QueuedDocumentRow, payout: Payout) -> int:
+        """One entry for a payout and the documents it settles, once they have all arrived."""
+        ids = {
+            document_id(
+                self.tenant_id,
+                payout.source,
+                DocumentKind.REFUND if t.kind == "refund" else DocumentKind.SALE,
+                t.document_external_id,
+            )
+            for t in payout.transactions
+        }
+        stored = {i: self.documents.get(i) for i in ids}
+        settled = [d for d in stored.values() if isinstance(d, Sale | Refund)]
+        if len(settled) < len(ids):
+            row.problems = _problem_rows(
+                [
+                    Problem(
+                        "payout_waiting",
+                        f"payout {payout.external_id} settles {len(ids) - len(settled)} "
+                        "document(s) salesync has not received yet; it posts once they arrive",
+                        "transactions",
+                    )
+                ]
+            )
+            return 0
+        elsewhere = set(self.outbox.coverage(self.destination, ids))
+        try:
+            planned = plan_per_payout(
+                payout,
+                settled,
+                location,
+                self.placement_for(payout),
+                posted_elsewhere=elsewhere,
+            )
+        except PlanningError as exc:
+            # An order edited after its payout (research: A2X "inconsistent payout"): a
+            # person decides; the payout is tried again on every plan until it adds up.
+            row.problems = _problem_rows([Problem("payout_inconsistent", str(exc), "")])
+            return 0
+        revisions = {i: self.documents.revision(i) for i in planned.documents}
+        created = self._enqueue(planned, location, revisions)
+        row.planned = True
+        row.problems = []
+        carried = [i for i in planned.documents if i != payout.id]
+        if carried:
+            for queued in self.session.scalars(
+                select(QueuedDocumentRow).where(QueuedDocumentRow.document_id.in_(carried))
+            ):
+                queued.planned = True
+        return created
+
+    def _adjust(self, location: Location, current: _Loaded, covered: Coverage) -> int:
+        edited = current.document
+        posted = self.documents.at_revision(edited.id, covered.revision)
+        if not isinstance(edited, Sale | Refund | Payout) or type(posted) is not type(edited):
+            raise LookupError(f"revision {covered.revision} of {edited.id} is not stored")
+        planned = plan_adjustment(
+            posted,
+            edited,
+            current.revision,
+            location,
+            posted_placement=self._placement_at(covered.mapping_version, posted),
+            placement=self.placement_for(edited),
+        )
+        self.adjusted += 1
+        return sum(
+            self._enqueue(p, location, {edited.id: current.revision}, kind="adjustment")
+            for p in planned
+        )
+
+    def _enqueue(
+        self,
+        planned: PlannedPosting,
+        location: Location,
+        revisions: dict[str, int],
+        *,
+        kind: str = "posting",
+    ) -> int:
         key = planned.key
         taken = self.session.scalar(
             select(func.count()).where(
@@ -147,5 +343,8 @@ class Planner:
             entry=planned.entry,
             documents=planned.documents,
             now=self.clock(),
+            kind=kind,
+            revisions=revisions,
+            mapping_version=self.mapping.version if self.mapping else None,
         )
         return 1

@@ -347,8 +347,11 @@ class MappedPlacement(Placement):
         return _render(str(rule.account), facts)
 
     def payout_clearing(self, payout: Payout) -> str:
+        return self.settlement_account(payout.currency)
+
+    def settlement_account(self, currency: str) -> str:
         tender = self.mapping.payout_tender
-        facts = self._facts(payout.currency, tender=tender, card_brand="")
+        facts = self._facts(currency, tender=tender, card_brand="")
         what = f"payouts settle tender {tender!r}, which has no clearing account"
         rule, facts = self._rule(Target.TENDER, facts, "tender", what)
         return _render(str(rule.account), facts)

@@ -6,7 +6,7 @@ import enum
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from salesync.store import codec
 from salesync.store.tables import (
     AccountRow,
     ConnectionRow,
+    DocumentRevisionRow,
     DocumentRow,
     JournalEntryRow,
     JournalLineRow,
@@ -151,53 +152,105 @@ class Stored(enum.StrEnum):
     NEW = "new"
     DUPLICATE = "duplicate"
     """The same document, byte for byte: nothing to do."""
+    REVISED = "revised"
+    """An edit from the source: the earlier version is kept as a revision."""
 
 
 class Documents(TenantScoped):
-    def add(self, document: Document, location: Location) -> Stored:
-        """Store a validated document once; the same one again is a duplicate.
+    def add(self, document: Document, location: Location, *, now: datetime | None = None) -> Stored:
+        """Store a validated document; the same one again is a duplicate.
 
-        A different body under the same id is an edit after the fact: it is refused with a
-        conflict, because a stored (and maybe posted) document is never silently replaced.
+        A different body under the same id is an edit at the source: the stored version is
+        kept in ``document_revisions`` and the new one becomes current under the next
+        revision number, so what was posted can always be reversed exactly. A version
+        replaced earlier is a stale redelivery and counts as a duplicate. An edit that
+        moves a document to another location is refused with a conflict.
         """
         self._own(document.tenant_id, f"document {document.external_id}")
         self._own(location.tenant_id, f"location {location.id}")
         body = codec.encode(document)
         digest = codec.fingerprint(body)
         existing = self.session.get(DocumentRow, document.id)
-        if existing is not None:
-            self._own(existing.tenant_id, f"document {document.external_id}")
-            if existing.body_hash == digest:
-                return Stored.DUPLICATE
+        if existing is None:
+            self.session.add(
+                DocumentRow(
+                    id=document.id,
+                    tenant_id=self.tenant_id,
+                    location_id=location.id,
+                    kind=document.kind.value,
+                    source=document.source,
+                    external_id=document.external_id,
+                    parent_id=document.sale_id if isinstance(document, Refund) else None,
+                    occurred_at=document.occurred_at,
+                    business_day=business_day(document.occurred_at, location.zone),
+                    currency=document.currency,
+                    total_minor=document.amount.to_minor(),
+                    body=body,
+                    body_hash=digest,
+                    revision=1,
+                )
+            )
+            self.session.flush()
+            return Stored.NEW
+        self._own(existing.tenant_id, f"document {document.external_id}")
+        if existing.body_hash == digest:
+            return Stored.DUPLICATE
+        if any(r.body_hash == digest for r in self._revisions(document.id)):
+            # A version replaced earlier, delivered again out of order: stale, not an edit.
+            return Stored.DUPLICATE
+        if existing.location_id != location.id:
             raise ConflictError(
-                f"document {document.kind.value} {document.external_id} changed after it "
-                "was stored",
-                user_message=f"{document.kind.value.title()} {document.external_id} was "
-                "edited after salesync received it; the change needs an adjustment.",
-                code="document_changed",
+                f"{document.kind.value} {document.external_id} moved from location "
+                f"{existing.location_id} to {location.id} after it was stored",
+                user_message=f"{document.kind.value.title()} {document.external_id} was moved "
+                "to another location after salesync received it. Record the move as a refund "
+                "at the first location and a new sale at the second.",
+                code="document_moved",
                 tenant=self.tenant_id,
-                location=document.location_id,
+                location=location.id,
                 documents=(document.id,),
             )
         self.session.add(
-            DocumentRow(
-                id=document.id,
+            DocumentRevisionRow(
+                document_id=existing.id,
+                revision=existing.revision,
                 tenant_id=self.tenant_id,
-                location_id=location.id,
-                kind=document.kind.value,
-                source=document.source,
-                external_id=document.external_id,
-                parent_id=document.sale_id if isinstance(document, Refund) else None,
-                occurred_at=document.occurred_at,
-                business_day=business_day(document.occurred_at, location.zone),
-                currency=document.currency,
-                total_minor=document.amount.to_minor(),
-                body=body,
-                body_hash=digest,
+                body=existing.body,
+                body_hash=existing.body_hash,
+                replaced_at=now or datetime.now(UTC),
             )
         )
+        existing.revision += 1
+        existing.body = body
+        existing.body_hash = digest
+        existing.occurred_at = document.occurred_at
+        existing.business_day = business_day(document.occurred_at, location.zone)
+        existing.currency = document.currency
+        existing.total_minor = document.amount.to_minor()
         self.session.flush()
-        return Stored.NEW
+        return Stored.REVISED
+
+    def _revisions(self, document_id: str) -> list[DocumentRevisionRow]:
+        query = select(DocumentRevisionRow).where(
+            DocumentRevisionRow.tenant_id == self.tenant_id,
+            DocumentRevisionRow.document_id == document_id,
+        )
+        return list(self.session.scalars(query.order_by(DocumentRevisionRow.revision)))
+
+    def revision(self, document_id: str) -> int:
+        """The current revision of a stored document (0 when it is not stored)."""
+        row = self.session.get(DocumentRow, document_id)
+        return row.revision if row is not None and row.tenant_id == self.tenant_id else 0
+
+    def at_revision(self, document_id: str, revision: int) -> Document | None:
+        """The document as it was at ``revision`` (the current one included)."""
+        row = self.session.get(DocumentRow, document_id)
+        if row is None or row.tenant_id != self.tenant_id:
+            return None
+        if row.revision == revision:
+            return codec.decode(row.kind, row.body)
+        old = self.session.get(DocumentRevisionRow, (document_id, revision))
+        return codec.decode(row.kind, old.body) if old is not None else None
 
     def get(self, document_id: str) -> Document | None:
         row = self.session.get(DocumentRow, document_id)

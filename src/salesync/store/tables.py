@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from salesync.store.types import UTCDateTime
@@ -125,7 +126,35 @@ class DocumentRow(Base):
     total_minor: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     body_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """1 for the version first received; each edit from the source adds one."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+
+class DocumentRevisionRow(Base):
+    """A version of a document that an edit replaced, kept so adjustments can reverse
+    exactly what was posted and reconciliation can show what changed."""
+
+    __tablename__ = "document_revisions"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    body_hash: Mapped[str] = mapped_column(String(64))
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MappingVersionRow(Base):
+    """One published, immutable version of a tenant's mapping rules."""
+
+    __tablename__ = "mapping_versions"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_by: Mapped[str] = mapped_column(String(200), default="")
 
 
 class AccountRow(Base):
@@ -211,6 +240,8 @@ class InboxRecordRow(Base):
     problems: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    origin: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
+    """live (webhooks, sweeps, manual entry) or backfill; live records are taken in first."""
 
 
 class SyncPolicyRow(Base):
@@ -256,6 +287,12 @@ class QueuedDocumentRow(Base):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """None: manual policy, waits for someone to sync it."""
     planned: Mapped[bool] = mapped_column(default=False)
+    held: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    """The mapping cannot place it; ``problems`` say which value to map. Released when a
+    new mapping version is published."""
+    problems: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    mapping_version: Mapped[int | None] = mapped_column(Integer)
+    """The mapping version that held it."""
 
 
 class PostingRow(Base):
@@ -281,6 +318,8 @@ class PostingRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     remote_ref: Mapped[str | None] = mapped_column(String(200))
+    mapping_version: Mapped[int | None] = mapped_column(Integer)
+    """The mapping version that placed the amounts; None for the built-in chart."""
     last_error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -291,13 +330,36 @@ class PostingDocumentRow(Base):
     destination through exactly one posting, whatever the posting mode was at the time."""
 
     __tablename__ = "posting_documents"
-    __table_args__ = (UniqueConstraint("tenant_id", "destination", "document_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "destination", "document_id", "revision"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
     destination: Mapped[str] = mapped_column(String(64))
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The document revision this posting brings into the books: the first posting covers
+    the revision current when it was planned; each adjustment covers a later one."""
     posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), index=True)
+
+
+class BackfillRow(Base):
+    """A historical import by date windows; ``next_day`` is the checkpoint to resume from."""
+
+    __tablename__ = "backfills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    window_days: Mapped[int] = mapped_column(Integer)
+    next_day: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16))
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class RunRow(Base):

@@ -1,0 +1,101 @@
+"""A tenant's published mapping versions in the database, and what publishing one does.
+
+Versions are immutable and numbered 1, 2, 3, ...; the primary key (tenant, version) makes
+two people publishing at once collide instead of both winning. Publishing releases every
+document held for a mapping, so the next plan places them with the new rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping as AbcMapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from salesync.domain.errors import ConflictError
+from salesync.rules import Mapping, MappingHistory, mapping_from_dict, mapping_to_dict
+from salesync.store.repositories import TenantScoped
+from salesync.store.tables import MappingVersionRow, QueuedDocumentRow
+
+
+class Mappings(TenantScoped):
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        super().__init__(session, tenant_id)
+        self._history: MappingHistory | None = None
+
+    def history(self) -> MappingHistory:
+        if self._history is None:
+            query = (
+                select(MappingVersionRow)
+                .where(MappingVersionRow.tenant_id == self.tenant_id)
+                .order_by(MappingVersionRow.version)
+            )
+            self._history = MappingHistory(
+                mapping_from_dict(row.body) for row in self.session.scalars(query)
+            )
+        return self._history
+
+    def latest(self) -> Mapping | None:
+        """The version in force; None when the tenant posts with the built-in chart."""
+        return self.history().latest
+
+    def at(self, version: int) -> Mapping:
+        return self.history().at(version)
+
+    def publish(self, mapping: Mapping, now: datetime, *, by: str = "") -> int:
+        """Publish ``mapping`` as the next version and release what was held for a mapping.
+
+        Raises ``ConflictError`` when that version number was taken meanwhile.
+        """
+        history = self.history()
+        known = history.next_version
+        version = history.publish(mapping)
+        if version < known:
+            return version  # the same content again: nothing new
+        try:
+            with self.session.begin_nested():
+                self.session.add(
+                    MappingVersionRow(
+                        tenant_id=self.tenant_id,
+                        version=version,
+                        body=mapping_to_dict(mapping),
+                        published_at=now,
+                        published_by=by,
+                    )
+                )
+                self.session.flush()
+        except IntegrityError:
+            self._history = None
+            raise ConflictError(
+                f"mapping version {version} of tenant {self.tenant_id} was published meanwhile",
+                user_message="These mappings were changed by someone else meanwhile. "
+                "Reload them and make your change again.",
+                code="mapping_version_published",
+                tenant=self.tenant_id,
+            ) from None
+        self.release_held()
+        return version
+
+    def publish_data(self, data: AbcMapping[str, Any], now: datetime, *, by: str = "") -> int:
+        """Publish mapping data (as ``mapping_to_dict`` writes it); bad data is refused with
+        a ``MappingDataError`` that lists every problem."""
+        return self.publish(mapping_from_dict(data), now, by=by)
+
+    def release_held(self) -> int:
+        """Let every document held for a mapping be planned again; returns how many."""
+        result = self.session.execute(
+            update(QueuedDocumentRow)
+            .where(QueuedDocumentRow.tenant_id == self.tenant_id, QueuedDocumentRow.held)
+            .values(held=False, problems=[], mapping_version=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def held(self) -> list[QueuedDocumentRow]:
+        """Documents waiting for a mapping, with the problems that name what to map."""
+        query = select(QueuedDocumentRow).where(
+            QueuedDocumentRow.tenant_id == self.tenant_id, QueuedDocumentRow.held
+        )
+        return list(self.session.scalars(query.order_by(QueuedDocumentRow.document_id)))
