@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from salesync.domain.errors import AuthError, TransientError
+from salesync.domain.errors import AuthError, BugError, TransientError
 from salesync.domain.journal import JournalEntry
 from salesync.engine.outbox import Destination
 
@@ -48,6 +48,8 @@ class FaultyDestination:
             raise TransientError("HTTP 429 from destination", code="429", retry_after=120)
         if fault == "auth":
             raise AuthError("HTTP 401: token revoked", code="401")
+        if fault == "bug":
+            raise BugError("KeyError: 'TxnDate' in the destination's answer", code="bug")
         if fault == "crash_before":
             raise Crash
         ref = self.inner.post(key, entry)

@@ -1,0 +1,129 @@
+"""Reconciliation: source against books per location and day, zero for a clean sync, and
+each differing document named with the reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.clock import ManualClock
+from salesync.connectors.ledger.destination import LedgerDestination
+from salesync.domain.documents import Document, Sale
+from salesync.domain.measures import combine, measures
+from salesync.domain.planning import PostingMode
+from salesync.domain.simulate import DemoMerchant, simulate
+from salesync.engine.mappings import Mappings
+from salesync.engine.planner import Planner
+from salesync.engine.reconcile import DayReconciliation, Reconciler
+from salesync.engine.runner import Engine
+from salesync.rules import strict_retail
+from salesync.store import codec
+from salesync.store.tables import JournalEntryRow, PostingRow
+
+from faults import FaultyDestination
+from flows import deliver
+
+START = date(2026, 10, 30)
+END = datetime.combine(START + timedelta(days=4), time(23), UTC)
+
+
+def reconcile(
+    db: sessionmaker[Session], merchant: DemoMerchant, books: bool = False
+) -> list[DayReconciliation]:
+    with db() as session:
+        ledger = LedgerDestination(db, "demo") if books else None
+        return Reconciler(session, "demo", merchant.locations, books=ledger).reconcile(
+            START, START + timedelta(days=10)
+        )
+
+
+def sync(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant, **kw: object
+) -> tuple[Engine, list[Document]]:
+    with db() as session, session.begin():
+        Planner(session, "demo", merchant.locations, clock).set_mode(
+            "shoreditch", PostingMode.DAILY_SUMMARY
+        )
+    docs = list(simulate(merchant, START, 3, seed=2))
+    engine = Engine(db, clock, **kw)  # type: ignore[arg-type]
+    deliver(engine, clock, docs, END)
+    return engine, docs
+
+
+def test_a_clean_sync_reconciles_to_zero_on_every_day(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """Per-order and daily-summary locations alike: source equals books, day by day."""
+    _, docs = sync(db, clock, merchant)
+    days = reconcile(db, merchant, books=True)
+    assert {(d.location_id, d.day) for d in days} == {
+        (loc.id, START + timedelta(days=n)) for loc in merchant.locations for n in range(3)
+    }
+    assert all(day.clean for day in days), [(d.location_id, d.day, d.documents) for d in days]
+    assert sum(day.count for day in days) == len(docs)
+    first = next(d for d in days if d.location_id == "brooklyn" and d.day == START)
+    assert first.source["sales"] > 0
+    assert first.source["tax: NY sales tax"] > 0
+    assert first.source == first.books
+
+
+def test_an_edit_not_yet_adjusted_is_named_with_its_difference(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """An edit waiting for its window shows as a difference on its day, naming the sale."""
+    engine, docs = sync(db, clock, merchant)
+    sales = [d for d in docs if isinstance(d, Sale) and d.location_id == "brooklyn"]
+    original = sales[0]
+    other = next(s for s in sales if s.amount != original.amount)
+    edited = replace(
+        other, id=original.id, external_id=original.external_id, occurred_at=original.occurred_at
+    )
+    clock.set(datetime.combine(START + timedelta(days=5), time(12), UTC))  # before 18:00 NY
+    engine.receive("demo", "simulator", "sale", json.dumps(codec.encode(edited)), event_id="e1")
+    engine.run_until_idle("demo")
+    days = reconcile(db, merchant)
+    dirty = [d for d in days if not d.clean]
+    assert len(dirty) == 1
+    [difference] = dirty[0].documents
+    assert difference.external_id == original.external_id
+    assert "edited at the source (revision 2)" in difference.reason
+    expected: dict[str, Decimal] = {}
+    combine(expected, measures(edited))
+    combine(expected, measures(original), factor=-1)
+    assert difference.differences == {k: v for k, v in expected.items() if v}
+    assert dirty[0].differences == difference.differences
+    clock.set(datetime.combine(START + timedelta(days=5), time(23), UTC))
+    engine.run_until_idle("demo")
+    assert all(day.clean for day in reconcile(db, merchant))
+
+
+def test_held_failed_and_missing_postings_are_each_explained(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A held sale names its unmapped value, a failed posting its error, and an entry
+    deleted from the books is found missing."""
+    with db() as session, session.begin():
+        mapping = strict_retail(
+            categories=["Accessories", "Apparel", "Homeware", "Stationery"],
+            taxes=["NY sales tax", "VAT 20"],
+        )
+        Mappings(session, "demo").publish(mapping, clock())
+    faulty = FaultyDestination(LedgerDestination(db, "demo"), plan=["bug"])
+    sync(db, clock, merchant, destinations=lambda _t, _n: faulty)
+    with db() as session, session.begin():
+        posted = session.scalars(
+            select(PostingRow).where(PostingRow.state == "posted", PostingRow.mode == "per_order")
+        ).first()
+        assert posted is not None
+        session.execute(delete(JournalEntryRow).where(JournalEntryRow.key == posted.key))
+    reasons = [doc.reason for day in reconcile(db, merchant, books=True) for doc in day.documents]
+    assert any("'Coffee'" in r for r in reasons)
+    assert any(r.startswith("posting ") and " is failed" in r for r in reasons)
+    assert any(
+        f"posting {posted.key} is marked posted, but the books have no entry" in r for r in reasons
+    )
