@@ -67,8 +67,12 @@ class Inbox(TenantScoped):
         *,
         event_id: str | None = None,
         connection_id: str | None = None,
+        origin: str = "live",
     ) -> Received:
-        """Keep ``payload`` as received; a repeat is stored as a duplicate of the original."""
+        """Keep ``payload`` as received; a repeat is stored as a duplicate of the original.
+
+        ``origin`` is "live" or "backfill"; live records are taken in first.
+        """
         digest = payload_hash(payload)
 
         def record(**fields: object) -> InboxRecordRow:
@@ -82,6 +86,7 @@ class Inbox(TenantScoped):
                 payload=payload,
                 received_at=self.clock(),
                 problems=[],
+                origin=origin,
                 **fields,
             )
 
@@ -118,10 +123,11 @@ class Inbox(TenantScoped):
         return row if row is not None and row.tenant_id == self.tenant_id else None
 
     def in_state(self, state: RecordState, limit: int | None = None) -> list[InboxRecordRow]:
+        """Records in ``state``: live ones first, then backfill, each oldest first."""
         query = (
             select(InboxRecordRow)
             .where(InboxRecordRow.tenant_id == self.tenant_id, InboxRecordRow.state == state.value)
-            .order_by(InboxRecordRow.id)
+            .order_by(InboxRecordRow.origin != "live", InboxRecordRow.id)
         )
         if limit is not None:
             query = query.limit(limit)

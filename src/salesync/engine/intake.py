@@ -96,7 +96,9 @@ class Intake:
             return SyncPolicy.parse_windows(rows[0].mode, rows[0].windows)
         return default_policy(document.kind.value, document.source)
 
-    def admit(self, document: Document, received_at: datetime | None = None) -> Stored:
+    def admit(
+        self, document: Document, received_at: datetime | None = None, *, due_now: bool = False
+    ) -> Stored:
         """Store ``document`` and queue it for the window after it was received.
 
         An edit of a stored document becomes its next revision and is queued again.
@@ -120,7 +122,8 @@ class Intake:
         if stored is Stored.DUPLICATE:
             return stored
         day = business_day(document.occurred_at, location.zone)
-        due = self.policy(document).due_at(received, location.zone)
+        # History is past its windows already: a backfilled document is due at once.
+        due = received if due_now else self.policy(document).due_at(received, location.zone)
         queued = self.session.get(QueuedDocumentRow, document.id)
         if queued is None:
             self.session.add(
@@ -156,7 +159,7 @@ class Intake:
             return RecordState.QUARANTINED
         try:
             with self.session.begin_nested():
-                self.admit(document, row.received_at)
+                self.admit(document, row.received_at, due_now=row.origin == "backfill")
         except ValidationError as exc:
             problems = list(exc.problems)
             if isinstance(document, Refund) and [p.code for p in problems] == ["unknown_sale"]:
@@ -165,7 +168,9 @@ class Intake:
             self.inbox.quarantine(row, problems)
             return RecordState.QUARANTINED
         except ConflictError as exc:
-            self.inbox.quarantine(row, [Problem(exc.code or "document_changed", exc.user_message, "")])
+            self.inbox.quarantine(
+                row, [Problem(exc.code or "document_changed", exc.user_message, "")]
+            )
             return RecordState.QUARANTINED
         self.inbox.normalized(row, document.id)
         self.inbox.resume_children(document.id)

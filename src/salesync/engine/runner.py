@@ -80,11 +80,16 @@ class Engine:
                 source, record_type, payload, event_id=event_id
             )
 
-    def take_in(self, tenant_id: str, limit: int = 500) -> dict[str, int]:
-        """Normalize and validate received records, one transaction each."""
+    def take_in(
+        self, tenant_id: str, limit: int = 500, rounds: int | None = None
+    ) -> dict[str, int]:
+        """Normalize and validate received records, one transaction each, live ones first;
+        ``rounds`` batches of ``limit`` at most (all that are waiting by default)."""
         counts = {state.value: 0 for state in RecordState}
         with recorded(self.factory, self.clock, "intake", tenant_id) as run:
-            while True:
+            done = 0
+            while rounds is None or done < rounds:
+                done += 1
                 with self.factory() as session:
                     batch = [
                         r.id

@@ -27,6 +27,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_savepoint(connection: Any, _name: str) -> None:
+    # pysqlite begins a transaction lazily, at the first write, and not for SAVEPOINT; a
+    # savepoint opened first would stand alone and its release would commit on the spot,
+    # outside the transaction the engine relies on for atomicity. Begin it explicitly
+    # (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl).
+    # Reads before the first write stay outside the transaction, as pysqlite always did,
+    # so readers never block and a read-then-write never fails on a stale WAL snapshot.
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        dbapi.execute("BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL mode and foreign keys, and their folder."""
     parsed = make_url(url)
@@ -35,6 +47,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
