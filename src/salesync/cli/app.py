@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.cli import operate
+from salesync.cli.common import console, database, err, parse_day, require_tenant, settings
 from salesync.cli.demo import run_demo
 from salesync.cli.tables import balance_table
-from salesync.config import ConfigError, Settings, load_settings
 from salesync.connectors.ledger.books import LedgerBooks
-from salesync.store.database import make_engine, migrate, session_factory
-from salesync.store.repositories import Tenants
 from salesync.store.vault import new_key
 
 app = typer.Typer(
@@ -27,38 +22,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+operate.register(app)
 
 
 class ExportFormat(StrEnum):
     BEANCOUNT = "beancount"
     HLEDGER = "hledger"
-
-
-def settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-
-
-@contextmanager
-def database(cfg: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(cfg.database)
-    try:
-        migrate(engine)
-        yield session_factory(engine)
-    finally:
-        engine.dispose()
-
-
-def require_tenant(session: Session, tenant_id: str) -> None:
-    if Tenants(session).get(tenant_id) is None:
-        known = ", ".join(t.id for t in Tenants(session).all()) or "none yet; run `salesync demo`"
-        err.print(f"[red]No tenant {tenant_id!r}.[/red] Tenants: {known}")
-        raise typer.Exit(2)
 
 
 @app.command()
@@ -88,7 +57,7 @@ def demo(
 ) -> None:
     """Simulate a month of sales for a two-store merchant and post them to the built-in ledger."""
     cfg = settings()
-    first = _parse_day(start) if start else _last_month()
+    first = parse_day(start) if start else _last_month()
     with database(cfg) as factory:
         run_demo(
             console, cfg, factory, first=first, days=days, seed=seed, orders_per_day=orders_per_day
@@ -104,7 +73,7 @@ def trial_balance(
     cfg = settings()
     with database(cfg) as factory, factory() as session:
         require_tenant(session, tenant)
-        rows = LedgerBooks(session, tenant).trial_balance(_parse_day(as_of) if as_of else None)
+        rows = LedgerBooks(session, tenant).trial_balance(parse_day(as_of) if as_of else None)
         console.print(balance_table(rows, f"Trial balance: {tenant}"))
 
 
@@ -144,14 +113,6 @@ def export(
         require_tenant(session, tenant)
         count = LedgerBooks(session, tenant).export(fmt.value, out)
     console.print(f"Wrote {count} entries to {out}")
-
-
-def _parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        err.print(f"[red]{text!r} is not a date; write it as YYYY-MM-DD.[/red]")
-        raise typer.Exit(2) from None
 
 
 def _last_month() -> date:

@@ -1,0 +1,51 @@
+"""What every command shares: settings, the database, consoles, friendly argument errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.config import ConfigError, Settings, load_settings
+from salesync.store.database import make_engine, migrate, session_factory
+from salesync.store.repositories import Tenants
+
+console = Console()
+err = Console(stderr=True)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def database(cfg: Settings) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(cfg.database)
+    try:
+        migrate(engine)
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def require_tenant(session: Session, tenant_id: str) -> None:
+    if Tenants(session).get(tenant_id) is None:
+        known = ", ".join(t.id for t in Tenants(session).all()) or "none yet; run `salesync demo`"
+        err.print(f"[red]No tenant {tenant_id!r}.[/red] Tenants: {known}")
+        raise typer.Exit(2)
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        err.print(f"[red]{text!r} is not a date; write it as YYYY-MM-DD.[/red]")
+        raise typer.Exit(2) from None
