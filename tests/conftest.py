@@ -99,3 +99,13 @@ def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
     migrate(engine)
     yield session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder with no configuration: the CLI uses its embedded defaults there."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SALESYNC_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.delenv("SALESYNC_DATABASE_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path

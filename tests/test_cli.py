@@ -19,11 +19,7 @@ DEMO = ["demo", "--start", "2026-03-06", "--days", "4", "--orders-per-day", "8"]
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SALESYNC_CONFIG", str(tmp_path / "none.toml"))
-    monkeypatch.delenv("SALESYNC_DATABASE_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
+def cli(cli_home: Path) -> CliRunner:
     return CliRunner()
 
 

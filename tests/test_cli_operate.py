@@ -14,11 +14,8 @@ DEMO = ["demo", "--start", "2026-03-06", "--days", "2", "--orders-per-day", "5"]
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("SALESYNC_CONFIG", str(tmp_path / "none.toml"))
-    monkeypatch.delenv("SALESYNC_DATABASE_URL", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
+def cli(cli_home: Path) -> CliRunner:
+    """A runner in a folder where the demo has run."""
     runner = CliRunner()
     assert runner.invoke(app, DEMO).exit_code == 0
     return runner
