@@ -58,10 +58,22 @@ class RetrySchedule:
     """The wait before each retry; when they run out, the message is given up."""
 
     delays: tuple[timedelta, ...]
+    horizon: timedelta | None = None
+    """No retry is made later than this after the event was triggered, whatever is left."""
 
     def next_delay(self, failures: int) -> timedelta | None:
         """The wait before the next try after ``failures`` failures; None means give up."""
         return self.delays[failures - 1] if failures <= len(self.delays) else None
+
+    def next_due(self, failures: int, now: datetime, triggered_at: datetime) -> datetime | None:
+        """When to try again after ``failures`` failures at ``now``; None means give up."""
+        delay = self.next_delay(failures)
+        if delay is None:
+            return None
+        due = now + delay
+        if self.horizon is not None and due - triggered_at > self.horizon:
+            return None
+        return due
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,12 +183,12 @@ class DeliveryQueue:
                 if attempt.ok:
                     continue
                 failures = pending.failures + 1
-                delay = self._schedule.next_delay(failures)
-                if delay is None:
+                due_at = self._schedule.next_due(failures, now, pending.message.triggered_at)
+                if due_at is None:
                     self.exhausted.append(pending.message)
                     exhausted.append(pending.message)
                 else:
-                    self._pending.append(replace(pending, due_at=now + delay, failures=failures))
+                    self._pending.append(replace(pending, due_at=due_at, failures=failures))
         if self._on_exhausted is not None:
             for message in exhausted:
                 self._on_exhausted(message)
