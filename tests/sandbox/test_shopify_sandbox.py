@@ -2,7 +2,6 @@ import hashlib
 import hmac
 import json
 import threading
-import warnings
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
 from starlette.responses import Response
 
 from salesync.clock import ManualClock
@@ -25,11 +25,6 @@ from salesync.sandbox.shopify import (
     sign_webhook,
     verify_webhook,
 )
-
-with warnings.catch_warnings():
-    # starlette warns at import that it prefers httpx2; the project pins httpx.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 GRAPHQL = "/admin/api/2026-01/graphql.json"

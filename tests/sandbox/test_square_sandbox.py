@@ -1,6 +1,5 @@
 import json
 import threading
-import warnings
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +8,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
 from starlette.responses import Response
 
 from salesync.clock import ManualClock
@@ -24,11 +24,6 @@ from salesync.sandbox.square import (
     sign_webhook,
     verify_webhook,
 )
-
-with warnings.catch_warnings():
-    # starlette warns at import that it prefers httpx2; the project pins httpx.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 HOOK_URL = "http://testserver/hooks"

@@ -1,6 +1,5 @@
 import base64
 import threading
-import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -8,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from salesync.clock import ManualClock
 from salesync.sandbox.delivery import ConnectionDroppedError
@@ -20,11 +20,6 @@ from salesync.sandbox.xero import (
     create_app,
 )
 from salesync.sandbox.xero.seed import stable_id
-
-with warnings.catch_warnings():
-    # starlette warns at import that it prefers httpx2; the project pins httpx.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BASIC = (

@@ -12,23 +12,12 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from salesync.sandbox.faults import Fault, FaultKind
+from salesync.sandbox.controls import fault_routes
 from salesync.sandbox.oauth import OAuthError
 from salesync.sandbox.qbo.entities import ENTITIES
 
 if TYPE_CHECKING:
     from salesync.sandbox.qbo.service import QboSandbox
-
-
-class FaultRequest(BaseModel):
-    """Arm ``times`` faults of ``kind`` for ``operation`` (e.g. "create:SalesReceipt", "*")."""
-
-    operation: str
-    kind: FaultKind
-    status: int = 503
-    retry_after: float = 1.0
-    delay: float = 0.0
-    times: int = Field(default=1, ge=1)
 
 
 class SettingsPatch(BaseModel):
@@ -62,21 +51,7 @@ def add_admin_routes(app: FastAPI, sandbox: QboSandbox) -> None:
                 "counts": {name: len(objs) for name, objs in company.entities.items()},
             }
 
-    @app.post("/_sandbox/faults")
-    def arm_fault(request: FaultRequest) -> dict[str, int]:
-        fault = Fault(request.kind, request.status, request.retry_after, request.delay)
-        sandbox.faults.arm(request.operation, fault, request.times)
-        return {"pending": sandbox.faults.pending()}
-
-    @app.get("/_sandbox/faults")
-    def list_faults() -> dict[str, Any]:
-        fired = [{"operation": op, "kind": kind.value} for op, kind in sandbox.faults.fired]
-        return {"pending": sandbox.faults.pending(), "fired": fired}
-
-    @app.delete("/_sandbox/faults")
-    def clear_faults() -> dict[str, int]:
-        sandbox.faults.clear()
-        return {"pending": 0}
+    app.include_router(fault_routes(sandbox.faults))
 
     @app.get("/_sandbox/entities/{entity}")
     def list_entities(entity: str) -> list[dict[str, Any]]:

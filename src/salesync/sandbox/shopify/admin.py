@@ -9,7 +9,6 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from salesync.clock import ManualClock
-from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.shopify.activity import ShopifyActivity
 from salesync.sandbox.shopify.notify import TOPICS
 from salesync.sandbox.shopify.payloads import shop_json
@@ -40,15 +39,6 @@ class RevokeIn(BaseModel):
     access_token: str
 
 
-class FaultIn(BaseModel):
-    operation: str
-    kind: FaultKind
-    times: int = Field(default=1, ge=1)
-    status: int = 503
-    retry_after: float = 1.0
-    delay: float = 0.0
-
-
 class SubscriptionIn(BaseModel):
     client_id: str
     topic: str
@@ -73,7 +63,6 @@ def admin_router(store: ShopifyStore) -> APIRouter:
     router = APIRouter(prefix="/_sandbox")
     _state_routes(router, store)
     _credential_routes(router, store)
-    _fault_routes(router, store)
     _webhook_routes(router, store)
     _activity_routes(router, store)
     return router
@@ -172,19 +161,6 @@ def _credential_routes(router: APIRouter, store: ShopifyStore) -> None:
     @router.post("/tokens/revoke")
     def revoke(body: RevokeIn) -> dict[str, bool]:
         return {"revoked": store.credentials.revoke(body.access_token)}
-
-
-def _fault_routes(router: APIRouter, store: ShopifyStore) -> None:
-    @router.post("/faults")
-    def arm(body: FaultIn) -> dict[str, int]:
-        fault = Fault(body.kind, status=body.status, retry_after=body.retry_after, delay=body.delay)
-        store.faults.arm(body.operation, fault, body.times)
-        return {"pending": store.faults.pending()}
-
-    @router.delete("/faults")
-    def disarm() -> dict[str, int]:
-        store.faults.clear()
-        return {"pending": 0}
 
 
 def _webhook_routes(router: APIRouter, store: ShopifyStore) -> None:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from salesync.sandbox.controls import fault_routes
 from salesync.sandbox.ratelimit import LeakyBucket
 from salesync.sandbox.shopify.admin import admin_router
 from salesync.sandbox.shopify.credentials import AccessToken, CredentialError
@@ -74,6 +75,7 @@ def create_app(store: ShopifyStore | None = None) -> FastAPI:
     app = FastAPI(title="Shopify sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = shop
     app.include_router(admin_router(shop))
+    app.include_router(fault_routes(shop.faults))
 
     def authorize(request: Request) -> AccessToken | None:
         return shop.credentials.authorize(request.headers.get("X-Shopify-Access-Token"))

@@ -11,7 +11,7 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from salesync.clock import ManualClock
-from salesync.sandbox.faults import Fault, FaultKind
+from salesync.sandbox.controls import fault_routes
 from salesync.sandbox.square.activity import SquareActivity
 from salesync.sandbox.square.errors import SquareError
 from salesync.sandbox.square.notify import EVENT_TYPES
@@ -37,17 +37,6 @@ class TokenIn(BaseModel):
 
 class RevokeIn(BaseModel):
     client_id: str
-
-
-class FaultIn(BaseModel):
-    """Arm ``times`` faults of ``kind`` for ``operation`` (e.g. "orders.search", "*")."""
-
-    operation: str
-    kind: FaultKind
-    times: int = Field(default=1, ge=1)
-    status: int = 503
-    retry_after: float = 1.0
-    delay: float = 0.0
 
 
 class RateLimitIn(BaseModel):
@@ -89,7 +78,8 @@ def add_admin_routes(app: FastAPI, seller: SquareSeller) -> None:
     """Routes that drive ``seller`` from outside, as a test or the demo would."""
     _state_routes(app, seller)
     _credential_routes(app, seller)
-    _fault_routes(app, seller)
+    app.include_router(fault_routes(seller.faults))
+    _rate_limit_routes(app, seller)
     _webhook_routes(app, seller)
     _activity_routes(app, seller)
 
@@ -168,18 +158,7 @@ def _credential_routes(app: FastAPI, seller: SquareSeller) -> None:
         return {"revoked": True}
 
 
-def _fault_routes(app: FastAPI, seller: SquareSeller) -> None:
-    @app.post("/_sandbox/faults")
-    def arm(body: FaultIn) -> dict[str, int]:
-        fault = Fault(body.kind, status=body.status, retry_after=body.retry_after, delay=body.delay)
-        seller.faults.arm(body.operation, fault, body.times)
-        return {"pending": seller.faults.pending()}
-
-    @app.delete("/_sandbox/faults")
-    def disarm() -> dict[str, int]:
-        seller.faults.clear()
-        return {"pending": 0}
-
+def _rate_limit_routes(app: FastAPI, seller: SquareSeller) -> None:
     @app.post("/_sandbox/rate-limit")
     def rate_limit(body: RateLimitIn) -> dict[str, float]:
         """Resize every token's bucket (Square publishes no numbers to copy)."""

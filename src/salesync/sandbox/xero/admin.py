@@ -12,24 +12,13 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from salesync.sandbox.faults import Fault, FaultKind
+from salesync.sandbox.controls import fault_routes
 from salesync.sandbox.oauth import OAuthError
 from salesync.sandbox.xero.identity import token_json
 from salesync.sandbox.xero.resources import RESOURCES
 
 if TYPE_CHECKING:
     from salesync.sandbox.xero.service import XeroSandbox
-
-
-class FaultRequest(BaseModel):
-    """Arm ``times`` faults of ``kind`` for ``operation`` (e.g. "put:Invoices", "*")."""
-
-    operation: str
-    kind: FaultKind
-    status: int = 503
-    retry_after: float = 1.0
-    delay: float = 0.0
-    times: int = Field(default=1, ge=1)
 
 
 class LimitsPatch(BaseModel):
@@ -68,21 +57,7 @@ def add_admin_routes(app: FastAPI, sandbox: XeroSandbox) -> None:
                 "counts": {name: len(objs) for name, objs in org.collections.items()},
             }
 
-    @app.post("/_sandbox/faults")
-    def arm_fault(request: FaultRequest) -> dict[str, int]:
-        fault = Fault(request.kind, request.status, request.retry_after, request.delay)
-        sandbox.faults.arm(request.operation, fault, request.times)
-        return {"pending": sandbox.faults.pending()}
-
-    @app.get("/_sandbox/faults")
-    def list_faults() -> dict[str, Any]:
-        fired = [{"operation": op, "kind": kind.value} for op, kind in sandbox.faults.fired]
-        return {"pending": sandbox.faults.pending(), "fired": fired}
-
-    @app.delete("/_sandbox/faults")
-    def clear_faults() -> dict[str, int]:
-        sandbox.faults.clear()
-        return {"pending": 0}
+    app.include_router(fault_routes(sandbox.faults))
 
     @app.get("/_sandbox/entities/{collection}")
     def list_entities(collection: str) -> list[dict[str, Any]]:
