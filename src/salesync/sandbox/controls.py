@@ -1,16 +1,18 @@
-"""Controls every sandbox shares under ``/_sandbox``: arming, listing and clearing faults.
+"""Controls the sandboxes share under ``/_sandbox``: faults, and webhook delivery.
 
 They are not part of any provider's API; tests and the demo drive the sandboxes with them.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from salesync.sandbox.faults import Fault, FaultKind, FaultPlan
+from salesync.sandbox.webhooks import DeliveryAttempt, DeliveryQueue
 
 
 class FaultRequest(BaseModel):
@@ -43,5 +45,45 @@ def fault_routes(faults: FaultPlan) -> APIRouter:
     def clear() -> dict[str, int]:
         faults.clear()
         return {"pending": 0}
+
+    return router
+
+
+class ChaosRequest(BaseModel):
+    """Drop, duplicate or hold back the next webhook deliveries."""
+
+    drop_next: int = Field(default=0, ge=0)
+    duplicate_next: int = Field(default=0, ge=0)
+    delay_next: int = Field(default=0, ge=0)
+    delay_seconds: float = 300.0
+
+
+def attempt_json(attempt: DeliveryAttempt, topic_field: str = "topic") -> dict[str, Any]:
+    """One delivery attempt as the admin endpoints show it; ``topic_field`` is the
+    provider's own word for the event's type."""
+    return {
+        "delivery_id": attempt.delivery_id,
+        topic_field: attempt.topic,
+        "event_id": attempt.event_id,
+        "attempt": attempt.attempt,
+        "status": attempt.status,
+        "error": attempt.error,
+    }
+
+
+def delivery_routes(deliveries: DeliveryQueue, topic_field: str = "topic") -> APIRouter:
+    """POST ``/_sandbox/webhooks/deliver`` (send what is due) and ``.../chaos``."""
+    router = APIRouter(prefix="/_sandbox/webhooks")
+
+    @router.post("/deliver")
+    def deliver() -> list[dict[str, Any]]:
+        return [attempt_json(a, topic_field) for a in deliveries.deliver_due()]
+
+    @router.post("/chaos")
+    def chaos(body: ChaosRequest) -> dict[str, int]:
+        deliveries.drop_next(body.drop_next)
+        deliveries.duplicate_next(body.duplicate_next)
+        deliveries.delay_next(body.delay_next, timedelta(seconds=body.delay_seconds))
+        return {"pending": len(deliveries.pending())}
 
     return router

@@ -9,11 +9,11 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from salesync.clock import ManualClock
+from salesync.sandbox.controls import attempt_json
 from salesync.sandbox.shopify.activity import ShopifyActivity
 from salesync.sandbox.shopify.notify import TOPICS
 from salesync.sandbox.shopify.payloads import shop_json
 from salesync.sandbox.shopify.store import API_VERSIONS, ShopifyStore
-from salesync.sandbox.webhooks import DeliveryAttempt
 
 DEFAULT_SCOPES = (
     "read_orders",
@@ -45,13 +45,6 @@ class SubscriptionIn(BaseModel):
     uri: str
 
 
-class ChaosIn(BaseModel):
-    drop_next: int = Field(default=0, ge=0)
-    duplicate_next: int = Field(default=0, ge=0)
-    delay_next: int = Field(default=0, ge=0)
-    delay_seconds: float = 300.0
-
-
 class ActivityIn(BaseModel):
     steps: int = Field(default=0, ge=0)
     advance_seconds: float = Field(default=0.0, ge=0)
@@ -71,17 +64,6 @@ def admin_router(store: ShopifyStore) -> APIRouter:
 def _app_or_404(store: ShopifyStore, client_id: str) -> None:
     if client_id not in store.credentials.apps:
         raise HTTPException(404, f"no app {client_id}")
-
-
-def _attempt_json(attempt: DeliveryAttempt) -> dict[str, Any]:
-    return {
-        "delivery_id": attempt.delivery_id,
-        "topic": attempt.topic,
-        "event_id": attempt.event_id,
-        "attempt": attempt.attempt,
-        "status": attempt.status,
-        "error": attempt.error,
-    }
 
 
 def _state_routes(router: APIRouter, store: ShopifyStore) -> None:
@@ -117,7 +99,7 @@ def _state_routes(router: APIRouter, store: ShopifyStore) -> None:
                 }
                 for d, m, due in store.deliveries.pending()
             ],
-            "attempts": [_attempt_json(a) for a in store.deliveries.attempts],
+            "attempts": [attempt_json(a) for a in store.deliveries.attempts],
             "faults_fired": [[op, kind.value] for op, kind in store.faults.fired],
             "faults_pending": store.faults.pending(),
             "graphql_buckets": store.graphql_buckets.snapshot(),
@@ -171,17 +153,6 @@ def _webhook_routes(router: APIRouter, store: ShopifyStore) -> None:
             raise HTTPException(422, f"unknown topic {body.topic}; known: {', '.join(TOPICS)}")
         made = store.subscribe(body.client_id, body.topic, body.uri, API_VERSIONS[-1])
         return {"id": made.id, "topic": made.topic, "uri": made.uri}
-
-    @router.post("/webhooks/deliver")
-    def deliver() -> list[dict[str, Any]]:
-        return [_attempt_json(a) for a in store.deliveries.deliver_due()]
-
-    @router.post("/webhooks/chaos")
-    def chaos(body: ChaosIn) -> dict[str, int]:
-        store.deliveries.drop_next(body.drop_next)
-        store.deliveries.duplicate_next(body.duplicate_next)
-        store.deliveries.delay_next(body.delay_next, timedelta(seconds=body.delay_seconds))
-        return {"pending": len(store.deliveries.pending())}
 
 
 def _activity_routes(router: APIRouter, store: ShopifyStore) -> None:

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from salesync.sandbox.controls import fault_routes
+from salesync.sandbox.controls import delivery_routes, fault_routes
 from salesync.sandbox.ratelimit import LeakyBucket
 from salesync.sandbox.shopify.admin import admin_router
 from salesync.sandbox.shopify.credentials import AccessToken, CredentialError
@@ -74,8 +74,12 @@ def create_app(store: ShopifyStore | None = None) -> FastAPI:
     graphql = ShopifyGraphQL(shop)
     app = FastAPI(title="Shopify sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = shop
-    app.include_router(admin_router(shop))
-    app.include_router(fault_routes(shop.faults))
+    for controls in (
+        admin_router(shop),
+        fault_routes(shop.faults),
+        delivery_routes(shop.deliveries),
+    ):
+        app.include_router(controls)
 
     def authorize(request: Request) -> AccessToken | None:
         return shop.credentials.authorize(request.headers.get("X-Shopify-Access-Token"))

@@ -11,13 +11,12 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
 from salesync.clock import ManualClock
-from salesync.sandbox.controls import fault_routes
+from salesync.sandbox.controls import attempt_json, delivery_routes, fault_routes
 from salesync.sandbox.square.activity import SquareActivity
 from salesync.sandbox.square.errors import SquareError
 from salesync.sandbox.square.notify import EVENT_TYPES
 from salesync.sandbox.square.seller import RateLimit, SquareSeller
 from salesync.sandbox.square.views import subscription_json
-from salesync.sandbox.webhooks import DeliveryAttempt
 
 
 class AppIn(BaseModel):
@@ -50,28 +49,10 @@ class SubscriptionIn(BaseModel):
     event_types: list[str] = Field(default_factory=lambda: list(EVENT_TYPES))
 
 
-class ChaosIn(BaseModel):
-    drop_next: int = Field(default=0, ge=0)
-    duplicate_next: int = Field(default=0, ge=0)
-    delay_next: int = Field(default=0, ge=0)
-    delay_seconds: float = 300.0
-
-
 class ActivityIn(BaseModel):
     steps: int = Field(default=0, ge=0)
     advance_seconds: float = Field(default=0.0, ge=0)
     seed: int = 7
-
-
-def _attempt_json(attempt: DeliveryAttempt) -> dict[str, Any]:
-    return {
-        "delivery_id": attempt.delivery_id,
-        "event_type": attempt.topic,
-        "event_id": attempt.event_id,
-        "attempt": attempt.attempt,
-        "status": attempt.status,
-        "error": attempt.error,
-    }
 
 
 def add_admin_routes(app: FastAPI, seller: SquareSeller) -> None:
@@ -79,6 +60,7 @@ def add_admin_routes(app: FastAPI, seller: SquareSeller) -> None:
     _state_routes(app, seller)
     _credential_routes(app, seller)
     app.include_router(fault_routes(seller.faults))
+    app.include_router(delivery_routes(seller.deliveries, "event_type"))
     _rate_limit_routes(app, seller)
     _webhook_routes(app, seller)
     _activity_routes(app, seller)
@@ -113,7 +95,7 @@ def _state_routes(app: FastAPI, seller: SquareSeller) -> None:
                 }
                 for d, m, due in seller.deliveries.pending()
             ],
-            "attempts": [_attempt_json(a) for a in seller.deliveries.attempts],
+            "attempts": [attempt_json(a, "event_type") for a in seller.deliveries.attempts],
             "faults_fired": [[op, kind.value] for op, kind in seller.faults.fired],
             "faults_pending": seller.faults.pending(),
             "buckets": seller.buckets.snapshot(),
@@ -176,19 +158,6 @@ def _webhook_routes(app: FastAPI, seller: SquareSeller) -> None:
             raise HTTPException(422, f"unknown event types {unknown}; known: {EVENT_TYPES}")
         made = seller.subscribe(body.client_id, body.notification_url, tuple(body.event_types))
         return subscription_json(made, with_key=True)
-
-    @app.post("/_sandbox/webhooks/deliver")
-    def deliver() -> list[dict[str, Any]]:
-        """POST every notification whose time has come."""
-        return [_attempt_json(a) for a in seller.deliveries.deliver_due()]
-
-    @app.post("/_sandbox/webhooks/chaos")
-    def chaos(body: ChaosIn) -> dict[str, int]:
-        """Drop, duplicate or hold back the next notifications."""
-        seller.deliveries.drop_next(body.drop_next)
-        seller.deliveries.duplicate_next(body.duplicate_next)
-        seller.deliveries.delay_next(body.delay_next, timedelta(seconds=body.delay_seconds))
-        return {"pending": len(seller.deliveries.pending())}
 
 
 def _activity_routes(app: FastAPI, seller: SquareSeller) -> None:
