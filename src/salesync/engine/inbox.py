@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -146,7 +146,6 @@ class Inbox(TenantScoped):
         row.processed_at = self.clock()
         for name, value in fields.items():
             setattr(row, name, value)
-        self.session.flush()
 
     def normalized(self, row: InboxRecordRow, document_id: str) -> None:
         self._settle(row, RecordState.NORMALIZED, document_id=document_id)
@@ -157,18 +156,23 @@ class Inbox(TenantScoped):
     def park(self, row: InboxRecordRow, parent_ref: str, problems: Sequence[Problem]) -> None:
         self._settle(row, RecordState.PARKED, problems, parent_ref=parent_ref)
 
-    def resume_children(self, parent_ref: str) -> int:
-        """Send records parked on ``parent_ref`` back for processing; returns how many."""
-        result = self.session.execute(
-            update(InboxRecordRow)
-            .where(
-                InboxRecordRow.tenant_id == self.tenant_id,
-                InboxRecordRow.state == RecordState.PARKED.value,
-                InboxRecordRow.parent_ref == parent_ref,
+    def resume_children(self, parent_refs: Iterable[str]) -> int:
+        """Send records parked on any of ``parent_refs`` back for processing; returns how
+        many."""
+        refs = sorted(set(parent_refs))
+        resumed = 0
+        for start in range(0, len(refs), 500):
+            result = self.session.execute(
+                update(InboxRecordRow)
+                .where(
+                    InboxRecordRow.tenant_id == self.tenant_id,
+                    InboxRecordRow.state == RecordState.PARKED.value,
+                    InboxRecordRow.parent_ref.in_(refs[start : start + 500]),
+                )
+                .values(state=RecordState.RECEIVED.value)
             )
-            .values(state=RecordState.RECEIVED.value)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+            resumed += int(getattr(result, "rowcount", 0) or 0)
+        return resumed
 
     def replay(self, record_id: int) -> None:
         """Process a quarantined or parked record again, e.g. after a mapping was added."""

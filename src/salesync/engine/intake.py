@@ -6,8 +6,8 @@ Each step happens in the caller's transaction, so a record is either fully taken
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -33,8 +33,21 @@ class Rejected:
         return f"{what}: " + "; ".join(str(p) for p in self.problems)
 
 
+@dataclass(slots=True)
+class Taken:
+    """What a batch of records came to: the state of each record taken in, in order, and
+    the unforeseen failure (a bug, a lost connection) that stopped the batch, if one did."""
+
+    states: list[RecordState] = field(default_factory=list)
+    failure: Exception | None = None
+
+
 class Intake:
-    """Validates, stores and queues documents for one tenant."""
+    """Validates, stores and queues documents for one tenant.
+
+    An instance lives for one transaction: it remembers what it has read (policies, what
+    is stored and queued) and only its own writes change that within the transaction.
+    """
 
     def __init__(
         self,
@@ -49,6 +62,24 @@ class Intake:
         self.clock = clock
         self.documents = Documents(session, tenant_id)
         self.inbox = Inbox(session, tenant_id, clock)
+        self._policies: dict[tuple[str, str], SyncPolicy] = {}
+        self._queued: dict[str, QueuedDocumentRow] = {}
+        self._unqueued: set[str] = set()
+
+    def prefetch(self, documents: Iterable[Document]) -> None:
+        """Read what is stored and queued for ``documents`` in bulk, before admitting them."""
+        wanted = list(documents)
+        ids = sorted({d.id for d in wanted})
+        self.documents.prefetch([*ids, *(d.sale_id for d in wanted if isinstance(d, Refund))])
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = select(QueuedDocumentRow).where(
+                QueuedDocumentRow.tenant_id == self.tenant_id,
+                QueuedDocumentRow.document_id.in_(chunk),
+            )
+            # Held here because the session's identity map keeps rows only weakly.
+            self._queued.update((r.document_id, r) for r in self.session.scalars(query))
+            self._unqueued.update(i for i in chunk if i not in self._queued)
 
     def problems(self, document: Document) -> list[Problem]:
         """Everything wrong with ``document``, judged against what is already stored."""
@@ -86,6 +117,10 @@ class Intake:
         return problems
 
     def policy(self, document: Document) -> SyncPolicy:
+        wanted = (document.kind.value, document.source)
+        known = self._policies.get(wanted)
+        if known is not None:
+            return known
         query = select(SyncPolicyRow).where(
             SyncPolicyRow.tenant_id == self.tenant_id,
             SyncPolicyRow.kind == document.kind.value,
@@ -93,8 +128,11 @@ class Intake:
         )
         rows = sorted(self.session.scalars(query), key=lambda r: r.source == "*")
         if rows:
-            return SyncPolicy.parse_windows(rows[0].mode, rows[0].windows)
-        return default_policy(document.kind.value, document.source)
+            policy = SyncPolicy.parse_windows(rows[0].mode, rows[0].windows)
+        else:
+            policy = default_policy(document.kind.value, document.source)
+        self._policies[wanted] = policy
+        return policy
 
     def admit(
         self, document: Document, received_at: datetime | None = None, *, due_now: bool = False
@@ -102,8 +140,8 @@ class Intake:
         """Store ``document`` and queue it for the window after it was received.
 
         An edit of a stored document becomes its next revision and is queued again.
-        Raises ``ValidationError`` listing every problem, having written nothing, and
-        ``ConflictError`` when an edit moves the document to another location.
+        Raises ``ValidationError`` listing every problem, and ``ConflictError`` when an
+        edit moves the document to another location, in both cases having written nothing.
         """
         problems = self.problems(document)
         if problems:
@@ -124,8 +162,13 @@ class Intake:
         day = business_day(document.occurred_at, location.zone)
         # History is past its windows already: a backfilled document is due at once.
         due = received if due_now else self.policy(document).due_at(received, location.zone)
-        queued = self.session.get(QueuedDocumentRow, document.id)
+        queued = (
+            None
+            if document.id in self._unqueued
+            else self.session.get(QueuedDocumentRow, document.id)
+        )
         if queued is None:
+            self._unqueued.discard(document.id)
             self.session.add(
                 QueuedDocumentRow(
                     document_id=document.id,
@@ -147,19 +190,70 @@ class Intake:
             queued.held = False
             queued.problems = []
             queued.business_day = day
-        self.session.flush()
         return stored
 
     def process(self, row: InboxRecordRow) -> RecordState:
         """Take one received inbox record through normalize, validate, store and queue."""
-        try:
-            document = normalizer_for(row.source)(row.record_type, row.payload)
-        except ValidationError as exc:
-            self.inbox.quarantine(row, exc.problems)
-            return RecordState.QUARANTINED
+        with self.session.begin_nested():
+            state = self._take(row, self._normalize(row))
+        if state is RecordState.NORMALIZED and row.document_id is not None:
+            self.inbox.resume_children([row.document_id])
+        return state
+
+    def process_all(self, rows: Sequence[InboxRecordRow]) -> Taken:
+        """Take ``rows`` in, in order, with the outcome of a transaction per record.
+
+        A record is fully taken in or left as it was, and one that raises something
+        unforeseen is rolled back and stops the batch; the caller then commits the records
+        before it and raises ``failure``. The batch is tried first under one savepoint,
+        written in one flush; if anything in it fails, that savepoint is rolled back and
+        the batch is taken again with a savepoint per record, which isolates the failure.
+        """
+        parsed = [self._normalize(row) for row in rows]
+        self.prefetch(d for d in parsed if not isinstance(d, Exception))
+        pairs = list(zip(rows, parsed, strict=True))
         try:
             with self.session.begin_nested():
-                self.admit(document, row.received_at, due_now=row.origin == "backfill")
+                taken = Taken([self._take(row, document) for row, document in pairs])
+        except Exception:
+            taken = self._one_by_one(pairs)
+        parents = [
+            row.document_id
+            for row, state in zip(rows, taken.states, strict=False)
+            if state is RecordState.NORMALIZED and row.document_id is not None
+        ]
+        self.inbox.resume_children(parents)
+        return taken
+
+    def _one_by_one(self, pairs: list[tuple[InboxRecordRow, Document | Exception]]) -> Taken:
+        taken = Taken()
+        for row, document in pairs:
+            try:
+                with self.session.begin_nested():
+                    state = self._take(row, document)
+            except Exception as exc:
+                taken.failure = exc
+                break
+            taken.states.append(state)
+        return taken
+
+    def _normalize(self, row: InboxRecordRow) -> Document | Exception:
+        """The record's document, or what stopped it (raised again in the record's turn)."""
+        try:
+            return normalizer_for(row.source)(row.record_type, row.payload)
+        except Exception as exc:
+            return exc
+
+    def _take(self, row: InboxRecordRow, document: Document | Exception) -> RecordState:
+        """Settle one record; the caller holds a savepoint for it."""
+        if isinstance(document, ValidationError):
+            self.inbox.quarantine(row, document.problems)
+            return RecordState.QUARANTINED
+        if isinstance(document, Exception):
+            raise document
+        try:
+            # No savepoint of its own: ``admit`` writes nothing before it refuses.
+            self.admit(document, row.received_at, due_now=row.origin == "backfill")
         except ValidationError as exc:
             problems = list(exc.problems)
             if isinstance(document, Refund) and [p.code for p in problems] == ["unknown_sale"]:
@@ -173,5 +267,4 @@ class Intake:
             )
             return RecordState.QUARANTINED
         self.inbox.normalized(row, document.id)
-        self.inbox.resume_children(document.id)
         return RecordState.NORMALIZED

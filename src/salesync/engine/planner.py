@@ -315,6 +315,14 @@ class Planner:
             for p in planned
         )
 
+    def _key_taken(self, key: str) -> bool:
+        query = select(PostingRow.id).where(
+            PostingRow.tenant_id == self.tenant_id,
+            PostingRow.destination == self.destination,
+            PostingRow.key == key,
+        )
+        return self.session.scalar(query) is not None
+
     def _enqueue(
         self,
         planned: PlannedPosting,
@@ -324,16 +332,20 @@ class Planner:
         kind: str = "posting",
     ) -> int:
         key = planned.key
-        taken = self.session.scalar(
-            select(func.count()).where(
-                PostingRow.tenant_id == self.tenant_id,
-                PostingRow.destination == self.destination,
-                (PostingRow.key == key) | PostingRow.key.like(f"{key}:late-%"),
-            )
-        )
-        if taken:
+        if self._key_taken(key):
             # The day was summarized already: late documents get a supplement, never a
-            # second entry under the first one's key.
+            # second entry under the first one's key. Supplements exist only once the key
+            # itself is taken (postings are never deleted), so only then are they counted.
+            taken = 1 + (
+                self.session.scalar(
+                    select(func.count()).where(
+                        PostingRow.tenant_id == self.tenant_id,
+                        PostingRow.destination == self.destination,
+                        PostingRow.key.like(f"{key}:late-%"),
+                    )
+                )
+                or 0
+            )
             key = f"{key}:late-{taken}"
         self.outbox.enqueue(
             destination=self.destination,

@@ -83,30 +83,31 @@ class Engine:
     def take_in(
         self, tenant_id: str, limit: int = 500, rounds: int | None = None
     ) -> dict[str, int]:
-        """Normalize and validate received records, one transaction each, live ones first;
-        ``rounds`` batches of ``limit`` at most (all that are waiting by default)."""
+        """Normalize and validate received records, live ones first; ``rounds`` batches of
+        ``limit`` at most (all that are waiting by default).
+
+        A batch is one transaction with a savepoint per record, which ends the same as a
+        transaction per record: a record that fails unforeseen is rolled back alone, the
+        ones before it are committed, and the failure is raised.
+        """
         counts = {state.value: 0 for state in RecordState}
         with recorded(self.factory, self.clock, "intake", tenant_id) as run:
             done = 0
             while rounds is None or done < rounds:
                 done += 1
                 with self.factory() as session:
-                    batch = [
-                        r.id
-                        for r in Inbox(session, tenant_id, self.clock).in_state(
-                            RecordState.RECEIVED, limit
+                    with session.begin():
+                        intake = Intake(
+                            session, tenant_id, Locations(session, tenant_id).all(), self.clock
                         )
-                    ]
+                        batch = intake.inbox.in_state(RecordState.RECEIVED, limit)
+                        taken = intake.process_all(batch)
+                    if taken.failure is not None:
+                        raise taken.failure
                 if not batch:
                     break
-                for record_id in batch:
-                    with self.factory() as session, session.begin():
-                        locations = Locations(session, tenant_id).all()
-                        intake = Intake(session, tenant_id, locations, self.clock)
-                        row = intake.inbox.get(record_id)
-                        if row is None or row.state != RecordState.RECEIVED.value:
-                            continue
-                        counts[intake.process(row).value] += 1
+                for state in taken.states:
+                    counts[state.value] += 1
             run.update(counts)
         return counts
 

@@ -30,6 +30,9 @@ from salesync.store.tables import (
 )
 from salesync.store.vault import Vault
 
+_CHUNK = 500
+"""Ids per ``IN (...)`` query: well below every supported database's parameter limit."""
+
 
 class TenantMismatchError(BugError):
     """A record of one tenant handed to a repository scoped to another."""
@@ -157,6 +160,30 @@ class Stored(enum.StrEnum):
 
 
 class Documents(TenantScoped):
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        super().__init__(session, tenant_id)
+        self._loaded: dict[str, DocumentRow] = {}
+        self._absent: set[str] = set()
+
+    def prefetch(self, document_ids: Iterable[str]) -> None:
+        """Read the stored rows of ``document_ids`` in bulk, so that ``add`` and ``get``
+        need not ask one by one. A document another writer stores after this read is still
+        never stored twice: the second insert fails on the primary key."""
+        ids = sorted(set(document_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            query = select(DocumentRow).where(
+                DocumentRow.tenant_id == self.tenant_id, DocumentRow.id.in_(chunk)
+            )
+            # Held here because the session's identity map keeps rows only weakly.
+            self._loaded.update((row.id, row) for row in self.session.scalars(query))
+            self._absent.update(i for i in chunk if i not in self._loaded)
+
+    def _row(self, document_id: str) -> DocumentRow | None:
+        if document_id in self._absent:
+            return None
+        return self.session.get(DocumentRow, document_id)
+
     def add(self, document: Document, location: Location, *, now: datetime | None = None) -> Stored:
         """Store a validated document; the same one again is a duplicate.
 
@@ -170,8 +197,9 @@ class Documents(TenantScoped):
         self._own(location.tenant_id, f"location {location.id}")
         body = codec.encode(document)
         digest = codec.fingerprint(body)
-        existing = self.session.get(DocumentRow, document.id)
+        existing = self._row(document.id)
         if existing is None:
+            self._absent.discard(document.id)
             self.session.add(
                 DocumentRow(
                     id=document.id,
@@ -190,7 +218,6 @@ class Documents(TenantScoped):
                     revision=1,
                 )
             )
-            self.session.flush()
             return Stored.NEW
         self._own(existing.tenant_id, f"document {document.external_id}")
         if existing.body_hash == digest:
@@ -227,7 +254,6 @@ class Documents(TenantScoped):
         existing.business_day = business_day(document.occurred_at, location.zone)
         existing.currency = document.currency
         existing.total_minor = document.amount.to_minor()
-        self.session.flush()
         return Stored.REVISED
 
     def _revisions(self, document_id: str) -> list[DocumentRevisionRow]:
@@ -239,12 +265,12 @@ class Documents(TenantScoped):
 
     def revision(self, document_id: str) -> int:
         """The current revision of a stored document (0 when it is not stored)."""
-        row = self.session.get(DocumentRow, document_id)
+        row = self._row(document_id)
         return row.revision if row is not None and row.tenant_id == self.tenant_id else 0
 
     def at_revision(self, document_id: str, revision: int) -> Document | None:
         """The document as it was at ``revision`` (the current one included)."""
-        row = self.session.get(DocumentRow, document_id)
+        row = self._row(document_id)
         if row is None or row.tenant_id != self.tenant_id:
             return None
         if row.revision == revision:
@@ -253,7 +279,7 @@ class Documents(TenantScoped):
         return codec.decode(row.kind, old.body) if old is not None else None
 
     def get(self, document_id: str) -> Document | None:
-        row = self.session.get(DocumentRow, document_id)
+        row = self._row(document_id)
         if row is None or row.tenant_id != self.tenant_id:
             return None
         return codec.decode(row.kind, row.body)
