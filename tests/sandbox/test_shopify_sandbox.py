@@ -1,7 +1,6 @@
 import hashlib
 import hmac
 import json
-import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -10,9 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
-from starlette.responses import Response
 
 from salesync.clock import ManualClock
 from salesync.sandbox.faults import Fault, FaultKind
@@ -25,6 +22,8 @@ from salesync.sandbox.shopify import (
     sign_webhook,
     verify_webhook,
 )
+
+from .receiver import Receiver
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 GRAPHQL = "/admin/api/2026-01/graphql.json"
@@ -68,22 +67,6 @@ class Shop:
         body: dict[str, Any] = response.json()
         assert "errors" not in body, body["errors"]
         return body
-
-
-class Receiver:
-    """A webhook endpoint that records what it was sent and answers with a chosen status."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.status = 200
-        self.app = FastAPI()
-        self.lock = threading.Lock()
-
-        @self.app.post("/hooks")
-        async def hook(request: Request) -> Response:
-            with self.lock:
-                self.received.append((dict(request.headers), await request.body()))
-            return Response(status_code=self.status)
 
 
 def test_signature_matches_the_published_shopify_style_vector() -> None:

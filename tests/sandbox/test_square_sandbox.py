@@ -1,5 +1,4 @@
 import json
-import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -7,9 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
-from starlette.responses import Response
 
 from salesync.clock import ManualClock
 from salesync.sandbox.delivery import ConnectionDroppedError
@@ -24,6 +21,8 @@ from salesync.sandbox.square import (
     sign_webhook,
     verify_webhook,
 )
+
+from .receiver import Receiver
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 HOOK_URL = "http://testserver/hooks"
@@ -82,22 +81,6 @@ class Seller:
             cursor = page.get("cursor")
             if cursor is None:
                 return orders
-
-
-class Receiver:
-    """A webhook endpoint that records what it was sent and answers with a chosen status."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.status = 200
-        self.app = FastAPI()
-        self.lock = threading.Lock()
-
-        @self.app.post("/hooks")
-        async def hook(request: Request) -> Response:
-            with self.lock:
-                self.received.append((dict(request.headers), await request.body()))
-            return Response(status_code=self.status)
 
 
 def subscribe(shop: Seller, receiver: Receiver, *events: str) -> dict[str, Any]:
