@@ -41,6 +41,7 @@ class Breaking:
         self.window = window
         self.error = error
         self.name = inner.name
+        self.connection_id = inner.connection_id
 
     def history(self, start: datetime, end: datetime) -> Iterator[HistoricalRecord]:
         for n, record in enumerate(self.inner.history(start, end)):

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.connectors.source import SourceRecord
 from salesync.domain.errors import SyncError
 from salesync.domain.simulate import SOURCE as SIMULATOR
 from salesync.domain.simulate import DemoMerchant, SalesSimulator
@@ -33,18 +34,20 @@ class BackfillState(enum.StrEnum):
     """A window could not be fetched; ``error`` says why. Running it again resumes."""
 
 
-@dataclass(frozen=True, slots=True)
-class HistoricalRecord:
-    record_type: str
-    payload: str
-    event_id: str | None = None
+HistoricalRecord = SourceRecord
 
 
 class HistorySource(Protocol):
-    """A source that can list what happened between two instants, oldest first."""
+    """A source that can list what happened between two instants, oldest first (a
+    connector's ``SourceClient`` is one)."""
 
     @property
     def name(self) -> str: ...
+
+    @property
+    def connection_id(self) -> str | None:
+        """The connection records are stored under (``None`` for connection-less ones)."""
+        ...
 
     def history(self, start: datetime, end: datetime) -> Iterable[HistoricalRecord]:
         """Records of everything that happened in ``[start, end)``."""
@@ -178,6 +181,7 @@ class Backfills:
                     record.record_type,
                     record.payload,
                     event_id=record.event_id,
+                    connection_id=source.connection_id,
                     origin="backfill",
                 )
                 if received.is_duplicate:
@@ -212,6 +216,7 @@ class SimulatedHistory:
     """
 
     name = SIMULATOR
+    connection_id = None
 
     def __init__(self, merchant: DemoMerchant, first: date, last: date, seed: int = 7) -> None:
         self.merchant = merchant

@@ -34,6 +34,8 @@ class RecordState(enum.StrEnum):
     """Waiting for its parent (a refund before its sale)."""
     QUARANTINED = "quarantined"
     """Failed normalization or validation; kept with its problems for a fix and replay."""
+    SKIPPED = "skipped"
+    """Read, and carries nothing to post (an unpaid order, an app event); the reason is kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +149,11 @@ class Inbox(TenantScoped):
         for name, value in fields.items():
             setattr(row, name, value)
 
-    def normalized(self, row: InboxRecordRow, document_id: str) -> None:
+    def normalized(self, row: InboxRecordRow, document_id: str | None) -> None:
         self._settle(row, RecordState.NORMALIZED, document_id=document_id)
+
+    def skip(self, row: InboxRecordRow, reason: str) -> None:
+        self._settle(row, RecordState.SKIPPED, [Problem("skipped", reason, "")])
 
     def quarantine(self, row: InboxRecordRow, problems: Sequence[Problem]) -> None:
         self._settle(row, RecordState.QUARANTINED, problems)

@@ -13,14 +13,25 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from salesync.domain.documents import Document, Location, Payout, Refund, Sale, business_day
+from salesync.connectors.registry import SourceRegistry, sources
+from salesync.connectors.source import Skip, SourceContext, Translated, context_from
+from salesync.domain.documents import (
+    Customer,
+    Document,
+    Location,
+    Payout,
+    Product,
+    Refund,
+    Sale,
+    business_day,
+)
 from salesync.domain.errors import ConflictError, ValidationError
 from salesync.domain.validation import Problem, validate_payout, validate_refund, validate_sale
 from salesync.engine.inbox import Inbox, RecordState
 from salesync.engine.normalize import normalizer_for
 from salesync.engine.policies import SyncPolicy, default_policy
-from salesync.store.repositories import Documents, Stored
-from salesync.store.tables import InboxRecordRow, QueuedDocumentRow, SyncPolicyRow
+from salesync.store.repositories import Directory, Documents, Stored
+from salesync.store.tables import ConnectionRow, InboxRecordRow, QueuedDocumentRow, SyncPolicyRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +66,17 @@ class Intake:
         tenant_id: str,
         locations: Iterable[Location],
         clock: Callable[[], datetime],
+        registry: SourceRegistry | None = None,
     ) -> None:
         self.session = session
         self.tenant_id = tenant_id
         self.locations = {loc.id: loc for loc in locations}
         self.clock = clock
+        self.registry = registry
         self.documents = Documents(session, tenant_id)
+        self.directory = Directory(session, tenant_id)
         self.inbox = Inbox(session, tenant_id, clock)
+        self._contexts: dict[str, SourceContext] = {}
         self._policies: dict[tuple[str, str], SyncPolicy] = {}
         self._queued: dict[str, QueuedDocumentRow] = {}
         self._unqueued: set[str] = set()
@@ -210,7 +225,7 @@ class Intake:
         the batch is taken again with a savepoint per record, which isolates the failure.
         """
         parsed = [self._normalize(row) for row in rows]
-        self.prefetch(d for d in parsed if not isinstance(d, Exception))
+        self.prefetch(d for d in parsed if isinstance(d, Sale | Refund | Payout))
         pairs = list(zip(rows, parsed, strict=True))
         try:
             with self.session.begin_nested():
@@ -225,7 +240,7 @@ class Intake:
         self.inbox.resume_children(parents)
         return taken
 
-    def _one_by_one(self, pairs: list[tuple[InboxRecordRow, Document | Exception]]) -> Taken:
+    def _one_by_one(self, pairs: list[tuple[InboxRecordRow, Translated | Exception]]) -> Taken:
         taken = Taken()
         for row, document in pairs:
             try:
@@ -237,20 +252,52 @@ class Intake:
             taken.states.append(state)
         return taken
 
-    def _normalize(self, row: InboxRecordRow) -> Document | Exception:
-        """The record's document, or what stopped it (raised again in the record's turn)."""
+    def _normalize(self, row: InboxRecordRow) -> Translated | Exception:
+        """What the record stands for, or what stopped it (raised again in the record's
+        turn). A record that came through a connection is read by its source's connector,
+        knowing the connection's settings; the others by the source's normalizer."""
         try:
-            return normalizer_for(row.source)(row.record_type, row.payload)
+            if row.connection_id is None:
+                return normalizer_for(row.source)(row.record_type, row.payload)
+            source = (self.registry or sources()).get(row.source)
+            context = self._context(row.id, row.source, row.connection_id)
+            return source.translate(row.record_type, row.payload, context)
         except Exception as exc:
             return exc
 
-    def _take(self, row: InboxRecordRow, document: Document | Exception) -> RecordState:
+    def _context(self, record_id: int, source: str, connection_id: str) -> SourceContext:
+        known = self._contexts.get(connection_id)
+        if known is None:
+            connection = self.session.get(ConnectionRow, connection_id)
+            if connection is None or connection.tenant_id != self.tenant_id:
+                raise ValidationError(
+                    f"record {record_id} came through connection {connection_id}, which "
+                    "no longer exists",
+                    code="unknown_connection",
+                    problems=(
+                        Problem(
+                            "unknown_connection",
+                            f"connection {connection_id} is gone; reconnect and replay",
+                            "connection_id",
+                        ),
+                    ),
+                )
+            known = context_from(self.tenant_id, source, connection.id, connection.settings or {})
+            self._contexts[connection_id] = known
+        return known
+
+    def _take(self, row: InboxRecordRow, document: Translated | Exception) -> RecordState:
         """Settle one record; the caller holds a savepoint for it."""
         if isinstance(document, ValidationError):
             self.inbox.quarantine(row, document.problems)
             return RecordState.QUARANTINED
         if isinstance(document, Exception):
             raise document
+        if isinstance(document, Skip):
+            self.inbox.skip(row, document.reason)
+            return RecordState.SKIPPED
+        if isinstance(document, Customer | Product):
+            return self._list(row, document)
         try:
             # No savepoint of its own: ``admit`` writes nothing before it refuses.
             self.admit(document, row.received_at, due_now=row.origin == "backfill")
@@ -267,4 +314,16 @@ class Intake:
             )
             return RecordState.QUARANTINED
         self.inbox.normalized(row, document.id)
+        return RecordState.NORMALIZED
+
+    def _list(self, row: InboxRecordRow, entry: Customer | Product) -> RecordState:
+        if entry.tenant_id != self.tenant_id:
+            problem = Problem("wrong_tenant", f"belongs to tenant {entry.tenant_id}", "tenant_id")
+            self.inbox.quarantine(row, [problem])
+            return RecordState.QUARANTINED
+        if isinstance(entry, Customer):
+            self.directory.put_customer(entry)
+        else:
+            self.directory.put_product(entry)
+        self.inbox.normalized(row, None)
         return RecordState.NORMALIZED

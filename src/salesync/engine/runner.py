@@ -73,11 +73,12 @@ class Engine:
         payload: str,
         *,
         event_id: str | None = None,
+        connection_id: str | None = None,
     ) -> Received:
         """Accept first: keep the raw record and return at once; processing comes later."""
         with self.factory() as session, session.begin():
             return Inbox(session, tenant_id, self.clock).receive(
-                source, record_type, payload, event_id=event_id
+                source, record_type, payload, event_id=event_id, connection_id=connection_id
             )
 
     def take_in(

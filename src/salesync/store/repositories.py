@@ -13,7 +13,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from salesync.domain.documents import Document, Location, Refund, Tenant, business_day
+from salesync.connectors.source import SourceConnection
+from salesync.domain.documents import (
+    Customer,
+    Document,
+    Location,
+    Product,
+    Refund,
+    Tenant,
+    business_day,
+)
 from salesync.domain.errors import BugError, ConflictError
 from salesync.domain.journal import Account, JournalEntry, JournalLine, account_type
 from salesync.domain.money import Money
@@ -21,11 +30,13 @@ from salesync.store import codec
 from salesync.store.tables import (
     AccountRow,
     ConnectionRow,
+    CustomerRow,
     DocumentRevisionRow,
     DocumentRow,
     JournalEntryRow,
     JournalLineRow,
     LocationRow,
+    ProductRow,
     TenantRow,
 )
 from salesync.store.vault import Vault
@@ -115,7 +126,14 @@ class Connections(TenantScoped):
         super().__init__(session, tenant_id)
         self.vault = vault
 
-    def add(self, provider: str, role: str, name: str, credentials: dict[str, Any]) -> str:
+    def add(
+        self,
+        provider: str,
+        role: str,
+        name: str,
+        credentials: dict[str, Any],
+        settings: dict[str, Any] | None = None,
+    ) -> str:
         connection_id = str(uuid.uuid4())
         self.session.add(
             ConnectionRow(
@@ -125,6 +143,7 @@ class Connections(TenantScoped):
                 role=role,
                 name=name,
                 credentials=self.vault.seal(credentials),
+                settings=settings or {},
             )
         )
         self.session.flush()
@@ -143,12 +162,72 @@ class Connections(TenantScoped):
         self._row(connection_id).credentials = self.vault.seal(credentials)
         self.session.flush()
 
+    def settings(self, connection_id: str) -> dict[str, Any]:
+        return dict(self._row(connection_id).settings or {})
+
+    def update_settings(self, connection_id: str, **changes: Any) -> None:
+        """Merge ``changes`` into the connection's settings (a new dict, so it is saved)."""
+        row = self._row(connection_id)
+        row.settings = {**(row.settings or {}), **changes}
+        self.session.flush()
+
+    def info(self, connection_id: str) -> ConnectionInfo:
+        r = self._row(connection_id)
+        return ConnectionInfo(r.id, r.provider, r.role, r.name, r.status)
+
+    def opened(self, connection_id: str) -> SourceConnection:
+        """The connection with its credentials decrypted, for a connector to use."""
+        row = self._row(connection_id)
+        return SourceConnection(
+            tenant_id=self.tenant_id,
+            connection_id=row.id,
+            name=row.name,
+            settings=dict(row.settings or {}),
+            credentials=self.vault.open(row.credentials),
+        )
+
     def all(self) -> list[ConnectionInfo]:
         query = select(ConnectionRow).where(ConnectionRow.tenant_id == self.tenant_id)
         return [
             ConnectionInfo(r.id, r.provider, r.role, r.name, r.status)
             for r in self.session.scalars(query.order_by(ConnectionRow.name))
         ]
+
+
+class Directory(TenantScoped):
+    """Customers and products as the sources list them, kept current by their records."""
+
+    def put_customer(self, customer: Customer) -> None:
+        self._own(customer.tenant_id, "customer")
+        row = self.session.get(CustomerRow, (self.tenant_id, customer.id))
+        if row is None:
+            row = CustomerRow(tenant_id=self.tenant_id, id=customer.id)
+            self.session.add(row)
+        row.name, row.email, row.phone = customer.name, customer.email, customer.phone
+
+    def put_product(self, product: Product) -> None:
+        self._own(product.tenant_id, "product")
+        row = self.session.get(ProductRow, (self.tenant_id, product.id))
+        if row is None:
+            row = ProductRow(tenant_id=self.tenant_id, id=product.id)
+            self.session.add(row)
+        row.sku, row.name, row.category = product.sku, product.name, product.category
+        row.price_minor = product.price.to_minor()
+        row.currency = product.price.currency
+        row.taxable = product.taxable
+
+    def customer(self, customer_id: str) -> Customer | None:
+        row = self.session.get(CustomerRow, (self.tenant_id, customer_id))
+        if row is None:
+            return None
+        return Customer(row.id, self.tenant_id, row.name, row.email, row.phone)
+
+    def product(self, product_id: str) -> Product | None:
+        row = self.session.get(ProductRow, (self.tenant_id, product_id))
+        if row is None:
+            return None
+        price = Money.from_minor(row.price_minor, row.currency)
+        return Product(row.id, self.tenant_id, row.sku, row.name, row.category, price, row.taxable)
 
 
 class Stored(enum.StrEnum):

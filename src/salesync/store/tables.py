@@ -74,8 +74,24 @@ class ConnectionRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(32), default="active")
     credentials: Mapped[bytes] = mapped_column(LargeBinary)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    """What is not secret: the shop or seller, location mapping, a file's column mapping."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
+
+
+class SourceCursorRow(Base):
+    """Where a connection's sweep of one stream stands; saved in the transaction that
+    stores the page's records, so a crash resumes without a gap or a second copy."""
+
+    __tablename__ = "source_cursors"
+
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    records: Mapped[int] = mapped_column(BigInteger, default=0)
+    swept_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CustomerRow(Base):
@@ -89,8 +105,10 @@ class CustomerRow(Base):
 
 
 class ProductRow(Base):
+    """A product as a source lists it; two sources may well use the same SKU."""
+
     __tablename__ = "products"
-    __table_args__ = (UniqueConstraint("tenant_id", "sku"),)
+    __table_args__ = (Index("ix_products_sku", "tenant_id", "sku"),)
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
