@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.ledger.destination import NAME as LEDGER
+from salesync.connectors.registry import SourceRegistry
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.domain.errors import SyncError
 from salesync.domain.postings import DEFAULT_PLAN, Placement
@@ -54,10 +55,14 @@ class Engine:
         placement: Placement = DEFAULT_PLAN,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        registry: SourceRegistry | None = None,
     ) -> None:
+        """``registry`` reads records that came through a connection (the installed
+        sources by default)."""
         self.factory = factory
         self.clock = clock
         self.placement = placement
+        self.registry = registry
         self.sender = Sender(factory, destinations or self._ledger, clock, retry=retry, rng=rng)
 
     def _ledger(self, tenant_id: str, name: str) -> Destination:
@@ -99,7 +104,11 @@ class Engine:
                 with self.factory() as session:
                     with session.begin():
                         intake = Intake(
-                            session, tenant_id, Locations(session, tenant_id).all(), self.clock
+                            session,
+                            tenant_id,
+                            Locations(session, tenant_id).all(),
+                            self.clock,
+                            self.registry,
                         )
                         batch = intake.inbox.in_state(RecordState.RECEIVED, limit)
                         taken = intake.process_all(batch)
