@@ -14,17 +14,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from salesync.cli.common import console, database, err, parse_day, require_tenant, settings
+from salesync.cli.sources import connection_id
 from salesync.clock import system_clock
 from salesync.connectors.ledger.destination import LedgerDestination
+from salesync.connectors.registry import sources
+from salesync.connectors.source import SourceClient
 from salesync.domain.simulate import SOURCE as SIMULATOR
 from salesync.domain.simulate import demo_merchant
-from salesync.engine.backfill import BackfillProgress, Backfills, BackfillState, SimulatedHistory
+from salesync.engine.backfill import (
+    BackfillProgress,
+    Backfills,
+    BackfillState,
+    HistorySource,
+    SimulatedHistory,
+)
 from salesync.engine.inbox import Inbox, RecordState, as_problems
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Outbox
 from salesync.engine.policies import DEFAULT_WINDOWS, SyncMode, SyncPolicy
 from salesync.engine.reconcile import Reconciler
 from salesync.engine.runner import Engine
+from salesync.engine.sweep import Sweeper
 from salesync.rules import MappingDataError, mapping_to_dict, retail_default
 from salesync.store.repositories import Locations
 from salesync.store.tables import BackfillRow, QueuedDocumentRow, SyncPolicyRow
@@ -52,23 +62,38 @@ def backfill(
     rate: Annotated[float, typer.Option(min=0, help="records a second at most (0: no cap)")] = 0,
     resume: Annotated[int | None, typer.Option(help="id of a backfill to resume")] = None,
     seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
+    connection: Annotated[
+        str | None, typer.Option(help="a source connection's name: its history is imported")
+    ] = None,
 ) -> None:
     """Import history by date windows; a killed backfill resumes with --resume ID."""
     cfg = settings()
     start, end = parse_day(first), parse_day(last)
-    if source != SIMULATOR:
-        err.print(f"[red]No history source {source!r}.[/red] Sources with history: {SIMULATOR}")
+    if connection is None and source != SIMULATOR:
+        err.print(
+            f"[red]No history source {source!r}.[/red] Name a connection with --connection, "
+            f"or use the {SIMULATOR}."
+        )
         raise typer.Exit(2)
     with database(cfg) as factory:
         with factory() as session:
             require_tenant(session, tenant)
+            chosen = connection_id(session, tenant, connection) if connection else None
+        history: HistorySource
+        if chosen is not None:
+            history = Sweeper(factory, system_clock, cfg.vault()).client(tenant, chosen)
+            if not sources().get(history.name).capabilities.history:
+                err.print(f"[red]{history.name} cannot list its history.[/red]")
+                raise typer.Exit(2)
+            source = history.name
+        else:
+            history = SimulatedHistory(demo_merchant(tenant), start, end, seed=seed)
         backfills = Backfills(factory, system_clock)
         try:
             job = resume or backfills.start(tenant, source, start, end, window_days)
         except ValueError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
-        history = SimulatedHistory(demo_merchant(tenant), start, end, seed=seed)
         engine = Engine(factory, system_clock)
         progress = backfills.progress(job)
         columns = (
@@ -87,9 +112,13 @@ def backfill(
                 engine.tick(tenant)  # take in and post each window as it lands
                 bar.update(task, completed=p.days_done, records=p.records)
 
-            done = backfills.run(
-                job, history, max_records_per_second=rate or None, after_window=advance
-            )
+            try:
+                done = backfills.run(
+                    job, history, max_records_per_second=rate or None, after_window=advance
+                )
+            finally:
+                if isinstance(history, SourceClient):
+                    history.close()
         engine.run_until_idle(tenant)
     if done.state is BackfillState.FAILED:
         err.print(f"[red]Backfill {job} stopped at {done.next_day}.[/red] Resume: --resume {job}")

@@ -1,0 +1,63 @@
+"""Source connections from the command line: add with encrypted credentials, list, refuse
+what cannot work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from salesync.cli.app import app
+
+DEMO = ["demo", "--start", "2026-03-06", "--days", "1", "--orders-per-day", "3"]
+
+
+@pytest.fixture
+def cli(cli_home: Path) -> CliRunner:
+    """A runner in a folder where the demo has run."""
+    runner = CliRunner()
+    assert runner.invoke(app, DEMO).exit_code == 0
+    return runner
+
+
+def test_a_connection_is_added_and_listed_without_its_secret(
+    cli: CliRunner, cli_home: Path
+) -> None:
+    """The connection shows in the list; its token is stored only encrypted."""
+    added = cli.invoke(
+        app,
+        [
+            "connection", "add", "shopify", "Main shop",
+            "--credential", "access_token=shpat_secret_123",
+            "--setting", "shop=main.myshopify.com",
+            "--location", "8801=brooklyn",
+            "--default-location", "shoreditch",
+        ],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    listed = cli.invoke(app, ["connection", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "Main shop" in listed.output
+    assert "never" in listed.output
+    assert b"shpat_secret_123" not in (cli_home / "var" / "salesync.db").read_bytes()
+
+
+def test_unknown_source_types_and_locations_are_refused(cli: CliRunner) -> None:
+    """A typo in the provider or a location names what is installed or set up."""
+    provider = cli.invoke(app, ["connection", "add", "shopfiy", "Shop"])
+    assert provider.exit_code == 2
+    assert "Installed: pos_file, shopify, square" in provider.output
+    location = cli.invoke(app, ["connection", "add", "square", "Till", "--location", "L1=paris"])
+    assert location.exit_code == 2
+    assert "No location paris" in location.output
+    pair = cli.invoke(app, ["connection", "add", "square", "Till", "--setting", "oops"])
+    assert pair.exit_code == 2
+    assert "is not KEY=VALUE" in pair.output
+
+
+def test_sweeping_an_unknown_connection_lists_the_known_ones(cli: CliRunner) -> None:
+    """`sweep --connection` with a wrong name says which connections exist."""
+    result = cli.invoke(app, ["sweep", "--connection", "nope"])
+    assert result.exit_code == 2
+    assert "No connection 'nope'" in result.output
