@@ -18,8 +18,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.ledger.destination import NAME as LEDGER
-from salesync.connectors.registry import SourceRegistry
 from salesync.connectors.ledger.destination import LedgerDestination
+from salesync.connectors.registry import SourceRegistry
 from salesync.domain.errors import SyncError
 from salesync.domain.postings import DEFAULT_PLAN, Placement
 from salesync.engine.inbox import Inbox, Received, RecordState
