@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
@@ -43,6 +43,10 @@ class SourceCapabilities:
     """Whether ``history`` can list a past date range for a backfill."""
     files: bool = False
     """Whether records come from uploaded export files."""
+    replay_horizon: timedelta | None = None
+    """How old a delivery's ``triggered_at`` may be and still be accepted: the provider's
+    retry window plus a margin (Shopify retries for 4 hours). Older ones are refused as
+    replays; ``None`` accepts any age."""
 
 
 @dataclass(frozen=True, slots=True)
