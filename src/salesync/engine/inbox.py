@@ -13,8 +13,12 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Insert, Table, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +42,23 @@ class RecordState(enum.StrEnum):
     """Read, and carries nothing to post (an unpaid order, an app event); the reason is kept."""
 
 
+UNREADABLE = "unreadable"
+"""The record type of a genuine webhook body its connector could not read: kept as it came,
+quarantined with the reason, never taken in (the sweep fetches the event again)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One record on its way into the inbox, for ``Inbox.receive_many``."""
+
+    source: str
+    record_type: str
+    payload: str
+    event_id: str | None = None
+    connection_id: str | None = None
+    origin: str = "live"
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
     record_id: int
@@ -54,6 +75,29 @@ def payload_hash(payload: str) -> str:
 
 def as_problems(rows: Sequence[dict[str, str]]) -> list[Problem]:
     return [Problem(r["code"], r["message"], r["path"]) for r in rows]
+
+
+_INSERT = insert(InboxRecordRow)
+
+
+@cache
+def _insert_new_statement(dialect: str) -> Insert | None:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING`` in ``dialect``'s words (None where
+    salesync knows none), built once: building a statement costs more than running it."""
+    table = cast(Table, InboxRecordRow.__table__)
+    statement: Insert
+    if dialect == "sqlite":
+        statement = sqlite_insert(table).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql_insert(table).on_conflict_do_nothing()
+    else:
+        return None
+    columns = table.c
+    return statement.returning(columns.id, columns.source, columns.dedupe_hash)
+
+
+def _insert_new(session: Session) -> Insert | None:
+    return _insert_new_statement(session.get_bind().dialect.name)
 
 
 class Inbox(TenantScoped):
@@ -105,6 +149,99 @@ class Inbox(TenantScoped):
         self.session.add(duplicate)
         self.session.flush()
         return Received(duplicate.id, original)
+
+    def refuse(
+        self,
+        source: str,
+        payload: str,
+        problems: Sequence[Problem],
+        *,
+        connection_id: str | None = None,
+    ) -> Received:
+        """Keep a body that could not be read as an ``unreadable`` record, quarantined at
+        once with ``problems``; the same body again is stored as its duplicate."""
+        received = self.receive(source, UNREADABLE, payload, connection_id=connection_id)
+        if not received.is_duplicate:
+            row = self.session.get(InboxRecordRow, received.record_id)
+            if row is None:
+                raise RuntimeError(f"inbox record {received.record_id} vanished while stored")
+            self.quarantine(row, problems)
+            self.session.flush()
+        return received
+
+    def receive_many(self, incoming: Sequence[Incoming]) -> list[Received]:
+        """``receive`` for many records at once, in order, ending as one by one would.
+
+        The records go in with one ``INSERT ... ON CONFLICT DO NOTHING``: each one the
+        database takes is a new original; each one it skips repeats a stored record, or
+        one earlier in the batch, and is then stored as that one's duplicate (one by
+        one: repeats are a provider's retries, rare). One statement for a batch is what
+        lets webhook ingress keep up with its traffic.
+        """
+        if not incoming:
+            return []
+        statement = _insert_new(self.session)
+        if statement is None:
+            return [self._receive_one(item) for item in incoming]
+        digests = [payload_hash(i.payload) for i in incoming]
+        now = self.clock()
+        rows = [
+            self._row(item, digest, now, dedupe_event=item.event_id, dedupe_hash=digest)
+            for item, digest in zip(incoming, digests, strict=True)
+        ]
+        with self.session.begin_nested():
+            taken = {
+                (str(source), str(digest)): int(record_id)
+                for record_id, source, digest in self.session.execute(statement, rows)
+            }
+        received: list[Received] = []
+        for item, digest, row in zip(incoming, digests, rows, strict=True):
+            # Identical records share (source, hash): the first of them is the original.
+            record_id = taken.pop((item.source, digest), None)
+            if record_id is not None:
+                received.append(Received(record_id, None))
+                continue
+            original = self._original(item.source, item.event_id, digest)
+            duplicate = {
+                **row,
+                "dedupe_event": None,
+                "dedupe_hash": None,
+                "state": RecordState.DUPLICATE.value,
+                "duplicate_of": original,
+            }
+            record_id = self.session.scalar(_INSERT.returning(InboxRecordRow.id), duplicate)
+            received.append(Received(int(record_id or 0), original))
+        return received
+
+    def _row(
+        self, item: Incoming, digest: str, now: datetime, **fields: object
+    ) -> dict[str, object]:
+        return {
+            "tenant_id": self.tenant_id,
+            "source": item.source,
+            "connection_id": item.connection_id,
+            "record_type": item.record_type,
+            "event_id": item.event_id,
+            "payload_hash": digest,
+            "payload": item.payload,
+            "received_at": now,
+            "state": RecordState.RECEIVED.value,
+            "problems": [],
+            "attempts": 0,
+            "origin": item.origin,
+            "duplicate_of": None,
+            **fields,
+        }
+
+    def _receive_one(self, item: Incoming) -> Received:
+        return self.receive(
+            item.source,
+            item.record_type,
+            item.payload,
+            event_id=item.event_id,
+            connection_id=item.connection_id,
+            origin=item.origin,
+        )
 
     def _original(self, source: str, event_id: str | None, digest: str) -> int:
         match = [InboxRecordRow.dedupe_hash == digest]
@@ -187,6 +324,11 @@ class Inbox(TenantScoped):
         if row.state not in (RecordState.QUARANTINED.value, RecordState.PARKED.value):
             raise ValueError(
                 f"record {record_id} is {row.state}; only quarantined or parked records replay"
+            )
+        if row.record_type == UNREADABLE:
+            raise ValueError(
+                f"record {record_id} is a body its connector could not read; it is kept to be "
+                "inspected, and the source's sweep brings the event again"
             )
         row.state = RecordState.RECEIVED.value
         self.session.flush()

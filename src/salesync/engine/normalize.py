@@ -12,9 +12,10 @@ from collections.abc import Callable
 
 import pydantic
 
-from salesync.domain.documents import Document, DocumentKind
+from salesync.domain.documents import Document, DocumentKind, document_id
 from salesync.domain.errors import ValidationError
 from salesync.domain.validation import Problem
+from salesync.engine.policies import MANUAL_SOURCE as MANUAL
 from salesync.store import codec
 
 Normalizer = Callable[[str, str], Document]
@@ -78,5 +79,35 @@ def salesync_json(record_type: str, payload: str) -> Document:
         raise ValidationError("payload does not make a document", problems=(problem,)) from None
 
 
+def manual_entry(record_type: str, payload: str) -> Document:
+    """A sale or refund keyed in by hand: salesync's document JSON, which must call itself
+    ``manual`` and carry the id salesync gives it, so that an entry can never stand in for
+    (or revise) a document another source brought."""
+    document = salesync_json(record_type, payload)
+    problems = []
+    if document.source != MANUAL:
+        problems.append(
+            Problem(
+                "wrong_source", f"is {document.source!r}; manual entries are 'manual'", "source"
+            )
+        )
+    expected = document_id(document.tenant_id, MANUAL, document.kind, document.external_id)
+    if document.id != expected:
+        problems.append(
+            Problem(
+                "wrong_id",
+                f"is {document.id!r}; leave it out, or give {expected!r}, the id salesync "
+                f"derives from the external id",
+                "id",
+            )
+        )
+    if problems:
+        raise ValidationError(
+            f"manual {document.kind.value} {document.external_id} names the wrong identity",
+            problems=tuple(problems),
+        )
+    return document
+
+
 register("simulator", salesync_json)
-register("manual", salesync_json)
+register(MANUAL, manual_entry)

@@ -80,6 +80,20 @@ class ConnectionRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
 
 
+class ApiTokenRow(Base):
+    """A bearer token for one tenant's API; only its SHA-256 is kept, so a database dump
+    gives nobody the token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class SourceCursorRow(Base):
     """Where a connection's sweep of one stream stands; saved in the transaction that
     stores the page's records, so a crash resumes without a gap or a second copy."""

@@ -1,0 +1,77 @@
+"""The HTTP application: webhook ingress and manual entry, over one database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.api.answers import answer, database_unavailable, unavailable
+from salesync.api.body import MAX_BODY_BYTES
+from salesync.api.connections import TTL_SECONDS, ConnectionCache
+from salesync.api.ingress import Ingress
+from salesync.api.manual import ManualEntry
+from salesync.api.writer import GroupWriter
+from salesync.connectors.registry import SourceRegistry, sources
+from salesync.engine.runner import Engine
+from salesync.store.vault import Vault
+
+log = structlog.get_logger("salesync.api")
+
+
+def create_app(
+    factory: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    vault: Vault,
+    *,
+    registry: SourceRegistry | None = None,
+    engine: Engine | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    connection_ttl: float = TTL_SECONDS,
+) -> FastAPI:
+    """The salesync API on ``factory``'s database.
+
+    ``registry`` holds the sources webhooks are verified with (the installed ones by
+    default); ``engine`` processes manual entries (one on the same database by default).
+    """
+    registry = registry or sources()
+    engine = engine or Engine(factory, clock, registry=registry)
+    writer = GroupWriter(factory, clock)
+    connections = ConnectionCache(factory, vault, ttl=connection_ttl)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        writer.start()
+        try:
+            yield
+        finally:
+            writer.stop()
+
+    app = FastAPI(
+        title="salesync",
+        summary="Sales from where they happen into the books, exactly once.",
+        lifespan=lifespan,
+    )
+    app.state.connections = connections
+    app.state.writer = writer
+    Ingress(connections, registry, writer, clock, max_body_bytes).register(app)
+    ManualEntry(factory, clock, engine, registry, max_body_bytes).register(app)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the log, never to the caller.
+        if unavailable(exc):
+            return database_unavailable()
+        log.exception("request_failed", path=request.url.path, error=type(exc).__name__)
+        return answer(
+            500,
+            "internal_error",
+            "salesync failed to handle this request; it has been logged. Please try again.",
+        )
+
+    return app
