@@ -1,0 +1,104 @@
+"""The HTTP API from the command line: ``salesync serve`` and ``salesync api-token``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import structlog
+import typer
+from rich.table import Table
+
+from salesync.api import create_app, server
+from salesync.api.tokens import ApiTokens
+from salesync.cli.common import console, database, err, require_tenant, settings
+from salesync.clock import system_clock
+from salesync.engine.runner import Engine, InProcessRunner
+
+token_app = typer.Typer(help="Bearer tokens for the API (manual entry).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(token_app, name="api-token")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on (0.0.0.0: every one)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
+    interval: Annotated[
+        float, typer.Option(min=0.05, help="seconds between the runner's passes")
+    ] = 1.0,
+) -> None:
+    """Serve the API: webhooks are stored and acknowledged at once and processed by the
+    runner in this process; manual entries are processed in their request."""
+    cfg = settings()
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, cfg.log_level))
+    )
+    with database(cfg) as factory:
+        engine = Engine(factory, system_clock)
+        app = create_app(factory, system_clock, cfg.vault(), engine=engine)
+        runner = InProcessRunner(engine, interval)
+        console.print(
+            f"salesync is listening on http://{host}:{port}\n"
+            "  webhooks:     POST /webhooks/<connection id>\n"
+            "  manual entry: POST /api/v1/tenants/<tenant>/sales (and /refunds)\n"
+            f"  the runner takes in, plans and sends every {interval:g} s; Ctrl-C stops"
+        )
+        runner.start()
+        try:
+            server.run(app, host, port, log_level=cfg.log_level)
+        finally:
+            runner.stop()
+            if runner.last_error is not None:
+                err.print(f"[yellow]The runner's last error: {runner.last_error}[/yellow]")
+
+
+@token_app.command("create")
+def create_token(
+    name: Annotated[str, typer.Argument(help="what the token is for, e.g. 'front till'")],
+    tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
+) -> None:
+    """Issue a token; it is shown once, only its hash is kept."""
+    cfg = settings()
+    with database(cfg) as factory, factory() as session, session.begin():
+        require_tenant(session, tenant)
+        issued, secret = ApiTokens(session, tenant, system_clock).issue(name)
+    console.print(f"API token {issued.id} for {tenant} ({name}); shown this once:")
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def list_tokens(tenant: Annotated[str, typer.Option(help="tenant id")] = "demo") -> None:
+    """List a tenant's tokens (never the secrets)."""
+    cfg = settings()
+    with database(cfg) as factory, factory() as session:
+        require_tenant(session, tenant)
+        tokens = ApiTokens(session, tenant, system_clock).all()
+    table = Table(title=f"API tokens: {tenant}")
+    for column in ("Id", "Name", "Created", "Revoked"):
+        table.add_column(column)
+    for token in tokens:
+        revoked = f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else ""
+        table.add_row(token.id, token.name, f"{token.created_at:%Y-%m-%d %H:%M}", revoked)
+    console.print(table)
+
+
+@token_app.command("revoke")
+def revoke_token(
+    token_id: Annotated[str, typer.Argument(help="the token's id (from `api-token list`)")],
+    tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
+) -> None:
+    """Revoke a token: requests carrying it are refused from now on."""
+    cfg = settings()
+    with database(cfg) as factory, factory() as session, session.begin():
+        require_tenant(session, tenant)
+        try:
+            ApiTokens(session, tenant, system_clock).revoke(token_id)
+        except KeyError:
+            err.print(f"[red]No API token {token_id} for {tenant}.[/red]")
+            raise typer.Exit(2) from None
+    console.print(f"Revoked API token {token_id}.")
