@@ -2,8 +2,10 @@
 
 A connector's test module subclasses ``SourceContract`` and provides a ``harness``
 fixture: the source, a connection to a sandbox account (or sample records for a file
-source) with some trading in it, and the transport to reach the sandbox. The suite only
-tests what the source's capabilities declare.
+source) with some trading in it, and the transport to reach the sandbox. A source that
+declares webhooks, streams or history also takes ``WebhookContract``,
+``StreamContract`` or ``HistoryContract``; the base suite checks that the classes taken
+match the capabilities declared.
 """
 
 from __future__ import annotations
@@ -183,76 +185,13 @@ class SourceContract:
             harness.source.translate(record.record_type, record.payload, context)
         assert "unmapped_location" in [p.code for p in caught.value.problems]
 
-    def test_genuine_deliveries_verify(self, harness: SourceHarness) -> None:
-        """A delivery signed the provider's way verifies and carries records."""
-        if not harness.source.capabilities.webhooks:
-            pytest.skip("the source declares no webhooks")
-        assert harness.deliveries is not None
-        deliveries = harness.deliveries()
-        assert deliveries
-        carried = [
-            r for d in deliveries for r in harness.source.verify(d, harness.connection).records
-        ]
-        context = harness.connection.context(harness.source.name)
-        documents = [harness.source.translate(r.record_type, r.payload, context) for r in carried]
-        assert any(isinstance(d, harness.delivered) for d in documents)
-
-    def test_forged_deliveries_are_refused(self, harness: SourceHarness) -> None:
-        """A changed body, a missing signature or a signature from another secret fails."""
-        if not harness.source.capabilities.webhooks:
-            pytest.skip("the source declares no webhooks")
-        assert harness.deliveries is not None
-        genuine = harness.deliveries()[0]
-        tampered = replace(genuine, body=genuine.body.replace(b"}", b" }", 1))
-        unsigned = replace(
-            genuine,
-            headers={
-                k: v for k, v in genuine.headers.items() if k not in harness.signature_headers
-            },
-        )
-        resigned = replace(
-            genuine,
-            headers={
-                **genuine.headers,
-                **dict.fromkeys(harness.signature_headers, "c2lnbmVkIGJ5IHNvbWVvbmUgZWxzZQ=="),
-            },
-        )
-        for forged in (tampered, unsigned, resigned):
-            with pytest.raises(ForgedWebhookError):
-                harness.source.verify(forged, harness.connection)
-
-    def test_a_second_sweep_from_the_last_cursor_brings_nothing_new(
-        self, harness: SourceHarness
-    ) -> None:
-        """Each stream pages to its end, and resuming at its cursor repeats nothing unseen."""
-        if not harness.source.capabilities.streams:
-            pytest.skip("the source declares no streams")
-        client = harness.source.connect(harness.connection, harness.transport)
-        try:
-            for stream in harness.source.capabilities.streams:
-                first, cursor = sweep_stream(client.fetch, stream, None)
-                again, _ = sweep_stream(client.fetch, stream, cursor)
-                seen = {_identity(r) for r in first}
-                assert {_identity(r) for r in again} <= seen, stream
-        finally:
-            client.close()
-
-    def test_history_stays_inside_its_window(self, harness: SourceHarness) -> None:
-        """A backfill window's documents all happened inside the window."""
-        if not harness.source.capabilities.history:
-            pytest.skip("the source declares no history")
-        assert harness.history_window is not None
-        start, end = harness.history_window
-        context = harness.connection.context(harness.source.name)
-        client = harness.source.connect(harness.connection, harness.transport)
-        try:
-            records = list(client.history(start, end))
-        finally:
-            client.close()
-        documents = [harness.source.translate(r.record_type, r.payload, context) for r in records]
-        sales = [d for d in documents if isinstance(d, Sale)]
-        assert sales, "the history window holds no sales"
-        assert all(start <= s.occurred_at < end for s in sales)
+    def test_the_suite_covers_what_the_source_declares(self, harness: SourceHarness) -> None:
+        """A source's test class takes the contract of every capability it declares, and
+        only those: nothing declared goes untested."""
+        capabilities = harness.source.capabilities
+        assert isinstance(self, WebhookContract) == capabilities.webhooks
+        assert isinstance(self, StreamContract) == bool(capabilities.streams)
+        assert isinstance(self, HistoryContract) == capabilities.history
 
     def test_its_trading_reaches_the_ledger_balanced(
         self, harness: SourceHarness, factory: sessionmaker[Session]
@@ -306,3 +245,78 @@ class SourceContract:
             currency = row.balance.currency
             by_currency[currency] = by_currency.get(currency, 0) + row.balance.to_minor()
         assert set(by_currency.values()) == {0}
+
+
+class WebhookContract:
+    """The contract of a source that declares webhooks; mix in beside ``SourceContract``."""
+
+    def test_genuine_deliveries_verify(self, harness: SourceHarness) -> None:
+        """A delivery signed the provider's way verifies and carries records."""
+        assert harness.deliveries is not None
+        deliveries = harness.deliveries()
+        assert deliveries
+        carried = [
+            r for d in deliveries for r in harness.source.verify(d, harness.connection).records
+        ]
+        context = harness.connection.context(harness.source.name)
+        documents = [harness.source.translate(r.record_type, r.payload, context) for r in carried]
+        assert any(isinstance(d, harness.delivered) for d in documents)
+
+    def test_forged_deliveries_are_refused(self, harness: SourceHarness) -> None:
+        """A changed body, a missing signature or a signature from another secret fails."""
+        assert harness.deliveries is not None
+        genuine = harness.deliveries()[0]
+        tampered = replace(genuine, body=genuine.body.replace(b"}", b" }", 1))
+        unsigned = replace(
+            genuine,
+            headers={
+                k: v for k, v in genuine.headers.items() if k not in harness.signature_headers
+            },
+        )
+        resigned = replace(
+            genuine,
+            headers={
+                **genuine.headers,
+                **dict.fromkeys(harness.signature_headers, "c2lnbmVkIGJ5IHNvbWVvbmUgZWxzZQ=="),
+            },
+        )
+        for forged in (tampered, unsigned, resigned):
+            with pytest.raises(ForgedWebhookError):
+                harness.source.verify(forged, harness.connection)
+
+
+class StreamContract:
+    """The contract of a source that declares streams to sweep."""
+
+    def test_a_second_sweep_from_the_last_cursor_brings_nothing_new(
+        self, harness: SourceHarness
+    ) -> None:
+        """Each stream pages to its end, and resuming at its cursor repeats nothing unseen."""
+        client = harness.source.connect(harness.connection, harness.transport)
+        try:
+            for stream in harness.source.capabilities.streams:
+                first, cursor = sweep_stream(client.fetch, stream, None)
+                again, _ = sweep_stream(client.fetch, stream, cursor)
+                seen = {_identity(r) for r in first}
+                assert {_identity(r) for r in again} <= seen, stream
+        finally:
+            client.close()
+
+
+class HistoryContract:
+    """The contract of a source that can list its history for a backfill."""
+
+    def test_history_stays_inside_its_window(self, harness: SourceHarness) -> None:
+        """A backfill window's documents all happened inside the window."""
+        assert harness.history_window is not None
+        start, end = harness.history_window
+        context = harness.connection.context(harness.source.name)
+        client = harness.source.connect(harness.connection, harness.transport)
+        try:
+            records = list(client.history(start, end))
+        finally:
+            client.close()
+        documents = [harness.source.translate(r.record_type, r.payload, context) for r in records]
+        sales = [d for d in documents if isinstance(d, Sale)]
+        assert sales, "the history window holds no sales"
+        assert all(start <= s.occurred_at < end for s in sales)

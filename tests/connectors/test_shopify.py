@@ -11,7 +11,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from contract import SourceContract, SourceHarness, sweep_stream
+from contract import (
+    HistoryContract,
+    SourceContract,
+    SourceHarness,
+    StreamContract,
+    WebhookContract,
+    sweep_stream,
+)
 from shopify_harness import CLIENT_SECRET, LOCATIONS, START, TENANT, Shop, throttled
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,7 +90,7 @@ def _malformed(shop: Shop) -> list[SourceRecord]:
     ]
 
 
-class TestShopifyContract(SourceContract):
+class TestShopifyContract(SourceContract, WebhookContract, StreamContract, HistoryContract):
     @pytest.fixture
     def harness(self, shop: Shop) -> SourceHarness:
         return SourceHarness(

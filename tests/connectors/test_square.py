@@ -13,7 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from contract import SourceContract, SourceHarness, sweep_stream
+from contract import (
+    HistoryContract,
+    SourceContract,
+    SourceHarness,
+    StreamContract,
+    WebhookContract,
+    sweep_stream,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from square_harness import (
@@ -166,7 +173,7 @@ def malformed() -> list[SourceRecord]:
     ]
 
 
-class TestSquareSource(SourceContract):
+class TestSquareSource(SourceContract, WebhookContract, StreamContract, HistoryContract):
     @pytest.fixture
     def harness(self, traded: SquareWorld) -> SourceHarness:
         return SourceHarness(
