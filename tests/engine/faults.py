@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
 from salesync.domain.errors import AuthError, BugError, TransientError
-from salesync.domain.journal import JournalEntry
-from salesync.engine.outbox import Destination
 
 
 class Crash(BaseException):
@@ -21,9 +21,10 @@ FAULTS = ("lost_response", "server_error", "rate_limited", "crash_before", "cras
 class FaultyDestination:
     """Wraps a real destination; each call may fail in one of the ways listed in FAULTS."""
 
-    inner: Destination
+    inner: Books
     plan: list[str] = field(default_factory=list)
-    """Faults to inject, in order, one per post call ('ok' for none)."""
+    """Faults to inject, in order, one per post call ('ok' for none); a call carries a
+    whole batch, so a fault hits every posting in it."""
     rng: random.Random | None = None
     fault_rate: float = 0.0
     calls: int = 0
@@ -32,6 +33,10 @@ class FaultyDestination:
     def name(self) -> str:
         return self.inner.name
 
+    @property
+    def capabilities(self) -> DestinationCapabilities:
+        return self.inner.capabilities
+
     def _next_fault(self) -> str:
         if self.plan:
             return self.plan.pop(0)
@@ -39,7 +44,7 @@ class FaultyDestination:
             return self.rng.choice(FAULTS)
         return "ok"
 
-    def post(self, key: str, entry: JournalEntry) -> str:
+    def post(self, postings: Sequence[Posting]) -> list[Written]:
         self.calls += 1
         fault = self._next_fault()
         if fault == "server_error":
@@ -52,12 +57,15 @@ class FaultyDestination:
             raise BugError("KeyError: 'TxnDate' in the destination's answer", code="bug")
         if fault == "crash_before":
             raise Crash
-        ref = self.inner.post(key, entry)
+        written = self.inner.post(postings)
         if fault == "lost_response":
             raise TransientError("read timeout after the request was sent", code="timeout")
         if fault == "crash_after":
             raise Crash
-        return ref
+        return written
 
-    def find(self, key: str) -> str | None:
-        return self.inner.find(key)
+    def find(self, keys: Sequence[str]) -> dict[str, str]:
+        return self.inner.find(keys)
+
+    def close(self) -> None:
+        self.inner.close()

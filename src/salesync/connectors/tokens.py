@@ -317,3 +317,19 @@ class TokenManager:
             provider=row.provider,
             operation="token_refresh",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionTokens:
+    """The tokens of one connection, as a connector uses them: ``access_token()`` before
+    each call, ``refresh(stale=token)`` after a 401 with that token."""
+
+    manager: TokenManager
+    tenant_id: str
+    connection_id: str
+
+    def access_token(self) -> str:
+        return self.manager.access_token(self.tenant_id, self.connection_id)
+
+    def refresh(self, *, stale: str | None = None) -> str:
+        return self.manager.refresh(self.tenant_id, self.connection_id, stale=stale)

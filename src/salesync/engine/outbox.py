@@ -15,17 +15,20 @@ import enum
 import random
 from collections.abc import Callable, Iterable
 from collections.abc import Mapping as AbcMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesync.domain.errors import ErrorKind, SyncError, TransientError
+from salesync.connectors.destination import Books, Posting
+from salesync.domain.documents import Payout, Refund, Sale
+from salesync.domain.errors import BugError, ErrorKind, SyncError, TransientError
 from salesync.domain.journal import JournalEntry
-from salesync.store.repositories import TenantScoped
+from salesync.domain.planning import PostingMode
+from salesync.store.repositories import Documents, TenantScoped
 from salesync.store.tables import PostingDocumentRow, PostingRow
 
 ENTRY = TypeAdapter(JournalEntry)
@@ -41,22 +44,6 @@ class PostingState(enum.StrEnum):
     """Out of retries, or a bug: needs a developer, then a replay."""
     HELD = "held"
     """Needs a person: a mapping, a reconnect, an approval. Released after the fix."""
-
-
-class Destination(Protocol):
-    """One tenant's books somewhere. ``post`` must carry ``key`` to the destination so
-    that ``find`` can later tell whether a write happened."""
-
-    @property
-    def name(self) -> str: ...
-
-    def post(self, key: str, entry: JournalEntry) -> str:
-        """Write the entry; returns the destination's reference for it."""
-        ...
-
-    def find(self, key: str) -> str | None:
-        """The reference of the entry written under ``key``, or None if there is none."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,13 +204,30 @@ class SendReport:
 _HOLD = {ErrorKind.AUTH, ErrorKind.MAPPING, ErrorKind.VALIDATION, ErrorKind.CONFLICT}
 
 
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    posting_id: int
+    tenant_id: str
+    destination: str
+    key: str
+    mode: str
+    kind: str
+    body: dict[str, Any]
+    attempt: int
+
+
 class Sender:
-    """Sends due postings, each in its own short transactions."""
+    """Sends due postings in batches as large as each destination takes.
+
+    Every posting is claimed with a lease in its own short transaction; a batch is one
+    call to the books; each posting's outcome is then recorded on its own. Postings that
+    were tried before are read back by key first, all of a batch in one call.
+    """
 
     def __init__(
         self,
         factory: sessionmaker[Session],
-        destinations: Callable[[str, str], Destination],
+        destinations: Callable[[str, str], Books],
         clock: Callable[[], datetime],
         *,
         retry: RetryPolicy | None = None,
@@ -235,10 +239,10 @@ class Sender:
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
 
-    def due(self, tenant_id: str | None = None, limit: int = 200) -> list[int]:
+    def _due_rows(self, tenant_id: str | None, limit: int) -> list[tuple[int, str, str]]:
         now = self.clock()
         ready = (PostingState.PENDING.value, PostingState.RETRYING.value)
-        query = select(PostingRow.id).where(
+        query = select(PostingRow.id, PostingRow.tenant_id, PostingRow.destination).where(
             or_(
                 PostingRow.state.in_(ready) & (PostingRow.next_attempt_at <= now),
                 (PostingRow.state == PostingState.SENDING.value) & (PostingRow.lease_until < now),
@@ -247,15 +251,70 @@ class Sender:
         if tenant_id is not None:
             query = query.where(PostingRow.tenant_id == tenant_id)
         with self.factory() as session:
-            return list(session.scalars(query.order_by(PostingRow.id).limit(limit)))
+            rows = session.execute(query.order_by(PostingRow.id).limit(limit))
+            return [(r[0], r[1], r[2]) for r in rows]
+
+    def due(self, tenant_id: str | None = None, limit: int = 200) -> list[int]:
+        return [posting_id for posting_id, _, _ in self._due_rows(tenant_id, limit)]
 
     def send_due(self, tenant_id: str | None = None, limit: int = 200) -> SendReport:
+        """Send what is due, grouped by books, in calls of each books' batch size."""
         report = SendReport()
-        for posting_id in self.due(tenant_id, limit):
-            self.send(posting_id, report)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for posting_id, tenant, destination in self._due_rows(tenant_id, limit):
+            groups.setdefault((tenant, destination), []).append(posting_id)
+        for (tenant, destination), ids in groups.items():
+            books = self._books(tenant, destination, ids, report)
+            if books is None:
+                continue
+            try:
+                size = max(1, books.capabilities.batch_size)
+                for start in range(0, len(ids), size):
+                    self._send_batch(books, ids[start : start + size], report)
+            finally:
+                books.close()
         return report
 
-    def _claim(self, posting_id: int) -> tuple[str, str, dict[str, Any], int, str] | None:
+    def send(self, posting_id: int, report: SendReport | None = None) -> PostingState | None:
+        """One attempt at one posting; returns its state afterwards (None if not taken)."""
+        report = report if report is not None else SendReport()
+        with self.factory() as session:
+            row = session.get(PostingRow, posting_id)
+            if row is None:
+                return None
+            tenant, destination = row.tenant_id, row.destination
+        books = self._books(tenant, destination, [posting_id], report)
+        if books is None:
+            return self._state(posting_id)
+        try:
+            self._send_batch(books, [posting_id], report)
+        finally:
+            books.close()
+        return self._state(posting_id)
+
+    def _state(self, posting_id: int) -> PostingState | None:
+        with self.factory() as session:
+            state = session.scalar(select(PostingRow.state).where(PostingRow.id == posting_id))
+        return None if state is None else PostingState(state)
+
+    def _books(
+        self, tenant_id: str, destination: str, ids: list[int], report: SendReport
+    ) -> Books | None:
+        """The books to send to; if they cannot be opened, the postings fail with why."""
+        try:
+            return self.destinations(tenant_id, destination)
+        except SyncError as exc:
+            error = exc
+        except Exception as exc:  # a broken connector is a bug; the postings stay for replay
+            error = SyncError(
+                f"{type(exc).__name__}: {exc}", operation="connect", code="unexpected"
+            )
+        report.errors.append(error)
+        for claimed in filter(None, map(self._claim, ids)):
+            self._failed(claimed, error, report)
+        return None
+
+    def _claim(self, posting_id: int) -> _Claimed | None:
         """Take the posting for one attempt; None if someone else has it or it is done."""
         now = self.clock()
         with self.factory() as session, session.begin():
@@ -269,7 +328,16 @@ class Sender:
             if not claimable:
                 return None
             attempt = row.attempts + 1
-            claimed = (row.destination, row.key, row.body, attempt, row.tenant_id)
+            claimed = _Claimed(
+                row.id,
+                row.tenant_id,
+                row.destination,
+                row.key,
+                row.mode,
+                row.kind,
+                row.body,
+                attempt,
+            )
             result = session.execute(
                 update(PostingRow)
                 .where(PostingRow.id == posting_id, PostingRow.state == row.state)
@@ -285,41 +353,104 @@ class Sender:
                 return None
             return claimed
 
-    def send(self, posting_id: int, report: SendReport | None = None) -> PostingState | None:
-        """One attempt at one posting; returns its state afterwards (None if not taken)."""
-        report = report if report is not None else SendReport()
-        claimed = self._claim(posting_id)
-        if claimed is None:
-            return None
-        destination_name, key, body, attempt, tenant_id = claimed
-        destination = self.destinations(tenant_id, destination_name)
+    def _send_batch(self, books: Books, ids: list[int], report: SendReport) -> None:
+        claimed = [c for c in map(self._claim, ids) if c is not None]
+        if not claimed:
+            return
         try:
             # Any earlier attempt may have written before it failed: look before writing.
-            ref = destination.find(key) if attempt > 1 else None
-            if ref is not None:
-                report.found_on_read_back += 1
-            else:
-                ref = destination.post(key, ENTRY.validate_python(body))
+            retried = [c for c in claimed if c.attempt > 1]
+            found = self._find(books, [c.key for c in retried]) if retried else {}
+            for c in retried:
+                if c.key in found:
+                    self._posted(c, found[c.key])
+                    report.found_on_read_back += 1
+            fresh = [c for c in claimed if c.key not in found]
+            written = books.post(self._postings(books, fresh)) if fresh else []
+            if len(written) != len(fresh) or any(
+                w.key != c.key for w, c in zip(written, fresh, strict=False)
+            ):
+                raise BugError(
+                    f"{books.name} answered {len(written)} results for {len(fresh)} postings",
+                    operation="post",
+                    code="batch_mismatch",
+                )
         except SyncError as exc:
-            report.errors.append(exc)
-            return self._failed(posting_id, attempt, exc, report)
-        except Exception as exc:  # anything unforeseen is a bug; the posting stays for replay
+            self._whole_call_failed(claimed, exc, report)
+            return
+        except Exception as exc:  # anything unforeseen is a bug; the postings stay for replay
             bug = SyncError(f"{type(exc).__name__}: {exc}", operation="post", code="unexpected")
-            report.errors.append(bug)
-            return self._failed(posting_id, attempt, bug, report)
-        self._finish(posting_id, PostingState.POSTED, remote_ref=ref, posted_at=self.clock())
-        report.posted += 1
-        return PostingState.POSTED
+            self._whole_call_failed(claimed, bug, report)
+            return
+        for c, w in zip(fresh, written, strict=True):
+            if w.ref is not None:
+                self._posted(c, w.ref)
+                report.posted += 1
+            elif w.error is not None:
+                report.errors.append(w.error)
+                self._failed(c, w.error, report)
 
-    def _failed(
-        self, posting_id: int, attempt: int, exc: SyncError, report: SendReport
-    ) -> PostingState:
+    def _find(self, books: Books, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        size = max(1, books.capabilities.find_batch)
+        for start in range(0, len(keys), size):
+            found.update(books.find(keys[start : start + size]))
+        return found
+
+    def _whole_call_failed(
+        self, claimed: list[_Claimed], exc: SyncError, report: SendReport
+    ) -> None:
+        report.errors.append(exc)
+        for c in claimed:
+            if self._state(c.posting_id) is PostingState.SENDING:
+                self._failed(c, exc, report)
+
+    def _postings(self, books: Books, claimed: list[_Claimed]) -> list[Posting]:
+        documents: dict[int, tuple[Sale | Refund | Payout, ...]] = {}
+        if books.capabilities.itemized and claimed:
+            documents = self._documents(claimed)
+        return [
+            Posting(
+                key=c.key,
+                mode=PostingMode(c.mode),
+                entry=replace(ENTRY.validate_python(c.body), key=c.key),
+                documents=documents.get(c.posting_id, ()),
+                kind=c.kind,
+            )
+            for c in claimed
+        ]
+
+    def _documents(self, claimed: list[_Claimed]) -> dict[int, tuple[Sale | Refund | Payout, ...]]:
+        """The documents each posting covers, at the revision it brings into the books."""
+        out: dict[int, tuple[Sale | Refund | Payout, ...]] = {}
+        with self.factory() as session:
+            for tenant, group in _by_tenant(claimed).items():
+                store = Documents(session, tenant)
+                rows = session.execute(
+                    select(
+                        PostingDocumentRow.posting_id,
+                        PostingDocumentRow.document_id,
+                        PostingDocumentRow.revision,
+                    )
+                    .where(PostingDocumentRow.posting_id.in_([c.posting_id for c in group]))
+                    .order_by(PostingDocumentRow.posting_id, PostingDocumentRow.document_id)
+                )
+                for posting_id, document_id, revision in rows:
+                    document = store.at_revision(document_id, revision)
+                    if isinstance(document, Sale | Refund | Payout):
+                        out[posting_id] = (*out.get(posting_id, ()), document)
+        return out
+
+    def _posted(self, c: _Claimed, ref: str) -> None:
+        self._finish(c.posting_id, PostingState.POSTED, remote_ref=ref, posted_at=self.clock())
+
+    def _failed(self, c: _Claimed, exc: SyncError, report: SendReport) -> PostingState:
         error = exc.context()
-        if exc.kind is ErrorKind.TRANSIENT and attempt < self.retry.max_attempts:
+        if exc.kind is ErrorKind.TRANSIENT and c.attempt < self.retry.max_attempts:
             retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-            wait = self.retry.delay(attempt, retry_after, self.rng)
+            wait = self.retry.delay(c.attempt, retry_after, self.rng)
             self._finish(
-                posting_id,
+                c.posting_id,
                 PostingState.RETRYING,
                 last_error=error,
                 next_attempt_at=self.clock() + wait,
@@ -327,10 +458,10 @@ class Sender:
             report.retrying += 1
             return PostingState.RETRYING
         if exc.kind in _HOLD:
-            self._finish(posting_id, PostingState.HELD, last_error=error)
+            self._finish(c.posting_id, PostingState.HELD, last_error=error)
             report.held += 1
             return PostingState.HELD
-        self._finish(posting_id, PostingState.FAILED, last_error=error)
+        self._finish(c.posting_id, PostingState.FAILED, last_error=error)
         report.failed += 1
         return PostingState.FAILED
 
@@ -341,3 +472,10 @@ class Sender:
                 .where(PostingRow.id == posting_id, PostingRow.state == PostingState.SENDING.value)
                 .values(state=state.value, lease_until=None, **values)
             )
+
+
+def _by_tenant(claimed: list[_Claimed]) -> dict[str, list[_Claimed]]:
+    groups: dict[str, list[_Claimed]] = {}
+    for c in claimed:
+        groups.setdefault(c.tenant_id, []).append(c)
+    return groups

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from salesync.connectors.destination import Books
 from salesync.connectors.ledger.destination import NAME as LEDGER
 from salesync.domain.documents import Document, Location, business_day
 from salesync.domain.measures import combine, measures
-from salesync.engine.outbox import Destination, PostingState
+from salesync.engine.outbox import PostingState
 from salesync.store import codec
 from salesync.store.repositories import Documents
 from salesync.store.tables import (
@@ -87,7 +88,7 @@ class Reconciler:
         locations: Iterable[Location],
         *,
         destination: str = LEDGER,
-        books: Destination | None = None,
+        books: Books | None = None,
     ) -> None:
         self.session = session
         self.tenant_id = tenant_id
@@ -170,25 +171,41 @@ class Reconciler:
             for document_id, revision, posting in self.session.execute(query):
                 covering[document_id].append((revision, posting))
         state: dict[str, _Books] = {}
-        missing: dict[str, bool] = {}
+        missing = self._missing_from_books(covering.values())
         for document_id, postings in covering.items():
             in_books, problem = 0, None
             for revision, posting in sorted(postings, key=lambda p: p[0]):
                 if posting.state != PostingState.POSTED.value:
                     problem = _unposted(posting)
                     break
-                if self.books is not None:
-                    if posting.key not in missing:
-                        missing[posting.key] = self.books.find(posting.key) is None
-                    if missing[posting.key]:
-                        problem = (
-                            f"posting {posting.key} is marked posted, but the books have no "
-                            "entry under that key"
-                        )
-                        break
+                if posting.key in missing:
+                    problem = (
+                        f"posting {posting.key} is marked posted, but the books have no "
+                        "entry under that key"
+                    )
+                    break
                 in_books = revision
             state[document_id] = _Books(in_books, problem)
         return state
+
+    def _missing_from_books(self, covering: Iterable[list[tuple[int, PostingRow]]]) -> set[str]:
+        """Keys of postings marked posted that the books do not have, read back in as few
+        calls as the books allow."""
+        if self.books is None:
+            return set()
+        keys = sorted(
+            {
+                p.key
+                for postings in covering
+                for _, p in postings
+                if p.state == PostingState.POSTED.value
+            }
+        )
+        size = max(1, self.books.capabilities.find_batch)
+        found: set[str] = set()
+        for start in range(0, len(keys), size):
+            found.update(self.books.find(keys[start : start + size]))
+        return set(keys) - found
 
     def _reason(self, row: DocumentRow, found: _Books | None) -> str:
         if found is not None and found.problem is not None:

@@ -17,14 +17,16 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.connectors.destination import Books
 from salesync.connectors.ledger.destination import NAME as LEDGER
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.connectors.registry import SourceRegistry
 from salesync.domain.errors import SyncError
 from salesync.domain.postings import DEFAULT_PLAN, Placement
+from salesync.engine.destinations import DestinationBooks
 from salesync.engine.inbox import Inbox, Received, RecordState
 from salesync.engine.intake import Intake
-from salesync.engine.outbox import Destination, RetryPolicy, Sender, SendReport
+from salesync.engine.outbox import RetryPolicy, Sender, SendReport
 from salesync.engine.planner import Planner
 from salesync.engine.runs import recorded
 from salesync.store.repositories import Locations, Tenants
@@ -51,21 +53,26 @@ class Engine:
         factory: sessionmaker[Session],
         clock: Callable[[], datetime],
         *,
-        destinations: Callable[[str, str], Destination] | None = None,
+        destinations: Callable[[str, str], Books] | None = None,
         placement: Placement = DEFAULT_PLAN,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
         registry: SourceRegistry | None = None,
+        books: DestinationBooks | None = None,
     ) -> None:
         """``registry`` reads records that came through a connection (the installed
-        sources by default)."""
+        sources by default). ``books`` chooses and opens each tenant's books (a
+        destination connection, else the built-in ledger); ``destinations`` overrides
+        only the opening, for tests."""
         self.factory = factory
         self.clock = clock
         self.placement = placement
         self.registry = registry
-        self.sender = Sender(factory, destinations or self._ledger, clock, retry=retry, rng=rng)
+        self.books = books
+        opener = destinations or books or self._ledger
+        self.sender = Sender(factory, opener, clock, retry=retry, rng=rng)
 
-    def _ledger(self, tenant_id: str, name: str) -> Destination:
+    def _ledger(self, tenant_id: str, name: str) -> Books:
         if name != LEDGER:
             raise SyncError(f"no destination {name!r} is configured", code="no_destination")
         return LedgerDestination(self.factory, tenant_id)
@@ -126,7 +133,12 @@ class Engine:
             with self.factory() as session, session.begin():
                 locations = Locations(session, tenant_id).all()
                 planner = Planner(
-                    session, tenant_id, locations, self.clock, placement=self.placement
+                    session,
+                    tenant_id,
+                    locations,
+                    self.clock,
+                    placement=self.placement,
+                    destination=self.books.name_for(tenant_id) if self.books else LEDGER,
                 )
                 created = planner.plan_due()
             run["postings"] = created

@@ -1,20 +1,36 @@
-"""The built-in ledger as a destination: the same protocol every set of books speaks."""
+"""The built-in ledger as a destination: the same contract every set of books speaks."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesync.domain.journal import JournalEntry
+from salesync.connectors.destination import (
+    DestinationCapabilities,
+    DestinationConnection,
+    Posting,
+    Written,
+)
+from salesync.domain.errors import BugError, ConflictError, SyncError, ValidationError
+from salesync.domain.journal import JournalEntry, UnbalancedEntryError
 from salesync.store.repositories import Journal
 
 NAME = "ledger"
+CAPABILITIES = DestinationCapabilities(
+    forms=frozenset({"journal_entry"}),
+    batch_size=100,
+    find_batch=500,
+    ensures=frozenset({"accounts"}),
+)
 
 
 class LedgerDestination:
-    """Posts one tenant's entries into salesync's own books, in their own transaction,
-    exactly as a remote destination would: keyed, idempotent, readable back by key."""
+    """Posts one tenant's entries into salesync's own books exactly as a remote destination
+    would: keyed, idempotent, readable back by key. A batch is one transaction with a
+    savepoint per entry, so one entry refused leaves the others written."""
 
     def __init__(self, factory: sessionmaker[Session], tenant_id: str) -> None:
         self.factory = factory
@@ -24,13 +40,87 @@ class LedgerDestination:
     def name(self) -> str:
         return NAME
 
-    def post(self, key: str, entry: JournalEntry) -> str:
-        with self.factory() as session, session.begin():
-            posted = Journal(session, self.tenant_id).post(replace(entry, key=key))
-        return str(posted.entry_id)
+    @property
+    def capabilities(self) -> DestinationCapabilities:
+        return CAPABILITIES
 
-    def find(self, key: str) -> str | None:
+    def post(self, postings: Sequence[Posting]) -> list[Written]:
+        written: list[Written] = []
+        with self.factory() as session, session.begin():
+            journal = Journal(session, self.tenant_id)
+            for posting in postings:
+                entry = replace(posting.entry, key=posting.key)
+                try:
+                    with session.begin_nested():
+                        posted = journal.post(entry)
+                        if not posted.created:
+                            _same_entry(journal, entry, posting)
+                except ConflictError as exc:
+                    written.append(Written(posting.key, error=exc))
+                except (UnbalancedEntryError, ValueError) as exc:
+                    error: SyncError = ValidationError(
+                        f"the ledger refused {posting.key}: {exc}",
+                        code="entry_refused",
+                        operation="post",
+                        documents=posting.document_ids,
+                    )
+                    written.append(Written(posting.key, error=error))
+                else:
+                    written.append(Written(posting.key, ref=str(posted.entry_id)))
+        return written
+
+    def find(self, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
         with self.factory() as session:
             journal = Journal(session, self.tenant_id)
-            entry_id = journal.entry_id(key)
-        return None if entry_id is None else str(entry_id)
+            for key in keys:
+                entry_id = journal.entry_id(key)
+                if entry_id is not None:
+                    found[key] = str(entry_id)
+        return found
+
+    def close(self) -> None:
+        return None
+
+
+def _same_entry(journal: Journal, entry: JournalEntry, posting: Posting) -> None:
+    """A key posted again must carry the same entry; anything else is a conflict that a
+    person resolves (it means two different postings were planned under one key)."""
+    held = journal.get(entry.key)
+    if held is None or _legs(held) == _legs(entry):
+        return
+    raise ConflictError(
+        f"the ledger already holds a different entry under {entry.key}",
+        user_message=f"{entry.narration}: the books already hold a different entry under "
+        "the same reference; review both before posting again.",
+        code="key_conflict",
+        operation="post",
+        documents=posting.document_ids,
+    )
+
+
+def _legs(entry: JournalEntry) -> list[tuple[str, str, str]]:
+    return sorted((ln.account, str(ln.amount.amount), ln.amount.currency) for ln in entry.lines)
+
+
+class Ledger:
+    """The built-in ledger as a destination type: it needs no credentials, only the
+    database, so ``connect`` is given the session factory at registration."""
+
+    def __init__(self, factory: sessionmaker[Session] | None = None) -> None:
+        self.factory = factory
+
+    @property
+    def name(self) -> str:
+        return NAME
+
+    @property
+    def capabilities(self) -> DestinationCapabilities:
+        return CAPABILITIES
+
+    def connect(
+        self, connection: DestinationConnection, transport: httpx.BaseTransport | None = None
+    ) -> LedgerDestination:
+        if self.factory is None:
+            raise BugError("the ledger destination was registered without a database")
+        return LedgerDestination(self.factory, connection.tenant_id)
