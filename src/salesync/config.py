@@ -53,6 +53,26 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="one of DEBUG, INFO, WARNING, ERROR"
     )
+    qbo_client_id: str | None = Field(
+        default=None, description="the Intuit app's client id (developer.intuit.com)"
+    )
+    qbo_client_secret: SecretStr | None = Field(
+        default=None, description="the Intuit app's client secret"
+    )
+    qbo_token_url: str = Field(
+        default="https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+        description="Intuit's token endpoint URL (a sandbox's in tests)",
+    )
+    xero_client_id: str | None = Field(
+        default=None, description="the Xero app's client id (developer.xero.com)"
+    )
+    xero_client_secret: SecretStr | None = Field(
+        default=None, description="the Xero app's client secret"
+    )
+    xero_token_url: str = Field(
+        default="https://identity.xero.com/connect/token",
+        description="Xero's token endpoint URL (a sandbox's in tests)",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -102,6 +122,17 @@ class Settings(BaseSettings):
             key_file.touch(mode=0o600)
             key_file.write_text(new_key())
         return Vault([key_file.read_text().strip()])
+
+
+    def oauth_client(self, provider: str) -> tuple[str, str, str] | None:
+        """(token URL, client id, client secret) of ``provider``'s app, if configured."""
+        found = {
+            "qbo": (self.qbo_token_url, self.qbo_client_id, self.qbo_client_secret),
+            "xero": (self.xero_token_url, self.xero_client_id, self.xero_client_secret),
+        }.get(provider)
+        if found is None or not found[1] or found[2] is None:
+            return None
+        return found[0], str(found[1]), found[2].get_secret_value()
 
 
 def load_settings(**overrides: object) -> Settings:

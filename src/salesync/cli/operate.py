@@ -33,8 +33,8 @@ from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Outbox
 from salesync.engine.policies import DEFAULT_WINDOWS, SyncMode, SyncPolicy
 from salesync.engine.reconcile import Reconciler
-from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
+from salesync.engine.wiring import configured_engine
 from salesync.rules import MappingDataError, mapping_to_dict, retail_default
 from salesync.store.repositories import Locations
 from salesync.store.tables import BackfillRow, QueuedDocumentRow, SyncPolicyRow
@@ -94,7 +94,7 @@ def backfill(
         except ValueError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
-        engine = Engine(factory, system_clock)
+        engine = configured_engine(cfg, factory, system_clock)
         progress = backfills.progress(job)
         columns = (
             TextColumn("backfill {task.fields[job]}"),

@@ -13,7 +13,8 @@ from salesync.api import create_app, server
 from salesync.api.tokens import ApiTokens
 from salesync.cli.common import console, database, err, require_tenant, settings
 from salesync.clock import system_clock
-from salesync.engine.runner import Engine, InProcessRunner
+from salesync.engine.runner import InProcessRunner
+from salesync.engine.wiring import configured_engine
 
 token_app = typer.Typer(help="Bearer tokens for the API (manual entry).", no_args_is_help=True)
 
@@ -39,7 +40,7 @@ def serve(
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, cfg.log_level))
     )
     with database(cfg) as factory:
-        engine = Engine(factory, system_clock)
+        engine = configured_engine(cfg, factory, system_clock)
         app = create_app(factory, system_clock, cfg.vault(), engine=engine)
         runner = InProcessRunner(engine, interval)
         console.print(

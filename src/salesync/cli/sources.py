@@ -11,14 +11,17 @@ from sqlalchemy.orm import Session
 
 from salesync.cli.common import console, database, err, require_tenant, settings
 from salesync.clock import system_clock
-from salesync.connectors.registry import sources
+from salesync.connectors.ledger.destination import NAME as LEDGER
+from salesync.connectors.registry import destinations, sources
 from salesync.domain.errors import SyncError
-from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
+from salesync.engine.wiring import configured_engine
 from salesync.store.repositories import Connections, Locations
 from salesync.store.tables import ConnectionRow, SourceCursorRow
 
-connection_app = typer.Typer(help="Connections to source accounts.", no_args_is_help=True)
+connection_app = typer.Typer(
+    help="Connections to source accounts and to the books.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -52,7 +55,9 @@ def connection_id(session: Session, tenant: str, name: str) -> str:
 
 @connection_app.command("add")
 def add(
-    provider: Annotated[str, typer.Argument(help="source type, e.g. shopify or square")],
+    provider: Annotated[
+        str, typer.Argument(help="source or destination type, e.g. shopify, square, qbo, xero")
+    ],
     name: Annotated[str, typer.Argument(help="a name for this connection")],
     tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
     credential: Annotated[
@@ -67,11 +72,13 @@ def add(
         str | None, typer.Option(help="where sales without a provider location go")
     ] = None,
 ) -> None:
-    """Connect a source account; credentials are encrypted with the configured key."""
-    if provider not in sources().names():
-        err.print(
-            f"[red]No source type {provider!r}.[/red] Installed: {', '.join(sources().names())}"
-        )
+    """Connect a source account, or the books postings go to (QuickBooks Online, Xero);
+    credentials are encrypted with the configured key."""
+    books = [n for n in destinations().names() if n != LEDGER]
+    role = "destination" if provider in books else "source"
+    if role == "source" and provider not in sources().names():
+        installed = ", ".join([*sources().names(), *books])
+        err.print(f"[red]No source or destination type {provider!r}.[/red] Installed: {installed}")
         raise typer.Exit(2)
     cfg = settings()
     config: dict[str, object] = dict(_pairs(setting or [], "setting"))
@@ -88,9 +95,10 @@ def add(
         if default_location:
             config["default_location"] = default_location
         created = Connections(session, tenant, cfg.vault()).add(
-            provider, "source", name, dict(_pairs(credential or [], "credential")), config
+            provider, role, name, dict(_pairs(credential or [], "credential")), config
         )
-    console.print(f"Connected {provider} as {name!r} ({created}).")
+    after = "; postings of this tenant now go to it" if role == "destination" else ""
+    console.print(f"Connected {provider} as {name!r} ({created}){after}.")
 
 
 @connection_app.command("list")
@@ -139,7 +147,7 @@ def sweep(
         except SyncError as exc:
             err.print(f"[red]The sweep stopped:[/red] {exc.user_message}")
             raise typer.Exit(1) from None
-        Engine(factory, system_clock).tick(tenant)
+        configured_engine(cfg, factory, system_clock).tick(tenant)
     for connection_key, report in reports.items():
         console.print(
             f"{connection_key}: {report.pages} pages, {report.records} new records, "
