@@ -129,6 +129,7 @@ def test_malformed_payloads_are_quarantined_with_field_paths(
     not_json = engine.receive("demo", "simulator", "sale", "{not json").record_id
     missing = engine.receive("demo", "simulator", "sale", '{"id": "x"}').record_id
     unknown = engine.receive("demo", "nowhere-pos", "sale", "{}").record_id
+    customer = engine.receive("demo", "simulator", "customer", '{"id": "c"}').record_id
     engine.take_in("demo")
     with db() as session:
         inbox = Inbox(session, "demo", clock)
@@ -137,6 +138,9 @@ def test_malformed_payloads_are_quarantined_with_field_paths(
         assert {"tenant_id", "lines", "payments"} <= paths
         assert as_problems(inbox.get(unknown).problems)[0].code == "unknown_source"  # type: ignore[union-attr]
         assert inbox.get(not_json).payload == "{not json"  # type: ignore[union-attr]
+        refused = as_problems(inbox.get(customer).problems)  # type: ignore[union-attr]
+        assert [p.code for p in refused] == ["unknown_record_type"]
+        assert "payout, refund, sale" in refused[0].message
 
 
 def test_an_edited_document_becomes_its_next_revision_and_is_queued_again(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pydantic
 
-from salesync.domain.documents import Document, DocumentKind, document_id
+from salesync.domain.documents import Document, document_id
 from salesync.domain.errors import ValidationError
 from salesync.domain.validation import Problem
 from salesync.engine.policies import MANUAL_SOURCE as MANUAL
@@ -49,16 +49,15 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def salesync_json(record_type: str, payload: str) -> Document:
     """Records in salesync's own document JSON (the simulator, manual entry, replays)."""
-    try:
-        kind = DocumentKind(record_type)
-    except ValueError:
-        kinds = ", ".join(k.value for k in (DocumentKind.SALE, DocumentKind.REFUND))
+    kind = next((k for k in codec.KINDS if k.value == record_type), None)
+    if kind is None:
+        kinds = ", ".join(sorted(k.value for k in codec.KINDS))
         raise ValidationError(
             f"record type {record_type!r} is not a document kind",
             problems=(
                 Problem("unknown_record_type", f"{record_type!r} is not one of {kinds}", "type"),
             ),
-        ) from None
+        )
     try:
         body = json.loads(payload)
     except json.JSONDecodeError as exc:

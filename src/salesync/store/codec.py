@@ -16,6 +16,9 @@ _ADAPTERS: dict[DocumentKind, TypeAdapter[Any]] = {
     DocumentKind.PAYOUT: TypeAdapter(Payout),
 }
 
+KINDS = frozenset(_ADAPTERS)
+"""The document kinds stored as documents (customers and products go to the directory)."""
+
 
 def encode(document: Document) -> dict[str, Any]:
     """The document as JSON-ready data."""
