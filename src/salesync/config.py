@@ -123,7 +123,6 @@ class Settings(BaseSettings):
             key_file.write_text(new_key())
         return Vault([key_file.read_text().strip()])
 
-
     def oauth_client(self, provider: str) -> tuple[str, str, str] | None:
         """(token URL, client id, client secret) of ``provider``'s app, if configured."""
         found = {

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
@@ -193,3 +194,36 @@ def test_two_active_destinations_are_refused_with_what_to_do(
     with pytest.raises(SyncError) as caught:
         books.name_for("demo")
     assert "disable all but one" in caught.value.user_message
+
+
+def test_a_database_that_is_busy_while_sending_is_retried_not_failed(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant, vault: Vault
+) -> None:
+    """ "database is locked" under a sender is a reason to try again, not a bug."""
+    _connect(db, vault)
+    notebook = Notebook()
+    engine = _engine(db, clock, vault, notebook)
+    locked = OperationalError("INSERT INTO accounts", {}, Exception("database is locked"))
+    original = _Pages.post
+    busy_calls = [2]
+
+    def sometimes_busy(self: _Pages, postings: Sequence[Posting]) -> list[Written]:
+        if busy_calls[0]:
+            busy_calls[0] -= 1
+            raise locked
+        return original(self, postings)
+
+    _Pages.post = sometimes_busy  # type: ignore[method-assign]
+    try:
+        _run(engine, clock, merchant)
+        clock.advance(timedelta(hours=2))
+        engine.run_until_idle("demo")
+    finally:
+        _Pages.post = original  # type: ignore[method-assign]
+    with db() as session:
+        counts = Outbox(session, "demo").counts()
+        retried = [r for r in session.query(PostingRow).all() if r.last_error]
+    assert busy_calls == [0]
+    assert set(counts) == {PostingState.POSTED.value}
+    assert retried, "the busy calls left their error on the postings they delayed"
+    assert {r.last_error["kind"] for r in retried if r.last_error} == {ErrorKind.TRANSIENT.value}

@@ -7,8 +7,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from salesync.domain.validation import Problem
 
@@ -35,21 +33,6 @@ def answer(
         body["problems"] = rows
     body.update(extra)
     return JSONResponse(body, status_code=status_code, headers=dict(headers or {}))
-
-
-def unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database cannot be used right now (so a retry may work)."""
-    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
-
-
-def reason(exc: BaseException) -> str:
-    """What went wrong, fit for a log line: a database error's own words only, never the
-    statement or its parameters (which carry payloads)."""
-    if isinstance(exc, DBAPIError):
-        return f"{type(exc.orig).__name__}: {exc.orig}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def database_unavailable() -> JSONResponse:

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesync.api.answers import answer, database_unavailable, unavailable
+from salesync.api.answers import answer, database_unavailable
 from salesync.api.body import MAX_BODY_BYTES
 from salesync.api.connections import TTL_SECONDS, ConnectionCache
 from salesync.api.ingress import Ingress
@@ -19,6 +19,7 @@ from salesync.api.manual import ManualEntry
 from salesync.api.writer import GroupWriter
 from salesync.connectors.registry import SourceRegistry, sources
 from salesync.engine.runner import Engine
+from salesync.store.failures import unavailable
 from salesync.store.vault import Vault
 
 log = structlog.get_logger("salesync.api")

@@ -31,8 +31,6 @@ from salesync.api.answers import (
     RETRY_AFTER_SECONDS,
     answer,
     database_unavailable,
-    reason,
-    unavailable,
 )
 from salesync.api.body import BadLengthError, BodyTooLargeError, read_body
 from salesync.api.connections import ConnectionCache, Receiver, UnknownConnectionError
@@ -42,6 +40,7 @@ from salesync.connectors.source import ForgedWebhookError, Source, Webhook, Webh
 from salesync.domain.errors import SyncError, ValidationError
 from salesync.domain.validation import Problem
 from salesync.engine.inbox import Inbox, Incoming, Received
+from salesync.store.failures import reason, unavailable
 
 log = structlog.get_logger("salesync.ingress")
 

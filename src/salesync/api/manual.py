@@ -29,8 +29,6 @@ from salesync.api.answers import (
     answer,
     database_unavailable,
     problem_rows,
-    reason,
-    unavailable,
 )
 from salesync.api.body import BadLengthError, BodyTooLargeError, read_body
 from salesync.api.tokens import tenant_of
@@ -42,6 +40,7 @@ from salesync.engine.intake import Intake
 from salesync.engine.policies import MANUAL_SOURCE as MANUAL
 from salesync.engine.runner import Engine
 from salesync.engine.runs import recorded
+from salesync.store.failures import reason, unavailable
 from salesync.store.repositories import Locations
 from salesync.store.tables import (
     DocumentRow,

@@ -28,6 +28,7 @@ from salesync.domain.documents import Payout, Refund, Sale
 from salesync.domain.errors import BugError, ErrorKind, SyncError, TransientError
 from salesync.domain.journal import JournalEntry
 from salesync.domain.planning import PostingMode
+from salesync.store.failures import reason, unavailable
 from salesync.store.repositories import Documents, TenantScoped
 from salesync.store.tables import PostingDocumentRow, PostingRow
 
@@ -306,9 +307,7 @@ class Sender:
         except SyncError as exc:
             error = exc
         except Exception as exc:  # a broken connector is a bug; the postings stay for replay
-            error = SyncError(
-                f"{type(exc).__name__}: {exc}", operation="connect", code="unexpected"
-            )
+            error = _unforeseen(exc, "connect")
         report.errors.append(error)
         for claimed in filter(None, map(self._claim, ids)):
             self._failed(claimed, error, report)
@@ -379,8 +378,7 @@ class Sender:
             self._whole_call_failed(claimed, exc, report)
             return
         except Exception as exc:  # anything unforeseen is a bug; the postings stay for replay
-            bug = SyncError(f"{type(exc).__name__}: {exc}", operation="post", code="unexpected")
-            self._whole_call_failed(claimed, bug, report)
+            self._whole_call_failed(claimed, _unforeseen(exc, "post"), report)
             return
         for c, w in zip(fresh, written, strict=True):
             if w.ref is not None:
@@ -472,6 +470,16 @@ class Sender:
                 .where(PostingRow.id == posting_id, PostingRow.state == PostingState.SENDING.value)
                 .values(state=state.value, lease_until=None, **values)
             )
+
+
+def _unforeseen(exc: Exception, operation: str) -> SyncError:
+    """An exception no connector classified: the database being busy or away is worth
+    retrying; anything else is a bug, and the posting waits for a developer and a replay."""
+    if unavailable(exc):
+        return TransientError(
+            f"the database is unavailable: {reason(exc)}", operation=operation, code="database"
+        )
+    return SyncError(f"{type(exc).__name__}: {exc}", operation=operation, code="unexpected")
 
 
 def _by_tenant(claimed: list[_Claimed]) -> dict[str, list[_Claimed]]:

@@ -203,7 +203,9 @@ class DeliveryQueue:
             status = response.status_code
         except httpx.TimeoutException:
             error = "timeout"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            # InvalidURL is not an HTTPError; a bad subscription URL is a failed attempt
+            # like any other, retried and finally given up, never a lost message.
             error = f"{type(exc).__name__}: {exc}"
         return DeliveryAttempt(
             delivery_id=pending.delivery_id,

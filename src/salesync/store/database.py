@@ -32,11 +32,14 @@ def _sqlite_savepoint(connection: Any, _name: str) -> None:
     # savepoint opened first would stand alone and its release would commit on the spot,
     # outside the transaction the engine relies on for atomicity. Begin it explicitly
     # (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl).
-    # Reads before the first write stay outside the transaction, as pysqlite always did,
-    # so readers never block and a read-then-write never fails on a stale WAL snapshot.
+    # IMMEDIATE takes the write lock now, waiting up to busy_timeout for another writer:
+    # a deferred transaction that read first and wrote after another connection committed
+    # would fail at once with "database is locked" (a stale WAL snapshot cannot be
+    # upgraded to a writer, and busy_timeout does not apply). Transactions that open with
+    # a savepoint are writers; plain reads stay outside any transaction and never block.
     dbapi = connection.connection.dbapi_connection
     if dbapi is not None and not dbapi.in_transaction:
-        dbapi.execute("BEGIN")
+        dbapi.execute("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
