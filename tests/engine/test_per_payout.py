@@ -135,3 +135,25 @@ def test_switching_to_per_payout_never_posts_a_sale_twice(
     covered = coverage(db)
     assert all(covered[d.id] == 1 for d in docs)
     assert book_balances(db) == expected_balances(merchant, docs)
+
+
+def test_documents_arriving_after_the_wait_together_with_their_payout_post_once(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A backlog taken in long after it happened (a backfill, an outage): card sales are
+    overdue, but their payout is in the same pass, so they go with it and nowhere else."""
+    per_payout(db, clock, merchant)
+    docs = brooklyn(merchant)
+    engine = Engine(db, clock)
+    late = datetime.combine(START + timedelta(days=20), time(23), UTC)
+    clock.set(late)
+    deliver(engine, clock, docs, late + timedelta(hours=1))
+    engine.run_until_idle("demo")
+    covered = coverage(db)
+    assert set(covered.values()) == {1}
+    assert len(covered) == len(docs)
+    assert book_balances(db) == expected_balances(merchant, docs)
+    payouts = [d for d in docs if isinstance(d, Payout)]
+    assert {r.key for r in posting_rows(db) if r.mode == "per_payout"} == {
+        f"payout:simulator:{p.external_id}" for p in payouts
+    }

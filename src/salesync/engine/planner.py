@@ -187,7 +187,12 @@ class Planner:
         mode = self.mode_for(location.id)
         today = self.clock().astimezone(location.zone).date()
         summary_days: dict[date, list[tuple[Sale | Refund, int]]] = defaultdict(list)
+        # Payouts first: the documents a payout carries are planned with it, and must not
+        # also go into a summary (as overdue) later in the same pass.
+        fresh.sort(key=lambda r: not isinstance(loaded[r.document_id].document, Payout))
         for row in fresh:
+            if row.planned:
+                continue  # carried by a payout planned above
             item = loaded[row.document_id]
             document = item.document
             if isinstance(document, Payout) and mode is PostingMode.PER_PAYOUT:
