@@ -143,7 +143,9 @@ class Destination(Protocol):
     def connect(
         self, connection: DestinationConnection, transport: httpx.BaseTransport | None = None
     ) -> Books:
-        """Open ``connection``'s books; ``transport`` reaches a sandbox in tests."""
+        """Open ``connection``'s books; ``transport`` reaches a sandbox in tests. The
+        transport belongs to the caller, who may share it between many books: closing
+        the books must not close it."""
         ...
 
 
