@@ -9,6 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from salesync.cli.app import app
+from salesync.clock import system_clock
+from salesync.config import load_settings
+from salesync.engine.destinations import DestinationBooks
+from salesync.store.database import make_engine, session_factory
+from salesync.store.repositories import Connections
 
 DEMO = ["demo", "--start", "2026-03-06", "--days", "1", "--orders-per-day", "3"]
 
@@ -47,7 +52,7 @@ def test_unknown_source_types_and_locations_are_refused(cli: CliRunner) -> None:
     """A typo in the provider or a location names what is installed or set up."""
     provider = cli.invoke(app, ["connection", "add", "shopfiy", "Shop"])
     assert provider.exit_code == 2
-    assert "Installed: pos_file, shopify, square" in provider.output
+    assert "Installed: pos_file, shopify, square, qbo, xero" in provider.output
     location = cli.invoke(app, ["connection", "add", "square", "Till", "--location", "L1=paris"])
     assert location.exit_code == 2
     assert "No location paris" in location.output
@@ -61,3 +66,27 @@ def test_sweeping_an_unknown_connection_lists_the_known_ones(cli: CliRunner) -> 
     result = cli.invoke(app, ["sweep", "--connection", "nope"])
     assert result.exit_code == 2
     assert "No connection 'nope'" in result.output
+
+
+def test_a_destination_connection_becomes_the_tenants_books(cli: CliRunner, cli_home: Path) -> None:
+    """Adding QuickBooks Online makes it the destination of the tenant's next postings."""
+    added = cli.invoke(
+        app,
+        [
+            "connection", "add", "qbo", "Books",
+            "--credential", "access_token=eyJ-secret",
+            "--setting", "realm_id=9341453050000000",
+        ],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert "postings of this tenant now go to it" in added.output
+    listed = cli.invoke(app, ["connection", "list"])
+    assert "destination" in listed.output
+    assert b"eyJ-secret" not in (cli_home / "var" / "salesync.db").read_bytes()
+
+    cfg = load_settings()
+    factory = session_factory(make_engine(cfg.database))
+    chosen = DestinationBooks(factory, cfg.vault(), system_clock).name_for("demo")
+    assert chosen not in ("ledger", "")
+    with factory() as session:
+        assert Connections(session, "demo", cfg.vault()).info(chosen).provider == "qbo"

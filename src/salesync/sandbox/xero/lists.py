@@ -1,10 +1,13 @@
-"""Contacts and items: the named lists documents point at.
+"""Contacts, items and accounts: the named lists documents point at.
 
 A contact's Name is unique among active contacts and its ContactNumber among all; a PUT
 that repeats either is refused while a POST updates the contact it matches
 (https://developer.xero.com/documentation/api/accounting/contacts). Item codes are unique,
 at most 30 characters, names at most 50
-(https://developer.xero.com/documentation/api/accounting/items).
+(https://developer.xero.com/documentation/api/accounting/items). Accounts are created one
+per PUT and updated by POST to their id; codes (at most 10 characters) and names (at most
+150) are unique, and only a non-bank account can be enabled for payments
+(https://developer.xero.com/documentation/api/accounting/accounts).
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from typing import Any
 from salesync.sandbox.xero.errors import ElementInvalid
 from salesync.sandbox.xero.organisation import XeroOrganisation
 from salesync.sandbox.xero.references import find_contact, resolve_account, resolve_tax_rate
+from salesync.sandbox.xero.seed import CLASSES
 from salesync.sandbox.xero.values import decimal_of, number
 
 CONTACT_NAME_MAX = 255
 CONTACT_NUMBER_MAX = 50
 ITEM_CODE_MAX = 30
 ITEM_NAME_MAX = 50
+ACCOUNT_CODE_MAX = 10
+ACCOUNT_NAME_MAX = 150
 
 
 def match_contact(org: XeroOrganisation, element: dict[str, Any]) -> dict[str, Any] | None:
@@ -124,3 +130,63 @@ def build_item(
     }
     org.put("Items", item["ItemID"], item)
     return item
+
+
+def build_account(
+    org: XeroOrganisation, element: dict[str, Any], existing: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Create or update an account in the chart, keeping codes and names unique."""
+    merged = {**existing, **element} if existing else dict(element)
+    own_id = existing["AccountID"] if existing else None
+    problems = _account_problems(org, merged, own_id)
+    tax_type = str(merged.get("TaxType") or "")
+    if tax_type:
+        resolve_tax_rate(org, tax_type, problems)
+    else:
+        tax_type = "BASEXCLUDED" if org.get("TaxRates", "BASEXCLUDED") else "NONE"
+    if problems:
+        raise ElementInvalid(problems)
+    kind = str(merged["Type"])
+    account = {
+        **merged,
+        "AccountID": own_id or str(uuid.uuid4()),
+        "Code": str(merged["Code"]).strip(),
+        "Name": str(merged["Name"]).strip(),
+        "TaxType": tax_type,
+        "Status": str(merged.get("Status") or "ACTIVE"),
+        "Class": CLASSES[kind],
+        "EnablePaymentsToAccount": bool(merged.get("EnablePaymentsToAccount", False)),
+        "CurrencyCode": org.base_currency,
+        "UpdatedDateUTC": org.stamp(),
+    }
+    org.put("Accounts", account["AccountID"], account)
+    return account
+
+
+def _account_problems(
+    org: XeroOrganisation, merged: dict[str, Any], own_id: str | None
+) -> list[str]:
+    problems: list[str] = []
+    code = str(merged.get("Code") or "").strip()
+    name = str(merged.get("Name") or "").strip()
+    kind = str(merged.get("Type") or "")
+    if not code or len(code) > ACCOUNT_CODE_MAX:
+        problems.append("Please enter a Code of at most 10 characters.")
+    if not name or len(name) > ACCOUNT_NAME_MAX:
+        problems.append("Please enter a Name of at most 150 characters.")
+    if kind not in CLASSES:
+        problems.append(f"Account Type '{kind}' is not valid")
+    for other in org.all("Accounts"):
+        if other["AccountID"] == own_id:
+            continue
+        if code and other["Code"].casefold() == code.casefold():
+            problems.append("Please enter a unique Code.")
+        if name and other["Name"].casefold() == name.casefold():
+            problems.append("Please enter a unique Name.")
+    if kind == "BANK" and merged.get("EnablePaymentsToAccount"):
+        problems.append("Payments are always enabled for bank accounts")
+    if kind == "BANK" and not merged.get("BankAccountNumber"):
+        problems.append("Please enter a bank account number.")
+    if str(merged.get("Status") or "ACTIVE") not in {"ACTIVE", "ARCHIVED"}:
+        problems.append(f"Invalid status '{merged.get('Status')}'")
+    return problems

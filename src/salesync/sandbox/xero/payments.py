@@ -1,9 +1,12 @@
-"""Payments against invoices into a bank account, and credit notes allocated to invoices.
+"""Payments against invoices into a bank account, refunds of credit notes, and credit
+notes allocated to invoices.
 
 Messages for the common refusals are Xero's own, as connector vendors list them
 (https://www.chargebee.com/docs/1.0/integrations/articles-and-faq/xero-sync-error-invoice-number-must-be-unique.html
 and related articles): only an AUTHORISED invoice takes a payment, and never more than is
-outstanding. An invoice whose AmountDue reaches zero becomes PAID.
+outstanding. An invoice whose AmountDue reaches zero becomes PAID. A payment naming a
+``CreditNote`` instead of an ``Invoice`` refunds that much of the credit note's remaining
+credit (https://developer.xero.com/documentation/api/accounting/payments, "Refunds").
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ def build_payment(
     """Apply a payment to its invoice; on an existing payment only Status DELETED is taken."""
     if existing is not None:
         return _delete_payment(org, element, existing)
+    if element.get("CreditNote") and not element.get("Invoice"):
+        return _refund_credit(org, element)
     problems: list[str] = []
     invoice = find_invoice(org, element.get("Invoice"))
     account = _payment_account(org, element.get("Account"), problems)
@@ -81,11 +86,88 @@ def build_payment(
     return payment
 
 
+def find_credit_note(org: XeroOrganisation, ref: Any) -> dict[str, Any] | None:
+    """The credit note a reference names by CreditNoteID or CreditNoteNumber."""
+    if not isinstance(ref, dict):
+        return None
+    if ref.get("CreditNoteID"):
+        return org.get("CreditNotes", str(ref["CreditNoteID"]))
+    for credit in org.all("CreditNotes"):
+        if ref.get("CreditNoteNumber") and credit["CreditNoteNumber"] == ref["CreditNoteNumber"]:
+            return credit
+    return None
+
+
+def _refund_credit(org: XeroOrganisation, element: dict[str, Any]) -> dict[str, Any]:
+    """Pay out part of an AUTHORISED credit note's remaining credit from an account."""
+    problems: list[str] = []
+    credit = find_credit_note(org, element.get("CreditNote"))
+    account = _payment_account(org, element.get("Account"), problems)
+    amount = decimal_of(element.get("Amount"))
+    day = parse_day(element.get("Date")) if element.get("Date") else org.today()
+    if credit is None:
+        problems.append("Credit note could not be found")
+    elif credit["Status"] != "AUTHORISED":
+        problems.append("Payments can only be made against Authorised documents.")
+    if amount is None or amount <= 0:
+        problems.append("Payment amount must be greater than zero")
+    elif credit is not None and cents(amount) > _decimal(credit["RemainingCredit"]):
+        problems.append("Payment amount exceeds the amount outstanding on this document.")
+    if day is None:
+        problems.append("Date is not a valid date")
+    if problems or credit is None or account is None or amount is None or day is None:
+        raise ElementInvalid(problems)
+    amount = cents(amount)
+    payment: dict[str, Any] = {
+        "PaymentID": str(uuid.uuid4()),
+        "Date": day_json(day),
+        "DateString": day_string(day),
+        "Amount": number(amount),
+        "Reference": str(element.get("Reference") or ""),
+        "Status": "AUTHORISED",
+        "PaymentType": "ARCREDITPAYMENT" if credit["Type"] == "ACCRECCREDIT" else "APCREDITPAYMENT",
+        "IsReconciled": bool(element.get("IsReconciled", False)),
+        "Account": {"AccountID": account["AccountID"], "Code": account["Code"]},
+        "CreditNote": {
+            "CreditNoteID": credit["CreditNoteID"],
+            "CreditNoteNumber": credit["CreditNoteNumber"],
+            "Type": credit["Type"],
+            "Contact": credit["Contact"],
+        },
+        "UpdatedDateUTC": org.stamp(),
+    }
+    credit.setdefault("Payments", []).append(
+        {"PaymentID": payment["PaymentID"], "Date": payment["Date"], "Amount": payment["Amount"]}
+    )
+    _settle_credit(org, credit, -amount)
+    org.put("Payments", payment["PaymentID"], payment)
+    return payment
+
+
+def _settle_credit(org: XeroOrganisation, credit: dict[str, Any], change: Decimal) -> None:
+    remaining = _decimal(credit["RemainingCredit"]) + change
+    credit["RemainingCredit"] = number(remaining)
+    credit["Status"] = "PAID" if remaining == 0 else "AUTHORISED"
+    credit["UpdatedDateUTC"] = org.stamp()
+    org.put("CreditNotes", credit["CreditNoteID"], credit)
+
+
 def _delete_payment(
     org: XeroOrganisation, element: dict[str, Any], existing: dict[str, Any]
 ) -> dict[str, Any]:
     if element.get("Status") != "DELETED" or existing["Status"] == "DELETED":
         raise ElementInvalid(["A payment can only be changed by setting its Status to DELETED"])
+    if existing.get("CreditNote"):
+        credit = org.get("CreditNotes", existing["CreditNote"]["CreditNoteID"])
+        if credit is not None:
+            credit["Payments"] = [
+                p for p in credit.get("Payments", []) if p["PaymentID"] != existing["PaymentID"]
+            ]
+            _settle_credit(org, credit, _decimal(existing["Amount"]))
+        existing["Status"] = "DELETED"
+        existing["UpdatedDateUTC"] = org.stamp()
+        org.put("Payments", existing["PaymentID"], existing)
+        return existing
     invoice = org.get("Invoices", existing["Invoice"]["InvoiceID"])
     if invoice is not None:
         invoice["Payments"] = [
@@ -152,7 +234,7 @@ def allocate_credit(
     credit["Allocations"].append(allocation)
     allocated = _decimal(credit.get("AllocatedAmount", 0)) + amount
     credit["AllocatedAmount"] = number(allocated)
-    credit["RemainingCredit"] = number(_decimal(credit["Total"]) - allocated)
+    credit["RemainingCredit"] = number(_decimal(credit["RemainingCredit"]) - amount)
     if credit["RemainingCredit"] == 0:
         credit["Status"] = "PAID"
     credit["UpdatedDateUTC"] = org.stamp()

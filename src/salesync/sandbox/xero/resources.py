@@ -14,7 +14,13 @@ from salesync.sandbox.xero.documents import (
     find_by_number,
 )
 from salesync.sandbox.xero.journals import build_manual_journal
-from salesync.sandbox.xero.lists import build_contact, build_item, match_contact, match_item
+from salesync.sandbox.xero.lists import (
+    build_account,
+    build_contact,
+    build_item,
+    match_contact,
+    match_item,
+)
 from salesync.sandbox.xero.organisation import XeroOrganisation
 from salesync.sandbox.xero.payments import build_payment
 
@@ -65,7 +71,7 @@ RESOURCES: dict[str, Resource] = {
             "Contacts", "ContactID", "Contact", build_contact, match_contact, ("ContactNumber",)
         ),
         Resource("Items", "ItemID", "Item", build_item, match_item, ("Code",)),
-        Resource("Accounts", "AccountID", "Account"),
+        Resource("Accounts", "AccountID", "Account", build_account),
         Resource("TaxRates", "TaxType", "Tax rate"),
         Resource("TrackingCategories", "TrackingCategoryID", "Tracking category"),
     )

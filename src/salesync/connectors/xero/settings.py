@@ -1,0 +1,56 @@
+"""A Xero connection's settings, checked when its books are opened."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pydantic
+
+from salesync.connectors.xero import errors
+from salesync.domain.errors import MappingError
+
+DEFAULT_BASE_URL = "https://api.xero.com"
+
+
+class XeroSettings(pydantic.BaseModel):
+    """What salesync needs to know about one connected Xero organisation."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="ignore")
+
+    tenant_id: str = pydantic.Field(min_length=1)
+    """The organisation's tenant id (``GET /connections``), sent as ``xero-tenant-id``."""
+    base_url: str = DEFAULT_BASE_URL
+    account_policy: Literal["create", "require"] = "create"
+    """``create``: missing accounts are created; ``require``: each must be mapped."""
+    accounts: dict[str, str] = {}
+    """salesync account name -> Xero account code."""
+    tracking_category: str = "Location"
+    tracking: dict[str, str] = {}
+    """Location id -> option of ``tracking_category``; no tracking when empty."""
+    sales_form: Literal["invoice", "manual_journal"] = "invoice"
+    """How per-order sales and refunds are written; everything else is a manual journal."""
+    cash_contact: str = pydantic.Field(default="Cash Sales", min_length=1, max_length=255)
+    """The contact of sales with no customer."""
+    no_tax_type: str | None = None
+    """The zero tax rate of lines (found in the organisation when not given)."""
+
+    @classmethod
+    def of(cls, settings: Mapping[str, Any], connection_id: str) -> XeroSettings:
+        """The settings, or a ``MappingError`` listing every problem in them."""
+        try:
+            return cls.model_validate(dict(settings))
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise MappingError(
+                f"Xero connection {connection_id} has invalid settings: {problems}",
+                user_message=f"The Xero connection's settings need fixing before salesync "
+                f"can post: {problems}.",
+                code="settings_invalid",
+                connection=connection_id,
+                provider=errors.PROVIDER,
+                operation="connect",
+            ) from None

@@ -1,0 +1,807 @@
+"""Xero as a destination: the destination and token contracts against the sandbox
+organisation, then each form's payload, the error table, element-by-element answers,
+reading back after lost answers, contacts, the account policy and the rate limits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from destination_contract import (
+    BROOKLYN,
+    MERCHANT,
+    START,
+    DestinationContract,
+    TokenContract,
+    expected_balances,
+    nonzero,
+    sample_postings,
+)
+from sqlalchemy.orm import Session, sessionmaker
+from xero_harness import XeroHarness, in_currency
+
+from salesync.clock import ManualClock
+from salesync.connectors.destination import DestinationConnection, Posting
+from salesync.connectors.xero import XeroDestination, errors
+from salesync.connectors.xero.accounts import default_code
+from salesync.connectors.xero.client import idempotency_key
+from salesync.connectors.xero.forms import number_for
+from salesync.domain.documents import Location, Payment, Sale
+from salesync.domain.errors import ErrorKind, SyncError
+from salesync.domain.money import Money
+from salesync.domain.planning import plan_per_order
+from salesync.domain.simulate import SalesSimulator
+from salesync.sandbox.faults import Fault, FaultKind
+from salesync.sandbox.server import serving
+from salesync.store.database import make_engine, migrate, session_factory
+
+SHOREDITCH = MERCHANT.locations[1]
+
+
+class TestXeroContract(DestinationContract, TokenContract):
+    name = "xero"
+
+    @pytest.fixture
+    def harness(
+        self, sender_db: sessionmaker[Session], clock: ManualClock
+    ) -> Iterator[XeroHarness]:
+        harness = XeroHarness.start(sender_db, clock)
+        yield harness
+        harness.close()
+
+
+# --- fixtures and helpers ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    """One migrated SQLite database for the focused tests (each uses its own connection
+    and organisation); the contract above runs on SQLite and PostgreSQL."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('xero') / 'salesync.db'}")
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def start(db: sessionmaker[Session]) -> Iterator[Callable[..., XeroHarness]]:
+    """Starts harnesses on a fresh clock and closes them after the test."""
+    started: list[XeroHarness] = []
+
+    def make(**settings: Any) -> XeroHarness:
+        harness = XeroHarness.start(db, ManualClock(START), **settings)
+        started.append(harness)
+        return harness
+
+    yield make
+    for harness in started:
+        harness.close()
+
+
+@pytest.fixture
+def xero(start: Callable[..., XeroHarness]) -> XeroHarness:
+    return start()
+
+
+@pytest.fixture(scope="module")
+def postings() -> list[Posting]:
+    return sample_postings()
+
+
+def by_key(postings: list[Posting], part: str) -> Posting:
+    return next(p for p in postings if part in p.key)
+
+
+def per_order(document: Sale, location: Location = BROOKLYN) -> Posting:
+    planned = plan_per_order(document, location)
+    return Posting(planned.key, planned.mode, planned.entry, (document,))
+
+
+def summarized_sale(postings: list[Posting], test: Callable[[Sale], bool]) -> Sale:
+    """A sale of the sample's summarized day, to post on its own."""
+    summary = by_key(postings, "daily:")
+    return next(d for d in summary.documents if isinstance(d, Sale) and test(d))
+
+
+def invoice_of(xero: XeroHarness, posting: Posting) -> dict[str, Any]:
+    number = number_for(posting.key)
+    return next(i for i in xero.org.all("Invoices") if i["InvoiceNumber"] == number)
+
+
+def exact(xero: XeroHarness, postings: list[Posting]) -> None:
+    assert nonzero(xero.balances()) == expected_balances(xero, postings)
+
+
+# --- forms ---------------------------------------------------------------------------
+
+
+def test_a_sale_is_an_authorised_invoice_paid_into_its_tender_account(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """A card sale: ACCREC invoice numbered by its reference with the key as Reference,
+    one line per product with its item, tax as a line to the tax account at a zero
+    rate, tracked by store, and one payment into the card clearing account."""
+    sale = postings[0]
+    books = xero.open()
+    [written] = books.post([sale])
+    invoice = invoice_of(xero, sale)
+    assert written.ref == f"Invoice:{invoice['InvoiceID']}"
+    assert (invoice["Type"], invoice["Status"], invoice["Reference"]) == (
+        "ACCREC",
+        "PAID",
+        sale.key,
+    )
+    assert (invoice["LineAmountTypes"], invoice["Contact"]["Name"]) == (
+        "Exclusive",
+        "Customer cust-0325",
+    )
+    lines = [
+        (ln["Description"], ln.get("ItemCode"), ln["AccountCode"], ln["Quantity"], ln["LineAmount"])
+        for ln in invoice["LineItems"]
+    ]
+    assert lines == [
+        ("Fleece hoodie", "HOOD-002", default_code("Income:Sales:Apparel"), 1.0, 64.0),
+        ("Field notebook", "BOOK-009", default_code("Income:Sales:Stationery"), 2.0, 19.98),
+        ("NY Sales Tax", None, default_code("Liabilities:Sales-Tax:NY-Sales-Tax"), 1.0, 7.45),
+    ]
+    assert {ln["TaxType"] for ln in invoice["LineItems"]} == {"BASEXCLUDED"}
+    assert invoice["LineItems"][0]["Tracking"][0]["Option"] == "Downtown"
+    [payment] = xero.live("Payments")
+    assert payment["Account"]["Code"] == default_code("Assets:Clearing:Card")
+    assert (payment["Amount"], payment["Reference"]) == (91.43, f"{number_for(sale.key)} 1/1 card")
+    exact(xero, [sale])
+
+
+def test_split_tenders_are_one_payment_each_and_a_gift_card_pays_from_its_liability(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """A sale paid part cash, part card, and one paid by gift card and card: one payment
+    per tender, each into its own account, the gift card into its liability account."""
+    split = per_order(summarized_sale(postings, lambda s: len(s.payments) == 2))
+    card = postings[0].documents[0]
+    assert isinstance(card, Sale)
+    gift = Money(Decimal("25.00"), "USD")
+    redeemed = replace(
+        card,
+        external_id="GIFT-1",
+        payments=(Payment("gift_card", gift), Payment("card", card.payments[0].amount - gift)),
+    )
+    both = [split, per_order(redeemed)]
+    written = xero.open().post(both)
+    assert all(w.ref for w in written), [w.error for w in written]
+    accounts = sorted(
+        (p["Reference"].split(" ", 1)[1], p["Account"]["Code"]) for p in xero.live("Payments")
+    )
+    assert accounts == sorted(
+        [
+            ("1/2 cash", default_code("Assets:Cash-Drawer")),
+            ("2/2 card", default_code("Assets:Clearing:Card")),
+            ("1/2 gift_card", default_code("Liabilities:Gift-Cards")),
+            ("2/2 card", default_code("Assets:Clearing:Card")),
+        ]
+    )
+    exact(xero, both)
+
+
+def test_tips_discounts_shipping_and_gift_cards_sold_go_to_their_own_accounts(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """Each part of a sale is a line in its account: the tip owed to staff, the discount
+    as a negative line, shipping, and a gift card sold as a liability."""
+    tipped = by_key(postings, "00007")
+    discounted = by_key(postings, "00004")
+    shipped = by_key(postings, "00002")
+    gift_card = per_order(summarized_sale(postings, lambda s: s.external_id.endswith("00021")))
+    chosen = [tipped, discounted, shipped, gift_card]
+    written = xero.open().post(chosen)
+    assert all(w.ref for w in written), [w.error for w in written]
+
+    def line(posting: Posting, account: str) -> tuple[str, float]:
+        code = default_code(account)
+        found = next(
+            ln for ln in invoice_of(xero, posting)["LineItems"] if ln["AccountCode"] == code
+        )
+        return found["Description"], found["LineAmount"]
+
+    assert line(tipped, "Liabilities:Tips-Payable") == ("Tips Payable", 0.48)
+    assert line(discounted, "Income:Discounts") == ("Discounts", -5.0)
+    assert line(shipped, "Income:Shipping") == ("Shipping", 6.95)
+    assert line(gift_card, "Liabilities:Gift-Cards") == ("gift card sold", 25.0)
+    exact(xero, chosen)
+
+
+def test_a_refund_is_a_credit_note_refunded_to_its_tender(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """A refund: ACCRECCREDIT credit note with the returned items in the returns account
+    and the tax given back, refunded in full from the card clearing account."""
+    refund = by_key(postings, ":refund:")
+    [written] = xero.open().post([refund])
+    [credit] = xero.org.all("CreditNotes")
+    assert written.ref == f"CreditNote:{credit['CreditNoteID']}"
+    assert (credit["Type"], credit["Status"], credit["RemainingCredit"]) == (
+        "ACCRECCREDIT",
+        "PAID",
+        0.0,
+    )
+    assert credit["LineItems"][0]["AccountCode"] == default_code("Income:Returns")
+    assert credit["LineItems"][0]["ItemCode"] == "CAP-003"
+    [payment] = xero.live("Payments")
+    assert (payment["PaymentType"], payment["Account"]["Code"]) == (
+        "ARCREDITPAYMENT",
+        default_code("Assets:Clearing:Card"),
+    )
+    exact(xero, [refund])
+
+
+def test_a_vat_inclusive_sale_keeps_its_tax_mode(start: Callable[..., XeroHarness]) -> None:
+    """A London sale priced with VAT included is an Inclusive invoice; its VAT still
+    lands in the VAT account exactly, as do its service charges."""
+    xero = start(currency="GBP", tracking={})
+    documents = SalesSimulator(MERCHANT, seed=10).run(START.date() - timedelta(days=4), 3)
+    sales = [
+        per_order(d, SHOREDITCH)
+        for d in documents
+        if isinstance(d, Sale) and d.location_id == SHOREDITCH.id
+    ][:6]
+    written = xero.open().post(sales)
+    assert all(w.ref for w in written), [w.error for w in written]
+    assert {i["LineAmountTypes"] for i in xero.org.all("Invoices")} == {"Inclusive"}
+    exact(xero, sales)
+
+
+def test_payouts_and_summaries_are_manual_journals_found_by_their_narration(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """A payout, a daily summary and an adjustment are posted manual journals whose
+    narration carries the reference and the key; every line in its account, tracked."""
+    adjustment = replace(postings[0], key=f"{postings[0].key}:adjust:1", kind="adjustment")
+    chosen = [by_key(postings, ":payout:"), by_key(postings, "daily:"), adjustment]
+    books = xero.open()
+    written = books.post(chosen)
+    journals = xero.org.all("ManualJournals")
+    assert [j["Status"] for j in journals] == ["POSTED"] * 3
+    assert f"[salesync {number_for(chosen[1].key)}: {chosen[1].key}]" in journals[1]["Narration"]
+    assert all(ln["Tracking"] for j in journals for ln in j["JournalLines"])
+    assert books.find([p.key for p in chosen]) == {w.key: w.ref for w in written}
+    exact(xero, chosen)
+
+
+def test_the_manual_journal_sales_form_writes_every_sale_as_a_journal(
+    start: Callable[..., XeroHarness], postings: list[Posting]
+) -> None:
+    """With sales_form manual_journal, sales and refunds are journals too, no contacts,
+    invoices or payments; the books hold the same balances."""
+    xero = start(sales_form="manual_journal")
+    written = xero.open().post(postings)
+    assert all(w.ref and w.ref.startswith("ManualJournal:") for w in written)
+    assert (xero.org.all("Invoices"), xero.live("Payments")) == ([], [])
+    exact(xero, postings)
+
+
+# --- element by element, and the two steps of a document ------------------------------
+
+
+def test_one_element_refused_by_xero_holds_only_its_posting_with_xero_s_reason(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """In one PUT of invoices, the one in a currency the organisation lacks is refused
+    as a mapping error saying what to enable; the others are written and paid."""
+    euros = xero.refused(postings[3])
+    batch = [postings[0], euros, postings[1]]
+    written = xero.open().post(batch)
+    assert [bool(w.ref) for w in written] == [True, False, True]
+    error = written[1].error
+    assert error is not None
+    assert (error.kind, error.code) == (ErrorKind.MAPPING, "currency_not_enabled")
+    assert "currency is not enabled" in error.user_message
+    assert "'EUR'" in error.user_message
+    assert error.documents == euros.document_ids
+    assert error.help_url == errors.CURRENCIES_HELP
+    assert len(xero.live("Payments")) == 2
+
+
+def test_invoices_whose_answer_was_lost_are_paid_on_the_next_attempt_not_written_again(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """The invoices PUT commits but its answer is lost: the call fails as transient,
+    find does not report unpaid invoices, and posting again only adds the payments."""
+    sales = postings[:3]
+    keys = [p.key for p in sales]
+    xero.faults.arm("put:Invoices", FaultKind.LOST_RESPONSE)
+    books = xero.open()
+    with pytest.raises(SyncError) as caught:
+        books.post(sales)
+    assert (caught.value.kind, caught.value.code) == (ErrorKind.TRANSIENT, "no_answer")
+    assert (xero.transactions(), xero.live("Payments")) == (3, [])
+    assert books.find(keys) == {}
+    written = books.post(sales)
+    assert xero.transactions() == 3
+    assert len(xero.live("Payments")) == 3
+    assert books.find(keys) == {w.key: w.ref for w in written}
+    exact(xero, sales)
+
+
+def test_payments_whose_answer_was_lost_make_the_postings_found(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """The payments PUT commits but its answer is lost: find reports the paid invoices,
+    and posting again writes nothing."""
+    sales = postings[:2]
+    xero.faults.arm("put:Payments", FaultKind.LOST_RESPONSE)
+    books = xero.open()
+    with pytest.raises(SyncError):
+        books.post(sales)
+    found = books.find([p.key for p in sales])
+    assert len(found) == 2
+    again = books.post(sales)
+    assert {w.key: w.ref for w in again} == found
+    assert (xero.transactions(), len(xero.live("Payments"))) == (2, 2)
+
+
+def test_an_invoice_paid_in_part_is_finished_with_only_the_missing_payment(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """A split-tender invoice left with its first payment only (the answer was lost
+    between them) gets just the second one on the next post."""
+    split = per_order(summarized_sale(postings, lambda s: len(s.payments) == 2))
+    xero.faults.arm("put:Payments", FaultKind.SERVER_ERROR)
+    books = xero.open()
+    with pytest.raises(SyncError):
+        books.post([split])
+    invoice = invoice_of(xero, split)
+    first = {
+        "Invoice": {"InvoiceID": invoice["InvoiceID"]},
+        "Account": {"Code": default_code("Assets:Cash-Drawer")},
+        "Amount": 78.56,
+        "Date": "2026-03-04",
+        "Reference": f"{number_for(split.key)} 1/2 cash",
+    }
+    books.client.write("PUT", "Payments", "Payments", [first], step="test", keys=[])
+    [written] = books.post([split])
+    assert written.ref == f"Invoice:{invoice['InvoiceID']}"
+    assert sorted(p["Reference"][-8:] for p in xero.live("Payments")) == ["1/2 cash", "2/2 card"]
+    exact(xero, [split])
+
+
+def test_every_write_carries_an_idempotency_key_and_a_repeat_is_replayed(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """Each write has its own Idempotency-Key of at most 128 characters; the same write
+    sent again is answered from Xero's memory, creating nothing twice."""
+    books = xero.open()
+    books.post(postings[:4])
+    writes = [r for r in xero.org.requests if r.method in ("PUT", "POST")]
+    assert writes
+    assert all(r.idempotency_key and len(r.idempotency_key) <= 128 for r in writes)
+    assert len({r.idempotency_key for r in writes}) == len(writes)
+    element = [{"Name": "Harbor Wholesale"}]
+    first = books.client.write("PUT", "Contacts", "Contacts", element, step="t", keys=["k"])
+    again = books.client.write("PUT", "Contacts", "Contacts", element, step="t", keys=["k"])
+    assert first[0]["ContactID"] == again[0]["ContactID"]
+    assert xero.org.requests[-1].replayed
+    assert idempotency_key("a", ["k"], b"{}") != idempotency_key("b", ["k"], b"{}")
+
+
+# --- contacts ------------------------------------------------------------------------
+
+
+def test_contacts_are_one_per_customer_and_existing_ones_are_reused(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """Two sales of one customer share a contact; the merchant's own 'Cash Sales' is
+    used for anonymous sales; a contact renamed in Xero is still found by its number."""
+    first = postings[0].documents[0]
+    assert isinstance(first, Sale)
+    again = per_order(replace(first, external_id="BRO-AGAIN"))
+    renamed = postings[8]
+    books = xero.open()
+    books.client.write(
+        "PUT",
+        "Contacts",
+        "Contacts",
+        [{"Name": "Cash Sales"}, {"Name": "Jane Doe", "ContactNumber": "cust-0327"}],
+        step="setup",
+        keys=[],
+    )
+    before = len(xero.org.all("Contacts"))
+    written = books.post([postings[0], again, postings[1], renamed])
+    assert all(w.ref for w in written)
+    assert len(xero.org.all("Contacts")) == before + 1
+    names = [invoice_of(xero, p)["Contact"]["Name"] for p in (postings[0], again, postings[1])]
+    assert names == ["Customer cust-0325", "Customer cust-0325", "Cash Sales"]
+    assert invoice_of(xero, renamed)["Contact"]["Name"] == "Jane Doe"
+
+
+# --- the account policy --------------------------------------------------------------
+
+
+def test_the_require_policy_holds_unmapped_accounts_naming_each_and_where_to_map_it(
+    start: Callable[..., XeroHarness], postings: list[Posting]
+) -> None:
+    """With account_policy require nothing is created: the posting is a mapping error
+    naming every unmapped account and salesync's Xero account mapping."""
+    xero = start(account_policy="require")
+    accounts = len(xero.org.all("Accounts"))
+    [written] = xero.open().post([postings[0]])
+    error = written.error
+    assert error is not None
+    assert (error.kind, error.code) == (ErrorKind.MAPPING, "account_unmapped")
+    for name in (
+        "Income:Sales:Apparel",
+        "Assets:Clearing:Card",
+        "Liabilities:Sales-Tax:NY-Sales-Tax",
+    ):
+        assert name in error.user_message
+    assert "Xero settings (Accounts)" in error.user_message
+    assert error.documents == postings[0].document_ids
+    assert (xero.transactions(), len(xero.org.all("Accounts"))) == (0, accounts)
+
+
+def test_mapped_accounts_must_take_payments_and_journals_as_xero_requires(
+    start: Callable[..., XeroHarness], postings: list[Posting]
+) -> None:
+    """Mapped to the merchant's accounts: a tender into an account without payments
+    enabled, or a payout journal onto a bank account, is held with the fix; mapped to
+    a bank account, the sale posts and the balances land on the merchant's codes."""
+    mapping = {
+        "Income:Sales:Apparel": "200",
+        "Income:Sales:Stationery": "200",
+        "Liabilities:Sales-Tax:NY-Sales-Tax": "820",
+        "Assets:Clearing:Card": "615",
+        "Assets:Bank": "090",
+        "Expenses:Payment-Fees": "405",
+    }
+    xero = start(account_policy="require", accounts=mapping)
+    sale, payout = postings[0], by_key(postings, ":payout:")
+    written = xero.open().post([sale, payout])
+    codes = [w.error.code if w.error else None for w in written]
+    assert codes == ["account_not_payable", "account_not_journalable"]
+    assert written[0].error is not None
+    assert "Enable payments to this account" in written[0].error.user_message
+    assert written[1].error is not None
+    assert "bank" in written[1].error.user_message
+    xero.configure(accounts={**mapping, "Assets:Clearing:Card": "090"})
+    [posted] = xero.open().post([sale])
+    assert posted.ref
+    assert nonzero(xero.balances()) == {
+        "200": Decimal("-83.98"),
+        "820": Decimal("-7.45"),
+        "090": Decimal("91.43"),
+    }
+
+
+def test_an_account_salesync_created_without_payments_is_enabled_for_them(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """The card clearing account exists under salesync's code but takes no payments:
+    salesync enables payments on it (it made it) and the sale posts."""
+    clearing = "Assets:Clearing:Card"
+    account = {"Code": default_code(clearing), "Name": clearing, "Type": "CURRENT"}
+    books = xero.open()
+    assert not books.client.write_one("PUT", "Accounts", "Accounts", account, step="setup").get(
+        "EnablePaymentsToAccount"
+    )
+    [written] = books.post([postings[0]])
+    assert written.ref
+    saved = next(a for a in xero.org.all("Accounts") if a["Code"] == default_code(clearing))
+    assert saved["EnablePaymentsToAccount"] is True
+
+
+def test_a_journal_in_another_currency_than_the_organisation_s_is_held(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """Xero keeps manual journals in the base currency only: a euro payout is held as a
+    validation error before anything is written."""
+    payout = by_key(postings, ":payout:")
+    euros = replace(payout, entry=in_currency(payout.entry, "EUR"))
+    [written] = xero.open().post([euros])
+    assert written.error is not None
+    assert (written.error.kind, written.error.code) == (ErrorKind.VALIDATION, "journal_currency")
+    assert "USD" in written.error.user_message
+    assert xero.transactions() == 0
+
+
+def test_an_inactive_tracking_option_is_a_mapping_error_for_its_location(
+    start: Callable[..., XeroHarness], postings: list[Posting]
+) -> None:
+    """A location tracked to an option Xero does not have is held with the fix."""
+    xero = start(tracking={"brooklyn": "Harbor Pier"})
+    [written] = xero.open().post([postings[0]])
+    assert written.error is not None
+    assert (written.error.kind, written.error.code) == (ErrorKind.MAPPING, "tracking_invalid")
+    assert "Harbor Pier" in written.error.user_message
+
+
+def test_invalid_settings_are_a_mapping_error_listing_each_problem() -> None:
+    """Settings without a tenant id and with an unknown policy refuse to open, saying so."""
+    connection = DestinationConnection(
+        "c1", "t1", {"access_token": "x"}, {"account_policy": "maybe"}
+    )
+    with pytest.raises(SyncError) as caught:
+        XeroDestination().connect(connection)
+    assert (caught.value.kind, caught.value.code) == (ErrorKind.MAPPING, "settings_invalid")
+    assert "tenant_id" in caught.value.user_message
+    assert "account_policy" in caught.value.user_message
+
+
+# --- tokens and limits ---------------------------------------------------------------
+
+
+def test_a_401_refreshes_the_token_once_and_retries(xero: XeroHarness) -> None:
+    """Xero refuses the token once: salesync refreshes it (rotating the stored refresh
+    token) and the call succeeds."""
+    before = xero.stored_refresh_token()
+    xero.faults.arm("get:Accounts", FaultKind.UNAUTHORIZED)
+    books = xero.open()
+    assert books.client.get("Accounts")["Accounts"]
+    assert [r.status for r in xero.org.requests] == [401, 200]
+    assert xero.stored_refresh_token() != before
+
+
+def test_the_remaining_calls_xero_reports_are_adopted_so_salesync_waits_instead_of_429(
+    xero: XeroHarness,
+) -> None:
+    """Another app used 50 of the minute's 60 calls: after one answer salesync counts
+    them, and 20 more calls wait for the next minute rather than being refused."""
+    other = _other_app(xero)
+    for _ in range(50):
+        other.get("/api.xro/2.0/Organisation")
+    books = xero.open()
+    books.client.get("Organisation")
+    assert books.client.budget.used_this_minute >= 51
+    started = xero.clock()
+    for _ in range(20):
+        books.client.get("Organisation")
+    assert [r.status for r in xero.org.requests if r.status == 429] == []
+    assert xero.clock() - started >= timedelta(seconds=1)
+    assert books.client.budget.throttled == 0
+
+
+def test_a_429_pauses_every_call_to_the_organisation_for_retry_after(xero: XeroHarness) -> None:
+    """Xero's 429 with Retry-After 30 is a transient error carrying it, and the budget
+    holds the next call back until then."""
+    xero.faults.arm("get:Accounts", Fault(FaultKind.RATE_LIMITED, retry_after=30))
+    books = xero.open()
+    with pytest.raises(SyncError) as caught:
+        books.client.get("Accounts")
+    assert getattr(caught.value, "retry_after", None) == 30
+    started = xero.clock()
+    books.client.get("Accounts")
+    assert xero.clock() - started >= timedelta(seconds=29)
+    assert books.client.budget.throttled == 1
+
+
+def test_once_xero_says_the_day_is_used_up_salesync_stops_calling_until_it_resets(
+    xero: XeroHarness,
+) -> None:
+    """A 429 for the day limit pauses the organisation's budget for its Retry-After: the
+    next call fails as transient at once, without reaching Xero."""
+    _day_used_up(xero)
+    books = xero.open()
+    with pytest.raises(SyncError) as first:
+        books.client.get("Accounts")
+    assert first.value.code == "day_limit"
+    seen = len(xero.org.requests)
+    with pytest.raises(SyncError) as second:
+        books.client.get("Accounts")
+    assert (second.value.kind, second.value.code) == (ErrorKind.TRANSIENT, "rate_limit_budget")
+    assert len(xero.org.requests) == seen
+
+
+# --- the error table -----------------------------------------------------------------
+
+
+def _disconnect(xero: XeroHarness) -> None:
+    xero.org.disconnect()
+
+
+def _other_app(xero: XeroHarness) -> httpx.Client:
+    """A client calling the organisation with the same token, unseen by salesync's budget."""
+    token = xero.connection().credentials["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": xero.org.tenant_id}
+    return httpx.Client(transport=xero.transport, base_url="https://api.xero.com", headers=headers)
+
+
+def _day_used_up(xero: XeroHarness) -> None:
+    other = _other_app(xero)
+    other.patch("/_sandbox/limits", json={"day_limit": 1})
+    other.get("/api.xro/2.0/Organisation")
+
+
+def _arm(fault: Fault, times: int = 1) -> Callable[[XeroHarness], None]:
+    return lambda xero: xero.faults.arm("get:Accounts", fault, times)
+
+
+SANDBOX_FAULTS: list[tuple[str, Callable[[XeroHarness], None], str, ErrorKind, str]] = [
+    (
+        "503",
+        _arm(Fault(FaultKind.SERVER_ERROR)),
+        "Accounts",
+        ErrorKind.TRANSIENT,
+        "xero_unavailable",
+    ),
+    (
+        "500",
+        _arm(Fault(FaultKind.SERVER_ERROR, status=500)),
+        "Accounts",
+        ErrorKind.TRANSIENT,
+        "xero_error",
+    ),
+    (
+        "502",
+        _arm(Fault(FaultKind.SERVER_ERROR, status=502)),
+        "Accounts",
+        ErrorKind.TRANSIENT,
+        "xero_error",
+    ),
+    (
+        "429 minute",
+        _arm(Fault(FaultKind.RATE_LIMITED)),
+        "Accounts",
+        ErrorKind.TRANSIENT,
+        "rate_limited",
+    ),
+    ("429 day", _day_used_up, "Accounts", ErrorKind.TRANSIENT, "day_limit"),
+    (
+        "401 after refresh",
+        _arm(Fault(FaultKind.UNAUTHORIZED), 2),
+        "Accounts",
+        ErrorKind.AUTH,
+        "token_rejected",
+    ),
+    ("403 disconnected", _disconnect, "Accounts", ErrorKind.AUTH, "organisation_not_connected"),
+    (
+        "lost answer",
+        _arm(Fault(FaultKind.LOST_RESPONSE)),
+        "Accounts",
+        ErrorKind.TRANSIENT,
+        "no_answer",
+    ),
+    (
+        "504 gateway",
+        _arm(Fault(FaultKind.LOST_RESPONSE, status=504)),
+        "Accounts",
+        ErrorKind.TRANSIENT,
+        "xero_error",
+    ),
+    (
+        "malformed",
+        _arm(Fault(FaultKind.MALFORMED)),
+        "Accounts",
+        ErrorKind.TRANSIENT,
+        "malformed_answer",
+    ),
+    ("404", lambda xero: None, "Nothing", ErrorKind.BUG, "not_found"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fault", "arm", "path", "kind", "code"), SANDBOX_FAULTS, ids=[f[0] for f in SANDBOX_FAULTS]
+)
+def test_every_sandbox_fault_maps_to_its_kind_with_a_message_for_the_merchant(
+    xero: XeroHarness,
+    fault: str,
+    arm: Callable[[XeroHarness], None],
+    path: str,
+    kind: ErrorKind,
+    code: str,
+) -> None:
+    """Each failure the sandbox can produce becomes the right kind and a plain sentence
+    for the merchant (no status codes or payloads), with a help page."""
+    arm(xero)
+    with pytest.raises(SyncError) as caught:
+        xero.open().client.get(path)
+    error = caught.value
+    assert (error.kind, error.code, error.provider) == (kind, code, "xero")
+    assert error.user_message.endswith((".", ")"))
+    assert error.user_message != error.message
+    assert not any(s in error.user_message for s in ("HTTP", "{", "Traceback", "Exception"))
+    assert str(error.help_url).startswith("https://")
+
+
+def test_a_where_xero_cannot_parse_is_a_bug(xero: XeroHarness) -> None:
+    """A QueryParseException (ErrorNumber 16) means salesync built a bad filter."""
+    with pytest.raises(SyncError) as caught:
+        xero.open().client.get("Invoices", {"where": 'Reference=="a" AND'})
+    assert (caught.value.kind, caught.value.code) == (ErrorKind.BUG, "query_invalid")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "kind", "code"),
+    [
+        (503, "The Organisation is offline", {}, ErrorKind.TRANSIENT, "organisation_offline"),
+        (429, "", {"X-Rate-Limit-Problem": "appminute"}, ErrorKind.TRANSIENT, "rate_limited"),
+        (429, "", {"X-Rate-Limit-Problem": "concurrent"}, ErrorKind.TRANSIENT, "rate_limited"),
+        (501, "Not implemented", {}, ErrorKind.BUG, "http_501"),
+        (412, "TLS", {}, ErrorKind.BUG, "http_412"),
+        (400, '{"ErrorNumber": 10, "Elements": []}', {}, ErrorKind.BUG, "request_invalid"),
+    ],
+)
+def test_xero_answers_the_sandbox_does_not_send_are_in_the_table_too(
+    status: int, body: str, headers: dict[str, str], kind: ErrorKind, code: str
+) -> None:
+    """Organisation offline, app-minute and concurrent 429s without Retry-After, and
+    the codes Xero documents for requests salesync should never make."""
+    error = errors.response_error(httpx.Response(status, text=body, headers=headers), "get:x")
+    assert (error.kind, error.code) == (kind, code)
+    if status == 429:
+        assert (
+            getattr(error, "retry_after", None)
+            == errors.DEFAULT_WAITS[headers["X-Rate-Limit-Problem"]]
+        )
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "code"),
+    [
+        (
+            "Account code '499' is not a valid code for this document.",
+            ErrorKind.MAPPING,
+            "account_invalid",
+        ),
+        (
+            "Payments can only be made to a bank account or one enabled for payments",
+            ErrorKind.MAPPING,
+            "account_not_payable",
+        ),
+        ("The TaxType code 'GST' is not valid", ErrorKind.MAPPING, "tax_type_invalid"),
+        ("Tracking option 'Pier' is not valid for 'Store'", ErrorKind.MAPPING, "tracking_invalid"),
+        (
+            "The currency 'EUR' is not enabled for this organisation",
+            ErrorKind.MAPPING,
+            "currency_not_enabled",
+        ),
+        ("Invoice # must be unique.", ErrorKind.CONFLICT, "duplicate_number"),
+        (
+            "The document date cannot be before the end of year lock date",
+            ErrorKind.CONFLICT,
+            "period_locked",
+        ),
+        (
+            "Payment amount exceeds the amount outstanding on this document.",
+            ErrorKind.CONFLICT,
+            "document_changed",
+        ),
+        (
+            "The total debits (1.00) must equal total credits (2.00)",
+            ErrorKind.BUG,
+            "payload_invalid",
+        ),
+        ("Email address must be valid.", ErrorKind.VALIDATION, "rejected"),
+    ],
+)
+def test_validation_errors_of_an_element_are_sorted_by_their_message(
+    message: str, kind: ErrorKind, code: str
+) -> None:
+    """Xero's ValidationErrors messages decide the kind; any other is a validation error
+    that passes Xero's own words on."""
+    error = errors.element_error([message], subject="Sale 1", operation="put:Invoices")
+    assert (error.kind, error.code) == (kind, code)
+    assert message in error.user_message
+
+
+# --- over real HTTP ------------------------------------------------------------------
+
+
+def test_over_real_http_a_dropped_connection_is_read_back_and_finished(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """Under uvicorn the invoices PUT commits and the connection drops: httpx's protocol
+    error is a transient failure, and the next post pays the invoice once."""
+    sale = postings[0]
+    xero.faults.arm("put:Invoices", FaultKind.LOST_RESPONSE)
+    with serving(xero.app) as base:
+        books = xero.open_over(base)
+        with pytest.raises(SyncError) as caught:
+            books.post([sale])
+        assert caught.value.code == "no_answer"
+        [written] = books.post([sale])
+        books.close()
+    assert written.ref == f"Invoice:{invoice_of(xero, sale)['InvoiceID']}"
+    assert (xero.transactions(), len(xero.live("Payments"))) == (1, 1)
