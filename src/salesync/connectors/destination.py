@@ -65,6 +65,10 @@ class Posting:
     destinations whose capabilities say ``itemized``."""
     kind: str = "posting"
     """``posting``, or ``adjustment`` for the difference an edit made after posting."""
+    attempt: int = 1
+    """Which attempt this is. From the second on, an earlier one may have written part of
+    a posting that takes several calls (an invoice, then its payments): the books look
+    before they write. A first attempt has nothing to look for."""
 
     @property
     def document_ids(self) -> tuple[str, ...]:

@@ -414,6 +414,7 @@ class Sender:
                 entry=replace(ENTRY.validate_python(c.body), key=c.key),
                 documents=documents.get(c.posting_id, ()),
                 kind=c.kind,
+                attempt=c.attempt,
             )
             for c in claimed
         ]
