@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.domain.documents import Tenant
@@ -31,3 +32,15 @@ def test_a_savepoint_opened_first_is_rolled_back_with_its_transaction(
         write_then_die()
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(TenantRow)) == 0
+
+
+def test_database_errors_never_carry_the_statements_values(
+    factory: sessionmaker[Session],
+) -> None:
+    """A constraint failure names the statement, never the values (payloads, emails)."""
+    with factory() as session, session.begin():
+        Tenants(session).add(Tenant("t-secret", "Secret Shop"))
+    with pytest.raises(IntegrityError) as caught, factory() as session, session.begin():
+        Tenants(session).add(Tenant("t-secret", "jane.doe@example.com"))
+    assert "jane.doe@example.com" not in str(caught.value)
+    assert "hidden" in str(caught.value)

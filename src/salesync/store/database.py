@@ -43,18 +43,21 @@ def _sqlite_savepoint(connection: Any, _name: str) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode and foreign keys, and their folder."""
+    """An engine for ``url``; SQLite files get WAL mode and foreign keys, and their folder.
+
+    Statement parameters are kept out of error messages: they carry raw payloads and
+    customers' details, and errors end up in logs and incidents."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def alembic_config(engine: Engine) -> Config:
