@@ -37,7 +37,7 @@ def test_a_connection_is_added_and_listed_without_its_secret(
             "--credential", "access_token=shpat_secret_123",
             "--setting", "shop=main.myshopify.com",
             "--location", "8801=brooklyn",
-            "--default-location", "shoreditch",
+            "--default-location", "bayarea",
         ],
     )  # fmt: skip
     assert added.exit_code == 0, added.output

@@ -50,20 +50,34 @@ def init() -> None:
 @app.command()
 def demo(
     start: Annotated[
-        str | None, typer.Option(help="first day, YYYY-MM-DD (default: last month's first)")
+        str | None,
+        typer.Option(
+            help="the day salesync is connected, YYYY-MM-DD (default: last month's first)"
+        ),
     ] = None,
-    days: Annotated[
-        int, typer.Option(min=0, help="how many days to simulate (0: the whole month)")
-    ] = 0,
-    seed: Annotated[int, typer.Option(help="simulator seed: same seed, same sales")] = 7,
-    orders_per_day: Annotated[int, typer.Option(min=1, help="orders a weekday in Brooklyn")] = 30,
+    days: Annotated[int, typer.Option(min=1, help="days of live trading once connected")] = 3,
+    history: Annotated[
+        int, typer.Option(min=0, help="days of trading before connecting, brought by a backfill")
+    ] = 90,
+    seed: Annotated[int, typer.Option(help="sandbox seed: same seed, same sales")] = 7,
+    orders_per_day: Annotated[
+        int, typer.Option(min=1, max=40, help="about how many orders each shop takes a day")
+    ] = 4,
 ) -> None:
-    """Simulate a month of sales for a two-store merchant and post them to the built-in ledger."""
+    """Connect a merchant's Shopify store and Square seller (sandboxes) to salesync and sync
+    their history and live trading into the built-in ledger, over HTTP."""
     cfg = settings()
-    first = parse_day(start) if start else _last_month()
+    connected = parse_day(start) if start else _last_month()
     with database(cfg) as factory:
         run_demo(
-            console, cfg, factory, first=first, days=days, seed=seed, orders_per_day=orders_per_day
+            console,
+            cfg,
+            factory,
+            connected=connected,
+            days=days,
+            history=history,
+            seed=seed,
+            orders_per_day=orders_per_day,
         )
 
 
