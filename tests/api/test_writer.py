@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.api.writer import GroupWriter
 from salesync.clock import ManualClock
-from salesync.engine.inbox import Inbox, Incoming
+from salesync.engine.inbox import Inbox, Incoming, Received
 from salesync.store.tables import InboxRecordRow
 
 Row = tuple[str, str | None, str, str | None]
@@ -133,6 +133,34 @@ def test_a_database_failure_fails_every_job_of_its_transaction(
         writer.stop()
     assert all(isinstance(o, OperationalError) for o in outcomes)
     assert stored(db) == {}
+
+
+def test_the_writer_goes_on_after_a_failed_transaction(db: sessionmaker[Session]) -> None:
+    """The writer keeps one session for its life: a transaction the database failed
+    leaves nothing behind in it, and the next deliveries are stored."""
+    clock = ManualClock(NOW)
+    writer = GroupWriter(db, clock)
+
+    def database_gone(session: Session) -> None:
+        Inbox(session, "demo", clock).receive("hooktest", "sale", '{"n": 99}')
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    async def deliveries() -> tuple[BaseException | None, list[Received]]:
+        failed: BaseException | None = None
+        try:
+            await writer.run(database_gone)
+        except OperationalError as exc:
+            failed = exc
+        return failed, await writer.receive("demo", [incoming(1), incoming(2)])
+
+    writer.start()
+    try:
+        failed, received = asyncio.run(deliveries())
+    finally:
+        writer.stop()
+    assert isinstance(failed, OperationalError)
+    assert [r.is_duplicate for r in received] == [False, False]
+    assert sorted(s[0] for s in stored(db).values()) == ['{"n": 1}', '{"n": 2}']
 
 
 @pytest.mark.parametrize("together", [True, False], ids=["in one batch", "one by one"])

@@ -130,29 +130,33 @@ class GroupWriter:
         return await future
 
     def _loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stopping = False
-            while len(batch) < self.max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                    break
-                batch.append(more)
-            self._write(batch)
-            if stopping:
-                return
+        # One session for the thread's life: opening and closing one per batch was a
+        # tenth of the writer's Python time, and that time holds the GIL the event loop
+        # needs. Each batch still starts with an empty identity map (see ``_write``).
+        with self.factory() as session:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                stopping = False
+                while len(batch) < self.max_batch:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stopping = True
+                        break
+                    batch.append(more)
+                self._write(session, batch)
+                if stopping:
+                    return
 
-    def _write(self, batch: list[_Job]) -> None:
+    def _write(self, session: Session, batch: list[_Job]) -> None:
         outcomes: list[Outcome] = []
         try:
-            with self.factory() as session, session.begin():
+            with session.begin():
                 receipts: dict[str, list[_Job]] = {}
                 for job in batch:
                     if job.work is None:
@@ -165,6 +169,9 @@ class GroupWriter:
         except Exception as exc:  # the transaction failed: every job hears why
             _answer([(job, None, exc) for job in batch])
             return
+        finally:
+            # Nothing read in this batch is trusted in the next: the runner may change it.
+            session.expunge_all()
         self.commits += 1
         self.jobs += len(batch)
         _answer(outcomes)
