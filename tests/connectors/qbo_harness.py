@@ -195,9 +195,10 @@ class QboHarness:
 
     # -- BooksHarness ----------------------------------------------------------------------
 
-    def open(self, *, direct: bool = False) -> Books:
+    def open(self, *, direct: bool = False, transport: httpx.BaseTransport | None = None) -> Books:
         """The books as the engine opens them; ``direct`` sends over the network to
-        ``base_url`` (a served sandbox) instead of in process."""
+        ``base_url`` (a served sandbox) instead of in process, ``transport`` through a
+        wrapper of the in-process sandbox."""
         with self.factory() as session:
             rows = Connections(session, self.tenant_id, self.vault)
             credentials = rows.credentials(self.connection_id)
@@ -206,7 +207,9 @@ class QboHarness:
         connection = DestinationConnection(
             self.connection_id, self.tenant_id, credentials, settings, tokens
         )
-        books = self.destination.connect(connection, None if direct else self.transport)
+        books = self.destination.connect(
+            connection, None if direct else transport or self.transport
+        )
         self.opened.append(books)
         return books
 
@@ -239,6 +242,8 @@ class QboHarness:
         return replace(posting, entry=replace(posting.entry, lines=tuple(lines)))
 
     def arm(self, fault: str, times: int = 1) -> None:
+        """Faults for batch calls of postings (and reads); the batch creating customers
+        ahead of them is armed as "batch:Customer", so it does not take them."""
         self.faults.arm("batch", Fault(FaultKind(fault)), times)
 
     # -- TokenHarness ----------------------------------------------------------------------

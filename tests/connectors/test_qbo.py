@@ -3,6 +3,7 @@ fault and batch the way QuickBooks expects."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -163,6 +164,11 @@ def per_order(document: Sale | Refund | Payout) -> Posting:
 def cards(count: int, start: int = 0) -> list[Posting]:
     """``count`` one-line card sales without a customer."""
     return [per_order(sale(f"S-{n}")) for n in range(start, start + count)]
+
+
+def customers_buying(count: int, start: int = 1) -> list[Posting]:
+    """``count`` one-line card sales, each naming its own customer ``c-<n>``."""
+    return [per_order(sale(f"S-{n}", customer=f"c-{n}")) for n in range(start, start + count)]
 
 
 # --- fixtures -----------------------------------------------------------------------------
@@ -360,6 +366,18 @@ def test_an_invoice_whose_payments_failed_is_paid_after_read_back_not_invoiced_a
     balanced(qbo, [posting])
 
 
+def test_a_first_attempt_reads_nothing_back(qbo: QboHarness) -> None:
+    """A first attempt has nothing earlier to look for: an invoiced split-tender sale of a
+    new customer costs the customer's, the invoice's and the payments' batches, no query."""
+    qbo.configure(sales_form="invoice")
+    split = (("card", "20.00"), ("cash", "10.49"))
+    post(qbo, [per_order(sale("S-1", paid=split))])
+    before = len(qbo.calls())
+    post(qbo, [per_order(sale("S-2", paid=split, customer="c-2"))])
+    assert qbo.calls()[before:] == ["batch", "batch", "batch"]
+    assert [p["TotalAmt"] for p in qbo.stored("Payment")[2:]] == [20.0, 10.49]
+
+
 # --- batches, idempotency and read-back ---------------------------------------------------
 
 
@@ -382,6 +400,41 @@ def test_more_postings_than_a_batch_holds_are_split_into_calls_of_thirty(
     refs = post(qbo, cards(31))
     assert len(set(refs)) == 31
     assert len(qbo.calls("batch")) == 2
+
+
+def test_thirty_sales_naming_new_customers_cost_two_calls(qbo: QboHarness) -> None:
+    """Once accounts and products exist, thirty sales naming thirty new customers cost a
+    batch creating the customers and a batch of thirty sales receipts, nothing more."""
+    post(qbo, cards(1))
+    before = len(qbo.calls())
+    post(qbo, customers_buying(30))
+    assert qbo.calls()[before:] == ["batch", "batch"]
+    receipts = qbo.stored("SalesReceipt")[1:]
+    assert {r["CustomerRef"]["name"] for r in receipts} == {
+        f"Pos customer c-{n}" for n in range(1, 31)
+    }
+    assert len(qbo.stored("Customer")) == 31  # the seeded walk-in customer and these
+
+
+def test_a_lost_answer_to_the_customers_batch_creates_no_customer_twice(
+    qbo: QboHarness,
+) -> None:
+    """The customers' batch commits but its answer is lost: the post fails as transient
+    before any sale is sent, and the retry gets QuickBooks' first answer to the same
+    batch, so every customer exists once and every sale is written once."""
+    post(qbo, cards(1))
+    postings = customers_buying(30)
+    qbo.faults.arm("batch:Customer", FaultKind.LOST_RESPONSE)
+    with pytest.raises(TransientError) as caught:
+        qbo.open().post(postings)
+    assert caught.value.code == "no_answer"
+    assert len(qbo.stored("Customer")) == 31
+    assert qbo.transactions() == 1
+    before = len(qbo.calls())
+    post(qbo, [replace(p, attempt=2) for p in postings])
+    assert qbo.calls()[before:] == ["batch", "batch"]
+    assert len(qbo.stored("Customer")) == 31
+    assert qbo.transactions() == 31
 
 
 def test_every_call_names_the_pinned_minor_version_and_every_write_a_requestid(
@@ -507,6 +560,75 @@ def test_a_customer_name_taken_in_another_case_is_read_not_created_again(
     [receipt] = qbo.stored("SalesReceipt")
     assert receipt["CustomerRef"]["value"] == customer["Id"]
     assert len(qbo.stored("Customer")) == 2  # the seeded walk-in customer and this one
+
+
+def test_customers_quickbooks_has_but_salesync_does_not_know_are_read_in_one_query(
+    qbo: QboHarness,
+) -> None:
+    """A worker that knows no customers yet names ten QuickBooks already has among twenty:
+    the batch refuses those ten as taken (6240), one query reads them all, and only the
+    ten new ones are created."""
+    existing = [
+        save(qbo.company, "Customer", {"DisplayName": f"Pos customer c-{n}"})["Id"]
+        for n in range(1, 11)
+    ]
+    post(qbo, cards(1))
+    before = len(qbo.calls())
+    post(qbo, customers_buying(20))
+    assert qbo.calls()[before:] == ["batch", "query", "batch"]
+    assert len(qbo.stored("Customer")) == 21
+    receipts = qbo.stored("SalesReceipt")[1:11]
+    assert [r["CustomerRef"]["value"] for r in receipts] == existing
+
+
+class RefusingCustomer(httpx.BaseTransport):
+    """The sandbox, except that the batch item creating ``name`` answers ``fault``."""
+
+    def __init__(self, inner: httpx.BaseTransport, name: str, fault: QboError) -> None:
+        self.inner = inner
+        self.name = name
+        self.fault = fault
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if not request.url.path.endswith("/batch"):
+            return response
+        sent = json.loads(request.content)["BatchItemRequest"]
+        refused = {
+            item["bId"] for item in sent if item.get("Customer", {}).get("DisplayName") == self.name
+        }
+        body = json.loads(response.read())
+        body["BatchItemResponse"] = [
+            {"bId": a["bId"], "Fault": self.fault.fault()} if a["bId"] in refused else a
+            for a in body["BatchItemResponse"]
+        ]
+        return httpx.Response(response.status_code, json=body)
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"),
+    [
+        pytest.param(qbo_errors.business_rule("no"), ErrorKind.VALIDATION, id="6000"),
+        pytest.param(qbo_errors.system_error(), ErrorKind.TRANSIENT, id="10000"),
+    ],
+)
+def test_a_customer_refused_in_its_batch_refuses_only_the_sales_naming_it(
+    qbo: QboHarness, fault: QboError, kind: ErrorKind
+) -> None:
+    """QuickBooks refuses one item of the customers' batch: the two sales naming that
+    customer get its error, each its own; the other sales are written."""
+    post(qbo, cards(1))
+    postings = [*customers_buying(3), per_order(sale("S-9", customer="c-2"))]
+    transport = RefusingCustomer(qbo.transport, "Pos customer c-2", fault)
+    written = qbo.open(transport=transport).post(postings)
+    assert [w.ref is not None for w in written] == [True, False, True, False]
+    errors = [w.error for w in written if w.error is not None]
+    assert [(e.kind, e.operation, e.documents) for e in errors] == [
+        (kind, "create:Customer", postings[1].document_ids),
+        (kind, "create:Customer", postings[3].document_ids),
+    ]
+    assert errors[0] is not errors[1]
+    assert qbo.transactions() == 3
 
 
 def test_under_the_require_policy_a_missing_account_names_what_to_map(qbo: QboHarness) -> None:

@@ -405,13 +405,56 @@ def test_batch_of_more_than_30_items_is_refused(qbo: Qbo) -> None:
     assert error_code(qbo.post("batch", {"BatchItemRequest": long_bid}, requestid="r1")) == "2050"
 
 
+def customer_batch(*names: str) -> dict[str, Any]:
+    return {
+        "BatchItemRequest": [
+            {"bId": str(n), "operation": "create", "Customer": {"DisplayName": name}}
+            for n, name in enumerate(names)
+        ]
+    }
+
+
+def test_a_batch_of_customer_operations_only_takes_faults_armed_as_batch_customer(
+    qbo: Qbo,
+) -> None:
+    """Faults for a batch whose every item is a Customer operation are armed as
+    "batch:Customer"; a batch with anything else takes those armed as "batch". The
+    request log calls both "batch"."""
+    mixed = customer_batch("Mixed Buyer")
+    mixed["BatchItemRequest"].append({"bId": "q", "Query": "select * from Customer"})
+    qbo.faults.arm("batch", Fault(FaultKind.SERVER_ERROR, status=503))
+    qbo.faults.arm("batch:Customer", Fault(FaultKind.SERVER_ERROR, status=502))
+    assert qbo.post("batch", customer_batch("Ada", "Grace")).status_code == 502
+    assert qbo.post("batch", mixed).status_code == 503
+    assert qbo.post("batch", customer_batch("Ada", "Grace")).status_code == 200
+    assert qbo.faults.fired == [
+        ("batch:Customer", FaultKind.SERVER_ERROR),
+        ("batch", FaultKind.SERVER_ERROR),
+    ]
+    assert [r.operation for r in qbo.company.requests] == ["batch"] * 3
+
+
+def test_a_lost_answer_to_a_customers_batch_is_replayed_to_its_requestid(qbo: Qbo) -> None:
+    """Armed as "batch:Customer", a lost response commits the customers; the same batch
+    sent again under its requestid gets the first answer, not 6240s."""
+    qbo.faults.arm("batch:Customer", FaultKind.LOST_RESPONSE)
+    with pytest.raises(ConnectionDroppedError):
+        qbo.post("batch", customer_batch("Ada", "Grace"), requestid="c-1")
+    retry = qbo.post("batch", customer_batch("Ada", "Grace"), requestid="c-1")
+    assert [sorted(a) for a in retry.json()["BatchItemResponse"]] == [["Customer", "bId"]] * 2
+    assert len(qbo.company.all("Customer")) == 3  # the seeded walk-in customer, Ada, Grace
+
+
 # --- limits ---------------------------------------------------------------------------
 
 
 def test_batch_requests_are_limited_to_40_a_minute(qbo: Qbo) -> None:
-    """The 41st batch call within a minute gets 429; once the clock moves a minute it passes."""
+    """The 41st batch call within a minute gets 429, batches of customers counted with
+    the others; once the clock moves a minute it passes."""
     body = {"BatchItemRequest": [{"bId": "1", "Query": "select count(*) from Item"}]}
-    statuses = [qbo.post("batch", body).status_code for _ in range(41)]
+    statuses = [qbo.post("batch", body).status_code for _ in range(20)]
+    statuses += [qbo.post("batch", customer_batch(f"Buyer {n}")).status_code for n in range(20)]
+    statuses.append(qbo.post("batch", customer_batch("Buyer 41")).status_code)
     assert statuses[:40] == [200] * 40
     assert statuses[40] == 429
     assert qbo.get("account/4").status_code == 200

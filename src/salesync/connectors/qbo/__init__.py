@@ -5,7 +5,8 @@
   ``requestid``, the realm's call budget, Faults read whatever the status;
 - ``errors``: the fault table, from QBO's codes to salesync's error kinds and words a
   merchant can act on;
-- ``lists``: accounts, products, customers, locations and classes, found or created;
+- ``lists``: accounts, products, locations and classes, found or created;
+- ``customers``: the customers sales name, created in a batch call ahead of the postings;
 - ``translate``: which form carries a posting, and its payload;
 - ``books``: ``post`` in batches of 30 and ``find`` by DocNumber.
 """

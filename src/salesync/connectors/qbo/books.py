@@ -3,8 +3,8 @@
 A ``post`` call of up to 30 postings:
 
 1. finds (or creates) every account, product, customer, location and class the postings
-   refer to; a posting whose references cannot be had is refused alone, with a mapping
-   error that says what to fix;
+   refer to, the customers not seen yet created in one batch call of their own; a posting
+   whose references cannot be had is refused alone, with an error that says what to fix;
 2. creates each remaining posting's transaction in one batch call (at most 30 items),
    under a ``requestid`` derived from the batch, ``DocNumber`` = ``reference(key, 21)`` and
    the full key in ``PrivateNote``; answers are read item by item, by bId;
@@ -25,18 +25,17 @@ held for another key is a conflict a person looks at.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from salesync.connectors.destination import DestinationCapabilities, Posting, Written
-from salesync.connectors.qbo.client import Json, QboClient, quoted
+from salesync.connectors.qbo.client import BATCH_MAX, Json, QboClient, quoted
+from salesync.connectors.qbo.customers import Customers
 from salesync.connectors.qbo.errors import PROVIDER, fault_error, faults_in
 from salesync.connectors.qbo.lists import Lists
-from salesync.connectors.qbo.refs import RealmLists, Ref
+from salesync.connectors.qbo.refs import RealmLists, Ref, batch_requestid
 from salesync.connectors.qbo.settings import QboSettings
 from salesync.connectors.qbo.translate import (
     FORMS,
@@ -51,8 +50,6 @@ from salesync.connectors.qbo.translate import (
 from salesync.domain.errors import ErrorKind, SyncError, TransientError
 
 NAME = "qbo"
-BATCH_MAX = 30
-"""Items in one batch call (limits page: 30 payloads)."""
 FIND_PER_QUERY = 25
 """DocNumbers per ``IN (...)`` query: five forms x six queries fill one batch of 30."""
 CAPABILITIES = DestinationCapabilities(
@@ -72,11 +69,6 @@ class _Plan:
     posting: Posting
     shape: Shape
     refs: Refs
-
-
-def _digest(prefix: str, body: object) -> str:
-    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-    return prefix + hashlib.sha256(raw).hexdigest()[:32]
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -99,6 +91,7 @@ class QboBooks:
         self.realm = realm
         self.context = dict(context)
         self.lists = Lists(client, settings, realm, context)
+        self.customers = Customers(self.lists)
         self._unpaid: dict[str, Json] = {}
         """Invoices ``find`` saw with a balance left, by posting key."""
 
@@ -168,7 +161,7 @@ class QboBooks:
             refs = {name: ref for name, ref in mine.items() if isinstance(ref, Ref)}
             shaped.append((posting, shape(posting, self.settings, refs), refs))
         items = self.lists.items({a: refs[a] for _, s, refs in shaped for a in s.item_accounts})
-        customers = self.lists.customers({s.customer for _, s, _ in shaped if s.customer})
+        customers = self.customers.named({s.customer for _, s, _ in shaped if s.customer})
         tracking = self.lists.tracking_class() if shaped else None
         places = {p.entry.location_id for p, _, _ in shaped}
         departments = {place: self.lists.department(place) for place in places}
@@ -232,10 +225,7 @@ class QboBooks:
         account reactivated) differs by its versions, so a fix made in QuickBooks is seen.
         """
         versions = sorted({f"{r.entity}:{r.id}:{r.sync_token}" for r in refs})
-        rid = _digest(prefix, [items, versions])
-        while rid in self.realm.spent:
-            rid = _digest(prefix, rid)
-        return rid
+        return batch_requestid(prefix, [items, versions], self.realm.spent)
 
     def _spend(self, rid: str, outcomes: Iterable[Json | SyncError]) -> None:
         if any(isinstance(o, SyncError) for o in outcomes):

@@ -43,6 +43,8 @@ from salesync.connectors.qbo.settings import QboSettings
 Json = dict[str, Any]
 REALM_LIMITS = Limits(per_minute=500, concurrent=10)
 BATCH_LIMITS = Limits(per_minute=40, concurrent=10)
+BATCH_MAX = 30
+"""Items in one batch call (limits page: 30 payloads)."""
 PAGE = 1000
 """Most rows one query answers (data-queries page)."""
 TIMEOUT = 120.0
@@ -145,7 +147,7 @@ class QboClient:
     def batch(
         self, items: list[Json], requestid: str | None, operation: str = "batch"
     ) -> dict[str, Json]:
-        """Up to 30 operations in one call; each answer (object or Fault) by its bId.
+        """Up to ``BATCH_MAX`` operations in one call; each answer (object or Fault) by its bId.
 
         Writes go with a ``requestid``; reads without, or a second read would get the
         first one's answer back."""

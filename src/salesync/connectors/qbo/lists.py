@@ -9,13 +9,14 @@ found, or created when the connection allows it:
 - a **product** (Item) per account a sales form credits, named after its account
   (``item_name``) and selling into it, so each account moves by exactly the entry's
   amount;
-- a **customer** per sale that names one, matched by display name;
+- a **customer** per sale that names one, matched by display name (``customers``);
 - a **location** (Department) and a **class** when the connection tracks them.
 
-Lookups and creates use single-object endpoints, not the batch endpoint: batch calls are
-the scarcer budget (40 a minute against 500) and are kept for the postings themselves.
-What was found is kept per company and forgotten when QuickBooks says a reference went
-stale, so the next post reads again instead of repeating the mistake.
+Accounts, products, locations and classes are few and found once: their lookups and
+creates use single-object endpoints, keeping the scarcer batch calls (40 a minute against
+500) for postings and customers. What was found is kept per company and forgotten when
+QuickBooks says a reference went stale, so the next post reads again instead of repeating
+the mistake.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class Lists:
         try:
             obj = self.client.create("Account", payload, rid)
         except SyncError as exc:
-            found = self._existing_after(exc, "Account", "Name", wanted)
+            found = self.existing_after(exc, "Account", "Name", wanted)
             if found is None:
                 return exc
             obj = found
@@ -163,7 +164,7 @@ class Lists:
         """A product selling into each account, by salesync account name."""
         with self.realm.lock:
             wanted = {name: item_name(ref) for name, ref in accounts.items()}
-            self._load(self.realm.items, "Item", "Name", wanted.values())
+            self.load(self.realm.items, "Item", "Name", wanted.values())
             found: dict[str, Ref | SyncError] = {}
             for name, item in sorted(wanted.items()):
                 account = accounts[name]
@@ -195,7 +196,7 @@ class Lists:
         try:
             obj = self.client.create("Item", payload, rid)
         except SyncError as exc:
-            found = self._existing_after(exc, "Item", "Name", item)
+            found = self.existing_after(exc, "Item", "Name", item)
             if found is None:
                 return exc
             obj = found
@@ -223,49 +224,6 @@ class Lists:
                 "Item",
             )
         return ref_of("Item", obj)
-
-    # -- customers -----------------------------------------------------------------------
-
-    def customers(self, names: Iterable[str]) -> dict[str, Ref | SyncError]:
-        """The customer of each display name, created when QuickBooks has none."""
-        wanted = sorted(set(names))
-        with self.realm.lock:
-            self._load(self.realm.customers, "Customer", "DisplayName", wanted)
-            found: dict[str, Ref | SyncError] = {}
-            for name in wanted:
-                obj = self.realm.customers.get(name.casefold())
-                if obj is None:
-                    created = self._create_customer(name)
-                    if isinstance(created, SyncError):
-                        found[name] = created
-                        continue
-                    obj = created
-                if obj.get("Active", True) is False:
-                    found[name] = MappingError(
-                        f"qbo customer {name} ({obj.get('Id')}) is inactive",
-                        user_message=f"The QuickBooks customer '{name}' is inactive. "
-                        "Reactivate it in QuickBooks (Customers, include inactive), then retry.",
-                        code="inactive_customer",
-                        provider="qbo",
-                        operation="ensure:Customer",
-                        details={"customer": name},
-                        **self.context,
-                    )
-                    continue
-                found[name] = ref_of("Customer", obj)
-            return found
-
-    def _create_customer(self, name: str) -> Json | SyncError:
-        rid = requestid(self.client.realm, "Customer", name)
-        try:
-            obj = self.client.create("Customer", {"DisplayName": name}, rid)
-        except SyncError as exc:
-            found = self._existing_after(exc, "Customer", "DisplayName", name)
-            if found is None:
-                return exc
-            obj = found
-        self.realm.customers[name.casefold()] = obj
-        return obj
 
     # -- locations and classes -----------------------------------------------------------
 
@@ -312,7 +270,7 @@ class Lists:
                     entity, {"Name": mapped}, requestid(self.client.realm, entity, mapped)
                 )
             except SyncError as exc:
-                obj = self._existing_after(exc, entity, "Name", mapped)
+                obj = self.existing_after(exc, entity, "Name", mapped)
                 if obj is None:
                     return exc
             known[str(obj["Id"])] = obj
@@ -333,7 +291,7 @@ class Lists:
 
     # -- shared --------------------------------------------------------------------------
 
-    def _load(self, cache: dict[str, Json], entity: str, field: str, names: Iterable[str]) -> None:
+    def load(self, cache: dict[str, Json], entity: str, field: str, names: Iterable[str]) -> None:
         """Read the objects called ``names`` that are not in ``cache`` yet."""
         unknown = sorted({n for n in names if n.casefold() not in cache})
         for start in range(0, len(unknown), IN_CHUNK):
@@ -343,7 +301,7 @@ class Lists:
             ):
                 cache[str(row.get(field, "")).casefold()] = row
 
-    def _existing_after(self, exc: SyncError, entity: str, field: str, name: str) -> Json | None:
+    def existing_after(self, exc: SyncError, entity: str, field: str, name: str) -> Json | None:
         """The object a duplicate-name refusal (6240) points at; re-raises whole-call
         failures, and answers None for refusals that leave no object to use."""
         if exc.kind in (ErrorKind.TRANSIENT, ErrorKind.AUTH):

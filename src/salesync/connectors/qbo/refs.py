@@ -8,6 +8,7 @@ sold into through the product "Sales - Apparel (salesync)".
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,20 @@ def requestid(*parts: str) -> str:
     return "ss-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
+def batch_requestid(prefix: str, body: object, spent: set[str]) -> str:
+    """A batch's requestid (at most 36 characters): a digest of ``body``, so the same
+    batch sent again gets QBO's first answer, unless that answer was ``spent``."""
+    rid = _digest(prefix, body)
+    while rid in spent:
+        rid = _digest(prefix, rid)
+    return rid
+
+
+def _digest(prefix: str, body: object) -> str:
+    raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return prefix + hashlib.sha256(raw).hexdigest()[:32]
+
+
 class RealmLists:
     """What salesync has read of one company's lists, shared by its connections."""
 
@@ -101,7 +116,8 @@ class RealmLists:
         self.departments: dict[str, Json] | None = None
         self.classes: dict[str, Json] | None = None
         self.spent: set[str] = set()
-        """Batch requestids whose answer refused something: QBO would replay it."""
+        """Batch requestids whose answer must not be replayed: postings' batches that
+        refused something, and every answered batch of customers."""
 
     def forget(self) -> None:
         """Read everything again next time (QuickBooks said a reference went stale)."""

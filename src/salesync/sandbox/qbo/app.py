@@ -18,7 +18,7 @@ from salesync.sandbox.faults import BEFORE, FaultKind, FaultPlan
 from salesync.sandbox.oauth import OAuthError, TokenAuthority, TokenSet, parse_basic_auth
 from salesync.sandbox.qbo import errors, query
 from salesync.sandbox.qbo.admin import add_admin_routes
-from salesync.sandbox.qbo.batch import run_batch
+from salesync.sandbox.qbo.batch import fault_name, run_batch
 from salesync.sandbox.qbo.company import QboCompany
 from salesync.sandbox.qbo.entities import ENTITIES, WRITABLE, read, save
 from salesync.sandbox.qbo.service import INTUIT_TOKENS, ApiCall, QboSandbox
@@ -137,7 +137,9 @@ def _token(
 def _add_api_routes(app: FastAPI, sandbox: QboSandbox) -> None:
     company = sandbox.company
 
-    def api_call(request: Request, realm_id: str, operation: str) -> ApiCall:
+    def api_call(
+        request: Request, realm_id: str, operation: str, armed_as: str | None = None
+    ) -> ApiCall:
         params = request.query_params
         return ApiCall(
             method=request.method,
@@ -146,6 +148,7 @@ def _add_api_routes(app: FastAPI, sandbox: QboSandbox) -> None:
             authorization=request.headers.get("authorization"),
             requestid=params.get("requestid"),
             minorversion=params.get("minorversion"),
+            armed_as=armed_as,
         )
 
     @app.get("/v3/company/{realm_id}/query")
@@ -163,9 +166,10 @@ def _add_api_routes(app: FastAPI, sandbox: QboSandbox) -> None:
 
     @app.post("/v3/company/{realm_id}/batch")
     async def batch(request: Request, realm_id: str) -> Response:
-        """Up to 30 operations in one request, each answered or faulted by its bId."""
+        """Up to 30 operations in one request, each answered or faulted by its bId; faults
+        armed as "batch:Customer" when every item is a Customer operation."""
         raw = await request.body()
-        call = api_call(request, realm_id, "batch")
+        call = api_call(request, realm_id, "batch", fault_name(raw))
         return await run_in_threadpool(
             sandbox.handle, call, lambda: run_batch(company, raw, call.requestid)
         )

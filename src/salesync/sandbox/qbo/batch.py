@@ -2,6 +2,11 @@
 
 A batch whose items fail is still HTTP 200; the faults sit in ``BatchItemResponse``
 (https://developer.intuit.com/app/developer/qbo/docs/develop/troubleshooting/error-codes).
+
+Faults are armed for a batch as "batch", except for a batch whose every item is a
+Customer operation: "batch:Customer" (``fault_name``). Connectors create a batch's new
+customers in a batch of their own ahead of the postings, and a fault meant for the
+postings must not land on it. Either way it is one batch call to the limits.
 """
 
 from __future__ import annotations
@@ -17,6 +22,24 @@ MAX_ITEMS = 30
 """https://developer.intuit.com/app/developer/qbo/docs/learn/limits-and-throttles"""
 BID_MAX_WITH_REQUESTID = 10
 """https://blogs.intuit.com/2015/04/06/15346/"""
+CUSTOMER_BATCH = "batch:Customer"
+
+
+def fault_name(raw: bytes) -> str:
+    """The name a batch's faults are armed under: "batch:Customer" when every item is a
+    Customer operation, else "batch" (a body that is not a batch included)."""
+    try:
+        body = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "batch"
+    items = body.get("BatchItemRequest") if isinstance(body, dict) else None
+    if (
+        isinstance(items, list)
+        and items
+        and all(isinstance(item, dict) and "Customer" in item for item in items)
+    ):
+        return CUSTOMER_BATCH
+    return "batch"
 
 
 def run_batch(company: QboCompany, raw: bytes, requestid: str | None) -> tuple[int, dict[str, Any]]:

@@ -59,6 +59,9 @@ class ApiCall:
     authorization: str | None
     requestid: str | None
     minorversion: str | None
+    armed_as: str | None = None
+    """The name its faults are armed under when not ``operation``: "batch:Customer" for
+    a batch of Customer operations only, which still counts as a batch call."""
 
 
 class QboSandbox:
@@ -149,7 +152,7 @@ class QboSandbox:
             raise errors.throttled()
         if call.operation == "batch" and not self.batch_minute.acquire(call.realm_id).allowed:
             raise errors.throttled()
-        fault = self.faults.take(call.operation)
+        fault = self.faults.take(call.armed_as or call.operation)
         if fault is not None and fault.kind in BEFORE:
             return self._before_fault(fault)
         if call.requestid is not None:
