@@ -35,9 +35,11 @@ from salesync.store.vault import Vault, new_key
 
 TENANT = MERCHANT.tenant.id
 IDENTITY = "https://identity.xero.com"
-WRITES = frozenset({"Invoices", "CreditNotes", "Payments", "ManualJournals"})
+WRITES = frozenset({"Invoices", "CreditNotes", "Payments", "ManualJournals", "BankTransactions"})
 """The collections postings are written to; the contract's faults hit writes of these."""
 GONE = frozenset({"DELETED", "VOIDED"})
+POSTED = ("Invoices", "CreditNotes", "ManualJournals", "BankTransactions")
+"""The collections holding one object per posting."""
 
 
 class XeroTransport(SandboxTransport):
@@ -216,7 +218,9 @@ class XeroHarness:
     def balances(self) -> dict[str, Decimal]:
         """Each account's balance by code, from the documents Xero stores: an invoice
         credits its lines and debits receivables; a payment moves receivables to its
-        account; a credit note and its refunds the other way; journals as they stand."""
+        account; a credit note and its refunds the other way; journals as they stand; a
+        bank transaction moves its total into (RECEIVE) or out of (SPEND) its bank
+        account against its lines."""
         sums: dict[str, Decimal] = defaultdict(Decimal)
         receivable, tax = self.system_account("DEBTORS"), self.system_account("GST")
 
@@ -238,6 +242,14 @@ class XeroHarness:
         for journal in self.live("ManualJournals"):
             for line in journal["JournalLines"]:
                 sums[str(line["AccountCode"])] += dec(line["LineAmount"])
+        for transaction in self.live("BankTransactions"):
+            sign = 1 if transaction["Type"] == "RECEIVE" else -1
+            sums[str(transaction["BankAccount"]["Code"])] += sign * dec(transaction["Total"])
+            inclusive = transaction["LineAmountTypes"] == "Inclusive"
+            for line in transaction["LineItems"]:
+                net = dec(line["LineAmount"]) - (dec(line["TaxAmount"]) if inclusive else 0)
+                sums[str(line["AccountCode"])] -= sign * net
+                sums[tax] -= sign * dec(line["TaxAmount"])
         return dict(sums)
 
     def books_account(self, account: str) -> str:
@@ -246,9 +258,9 @@ class XeroHarness:
         return mapped.get(account) or default_code(account)
 
     def transactions(self) -> int:
-        """Invoices, credit notes and manual journals: one per posting, whatever its
-        payments (which only complete it)."""
-        return sum(len(self.live(c)) for c in ("Invoices", "CreditNotes", "ManualJournals"))
+        """Invoices, credit notes, manual journals and bank transactions: one per posting,
+        whatever its payments (which only complete it)."""
+        return sum(len(self.live(c)) for c in POSTED)
 
     def refused(self, posting: Posting) -> Posting:
         """The posting in euros, which this dollar organisation has not enabled."""

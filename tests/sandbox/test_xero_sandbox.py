@@ -470,6 +470,145 @@ def test_lookups_by_number_reference_where_and_pages(xero: Xero) -> None:
     assert (broken.status_code, broken.json()["Type"]) == (400, "QueryParseException")
 
 
+# --- bank transactions ---------------------------------------------------------------
+
+
+def bank_transaction(
+    kind: str = "RECEIVE", bank: str = "090", amount: float = 20.0, **extra: Any
+) -> dict[str, Any]:
+    line = {
+        "Description": "Sale",
+        "Quantity": 1,
+        "UnitAmount": amount,
+        "AccountCode": "200",
+        "TaxType": "OUTPUT",
+        "Tracking": [{"Name": "Store", "Option": "Downtown"}],
+    }
+    return {
+        "Type": kind,
+        "Contact": {"ContactID": WALK_IN},
+        "BankAccount": {"Code": bank},
+        "Date": "2026-03-02",
+        "Reference": "SS-1 order:pos:sale:1",
+        "LineItems": [line],
+        **extra,
+    }
+
+
+def test_receive_and_spend_money_compute_totals_in_their_bank_account(xero: Xero) -> None:
+    """RECEIVE and SPEND price their lines as invoices do (20 + 10% GST exclusive = 22,
+    inclusive 22 = 20 + 2), keep the Reference, are AUTHORISED in the bank account's
+    currency, and a contact named by Name alone is created."""
+    created = xero.put("BankTransactions", {"BankTransactions": [bank_transaction()]})
+    assert created.status_code == 200, created.text
+    saved = created.json()["BankTransactions"][0]
+    assert (saved["SubTotal"], saved["TotalTax"], saved["Total"]) == (20.0, 2.0, 22.0)
+    assert (saved["Type"], saved["Status"], saved["CurrencyCode"]) == (
+        "RECEIVE",
+        "AUTHORISED",
+        "AUD",
+    )
+    assert saved["Reference"] == "SS-1 order:pos:sale:1"
+    assert saved["BankAccount"]["AccountID"] == stable_id("account", "090")
+    assert saved["LineItems"][0]["Tracking"][0]["TrackingOptionID"]
+    spent = xero.put(
+        "BankTransactions",
+        bank_transaction(
+            "SPEND", amount=22.0, LineAmountTypes="Inclusive", Contact={"Name": "Till float"}
+        ),
+    ).json()["BankTransactions"][0]
+    assert (spent["SubTotal"], spent["TotalTax"], spent["Total"]) == (20.0, 2.0, 22.0)
+    assert [c["Name"] for c in xero.org.all("Contacts")][-1] == "Till float"
+    assert (
+        xero.found(f"BankTransactions/{saved['BankTransactionID']}", "BankTransactions")[0]["Total"]
+        == 22.0
+    )
+
+
+def test_a_bank_transaction_needs_a_bank_account_lines_and_a_total_not_below_zero(
+    xero: Xero,
+) -> None:
+    """Missing parts are listed together; the account must be of type BANK and active; a
+    line may not be on a bank account; a currency other than the account's, another
+    type than RECEIVE or SPEND, and a negative total are refused."""
+    assert failed_messages(xero.put("BankTransactions", {"BankTransactions": [{}]})) == [
+        "Bank Transaction Type must be RECEIVE or SPEND",
+        "A Contact must be specified for this type of transaction",
+        "A BankAccount must be specified for a bank transaction",
+        "One or more line items must be specified",
+    ]
+    assert failed_messages(xero.put("BankTransactions", bank_transaction(bank="615"))) == [
+        "Account '615' is not a bank account; a bank transaction can only be made in an "
+        "account of type BANK"
+    ]
+    transfer = bank_transaction(LineItems=[{"Quantity": 1, "UnitAmount": 5, "AccountCode": "091"}])
+    assert (
+        "is a bank account and cannot be used on a line item"
+        in (failed_messages(xero.put("BankTransactions", transfer))[0])
+    )
+    assert (
+        "bank account's currency"
+        in (failed_messages(xero.put("BankTransactions", bank_transaction(CurrencyCode="USD")))[0])
+    )
+    assert (
+        "not supported"
+        in (failed_messages(xero.put("BankTransactions", bank_transaction("SPEND-TRANSFER")))[0])
+    )
+    negative = bank_transaction(
+        LineItems=[
+            {"Quantity": 1, "UnitAmount": 5, "AccountCode": "200"},
+            {"Quantity": 1, "UnitAmount": -8, "AccountCode": "405"},
+        ]
+    )
+    assert failed_messages(xero.put("BankTransactions", negative)) == [
+        "The total of a bank transaction must not be negative"
+    ]
+    fee_netted = bank_transaction(
+        LineAmountTypes="NoTax",
+        LineItems=[
+            {"Quantity": 1, "UnitAmount": 10, "AccountCode": "200"},
+            {"Quantity": 1, "UnitAmount": -3, "AccountCode": "405"},
+        ],
+    )
+    saved = xero.put("BankTransactions", fee_netted).json()["BankTransactions"][0]
+    assert (saved["TotalTax"], saved["Total"]) == (0.0, 7.0)
+    assert len(xero.org.all("BankTransactions")) == 1
+
+
+def test_bank_transactions_batch_replay_and_are_found_by_reference(xero: Xero) -> None:
+    """An array with summarizeErrors=false answers element by element; the same keyed
+    request is replayed, creating nothing twice; where filters on Reference and Type find
+    them; POST deletes one."""
+    batch = {
+        "BankTransactions": [
+            bank_transaction(Reference="SSA order:1"),
+            bank_transaction(bank="200", Reference="SSB order:2"),
+            bank_transaction("SPEND", Reference="SSC order:3"),
+        ]
+    }
+    first = xero.put("BankTransactions", batch, key="bank-1", summarizeErrors="false")
+    assert [t["StatusAttributeString"] for t in first.json()["BankTransactions"]] == [
+        "OK",
+        "ERROR",
+        "OK",
+    ]
+    again = xero.put("BankTransactions", batch, key="bank-1", summarizeErrors="false")
+    assert again.json() == first.json()
+    assert len(xero.org.all("BankTransactions")) == 2
+    found = xero.found(
+        "BankTransactions",
+        "BankTransactions",
+        where='Reference.StartsWith("SSA ") OR Reference.StartsWith("SSC ")',
+    )
+    assert [t["Reference"] for t in found] == ["SSA order:1", "SSC order:3"]
+    spent = xero.found("BankTransactions", "BankTransactions", where='Type=="SPEND"')
+    assert [t["Reference"] for t in spent] == ["SSC order:3"]
+    deleted = xero.post(f"BankTransactions/{spent[0]['BankTransactionID']}", {"Status": "DELETED"})
+    assert deleted.json()["BankTransactions"][0]["Status"] == "DELETED"
+    edit = xero.post(f"BankTransactions/{spent[0]['BankTransactionID']}", {"Reference": "x"})
+    assert failed_messages(edit) == ["A deleted bank transaction cannot be edited"]
+
+
 # --- idempotency ---------------------------------------------------------------------
 
 

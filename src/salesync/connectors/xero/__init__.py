@@ -4,11 +4,14 @@
 point group. A connection's settings (``XeroSettings``) name the organisation and how to
 map accounts and tracking; its credentials are OAuth tokens kept fresh by the
 connection's token source. Calls to one organisation share one ``CallBudget`` in the
-process, so every connection and worker thread stays inside Xero's limits together.
+process, so every connection and worker thread stays inside Xero's limits together, and
+one ``Directory`` of the contacts and items found or created there, so a warm worker
+writes a batch of sales without looking any of them up.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -17,6 +20,7 @@ from salesync.connectors.destination import DestinationCapabilities, Destination
 from salesync.connectors.pacing import CallBudget, Clock, Limits, Sleep, budget_for
 from salesync.connectors.xero.books import CAPABILITIES, NAME, XeroBooks
 from salesync.connectors.xero.client import StaticToken, XeroClient
+from salesync.connectors.xero.lists import Directory
 from salesync.connectors.xero.settings import XeroSettings
 
 LIMITS = Limits(per_minute=60, concurrent=5, per_day=5000)
@@ -29,6 +33,8 @@ class XeroDestination:
     def __init__(self, *, clock: Clock = time.monotonic, sleep: Sleep = time.sleep) -> None:
         self.clock = clock
         self.sleep = sleep
+        self._directories: dict[str, Directory] = {}
+        self._guard = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -44,6 +50,11 @@ class XeroDestination:
             f"xero:{tenant_id}", lambda: CallBudget(LIMITS, clock=self.clock, sleep=self.sleep)
         )
 
+    def directory(self, tenant_id: str) -> Directory:
+        """The contacts and items known of one organisation, shared by its books."""
+        with self._guard:
+            return self._directories.setdefault(tenant_id, Directory())
+
     def connect(
         self, connection: DestinationConnection, transport: httpx.BaseTransport | None = None
     ) -> XeroBooks:
@@ -56,7 +67,7 @@ class XeroDestination:
             self.budget(settings.tenant_id),
             transport=transport,
         )
-        return XeroBooks(client, settings)
+        return XeroBooks(client, settings, self.directory(settings.tenant_id))
 
 
 __all__ = ["CAPABILITIES", "LIMITS", "XeroBooks", "XeroDestination", "XeroSettings"]

@@ -10,6 +10,11 @@ it created: one that must take payments gets "Enable payments to this account"
 (https://developer.xero.com/documentation/api/accounting/accounts); a merchant's own
 account that cannot take them, or a bank or system account in a manual journal (which
 Xero refuses), is a mapping error with the fix spelled out.
+
+Under the ``bank_transaction`` sales form, the account a tender's money is received into
+must be a bank account (https://developer.xero.com/documentation/api/accounting/banktransactions):
+salesync creates its own as BANK accounts, and an entry that moves money in one bank
+account is carried as a bank transaction rather than refused as a journal.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ TYPES = {
     AccountType.INCOME: "REVENUE",
     AccountType.EXPENSES: "EXPENSE",
 }
-"""The Xero type an account salesync creates gets; never BANK: bank accounts are the
-merchant's to add, with their bank feed."""
+"""The Xero type an account salesync creates gets; BANK only for the accounts bank
+transactions receive into (``Usage.bank``): the merchant's real bank accounts are theirs
+to add, with their bank feed."""
 PAYABLE_TYPES = frozenset({"CURRENT", "CURRLIAB"})
 """Created accounts of these types take payments: tenders land in them (clearing, cash
 drawer, gift card and store credit liabilities)."""
@@ -61,6 +67,8 @@ class Usage:
 
     payments: bool = False
     journal: bool = False
+    bank: bool = False
+    """The bank account of a bank transaction: it must be of type BANK."""
 
 
 @dataclass
@@ -84,6 +92,15 @@ class Chart:
         """Read everything again on next use (after a failure left it uncertain)."""
         self._accounts = None
         self._tracking = None
+
+    def is_bank(self, code: str) -> bool:
+        found = self._find(code=code)
+        return found is not None and found.get("Type") == "BANK"
+
+    def currency(self, code: str) -> str | None:
+        """The currency of the account with ``code`` (Xero names it on bank accounts)."""
+        found = self._find(code=code)
+        return str(found["CurrencyCode"]) if found and found.get("CurrencyCode") else None
 
     def _find(self, code: str | None = None, name: str | None = None) -> dict[str, Any] | None:
         for account in self.accounts():
@@ -144,7 +161,21 @@ class Chart:
 
     def _check(self, name: str, account: dict[str, Any], usage: Usage, *, own: bool) -> None:
         label = f"{account.get('Code')} '{account.get('Name')}'"
-        if usage.journal and (account.get("Type") == "BANK" or account.get("SystemAccount")):
+        bank = account.get("Type") == "BANK"
+        if usage.bank and not bank:
+            raise _mapping(
+                f"{name} maps to {label}, which is not a bank account",
+                f"With the bank transaction sales form, salesync records money paid by "
+                f"{name} as received into its account, and Xero takes that only into a bank "
+                f"account; {label} is not one. Map {name} to a bank account in salesync's "
+                "Xero settings (Accounts), or choose the invoice sales form.",
+                "account_not_bank",
+                name,
+            )
+        # Under the bank transaction form, an entry on one bank account becomes a bank
+        # transaction (``books``); only system accounts stay out of reach.
+        carried = bank and self.settings.sales_form == "bank_transaction"
+        if usage.journal and ((bank and not carried) or account.get("SystemAccount")):
             raise _mapping(
                 f"{name} maps to bank or system account {label}, which manual journals refuse",
                 f"Xero does not allow manual journals on bank or system accounts, and {name} "
@@ -153,7 +184,7 @@ class Chart:
                 "account_not_journalable",
                 name,
             )
-        payable = account.get("Type") == "BANK" or account.get("EnablePaymentsToAccount")
+        payable = bank or account.get("EnablePaymentsToAccount")
         if usage.payments and not payable:
             if own and self.settings.account_policy == "create":
                 self._enable_payments(account)
@@ -169,13 +200,23 @@ class Chart:
 
     def _create(self, name: str, usage: Usage) -> dict[str, Any]:
         kind = TYPES[account_type(name)]
-        element = {
+        element: dict[str, Any] = {
             "Code": default_code(name),
             "Name": default_name(name),
             "Type": kind,
             "Description": f"Created by salesync for {name}",
             "EnablePaymentsToAccount": kind in PAYABLE_TYPES,
         }
+        if usage.bank:
+            # A clearing "bank" account: Xero asks a number of every bank account and
+            # takes no description on one; payments are always enabled on it.
+            element = {
+                "Code": default_code(name),
+                "Name": default_name(name),
+                "Type": "BANK",
+                "BankAccountType": "BANK",
+                "BankAccountNumber": default_code(name),
+            }
         saved = self.client.write_one("PUT", "Accounts", "Accounts", element, step="account")
         messages = _messages(saved)
         if messages:

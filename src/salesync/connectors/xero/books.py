@@ -1,43 +1,61 @@
 """One Xero organisation's books: post postings exactly once, find them by key.
 
-A call reads back first: a posting whose document is already in Xero (a lost answer, a
-retry after Xero's idempotency window) is reported, or finished if its payments are
-missing; then accounts, tax rate, tracking, contacts and items are ensured, and the
-documents written collection by collection (manual journals, invoices, credit notes,
-then payments), each in one PUT answered element by element. A posting is written only
+A retried posting (``Posting.attempt`` above 1) is read back first: one whose document
+is already in Xero (a lost answer, a retry after Xero's idempotency window) is reported,
+or finished if its payments are missing. A first attempt has nothing to look for (the
+engine's sender reads back by key before any retry), so a call of first attempts reads
+nothing back. Then accounts, tax rate, tracking, contacts and items are ensured, and the
+objects written collection by collection (manual journals, bank transactions, invoices,
+credit notes, then payments), each in one PUT answered element by element. A document
+refused because its number is taken (a posting released after a partial write, which
+starts over at attempt 1) is read back then and finished. A posting is written only
 when its document and every payment are in; ``find`` says the same, so an invoice whose
 payments were lost is finished on the next attempt rather than written twice.
+
+Once the organisation's chart, contacts and items are known, 50 first attempts of
+per-order sales cost one call (a PUT of bank transactions) under the bank transaction
+sales form, two (invoices, then their payments) under the invoice form.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from salesync.connectors.destination import DestinationCapabilities, Posting, Written
-from salesync.connectors.xero import errors
+from salesync.connectors.xero import errors, problems, readback
 from salesync.connectors.xero.accounts import Chart, Usage
 from salesync.connectors.xero.client import XeroClient
-from salesync.connectors.xero.forms import DocumentForm, Form, JournalForm, number_for, plan
-from salesync.connectors.xero.lists import Lists, where
+from salesync.connectors.xero.forms import (
+    BankForm,
+    DocumentForm,
+    Form,
+    JournalForm,
+    SalesForm,
+    bank_form,
+    plan,
+)
+from salesync.connectors.xero.lists import Directory, Lists
 from salesync.connectors.xero.settings import XeroSettings
 from salesync.connectors.xero.translate import (
+    BANK_TRANSACTION,
     KINDS,
     Existing,
+    bank_transaction_json,
     document_json,
     errors_of,
-    existing_document,
     journal_json,
     payment_json,
 )
-from salesync.domain.errors import SyncError, ValidationError
+from salesync.domain.errors import MappingError, SyncError
 
 NAME = "xero"
 BATCH = 50
 """Xero recommends batching elements in bundles of up to 50 per request
 (https://developer.xero.com/documentation/guides/oauth2/limits/, request size limit)."""
 CAPABILITIES = DestinationCapabilities(
-    forms=frozenset({"invoice", "payment", "credit_note", "manual_journal"}),
+    forms=frozenset({"invoice", "payment", "credit_note", "manual_journal", "bank_transaction"}),
     batch_size=BATCH,
     find_batch=BATCH,
     reference_limit=255,
@@ -46,37 +64,20 @@ CAPABILITIES = DestinationCapabilities(
 )
 
 
-def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _held(problems: Sequence[SyncError], form: Form) -> SyncError:
-    """One error for a posting, from every problem found with it."""
-    first = problems[0]
-    if len(problems) == 1 and first.documents == form.documents:
-        return first
-    users = " ".join(dict.fromkeys(p.user_message for p in problems))
-    return type(first)(
-        f"{form.subject}: " + "; ".join(p.message for p in problems),
-        user_message=users if first.documents else f"{form.subject}: {users}",
-        code=first.code,
-        help_url=first.help_url,
-        provider=errors.PROVIDER,
-        operation=first.operation,
-        documents=form.documents,
-        details={"problems": [p.code for p in problems]},
-    )
-
-
 class XeroBooks:
     """Posts into one organisation through one client."""
 
-    def __init__(self, client: XeroClient, settings: XeroSettings) -> None:
+    def __init__(
+        self, client: XeroClient, settings: XeroSettings, directory: Directory | None = None
+    ) -> None:
         self.client = client
         self.settings = settings
         self.chart = Chart(client, settings)
-        self.lists = Lists(client, create_items=settings.account_policy == "create")
+        self.lists = Lists(
+            client,
+            create_items=settings.account_policy == "create",
+            directory=directory or Directory(),
+        )
         self._base_currency: str | None = None
 
     @property
@@ -94,31 +95,8 @@ class XeroBooks:
         return {key: found.ref for key, found in self.existing(keys).items() if found.complete}
 
     def existing(self, keys: Sequence[str]) -> dict[str, Existing]:
-        """What Xero holds under each key, by number (documents) or narration (journals)."""
-        numbers = {number_for(key): key for key in keys}
-        found: dict[str, Existing] = {}
-        for chunk in _chunks(sorted(numbers), BATCH):
-            params = {"InvoiceNumbers": ",".join(chunk)}
-            for invoice in self.client.get("Invoices", params).get("Invoices") or []:
-                key = numbers.get(str(invoice.get("InvoiceNumber")))
-                if key and invoice.get("Type") == "ACCREC":
-                    found[key] = existing_document(invoice, "invoice")
-            params = {"where": where("CreditNoteNumber", chunk)}
-            for credit in self.client.get("CreditNotes", params).get("CreditNotes") or []:
-                key = numbers.get(str(credit.get("CreditNoteNumber")))
-                if key and credit.get("Type") == "ACCRECCREDIT":
-                    found[key] = existing_document(credit, "credit_note")
-            tags = " OR ".join(f'Narration.Contains("{n}")' for n in chunk)
-            for journal in (
-                self.client.get("ManualJournals", {"where": tags}).get("ManualJournals") or []
-            ):
-                narration = str(journal.get("Narration", ""))
-                for number, key in numbers.items():
-                    if f"[salesync {number}:" in narration:
-                        found[key] = Existing(
-                            "ManualJournal", str(journal["ManualJournalID"]), True
-                        )
-        return found
+        """What Xero holds under each key."""
+        return readback.existing(self.client, keys)
 
     def post(self, postings: Sequence[Posting]) -> list[Written]:
         return _Call(self, list(postings)).run()
@@ -144,15 +122,14 @@ class _Call:
     codes: dict[str, str] = field(default_factory=dict)
 
     def run(self) -> list[Written]:
-        settings = self.books.settings
         for posting in self.postings:
-            self.forms[posting.key] = plan(
-                posting, sales_form=settings.sales_form, cash_contact=settings.cash_contact
-            )
-        unfinished = self._read_back()
+            self.forms[posting.key] = self._plan(posting.key)
+        retried = [p.key for p in self.postings if p.attempt > 1]
+        unfinished = self._read_back(retried) if retried else set()
         try:
             self._ensure(unfinished)
             self._write_journals()
+            self._write_bank_transactions()
             self._write_documents("invoice", unfinished)
             self._write_documents("credit_note", unfinished)
             self._pay(unfinished)
@@ -164,6 +141,12 @@ class _Call:
             for key in self.forms:
                 self.results.setdefault(key, Written(key, error=exc))
         return [self.results[p.key] for p in self.postings]
+
+    def _plan(self, key: str, sales_form: SalesForm | None = None) -> Form:
+        settings = self.books.settings
+        posting = next(p for p in self.postings if p.key == key)
+        chosen = sales_form or settings.sales_form
+        return plan(posting, sales_form=chosen, cash_contact=settings.cash_contact)
 
     def _open(self) -> list[str]:
         """Postings not answered yet (those with problems too, so each is checked whole)."""
@@ -178,46 +161,59 @@ class _Call:
 
     def _settle_problems(self) -> None:
         for key, found in self.problems.items():
-            self.results.setdefault(key, Written(key, error=_held(found, self.forms[key])))
+            self.results.setdefault(key, Written(key, error=problems.held(found, self.forms[key])))
         self.problems.clear()
 
-    def _read_back(self) -> set[str]:
+    def _read_back(self, keys: list[str]) -> set[str]:
         """Report what is complete; the keys of documents still missing payments."""
         unfinished: set[str] = set()
-        for key, found in self.books.existing(list(self.forms)).items():
-            form = self.forms[key]
+        for key, found in self.books.existing(keys).items():
+            form = self._matching(key, found)
             if found.complete:
                 self.results[key] = Written(key, ref=found.ref)
             elif isinstance(form, DocumentForm) and found.prefix == KINDS[form.kind].prefix:
+                self.forms[key] = form
                 self.document_ids[key] = found.id
                 unfinished.add(key)
             else:
-                self._fail(key, _changed_form(form))
+                self._fail(key, problems.changed_form(form))
         return unfinished
+
+    def _matching(self, key: str, found: Existing) -> Form:
+        """The form of what an earlier attempt left unfinished: a bank transaction's
+        posting may have fallen back to an invoice then (its tender's account was no bank)."""
+        form = self.forms[key]
+        if isinstance(form, BankForm) and not found.complete:
+            return self._plan(key, "invoice")
+        return form
 
     def _ensure(self, unfinished: set[str]) -> None:
         """Accounts, tracking, tax rate, contacts and items; postings that cannot have
         theirs are answered with why."""
         self._ensure_accounts()
         chart = self.books.chart
-        documents: list[DocumentForm] = []
+        named: list[DocumentForm | BankForm] = []
         for key in self._open():
             form = self.forms[key]
             try:
                 chart.tracking(form.location_id)
             except SyncError as exc:
                 self._fail(key, exc)
-            if isinstance(form, DocumentForm):
-                documents.append(form)
+            if not isinstance(form, JournalForm):
+                named.append(form)
             elif form.currency != self.books.base_currency():
-                self._fail(key, _foreign_journal(form, self.books.base_currency()))
-        if documents:
+                self._fail(key, problems.foreign_journal(form, self.books.base_currency()))
+            if isinstance(form, BankForm) and form.bank in self.codes:
+                held = chart.currency(self.codes[form.bank]) or self.books.base_currency()
+                if form.currency != held:
+                    self._fail(key, problems.foreign_bank(form, self.codes[form.bank], held))
+        if named:
             try:
                 chart.no_tax_type()
             except SyncError as exc:
-                for form in documents:
+                for form in named:
                     self._fail(form.key, exc)
-        new = [f for f in documents if f.key not in unfinished and f.key not in self.problems]
+        new = [f for f in named if f.key not in unfinished and f.key not in self.problems]
         refused = self.books.lists.contacts({f.contact for f in new})
         for form in new:
             problem = refused.get(form.contact.name.casefold())
@@ -227,6 +223,20 @@ class _Call:
         self._settle_problems()
 
     def _ensure_accounts(self) -> None:
+        self.codes, refused = self._resolve()
+        if self.books.settings.sales_form == "bank_transaction" and self._carry_banks(refused):
+            self.codes, refused = self._resolve()
+        for key in self._open():
+            form = self.forms[key]
+            accounts = {line.account for line in form.lines}
+            if isinstance(form, DocumentForm):
+                accounts |= {t.account for t in form.tenders}
+            elif isinstance(form, BankForm):
+                accounts.add(form.bank)
+            for account in sorted(accounts & refused.keys()):
+                self._fail(key, refused[account])
+
+    def _resolve(self) -> tuple[dict[str, str], dict[str, MappingError]]:
         needs: dict[str, Usage] = {}
         for key in self._open():
             form = self.forms[key]
@@ -235,14 +245,47 @@ class _Call:
             if isinstance(form, DocumentForm):
                 for tender in form.tenders:
                     needs.setdefault(tender.account, Usage()).payments = True
-        self.codes, refused = self.books.chart.resolve(needs)
+            elif isinstance(form, BankForm):
+                needs.setdefault(form.bank, Usage()).bank = True
+        return self.books.chart.resolve(needs)
+
+    def _carry_banks(self, refused: dict[str, MappingError]) -> bool:
+        """Fit the forms to which accounts are banks; whether any changed.
+
+        A sale whose tender's account cannot be a bank (it exists as another type, and
+        the ``create`` policy may choose it) falls back to an invoice; a ``require``d or
+        mapped one stays refused, saying so. A journal on exactly one bank account becomes
+        a bank transaction in it; on more, it is refused (no one Xero object carries it).
+        """
+        settings = self.books.settings
+        chart = self.books.chart
+        changed = False
         for key in self._open():
             form = self.forms[key]
-            accounts = {line.account for line in form.lines}
-            if isinstance(form, DocumentForm):
-                accounts |= {t.account for t in form.tenders}
-            for account in sorted(accounts & refused.keys()):
-                self._fail(key, refused[account])
+            if isinstance(form, BankForm):
+                problem = refused.get(form.bank)
+                if (
+                    problem is not None
+                    and problem.code == "account_not_bank"
+                    and settings.account_policy == "create"
+                    and form.bank not in settings.accounts
+                ):
+                    self.forms[key] = self._plan(key, "invoice")
+                    changed = True
+            elif isinstance(form, JournalForm):
+                banks = sorted(
+                    {
+                        ln.account
+                        for ln in form.lines
+                        if ln.account in self.codes and chart.is_bank(self.codes[ln.account])
+                    }
+                )
+                if len(banks) == 1:
+                    self.forms[key] = bank_form(form, banks[0])
+                    changed = True
+                elif banks:
+                    self._fail(key, problems.several_banks(form, [self.codes[b] for b in banks]))
+        return changed
 
     def _write_journals(self) -> None:
         forms = [f for k in self._pending() if isinstance(f := self.forms[k], JournalForm)]
@@ -268,10 +311,45 @@ class _Call:
                 ref = Existing("ManualJournal", str(answer["ManualJournalID"]), True).ref
                 self.results[form.key] = Written(form.key, ref=ref)
 
+    def _write_bank_transactions(self) -> None:
+        forms = [f for k in self._pending() if isinstance(f := self.forms[k], BankForm)]
+        if not forms:
+            return
+        books = self.books
+        items = books.lists.item_codes
+        elements = [
+            bank_transaction_json(
+                form,
+                codes=self.codes,
+                tax_type=books.chart.no_tax_type(),
+                tracking=books.chart.tracking(form.location_id),
+                contact_id=books.lists.contact_id(form.contact) or "",
+                items=items,
+            )
+            for form in forms
+        ]
+        answers = books.client.write(
+            "PUT",
+            "BankTransactions",
+            "BankTransactions",
+            elements,
+            step="bank",
+            keys=[f.key for f in forms],
+        )
+        for form, answer in zip(forms, answers, strict=True):
+            messages = errors_of(answer)
+            if messages or not answer.get("BankTransactionID"):
+                self._refused(form, messages, "put:BankTransactions")
+            else:
+                ref = Existing(BANK_TRANSACTION, str(answer["BankTransactionID"]), True).ref
+                self.results[form.key] = Written(form.key, ref=ref)
+
     def _refused(self, form: Form, messages: list[str], operation: str) -> None:
         error = errors.element_error(
             messages, subject=form.subject, operation=operation, documents=form.documents
         )
+        if not isinstance(form, JournalForm) and any("contact" in m.lower() for m in messages):
+            self.books.lists.forget_contact(form.contact)
         self.results[form.key] = Written(form.key, error=error)
 
     def _write_documents(self, kind: str, unfinished: set[str]) -> None:
@@ -286,28 +364,49 @@ class _Call:
             return
         collection, id_field = KINDS[kind].collection, KINDS[kind].id_field
         books = self.books
-        elements = []
-        for form in forms:
-            contact_id = books.lists.contact_id(form.contact)
-            elements.append(
-                document_json(
-                    form,
-                    codes=self.codes,
-                    tax_type=books.chart.no_tax_type(),
-                    tracking=books.chart.tracking(form.location_id),
-                    contact_id=contact_id or "",
-                    items=books.lists.item_codes,
-                )
+        items = books.lists.item_codes
+        elements = [
+            document_json(
+                form,
+                codes=self.codes,
+                tax_type=books.chart.no_tax_type(),
+                tracking=books.chart.tracking(form.location_id),
+                contact_id=books.lists.contact_id(form.contact) or "",
+                items=items,
             )
+            for form in forms
+        ]
         answers = books.client.write(
             "PUT", collection, collection, elements, step=kind, keys=[f.key for f in forms]
         )
+        taken: list[tuple[DocumentForm, list[str]]] = []
         for form, answer in zip(forms, answers, strict=True):
             messages = errors_of(answer)
-            if messages or not answer.get(id_field):
-                self._refused(form, messages, f"put:{collection}")
-            else:
+            if answer.get(id_field) and not messages:
                 self.document_ids[form.key] = str(answer[id_field])
+            elif any(_NUMBER_TAKEN.search(m) for m in messages):
+                taken.append((form, messages))
+            else:
+                self._refused(form, messages, f"put:{collection}")
+        if taken:
+            self._finish_taken(taken, unfinished, f"put:{collection}")
+
+    def _finish_taken(
+        self, taken: list[tuple[DocumentForm, list[str]]], unfinished: set[str], operation: str
+    ) -> None:
+        """Documents refused because their number is taken: most likely an earlier attempt
+        of the posting wrote them (a released posting starts over at attempt 1). Read them
+        back and finish them; a number held by another kind of object stays refused."""
+        found = self.books.existing([form.key for form, _ in taken])
+        for form, messages in taken:
+            there = found.get(form.key)
+            if there is None or there.prefix != KINDS[form.kind].prefix:
+                self._refused(form, messages, operation)
+            elif there.complete:
+                self.results[form.key] = Written(form.key, ref=there.ref)
+            else:
+                self.document_ids[form.key] = there.id
+                unfinished.add(form.key)
 
     def _pay(self, unfinished: set[str]) -> None:
         """Pay (or refund) every tender not yet paid of the documents written or found."""
@@ -316,7 +415,9 @@ class _Call:
             for k in self._pending()
             if isinstance(f := self.forms[k], DocumentForm) and k in self.document_ids
         ]
-        paid = self._paid_references([f.key for f in forms if f.key in unfinished])
+        paid = readback.paid_references(
+            self.books.client, [self.document_ids[f.key] for f in forms if f.key in unfinished]
+        )
         elements: list[dict[str, object]] = []
         owners: list[DocumentForm] = []
         for form in forms:
@@ -348,44 +449,5 @@ class _Call:
                     form.key, ref=Existing(prefix, self.document_ids[form.key], True).ref
                 )
 
-    def _paid_references(self, keys: list[str]) -> set[str]:
-        """The references of the payments already made on unfinished documents."""
-        found: set[str] = set()
-        ids = [self.document_ids[k] for k in keys]
-        for chunk in _chunks(ids, 20):
-            clauses = " OR ".join(
-                f'Invoice.InvoiceID==guid("{i}") OR CreditNote.CreditNoteID==guid("{i}")'
-                for i in chunk
-            )
-            answer = self.books.client.get("Payments", {"where": clauses})
-            for payment in answer.get("Payments") or []:
-                if payment.get("Status") != "DELETED":
-                    found.add(str(payment.get("Reference", "")))
-        return found
 
-
-def _changed_form(form: Form) -> SyncError:
-    return ValidationError(
-        f"{form.subject}: Xero holds an unfinished document of another form under its number",
-        user_message=f"{form.subject}: Xero already holds part of this posting in another form "
-        "(the sales form setting changed while it was being written). Finish or void it in "
-        "Xero, then release the posting.",
-        code="form_changed",
-        provider=errors.PROVIDER,
-        operation="post",
-        documents=form.documents,
-    )
-
-
-def _foreign_journal(form: JournalForm, base: str) -> SyncError:
-    return ValidationError(
-        f"{form.subject}: a manual journal in {form.currency} for a {base} organisation",
-        user_message=f"{form.subject} is in {form.currency}, but Xero keeps manual journals "
-        f"in the organisation's own currency ({base}) only. Post this location per order "
-        "as invoices, or convert it before posting.",
-        code="journal_currency",
-        help_url=errors.CURRENCIES_HELP,
-        provider=errors.PROVIDER,
-        operation="post",
-        documents=form.documents,
-    )
+_NUMBER_TAKEN = re.compile(r"must be unique", re.IGNORECASE)

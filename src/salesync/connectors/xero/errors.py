@@ -234,6 +234,14 @@ ELEMENT_RULES: tuple[Rule, ...] = (
         ACCOUNTS_HELP,
     ),
     Rule(
+        r"not a bank account|account of type bank",
+        ErrorKind.MAPPING,
+        "account_not_bank",
+        "the account its money goes into is not a bank account in Xero. Map the tender to a "
+        "bank account in salesync's Xero settings, or choose the invoice sales form",
+        ACCOUNTS_HELP,
+    ),
+    Rule(
         r"taxtype code|tax rate",
         ErrorKind.MAPPING,
         "tax_type_invalid",

@@ -5,6 +5,13 @@ refund an ACCRECCREDIT credit note refunded per tender. Everything else (payouts
 summaries, per-payout entries, adjustments) and anything an invoice cannot carry exactly
 (a tender paid back as change, a total below zero, documents missing) is a manual journal.
 
+Under the ``bank_transaction`` sales form, a sale or refund paid by one tender into an
+asset account is instead one RECEIVE or SPEND bank transaction in that account, with the
+invoice's lines: one object, one write. Split tenders and tenders into liabilities (gift
+cards, store credit) stay invoices and credit notes. A journal whose entry moves money in
+exactly one bank account is turned into a bank transaction in it (``bank_form``) once the
+chart says which accounts are banks.
+
 The amounts always come from the entry, never recomputed from the documents, so every
 Xero account ends with exactly what the entry put there: the entry's tender legs become
 payments, every other leg a line of the invoice in its account. Tax is such a line too,
@@ -23,12 +30,12 @@ from decimal import Decimal
 from typing import Literal
 
 from salesync.connectors.destination import Posting, reference
-from salesync.domain.documents import LineKind, Refund, Sale, TaxLine, TaxMode
-from salesync.domain.journal import JournalLine, account_component
+from salesync.domain.documents import LineKind, Payout, Refund, Sale, TaxLine, TaxMode
+from salesync.domain.journal import AccountType, JournalLine, account_component, account_type
 from salesync.domain.money import Money, total
 from salesync.domain.planning import PostingMode
 
-SalesForm = Literal["invoice", "manual_journal"]
+SalesForm = Literal["invoice", "manual_journal", "bank_transaction"]
 NUMBER_LENGTH = 21
 """Invoice and credit note numbers: short enough to read, 95 bits of the key's digest."""
 REFERENCE_MAX = 255
@@ -110,9 +117,38 @@ class JournalForm:
     location_id: str
     subject: str
     documents: tuple[str, ...]
+    contact: Contact
+    """Who a bank transaction carrying it names, should it move money in a bank account."""
 
 
-Form = DocumentForm | JournalForm
+@dataclass(frozen=True, slots=True)
+class BankForm:
+    """A RECEIVE ("receive money") or SPEND ("spend money") bank transaction in ``bank``.
+
+    Its lines are in the transaction's direction, as a document's: a RECEIVE line credits
+    its account, a SPEND line debits it; the bank account takes their total.
+    """
+
+    key: str
+    type: Literal["RECEIVE", "SPEND"]
+    number: str
+    day: date
+    currency: str
+    amount_types: str
+    contact: Contact
+    bank: str
+    lines: tuple[Line, ...]
+    location_id: str
+    subject: str
+    documents: tuple[str, ...]
+
+    @property
+    def reference(self) -> str:
+        """Its number, which it is found by, then the posting's key."""
+        return f"{self.number} {self.key}"[:REFERENCE_MAX]
+
+
+Form = DocumentForm | JournalForm | BankForm
 
 
 def number_for(key: str) -> str:
@@ -124,7 +160,7 @@ def plan(posting: Posting, *, sales_form: SalesForm, cash_contact: str) -> Form:
     """The form that carries ``posting``."""
     documents = posting.documents
     if (
-        sales_form == "invoice"
+        sales_form != "manual_journal"
         and posting.mode is PostingMode.PER_ORDER
         and posting.kind == "posting"
         and len(documents) == 1
@@ -133,15 +169,66 @@ def plan(posting: Posting, *, sales_form: SalesForm, cash_contact: str) -> Form:
     ):
         found = _document_form(posting, documents[0], cash_contact)
         if found is not None:
+            if sales_form == "bank_transaction" and _one_asset_tender(found):
+                return _received(found)
             return found
-    return _journal_form(posting)
+    return _journal_form(posting, cash_contact)
+
+
+def _one_asset_tender(form: DocumentForm) -> bool:
+    """Paid by one tender into an asset account (a clearing account, the cash drawer),
+    which can be a bank account; a liability (gift card) cannot."""
+    return len(form.tenders) == 1 and account_type(form.tenders[0].account) is AccountType.ASSETS
+
+
+def _received(form: DocumentForm) -> BankForm:
+    """The bank transaction of a sale (money received) or refund (money spent)."""
+    return BankForm(
+        key=form.key,
+        type="RECEIVE" if form.kind == "invoice" else "SPEND",
+        number=form.number,
+        day=form.day,
+        currency=form.currency,
+        amount_types=form.amount_types,
+        contact=form.contact,
+        bank=form.tenders[0].account,
+        lines=form.lines,
+        location_id=form.location_id,
+        subject=form.subject,
+        documents=form.documents,
+    )
+
+
+def bank_form(form: JournalForm, bank: str) -> BankForm:
+    """``form`` as one bank transaction in ``bank``, its only bank account: money in is
+    RECEIVE, every other leg a line crediting its account; money out is SPEND."""
+    moved = sum((ln.amount for ln in form.lines if ln.account == bank), Decimal(0))
+    sign = -1 if moved >= 0 else 1
+    return BankForm(
+        key=form.key,
+        type="RECEIVE" if moved >= 0 else "SPEND",
+        number=form.number,
+        day=form.day,
+        currency=form.currency,
+        amount_types="NoTax",
+        contact=form.contact,
+        bank=bank,
+        lines=tuple(
+            Line(ln.account, sign * ln.amount, ln.description)
+            for ln in form.lines
+            if ln.account != bank
+        ),
+        location_id=form.location_id,
+        subject=form.subject,
+        documents=form.documents,
+    )
 
 
 def _subject(posting: Posting) -> str:
     return f"{posting.entry.narration} ({posting.key})"
 
 
-def _journal_form(posting: Posting) -> JournalForm:
+def _journal_form(posting: Posting, cash: str) -> JournalForm:
     entry = posting.entry
     number = number_for(posting.key)
     lines = tuple(
@@ -158,7 +245,16 @@ def _journal_form(posting: Posting) -> JournalForm:
         location_id=entry.location_id,
         subject=_subject(posting),
         documents=posting.document_ids,
+        contact=_journal_contact(posting, cash),
     )
+
+
+def _journal_contact(posting: Posting, cash: str) -> Contact:
+    """A payout's processor ("Shopify payouts"); for anything else the cash contact."""
+    documents = posting.documents
+    if len(documents) == 1 and isinstance(documents[0], Payout):
+        return Contact(f"{documents[0].source.replace('_', ' ').title()} payouts")
+    return Contact(cash)
 
 
 def _document_form(posting: Posting, document: Sale | Refund, cash: str) -> DocumentForm | None:

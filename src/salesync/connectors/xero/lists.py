@@ -5,10 +5,16 @@ sales it has, and a contact the bookkeeper renamed is still found by its number
 (https://developer.xero.com/documentation/api/accounting/contacts: names are unique among
 active contacts). Items are created only under the ``create`` policy; without one a line
 still posts to its account, just without the item code.
+
+What is found or created is remembered per organisation (``Directory``) by the
+destination, for every books it opens on it: a warm worker looks up only contacts it has
+not met. Xero never deletes a contact, only archives it; a document refused over its
+contact drops that contact from memory so the next attempt looks it up again.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,18 +45,40 @@ def _messages(element: dict[str, Any]) -> list[str]:
 
 
 @dataclass
+class Directory:
+    """The contact ids and item codes one organisation is known to have."""
+
+    contact_ids: dict[str, str] = field(default_factory=dict)
+    """By contact name, case-folded."""
+    item_codes: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
 class Lists:
     """Contact ids and item codes for one call's documents."""
 
     client: XeroClient
     create_items: bool
-    contact_ids: dict[str, str] = field(default_factory=dict)
-    """By contact name, case-folded."""
-    item_codes: set[str] = field(default_factory=set)
+    directory: Directory = field(default_factory=Directory)
+
+    @property
+    def item_codes(self) -> set[str]:
+        with self.directory.lock:
+            return set(self.directory.item_codes)
+
+    def _known(self, name: str) -> bool:
+        with self.directory.lock:
+            return name in self.directory.contact_ids
+
+    def _learn(self, name: str, contact_id: str, *, replace: bool = True) -> None:
+        with self.directory.lock:
+            if replace or name not in self.directory.contact_ids:
+                self.directory.contact_ids[name] = contact_id
 
     def contacts(self, wanted: Iterable[Contact]) -> dict[str, SyncError]:
         """Find or create ``wanted``; the error of each one that could not be had."""
-        todo = {c.name.casefold(): c for c in wanted if c.name.casefold() not in self.contact_ids}
+        todo = {c.name.casefold(): c for c in wanted if not self._known(c.name.casefold())}
         if not todo:
             return {}
         for chunk in _chunks(sorted(todo)):
@@ -61,7 +89,7 @@ class Lists:
                 clauses.append(where("ContactNumber", numbers))
             found = self.client.get("Contacts", {"where": " OR ".join(clauses)})
             self._remember(found.get("Contacts") or [], contacts)
-        missing = [c for key, c in sorted(todo.items()) if key not in self.contact_ids]
+        missing = [c for key, c in sorted(todo.items()) if not self._known(key)]
         if not missing:
             return {}
         elements = [
@@ -73,7 +101,7 @@ class Lists:
         problems: dict[str, SyncError] = {}
         for contact, answer in zip(missing, saved, strict=True):
             if answer.get("ContactID") and not answer.get("HasErrors"):
-                self.contact_ids[contact.name.casefold()] = str(answer["ContactID"])
+                self._learn(contact.name.casefold(), str(answer["ContactID"]))
             else:
                 problems[contact.name.casefold()] = errors.element_error(
                     _messages(answer),
@@ -91,25 +119,34 @@ class Lists:
         for contact in contacts:
             key = by_number.get(str(contact.get("ContactNumber")))
             if key:
-                self.contact_ids.setdefault(key, str(contact["ContactID"]))
+                self._learn(key, str(contact["ContactID"]), replace=False)
         for contact in contacts:
             key = str(contact.get("Name", "")).casefold()
             if key in names:
-                self.contact_ids.setdefault(key, str(contact["ContactID"]))
+                self._learn(key, str(contact["ContactID"]), replace=False)
 
     def contact_id(self, contact: Contact) -> str | None:
-        return self.contact_ids.get(contact.name.casefold())
+        with self.directory.lock:
+            return self.directory.contact_ids.get(contact.name.casefold())
+
+    def forget_contact(self, contact: Contact) -> None:
+        """Look ``contact`` up again next time (Xero refused a document over it)."""
+        with self.directory.lock:
+            self.directory.contact_ids.pop(contact.name.casefold(), None)
 
     def items(self, wanted: Iterable[Item]) -> None:
         """Learn which of ``wanted`` exist, creating the others when allowed. An item that
         cannot be had only leaves its lines without an item code."""
-        todo = {i.code: i for i in wanted if i.code not in self.item_codes}
+        known = self.item_codes
+        todo = {i.code: i for i in wanted if i.code not in known}
         if not todo:
             return
         for chunk in _chunks(sorted(todo)):
             found = self.client.get("Items", {"where": where("Code", chunk)}).get("Items") or []
-            self.item_codes |= {str(i.get("Code")) for i in found if isinstance(i, dict)}
-        missing = [i for code, i in sorted(todo.items()) if code not in self.item_codes]
+            known |= {str(i.get("Code")) for i in found if isinstance(i, dict)}
+        with self.directory.lock:
+            self.directory.item_codes |= known
+        missing = [i for code, i in sorted(todo.items()) if code not in known]
         if not missing or not self.create_items:
             return
         elements = [{"Code": i.code, "Name": i.name, "IsSold": True} for i in missing]
@@ -118,4 +155,5 @@ class Lists:
         )
         for item, answer in zip(missing, saved, strict=True):
             if answer.get("ItemID") and not answer.get("HasErrors"):
-                self.item_codes.add(item.code)
+                with self.directory.lock:
+                    self.directory.item_codes.add(item.code)

@@ -28,8 +28,14 @@ class XeroSettings(pydantic.BaseModel):
     tracking_category: str = "Location"
     tracking: dict[str, str] = {}
     """Location id -> option of ``tracking_category``; no tracking when empty."""
-    sales_form: Literal["invoice", "manual_journal"] = "invoice"
-    """How per-order sales and refunds are written; everything else is a manual journal."""
+    sales_form: Literal["invoice", "manual_journal", "bank_transaction"] = "invoice"
+    """How per-order sales and refunds are written; everything else is a manual journal.
+
+    ``bank_transaction``: a sale or refund paid by one tender into an asset account is
+    one "receive money" or "spend money" transaction in that account, which must then be
+    a bank account in Xero (``create`` makes salesync's own ones so); an entry that moves
+    money in exactly one bank account (a payout) is one too, as Xero refuses manual
+    journals on bank accounts. Split tenders stay invoices with their payments."""
     cash_contact: str = pydantic.Field(default="Cash Sales", min_length=1, max_length=255)
     """The contact of sales with no customer."""
     no_tax_type: str | None = None

@@ -1,9 +1,10 @@
 """Forms to the JSON Xero's Accounting API takes, and Xero's answers back to references.
 
 Field names follow https://developer.xero.com/documentation/api/accounting/invoices,
-.../creditnotes, .../payments and .../manualjournals. A document's number carries the
-posting's short reference and its ``Reference`` the full key; a manual journal, which has
-neither, carries both in its narration.
+.../creditnotes, .../payments, .../manualjournals and .../banktransactions. A document's
+number carries the posting's short reference and its ``Reference`` the full key; a manual
+journal, which has neither, carries both in its narration; a bank transaction, which has
+only a ``Reference``, carries both there, the short one first.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from salesync.connectors.xero.forms import REFERENCE_MAX, DocumentForm, JournalForm, Line
+from salesync.connectors.xero.forms import (
+    REFERENCE_MAX,
+    BankForm,
+    DocumentForm,
+    JournalForm,
+    Line,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,8 @@ KINDS = {
         "CreditNotes", "CreditNoteID", "CreditNoteNumber", "ACCRECCREDIT", "CreditNote"
     ),
 }
+BANK_TRANSACTION = "BankTransaction"
+"""The prefix of a bank transaction's reference (``BankTransaction:<id>``)."""
 SETTLED = frozenset({"PAID", "VOIDED", "DELETED"})
 """Statuses in which a document needs nothing more from salesync."""
 
@@ -92,6 +101,31 @@ def document_json(
     if form.kind == "invoice":
         body["DueDate"] = form.day.isoformat()
     return body
+
+
+def bank_transaction_json(
+    form: BankForm,
+    *,
+    codes: Mapping[str, str],
+    tax_type: str,
+    tracking: list[dict[str, str]],
+    contact_id: str,
+    items: set[str],
+) -> dict[str, Any]:
+    """The RECEIVE or SPEND bank transaction for ``form``, authorised. No CurrencyCode:
+    Xero keeps a spend or receive money transaction in its bank account's currency."""
+    return {
+        "Type": form.type,
+        "Contact": {"ContactID": contact_id},
+        "BankAccount": {"Code": codes[form.bank]},
+        "Date": form.day.isoformat(),
+        "Status": "AUTHORISED",
+        "Reference": form.reference,
+        "LineAmountTypes": form.amount_types,
+        "LineItems": [
+            _tracked(_line_item(line, codes, tax_type, items), tracking) for line in form.lines
+        ],
+    }
 
 
 def payment_json(

@@ -110,7 +110,7 @@ def _build(
             raise ElementInvalid(problems)
         element = {**existing, **element}
     head = _header(org, kind, element, problems)
-    lines, sub_total, total_tax = _lines(
+    lines, sub_total, total_tax = line_items(
         org, element.get("LineItems"), head.amount_types, head.status != "DRAFT", problems
     )
     doc_number = _number(org, kind, element, existing, problems)
@@ -240,7 +240,7 @@ def _number(
     return doc_number
 
 
-def _lines(
+def line_items(
     org: XeroOrganisation,
     raw: Any,
     amount_types: str,

@@ -54,7 +54,7 @@ class XeroOrganisation:
 
     def __post_init__(self) -> None:
         if not self.collections:
-            self.collections = seed_collections(self.stamp())
+            self.collections = seed_collections(self.stamp(), self.base_currency)
         if self.connected_at is None:
             self.connected_at = self.now()
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from salesync.sandbox.xero.bank_transactions import build_bank_transaction
 from salesync.sandbox.xero.documents import (
     CREDIT_NOTE,
     INVOICE,
@@ -67,6 +68,9 @@ RESOURCES: dict[str, Resource] = {
         ),
         Resource("Payments", "PaymentID", "Payment", build_payment),
         Resource("ManualJournals", "ManualJournalID", "Manual journal", build_manual_journal),
+        Resource(
+            "BankTransactions", "BankTransactionID", "Bank transaction", build_bank_transaction
+        ),
         Resource(
             "Contacts", "ContactID", "Contact", build_contact, match_contact, ("ContactNumber",)
         ),

@@ -83,8 +83,9 @@ def stable_id(kind: str, key: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{kind}:{key}"))
 
 
-def seed_collections(updated: str) -> dict[str, dict[str, dict[str, Any]]]:
-    """Every seeded object by collection and id, stamped with ``updated``."""
+def seed_collections(updated: str, currency: str = "AUD") -> dict[str, dict[str, dict[str, Any]]]:
+    """Every seeded object by collection and id, stamped with ``updated``; accounts are
+    in the organisation's base ``currency``."""
     accounts = {}
     for code, name, kind, tax_type, system in ACCOUNTS:
         account: dict[str, Any] = {
@@ -96,7 +97,7 @@ def seed_collections(updated: str) -> dict[str, dict[str, dict[str, Any]]]:
             "Status": "ARCHIVED" if code in ARCHIVED_CODES else "ACTIVE",
             "Class": CLASSES[kind],
             "EnablePaymentsToAccount": False,
-            "CurrencyCode": "AUD",
+            "CurrencyCode": currency,
             "UpdatedDateUTC": updated,
         }
         if system:
