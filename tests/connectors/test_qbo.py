@@ -223,6 +223,7 @@ def test_a_one_tender_sale_is_a_sales_receipt_with_products_discount_and_custome
 ) -> None:
     """Lines become products selling into their accounts, the discount a discount line,
     the card clearing account "Deposit to", and the customer is named."""
+    qbo.configure(customers="each")
     posting = per_order(
         sale(
             "S-1",
@@ -323,7 +324,7 @@ def test_with_invoices_a_split_tender_sale_is_an_invoice_paid_once_per_tender(
     qbo: QboHarness,
 ) -> None:
     """Invoice + one Payment per tender: the invoice is closed and receivables net to zero."""
-    qbo.configure(sales_form="invoice")
+    qbo.configure(customers="each", sales_form="invoice")
     postings = [
         per_order(sale("S-6", paid=(("card", "20.00"), ("cash", "10.49")), customer="c-1")),
         per_order(sale("S-7")),
@@ -369,7 +370,7 @@ def test_an_invoice_whose_payments_failed_is_paid_after_read_back_not_invoiced_a
 def test_a_first_attempt_reads_nothing_back(qbo: QboHarness) -> None:
     """A first attempt has nothing earlier to look for: an invoiced split-tender sale of a
     new customer costs the customer's, the invoice's and the payments' batches, no query."""
-    qbo.configure(sales_form="invoice")
+    qbo.configure(customers="each", sales_form="invoice")
     split = (("card", "20.00"), ("cash", "10.49"))
     post(qbo, [per_order(sale("S-1", paid=split))])
     before = len(qbo.calls())
@@ -405,6 +406,7 @@ def test_more_postings_than_a_batch_holds_are_split_into_calls_of_thirty(
 def test_thirty_sales_naming_new_customers_cost_two_calls(qbo: QboHarness) -> None:
     """Once accounts and products exist, thirty sales naming thirty new customers cost a
     batch creating the customers and a batch of thirty sales receipts, nothing more."""
+    qbo.configure(customers="each")
     post(qbo, cards(1))
     before = len(qbo.calls())
     post(qbo, customers_buying(30))
@@ -416,12 +418,28 @@ def test_thirty_sales_naming_new_customers_cost_two_calls(qbo: QboHarness) -> No
     assert len(qbo.stored("Customer")) == 31  # the seeded walk-in customer and these
 
 
+def test_by_default_sales_name_no_customer_of_their_own(qbo: QboHarness) -> None:
+    """Under the default ``single`` policy thirty sales naming thirty buyers are one batch
+    of sales receipts with no customer; an invoice names the walk-in customer."""
+    post(qbo, cards(1))
+    before = len(qbo.calls())
+    post(qbo, customers_buying(30))
+    assert qbo.calls()[before:] == ["batch"]
+    assert all("CustomerRef" not in r for r in qbo.stored("SalesReceipt"))
+    assert len(qbo.stored("Customer")) == 1  # the seeded walk-in customer alone
+    qbo.configure(sales_form="invoice")
+    post(qbo, customers_buying(1, start=31))
+    [invoice] = qbo.stored("Invoice")
+    assert invoice["CustomerRef"]["name"] == "Walk-in Customer"
+
+
 def test_a_lost_answer_to_the_customers_batch_creates_no_customer_twice(
     qbo: QboHarness,
 ) -> None:
     """The customers' batch commits but its answer is lost: the post fails as transient
     before any sale is sent, and the retry gets QuickBooks' first answer to the same
     batch, so every customer exists once and every sale is written once."""
+    qbo.configure(customers="each")
     post(qbo, cards(1))
     postings = customers_buying(30)
     qbo.faults.arm("batch:Customer", FaultKind.LOST_RESPONSE)
@@ -555,6 +573,7 @@ def test_a_customer_name_taken_in_another_case_is_read_not_created_again(
 ) -> None:
     """QuickBooks refuses the display name (6240) and says which customer holds it; that
     customer is read and named on the sale."""
+    qbo.configure(customers="each")
     customer = save(qbo.company, "Customer", {"DisplayName": "POS CUSTOMER C-42"})
     post(qbo, [per_order(sale("S-10", customer="c-42"))])
     [receipt] = qbo.stored("SalesReceipt")
@@ -568,6 +587,7 @@ def test_customers_quickbooks_has_but_salesync_does_not_know_are_read_in_one_que
     """A worker that knows no customers yet names ten QuickBooks already has among twenty:
     the batch refuses those ten as taken (6240), one query reads them all, and only the
     ten new ones are created."""
+    qbo.configure(customers="each")
     existing = [
         save(qbo.company, "Customer", {"DisplayName": f"Pos customer c-{n}"})["Id"]
         for n in range(1, 11)
@@ -617,6 +637,7 @@ def test_a_customer_refused_in_its_batch_refuses_only_the_sales_naming_it(
 ) -> None:
     """QuickBooks refuses one item of the customers' batch: the two sales naming that
     customer get its error, each its own; the other sales are written."""
+    qbo.configure(customers="each")
     post(qbo, cards(1))
     postings = [*customers_buying(3), per_order(sale("S-9", customer="c-2"))]
     transport = RefusingCustomer(qbo.transport, "Pos customer c-2", fault)

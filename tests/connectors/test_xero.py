@@ -152,6 +152,7 @@ def test_a_sale_is_an_authorised_invoice_paid_into_its_tender_account(
     """A card sale: ACCREC invoice numbered by its reference with the key as Reference,
     one line per product with its item, tax as a line to the tax account at a zero
     rate, tracked by store, and one payment into the card clearing account."""
+    xero.configure(customers="each")
     sale = postings[0]
     books = xero.open()
     [written] = books.post([sale])
@@ -330,7 +331,7 @@ def test_a_sale_is_one_receive_money_transaction_in_its_tender_s_bank_account(
     """Under the bank transaction form a card sale is RECEIVE into the card clearing
     account, created as a BANK account: the invoice's lines (items, tax at a zero rate,
     tracking), its number then key as Reference, no invoice and no payment."""
-    xero = start(sales_form="bank_transaction")
+    xero = start(sales_form="bank_transaction", customers="each")
     sale = postings[0]
     [written] = xero.open().post([sale])
     transaction = bank_transaction_of(xero, sale)
@@ -535,6 +536,7 @@ def test_contacts_are_remembered_per_organisation_and_only_new_ones_looked_up(
     """Contacts found or created by one books are known to the next books opened on the
     organisation: a batch with one new customer looks up that one in one GET and
     creates it in one PUT."""
+    xero.configure(customers="each")
     first = postings[0].documents[0]
     assert isinstance(first, Sale)
     assert xero.open().post(postings[:2])[0].ref
@@ -545,6 +547,21 @@ def test_contacts_are_remembered_per_organisation_and_only_new_ones_looked_up(
     assert [c for c in seen if c.endswith("Contacts")] == ["get:Contacts", "put:Contacts"]
     contacts = [r for r in xero.org.requests if r.operation == "get:Contacts"]
     assert len(contacts) == 2
+
+
+def test_by_default_every_sale_names_the_cash_contact(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """Under the default ``single`` policy sales naming five buyers all name the cash
+    contact, looked up and created once: no contact is created per buyer."""
+    first = postings[0].documents[0]
+    assert isinstance(first, Sale)
+    buyers = [
+        per_order(replace(first, external_id=f"BRO-{n}", customer_id=f"cust-{n}")) for n in range(5)
+    ]
+    seen = calls_of(xero, lambda: xero.open().post(buyers))
+    assert [c for c in seen if c.endswith("Contacts")] == ["get:Contacts", "put:Contacts"]
+    assert {invoice_of(xero, p)["Contact"]["Name"] for p in buyers} == {"Cash Sales"}
 
 
 # --- retries read back ----------------------------------------------------------------
@@ -699,6 +716,7 @@ def test_contacts_are_one_per_customer_and_existing_ones_are_reused(
 ) -> None:
     """Two sales of one customer share a contact; the merchant's own 'Cash Sales' is
     used for anonymous sales; a contact renamed in Xero is still found by its number."""
+    xero.configure(customers="each")
     first = postings[0].documents[0]
     assert isinstance(first, Sale)
     again = per_order(replace(first, external_id="BRO-AGAIN"))

@@ -92,10 +92,12 @@ class Backfills:
         clock: Callable[[], datetime],
         *,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.factory = factory
         self.clock = clock
         self.sleep = sleep
+        self.monotonic = monotonic
 
     def start(
         self, tenant_id: str, source: str, first: date, last: date, window_days: int = 1
@@ -147,7 +149,7 @@ class Backfills:
         while progress.next_day <= progress.last_day:
             if max_windows is not None and windows >= max_windows:
                 break
-            started = time.monotonic()
+            started = self.monotonic()
             try:
                 progress, fetched = self._window(job_id, source)
             except SyncError as exc:
@@ -159,7 +161,7 @@ class Backfills:
             if max_records_per_second:
                 # A window of n records takes at least n / rate seconds, leaving the rest
                 # of the provider's limit to live syncs.
-                spare = fetched / max_records_per_second - (time.monotonic() - started)
+                spare = fetched / max_records_per_second - (self.monotonic() - started)
                 if spare > 0:
                     self.sleep(spare)
         return progress

@@ -25,6 +25,7 @@ pinning it means a later version's changes never arrive unannounced."""
 
 AccountPolicy = Literal["create", "require"]
 SalesForm = Literal["sales_receipt", "invoice", "journal_entry"]
+CustomerPolicy = Literal["single", "each"]
 
 
 class QboSettings(BaseModel):
@@ -48,6 +49,12 @@ class QboSettings(BaseModel):
     """A QuickBooks class every line is tagged with, by Id or name."""
     walk_in_customer: str = "Walk-in Customer"
     """The customer an invoice names when the sale has none (an invoice needs one)."""
+    customers: CustomerPolicy = "single"
+    """``single``: no sale names a customer of its own (a sales receipt names none, an
+    invoice ``walk_in_customer``); ``each``: a sale whose source names its customer posts
+    under a QuickBooks customer of its own, created when missing. ``single`` keeps the
+    customer list, and the calls spent on it, from growing with every buyer, and keeps
+    buyers' details out of the books; clienteling is where customers are followed."""
 
     @field_validator("accounts", "departments", mode="before")
     @classmethod

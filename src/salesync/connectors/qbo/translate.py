@@ -130,7 +130,9 @@ def shape(posting: Posting, settings: QboSettings, accounts: Mapping[str, Ref]) 
         None,
     )
     lines = tuple(ln for ln in rest if ln is not discount)
-    named = customer_name(document) if document.customer_id else None
+    named = (
+        customer_name(document) if document.customer_id and settings.customers == "each" else None
+    )
     if settings.sales_form == "invoice":
         return Shape("Invoice", tenders, lines, discount, named or settings.walk_in_customer)
     if len(tenders) != 1:

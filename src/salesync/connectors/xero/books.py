@@ -146,7 +146,12 @@ class _Call:
         settings = self.books.settings
         posting = next(p for p in self.postings if p.key == key)
         chosen = sales_form or settings.sales_form
-        return plan(posting, sales_form=chosen, cash_contact=settings.cash_contact)
+        return plan(
+            posting,
+            sales_form=chosen,
+            cash_contact=settings.cash_contact,
+            each_customer=settings.customers == "each",
+        )
 
     def _open(self) -> list[str]:
         """Postings not answered yet (those with problems too, so each is checked whole)."""

@@ -156,8 +156,11 @@ def number_for(key: str) -> str:
     return reference(key, NUMBER_LENGTH)
 
 
-def plan(posting: Posting, *, sales_form: SalesForm, cash_contact: str) -> Form:
-    """The form that carries ``posting``."""
+def plan(
+    posting: Posting, *, sales_form: SalesForm, cash_contact: str, each_customer: bool = False
+) -> Form:
+    """The form that carries ``posting``; its sale names a contact of its own only when
+    ``each_customer``."""
     documents = posting.documents
     if (
         sales_form != "manual_journal"
@@ -167,7 +170,7 @@ def plan(posting: Posting, *, sales_form: SalesForm, cash_contact: str) -> Form:
         and isinstance(documents[0], Sale | Refund)
         and documents[0].currency == posting.entry.currency
     ):
-        found = _document_form(posting, documents[0], cash_contact)
+        found = _document_form(posting, documents[0], cash_contact, each_customer)
         if found is not None:
             if sales_form == "bank_transaction" and _one_asset_tender(found):
                 return _received(found)
@@ -257,7 +260,9 @@ def _journal_contact(posting: Posting, cash: str) -> Contact:
     return Contact(cash)
 
 
-def _document_form(posting: Posting, document: Sale | Refund, cash: str) -> DocumentForm | None:
+def _document_form(
+    posting: Posting, document: Sale | Refund, cash: str, each_customer: bool
+) -> DocumentForm | None:
     """The invoice or credit note for one sale or refund; None when its entry's tender
     legs are not exactly its payments (then only a journal carries it exactly)."""
     entry = posting.entry
@@ -278,7 +283,7 @@ def _document_form(posting: Posting, document: Sale | Refund, cash: str) -> Docu
         _groups(document),
         fixed={i for i, ln in enumerate(others) if ln.memo},
     )
-    if isinstance(document, Sale):
+    if isinstance(document, Sale) and each_customer:
         contact = (
             Contact(f"Customer {document.customer_id}", document.customer_id[:50])
             if document.customer_id

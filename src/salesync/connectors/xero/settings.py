@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -37,9 +38,25 @@ class XeroSettings(pydantic.BaseModel):
     money in exactly one bank account (a payout) is one too, as Xero refuses manual
     journals on bank accounts. Split tenders stay invoices with their payments."""
     cash_contact: str = pydantic.Field(default="Cash Sales", min_length=1, max_length=255)
-    """The contact of sales with no customer."""
+    """The contact of sales with no customer, and of every sale under ``single``."""
+    customers: Literal["single", "each"] = "single"
+    """``single``: every sale and refund names ``cash_contact``; ``each``: a sale whose
+    source names its customer names a contact of its own, created when missing. ``single``
+    keeps the contact list, and the calls spent on it, from growing with every buyer,
+    and keeps buyers' details out of the books."""
     no_tax_type: str | None = None
     """The zero tax rate of lines (found in the organisation when not given)."""
+
+    @pydantic.field_validator("accounts", "tracking", mode="before")
+    @classmethod
+    def _json_text(cls, value: object) -> object:
+        """Maps given on the command line arrive as JSON text."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"is not a JSON object: {exc.msg}") from None
+        return value
 
     @classmethod
     def of(cls, settings: Mapping[str, Any], connection_id: str) -> XeroSettings:

@@ -96,6 +96,14 @@ class QboCompany:
         with self.lock:
             return [copy.deepcopy(o) for o in self.entities.get(entity, {}).values()]
 
+    def first(self, entity: str, where: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        """A copy of the first ``entity`` object ``where`` holds for, copying no other."""
+        with self.lock:
+            for obj in self.entities.get(entity, {}).values():
+                if where(obj):
+                    return copy.deepcopy(obj)
+            return None
+
     def put(self, entity: str, obj: dict[str, Any]) -> None:
         with self.lock:
             self.entities.setdefault(entity, {})[obj["Id"]] = copy.deepcopy(obj)

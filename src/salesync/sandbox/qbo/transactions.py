@@ -54,16 +54,18 @@ def _check_duplicate_doc_number(
     company: QboCompany, entity: str, doc_number: str, own_id: str | None
 ) -> None:
     for other_entity in sorted(DOC_NUMBER_GROUPS.get(entity, frozenset())):
-        for other in company.all(other_entity):
-            if other.get("DocNumber") == doc_number and other["Id"] != own_id:
-                raise errors.QboError(
-                    "6140",
-                    "Duplicate Document Number Error",
-                    "Duplicate Document Number Error : You must specify a different number. "
-                    f"This number has already been used. DocNumber={doc_number} is assigned "
-                    f"to TxnType={TXN_LABELS[other_entity]} with TxnId={other['Id']}",
-                    element="DocNumber",
-                )
+        other = company.first(
+            other_entity, lambda o: o.get("DocNumber") == doc_number and o["Id"] != own_id
+        )
+        if other is not None:
+            raise errors.QboError(
+                "6140",
+                "Duplicate Document Number Error",
+                "Duplicate Document Number Error : You must specify a different number. "
+                f"This number has already been used. DocNumber={doc_number} is assigned "
+                f"to TxnType={TXN_LABELS[other_entity]} with TxnId={other['Id']}",
+                element="DocNumber",
+            )
 
 
 def _lines(obj: dict[str, Any]) -> list[dict[str, Any]]:
