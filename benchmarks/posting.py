@@ -44,6 +44,7 @@ import httpx
 
 from salesync.clock import ManualClock
 from salesync.connectors.destination import Destination
+from salesync.connectors.pacing import forget_budgets
 from salesync.connectors.qbo import QboDestination
 from salesync.connectors.registry import DestinationRegistry
 from salesync.connectors.tokens import Grant, OAuthRefresher, TokenManager
@@ -212,6 +213,7 @@ def utilisation(calls: list[Call], limit: int) -> float | None:
 def run(name: str, mode: PostingMode, days: int, orders_per_day: int, tmp: Path) -> None:
     merchant = two_us_stores(orders_per_day)
     tenant = merchant.tenant.id
+    forget_budgets()  # each run's company has its own clock; budgets are per process
     clock = ManualClock(datetime.combine(FIRST, datetime.min.time(), UTC))
     sandbox = SANDBOXES[name](clock)
     db = make_engine(f"sqlite:///{tmp / f'{name}-{mode.value}.db'}")

@@ -164,6 +164,17 @@ class DestinationContract(ContractFixtures):
         finally:
             books.close()
 
+    def test_every_posting_has_a_batch_group_and_grouping_writes_nothing(
+        self, harness: BooksHarness, postings: list[Posting]
+    ) -> None:
+        books = harness.open()
+        try:
+            groups = [books.batch_group(p) for p in postings]
+            assert all(isinstance(g, str) for g in groups)
+            assert books.find([p.key for p in postings]) == {}
+        finally:
+            books.close()
+
     def test_posts_every_posting_once_and_the_books_hold_the_entries(
         self, harness: BooksHarness, postings: list[Posting]
     ) -> None:

@@ -47,6 +47,9 @@ class _Armed:
     def find(self, keys: Sequence[str]) -> dict[str, str]:
         return self.inner.find(keys)
 
+    def batch_group(self, posting: Posting) -> str:
+        return self.inner.batch_group(posting)
+
     def close(self) -> None:
         self.inner.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -24,6 +25,8 @@ from salesync.connectors.destination import (
 from salesync.connectors.registry import DestinationRegistry
 from salesync.connectors.tokens import Grant, TokenManager
 from salesync.domain.errors import ErrorKind, SyncError
+from salesync.domain.journal import JournalEntry, JournalLine
+from salesync.domain.money import Money
 from salesync.domain.simulate import DemoMerchant, simulate
 from salesync.engine.destinations import DestinationBooks
 from salesync.engine.outbox import Outbox, PostingState
@@ -42,6 +45,8 @@ class Notebook:
     """A destination type that keeps what it is sent, per connection, in memory."""
 
     calls: list[int] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)
+    """The batch group of each posting of each call."""
     held: dict[str, dict[str, Posting]] = field(default_factory=dict)
     tokens_seen: list[str] = field(default_factory=list)
 
@@ -77,12 +82,18 @@ class _Pages:
 
     def post(self, postings: Sequence[Posting]) -> list[Written]:
         self.notebook.calls.append(len(postings))
+        self.notebook.groups.append([self.batch_group(p) for p in postings])
         for posting in postings:
             self.pages.setdefault(posting.key, posting)
         return [Written(p.key, ref=f"page-{p.key}") for p in postings]
 
     def find(self, keys: Sequence[str]) -> dict[str, str]:
         return {k: f"page-{k}" for k in keys if k in self.pages}
+
+    def batch_group(self, posting: Posting) -> str:
+        """Refunds apart from everything else, as books writing them in calls of their
+        own would want."""
+        return "refund" if posting.key.startswith("refund") else ""
 
     def close(self) -> None:
         return None
@@ -227,3 +238,55 @@ def test_a_database_that_is_busy_while_sending_is_retried_not_failed(
     assert set(counts) == {PostingState.POSTED.value}
     assert retried, "the busy calls left their error on the postings they delayed"
     assert {r.last_error["kind"] for r in retried if r.last_error} == {ErrorKind.TRANSIENT.value}
+
+
+def test_a_backlog_is_sent_in_calls_each_of_one_batch_group(
+    db: sessionmaker[Session], clock: ManualClock, vault: Vault
+) -> None:
+    """Sales and refunds interleaved, more than one call's worth: each call carries one
+    group (in the order planned within it), so books writing each kind with calls of its
+    own spend as few as they can; grouping moves no posting out of its send."""
+    connection = _connect(db, vault)
+    notebook = Notebook()
+    keys = [f"{'refund' if n % 3 == 0 else 'sale'}:pos:{n:02}" for n in range(1, 22)]
+    _enqueue(db, clock, connection, keys)
+    engine = _engine(db, clock, vault, notebook)
+    report = engine.sender.send_due("demo")
+    assert report.posted == 21
+    assert notebook.calls == [7, 7, 7]
+    assert notebook.groups == [[""] * 7, [""] * 7, ["refund"] * 7]
+    assert set(notebook.held[connection]) == set(keys)
+
+
+def test_a_pass_leaves_its_part_filled_last_call_to_the_next_when_more_are_due(
+    db: sessionmaker[Session], clock: ManualClock, vault: Vault
+) -> None:
+    """Passes of ten postings into calls of seven: each pass sends one full call and
+    leaves the rest to the next, which takes them first; the last pass sends all it has."""
+    connection = _connect(db, vault)
+    notebook = Notebook()
+    keys = [f"sale:pos:{n:02}" for n in range(1, 22)]
+    _enqueue(db, clock, connection, keys)
+    engine = _engine(db, clock, vault, notebook)
+    sent = [engine.sender.send_due("demo", limit=10).posted for _ in range(4)]
+    assert sent == [7, 7, 7, 0]
+    assert notebook.calls == [7, 7, 7]
+    assert list(notebook.held[connection]) == keys
+
+
+def _enqueue(
+    db: sessionmaker[Session], clock: ManualClock, connection: str, keys: list[str]
+) -> None:
+    """One five-dollar card sale (or refund) posting to ``connection`` per key, in order."""
+    with db() as session, session.begin():
+        outbox = Outbox(session, "demo")
+        for key in keys:
+            lines = (
+                JournalLine("Assets:Clearing:Card", Money(Decimal("5.00"), "USD")),
+                JournalLine("Income:Sales:Other", Money(Decimal("-5.00"), "USD")),
+            )
+            entry = JournalEntry(key, "demo", "brooklyn", START, key, lines)
+            outbox.enqueue(
+                destination=connection, key=key, mode="per_order", location_id="brooklyn",
+                entry=entry, documents=(), now=clock(),
+            )  # fmt: skip

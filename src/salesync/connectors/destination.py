@@ -110,6 +110,14 @@ class Books(Protocol):
         """The reference of each of ``keys`` already in the books (absent keys are not)."""
         ...
 
+    def batch_group(self, posting: Posting) -> str:
+        """Which postings are best sent together. Books that write each kind of object
+        with calls of their own (Xero: bank transactions; invoices, then their payments;
+        journals) spend a set of calls per kind present in a batch, so the sender fills
+        each batch with postings of one group where it can. Books that write any mix in
+        the same calls answer the same for every posting ("")."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -106,6 +106,10 @@ class QboBooks:
     def close(self) -> None:
         self.client.close()
 
+    def batch_group(self, posting: Posting) -> str:
+        """One batch call carries any mix of transactions."""
+        return ""
+
     # -- post ----------------------------------------------------------------------------
 
     def post(self, postings: Sequence[Posting]) -> list[Written]:

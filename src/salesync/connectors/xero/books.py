@@ -101,6 +101,19 @@ class XeroBooks:
     def post(self, postings: Sequence[Posting]) -> list[Written]:
         return _Call(self, list(postings)).run()
 
+    def batch_group(self, posting: Posting) -> str:
+        """Each kind of object is written with a call of its own (invoices and credit
+        notes with a further one for their payments): a batch of one kind costs one."""
+        form = plan(
+            posting,
+            sales_form=self.settings.sales_form,
+            cash_contact=self.settings.cash_contact,
+            each_customer=self.settings.customers == "each",
+        )
+        if isinstance(form, DocumentForm):
+            return form.kind
+        return "bank_transaction" if isinstance(form, BankForm) else "journal"
+
     def base_currency(self) -> str:
         if self._base_currency is None:
             found = self.client.get("Organisation").get("Organisations") or [{}]
