@@ -373,15 +373,14 @@ class Stage:
         self.engine.run_until_idle(self.tenant)
 
     def sweep(self) -> dict[str, SweepReport]:
-        """Salesync's reconciliation sweep of every connection, by provider."""
-        providers = {connection: provider for provider, connection in self.connections().items()}
-        reports = self.sweeper().sweep_all(self.tenant)
+        """Salesync's reconciliation sweep of each of the stage's connections, by provider
+        (the tenant's other connections, such as a POS file import, are not the stage's)."""
+        sweeper = self.sweeper()
         out: dict[str, SweepReport] = {}
-        for connection_id, report in reports.items():
-            provider = providers.get(connection_id)
-            if provider is not None:
-                self.tallies[provider].swept += report.records
-                out[provider] = report
+        for provider, connection_id in self.connections().items():
+            report = sweeper.sweep(self.tenant, connection_id)
+            self.tallies[provider].swept += report.records
+            out[provider] = report
         return out
 
     # -- the providers -------------------------------------------------------------------

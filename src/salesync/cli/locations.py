@@ -1,0 +1,165 @@
+"""``salesync location``: add a tenant's stores and till groups, and list them.
+
+A location's time zone decides which business day a sale falls on, and its currency is
+the currency of its books, so both are checked before anything is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from functools import cache
+from typing import Annotated
+from zoneinfo import available_timezones
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from salesync.cli.common import console, database, err, require_tenant, settings
+from salesync.domain.documents import Location
+from salesync.domain.money import CurrencyError, minor_unit
+from salesync.domain.planning import PostingMode
+from salesync.store.repositories import Locations
+from salesync.store.tables import LocationSettingsRow
+
+location_app = typer.Typer(
+    help="A tenant's locations: stores and till groups.", no_args_is_help=True
+)
+
+Tenant = Annotated[str, typer.Option(help="tenant id")]
+
+# Location ids end up in posting keys and in the books' references, so they stay short.
+MAX_ID = 32
+_SLUG = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_ID - 1}}}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(location_app, name="location")
+
+
+def _fail(message: str, lines: Sequence[str] = ()) -> typer.Exit:
+    err.print(f"[red]{message}[/red]")
+    for line in lines:
+        err.print(f"  {line}")
+    return typer.Exit(2)
+
+
+@cache
+def _zones() -> frozenset[str]:
+    # "localtime" is whatever this machine is set to, not a named zone.
+    return frozenset(available_timezones() - {"localtime"})
+
+
+def _id_problem(location_id: str) -> str | None:
+    if _SLUG.fullmatch(location_id):
+        return None
+    slug = re.sub(r"[^a-z0-9_-]+", "-", location_id.lower()).strip("-_")[:MAX_ID] or "shoreditch"
+    return (
+        f"id {location_id!r}: use a short slug of lowercase letters, digits, '-' or '_' "
+        f"(at most {MAX_ID} characters, starting with a letter or digit), e.g. {slug}"
+    )
+
+
+def _timezone_problem(zone: str) -> str | None:
+    zones = _zones()
+    if zone in zones:
+        return None
+    by_lower = {z.lower(): z for z in zones}
+    if zone.lower() in by_lower:
+        near = [by_lower[zone.lower()]]
+    else:
+        near = difflib.get_close_matches(zone, sorted(zones), n=3, cutoff=0.6)
+    quoted = [repr(z) for z in near]
+    listed = " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+    hint = f"did you mean {listed}?" if near else "e.g. Europe/London"
+    return f"time zone {zone!r} is not an IANA time zone (Area/City): {hint}"
+
+
+def _currency_problem(currency: str) -> str | None:
+    if not _CURRENCY.fullmatch(currency):
+        example = currency.upper() if _CURRENCY.fullmatch(currency.upper()) else "GBP"
+        return (
+            f"currency {currency!r}: write its ISO 4217 code as 3 capital letters, e.g. {example}"
+        )
+    try:
+        minor_unit(currency)
+    except CurrencyError as exc:
+        return f"currency {exc}"
+    return None
+
+
+@location_app.command("add")
+def add(
+    location_id: Annotated[
+        str, typer.Argument(metavar="ID", help="a short slug for the location, e.g. shoreditch")
+    ],
+    name: Annotated[str, typer.Option(help="the location's name, e.g. Shoreditch")],
+    timezone: Annotated[
+        str, typer.Option(help="IANA time zone, e.g. Europe/London: it decides business days")
+    ],
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency of its books, e.g. GBP")],
+    tenant: Tenant = "demo",
+) -> None:
+    """Add a location (a store or till group) that connections can map their stores to."""
+    problems = [
+        problem
+        for problem in (
+            _id_problem(location_id),
+            None if name.strip() else "name: give the location a name, e.g. --name Shoreditch",
+            _timezone_problem(timezone),
+            _currency_problem(currency),
+        )
+        if problem is not None
+    ]
+    if problems:
+        raise _fail(f"Location {location_id!r} was not added; fix:", problems)
+    cfg = settings()
+    with database(cfg) as factory, factory() as session, session.begin():
+        require_tenant(session, tenant)
+        locations = Locations(session, tenant)
+        taken = locations.get(location_id)
+        if taken is not None:
+            raise _fail(
+                f"Location id {location_id!r} is already taken for tenant {tenant} by "
+                f"{taken.name} ({taken.timezone}, {taken.currency}).",
+                ["Choose another id; `salesync location list` shows the ones in use."],
+            )
+        locations.add(Location(location_id, tenant, name.strip(), timezone, currency))
+    console.print(
+        f"Added location [bold]{location_id}[/bold] ({name.strip()}, {timezone}, {currency}) "
+        f"to tenant {tenant}. Map a connection's stores to it with --location STORE={location_id}."
+    )
+
+
+@location_app.command("list")
+def list_locations(tenant: Tenant = "demo") -> None:
+    """List a tenant's locations with their time zone, currency and posting mode."""
+    cfg = settings()
+    with database(cfg) as factory, factory() as session:
+        require_tenant(session, tenant)
+        found = Locations(session, tenant).all()
+        query = select(LocationSettingsRow).where(LocationSettingsRow.tenant_id == tenant)
+        # Locations the planner was never told about post per order (Planner.mode_for).
+        modes = {row.location_id: row.posting_mode for row in session.scalars(query)}
+    if not found:
+        console.print(
+            f"Tenant {tenant} has no locations yet. Add one: salesync location add ID "
+            "--name NAME --timezone ZONE --currency CODE"
+        )
+        return
+    table = Table(title=f"Locations of {tenant}")
+    for column in ("Id", "Name", "Time zone", "Currency", "Posting mode"):
+        table.add_column(column)
+    for location in found:
+        mode = modes.get(location.id, PostingMode.PER_ORDER.value)
+        table.add_row(
+            location.id,
+            location.name,
+            location.timezone,
+            location.currency,
+            mode.replace("_", " "),
+        )
+    console.print(table)
