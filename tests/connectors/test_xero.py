@@ -31,8 +31,9 @@ from salesync.connectors.xero import XeroDestination, errors
 from salesync.connectors.xero.accounts import default_code
 from salesync.connectors.xero.client import idempotency_key
 from salesync.connectors.xero.forms import number_for
+from salesync.connectors.xero.settings import XeroSettings
 from salesync.domain.documents import Location, Payment, Sale
-from salesync.domain.errors import ErrorKind, SyncError
+from salesync.domain.errors import ErrorKind, MappingError, SyncError
 from salesync.domain.money import Money
 from salesync.domain.planning import PostingMode, plan_per_order
 from salesync.domain.simulate import SalesSimulator
@@ -1126,3 +1127,16 @@ def test_over_real_http_a_dropped_connection_is_read_back_and_finished(
         books.close()
     assert written.ref == f"Invoice:{invoice_of(xero, sale)['InvoiceID']}"
     assert (xero.transactions(), len(xero.live("Payments"))) == (1, 1)
+
+
+def test_maps_given_as_json_text_are_read_and_bad_json_is_named() -> None:
+    """``--setting accounts={...}`` arrives as text: it is read as the map it writes; text
+    that is not JSON is refused naming the setting."""
+    settings = XeroSettings.of(
+        {"tenant_id": "t-1", "accounts": '{"Income:Sales:Apparel": "200"}', "tracking": ""},
+        "c-1",
+    )
+    assert settings.accounts == {"Income:Sales:Apparel": "200"}
+    assert settings.tracking == {}
+    with pytest.raises(MappingError, match=r"accounts: .*is not a JSON object"):
+        XeroSettings.of({"tenant_id": "t-1", "accounts": "{Income: 200"}, "c-1")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -176,3 +177,14 @@ def reference(key: str, limit: int = 21, prefix: str = "SS") -> str:
     digest = base64.b32encode(hashlib.sha256(key.encode()).digest()).decode()
     digest = digest.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET))
     return prefix + digest[: min(limit - len(prefix), 26)]
+
+
+def json_text(value: object) -> object:
+    """A connection setting that is a map, as given on the command line (JSON text; empty
+    text is an empty map); anything else as it is, for the model to check."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"is not a JSON object: {exc.msg}") from None
+    return value

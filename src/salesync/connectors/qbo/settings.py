@@ -7,13 +7,13 @@ Every problem is reported at once, each naming the setting to fix.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from salesync.connectors.destination import json_text
 from salesync.domain.errors import ValidationError
 from salesync.domain.validation import Problem
 
@@ -59,12 +59,7 @@ class QboSettings(BaseModel):
     @field_validator("accounts", "departments", mode="before")
     @classmethod
     def _json_text(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"is not a JSON object: {exc.msg}") from None
-        return value
+        return json_text(value)
 
     @field_validator("base_url")
     @classmethod

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import pydantic
 
+from salesync.connectors.destination import json_text
 from salesync.connectors.xero import errors
 from salesync.domain.errors import MappingError
 
@@ -51,12 +51,7 @@ class XeroSettings(pydantic.BaseModel):
     @classmethod
     def _json_text(cls, value: object) -> object:
         """Maps given on the command line arrive as JSON text."""
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"is not a JSON object: {exc.msg}") from None
-        return value
+        return json_text(value)
 
     @classmethod
     def of(cls, settings: Mapping[str, Any], connection_id: str) -> XeroSettings:
