@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 
@@ -49,3 +49,11 @@ def parse_day(text: str) -> date:
     except ValueError:
         err.print(f"[red]{text!r} is not a date; write it as YYYY-MM-DD.[/red]")
         raise typer.Exit(2) from None
+
+
+def fail(message: str, lines: Sequence[str] = ()) -> typer.Exit:
+    """A usage error: ``message`` in red, then each line of detail, and exit code 2."""
+    err.print(f"[red]{message}[/red]")
+    for line in lines:
+        err.print(f"  {line}")
+    return typer.Exit(2)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
 from functools import cache
 from typing import Annotated
 from zoneinfo import available_timezones
@@ -17,7 +16,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from salesync.cli.common import console, database, err, require_tenant, settings
+from salesync.cli.common import console, database, fail, require_tenant, settings
 from salesync.domain.documents import Location
 from salesync.domain.money import CurrencyError, minor_unit
 from salesync.domain.planning import PostingMode
@@ -38,13 +37,6 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 
 def register(app: typer.Typer) -> None:
     app.add_typer(location_app, name="location")
-
-
-def _fail(message: str, lines: Sequence[str] = ()) -> typer.Exit:
-    err.print(f"[red]{message}[/red]")
-    for line in lines:
-        err.print(f"  {line}")
-    return typer.Exit(2)
 
 
 @cache
@@ -115,14 +107,14 @@ def add(
         if problem is not None
     ]
     if problems:
-        raise _fail(f"Location {location_id!r} was not added; fix:", problems)
+        raise fail(f"Location {location_id!r} was not added; fix:", problems)
     cfg = settings()
     with database(cfg) as factory, factory() as session, session.begin():
         require_tenant(session, tenant)
         locations = Locations(session, tenant)
         taken = locations.get(location_id)
         if taken is not None:
-            raise _fail(
+            raise fail(
                 f"Location id {location_id!r} is already taken for tenant {tenant} by "
                 f"{taken.name} ({taken.timezone}, {taken.currency}).",
                 ["Choose another id; `salesync location list` shows the ones in use."],

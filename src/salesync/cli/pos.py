@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from salesync.cli.common import console, database, err, require_tenant, settings
+from salesync.cli.common import console, database, fail, require_tenant, settings
 from salesync.clock import system_clock
 from salesync.connectors.posfile import (
     NAME,
@@ -41,19 +41,12 @@ Tenant = Annotated[str, typer.Option(help="tenant id")]
 ConnectionName = Annotated[str, typer.Option("--connection", help="the POS connection's name")]
 
 
-def _fail(message: str, lines: Sequence[str] = ()) -> typer.Exit:
-    err.print(f"[red]{message}[/red]")
-    for line in lines:
-        err.print(f"  {line}")
-    return typer.Exit(2)
-
-
 def _pairs(values: list[str]) -> dict[str, str]:
     pairs = {}
     for value in values:
         pos, sep, location = value.partition("=")
         if not sep or not pos.strip() or not location.strip():
-            raise _fail(f"--location {value!r} is not POS_STORE=LOCATION, e.g. SHD=shoreditch")
+            raise fail(f"--location {value!r} is not POS_STORE=LOCATION, e.g. SHD=shoreditch")
         pairs[pos.strip()] = location.strip()
     return pairs
 
@@ -81,7 +74,7 @@ def connect(
         try:
             changes.update(mapping_settings(load_mapping(mapping)))
         except MappingFileError as exc:
-            raise _fail(f"{exc}:", exc.problems) from None
+            raise fail(f"{exc}:", exc.problems) from None
     if location:
         changes["locations"] = _pairs(location)
     if default_location:
@@ -92,7 +85,7 @@ def connect(
         wanted = [*changes.get("locations", {}).values(), default_location]
         unknown = sorted({w for w in wanted if w is not None and w not in known})
         if unknown:
-            raise _fail(
+            raise fail(
                 f"No location {', '.join(map(repr, unknown))} for tenant {tenant}.",
                 [f"Locations: {', '.join(known) or 'none yet'}"],
             )
@@ -101,7 +94,7 @@ def connect(
         if row is None:
             _refuse_taken_name(session, tenant, name)
             if mapping is None:
-                raise _fail("A new connection needs its column mapping: --mapping FILE.")
+                raise fail("A new connection needs its column mapping: --mapping FILE.")
             # The namespace keeps receipt numbers of two tills apart, and stays the same if
             # the connection is set up again under the same name.
             final = {"namespace": name, **changes}
@@ -120,7 +113,7 @@ def _refuse_taken_name(session: Session, tenant: str, name: str) -> None:
     )
     provider = session.scalars(query).first()
     if provider is not None:
-        raise _fail(f"{name!r} is already the name of a {provider} connection.")
+        raise fail(f"{name!r} is already the name of a {provider} connection.")
 
 
 def _print_connection(verb: str, name: str, settings_: dict[str, Any]) -> None:
@@ -137,7 +130,7 @@ def _connection_id(session: Session, tenant: str, name: str) -> str:
     require_tenant(session, tenant)
     row = pos_connection(session, tenant, name)
     if row is None:
-        raise _fail(
+        raise fail(
             f"No POS file connection {name!r}.",
             [f"Set one up: salesync pos connect {name} --mapping FILE --location STORE=LOCATION"],
         )
@@ -146,7 +139,7 @@ def _connection_id(session: Session, tenant: str, name: str) -> str:
 
 def _refused(exc: ValidationError) -> typer.Exit:
     said = [p.message for p in exc.problems if p.message not in exc.user_message]
-    return _fail(exc.user_message, said)
+    return fail(exc.user_message, said)
 
 
 def _rows(numbers: Sequence[int]) -> str:

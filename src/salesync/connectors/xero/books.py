@@ -101,15 +101,19 @@ class XeroBooks:
     def post(self, postings: Sequence[Posting]) -> list[Written]:
         return _Call(self, list(postings)).run()
 
-    def batch_group(self, posting: Posting) -> str:
-        """Each kind of object is written with a call of its own (invoices and credit
-        notes with a further one for their payments): a batch of one kind costs one."""
-        form = plan(
+    def form(self, posting: Posting, sales_form: SalesForm | None = None) -> Form:
+        """The form that carries ``posting`` under these settings (or ``sales_form``)."""
+        return plan(
             posting,
-            sales_form=self.settings.sales_form,
+            sales_form=sales_form or self.settings.sales_form,
             cash_contact=self.settings.cash_contact,
             each_customer=self.settings.customers == "each",
         )
+
+    def batch_group(self, posting: Posting) -> str:
+        """Each kind of object is written with a call of its own (invoices and credit
+        notes with a further one for their payments): a batch of one kind costs one."""
+        form = self.form(posting)
         if isinstance(form, DocumentForm):
             return form.kind
         return "bank_transaction" if isinstance(form, BankForm) else "journal"
@@ -156,15 +160,8 @@ class _Call:
         return [self.results[p.key] for p in self.postings]
 
     def _plan(self, key: str, sales_form: SalesForm | None = None) -> Form:
-        settings = self.books.settings
         posting = next(p for p in self.postings if p.key == key)
-        chosen = sales_form or settings.sales_form
-        return plan(
-            posting,
-            sales_form=chosen,
-            cash_contact=settings.cash_contact,
-            each_customer=settings.customers == "each",
-        )
+        return self.books.form(posting, sales_form)
 
     def _open(self) -> list[str]:
         """Postings not answered yet (those with problems too, so each is checked whole)."""
