@@ -28,6 +28,7 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.connectors import capture
 from salesync.domain.errors import AuthError, BugError, TransientError
 from salesync.store.tables import ConnectionRow
 from salesync.store.vault import Vault
@@ -113,7 +114,9 @@ class OAuthRefresher:
         self.encoding = encoding
         self.provider = provider
         basic = httpx.BasicAuth(client_id, client_secret) if client_auth == "basic" else None
-        self.http = httpx.Client(transport=transport, timeout=timeout, auth=basic)
+        self.http = httpx.Client(
+            transport=transport, timeout=timeout, auth=basic, event_hooks=capture.HOOKS
+        )
 
     def __call__(self, grant: Grant, now: datetime) -> Grant:
         if not grant.refresh_token:

@@ -409,3 +409,211 @@ class RunRow(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TicketRow(Base):
+    """One root cause: every incident with the same fingerprint in a tenant, owned by one
+    person, with a lifecycle (open, assigned, fixing, resolved, closed)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "fingerprint"),
+        Index("ix_tickets_state", "state", "opened_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    fingerprint_version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str | None] = mapped_column(String(100))
+    provider: Mapped[str | None] = mapped_column(String(64))
+    operation: Mapped[str | None] = mapped_column(String(100))
+    entity: Mapped[str | None] = mapped_column(String(64))
+    location_id: Mapped[str | None] = mapped_column(String(64))
+    connection_id: Mapped[str | None] = mapped_column(String(36))
+    user_message: Mapped[str] = mapped_column(Text)
+    help_url: Mapped[str | None] = mapped_column(String(500))
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """When the first failure happened (detection is measured from it)."""
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    """When the ticket (re)opened; time to ticket is ``opened_at - first_failed_at``."""
+    team: Mapped[str | None] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(120))
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution: Mapped[str | None] = mapped_column(Text)
+    """The plain-language explanation the merchant reads."""
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    merchant_action: Mapped[bool] = mapped_column(default=False)
+    """Only the merchant can fix it (reconnect, a mapping): they get a notice at once."""
+    plan: Mapped[str] = mapped_column(String(32), default="standard")
+    """The tenant's support plan when the ticket opened: it sets the SLA clocks."""
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolve_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IncidentRow(Base):
+    """One failure occurrence, written in the transaction that records the failure, with
+    its classified and redacted context and a handle to replay exactly what it affected."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_ticket", "ticket_id"),
+        Index("ix_incidents_tenant_failed", "tenant_id", "failed_at"),
+        Index("ix_incidents_subject", "tenant_id", "subject"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    """None for a transient failure still within its retry budget."""
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16))
+    """engine, connector, ingress or scheduler: where the failure was caught."""
+    location_id: Mapped[str | None] = mapped_column(String(64))
+    connection_id: Mapped[str | None] = mapped_column(String(36))
+    provider: Mapped[str | None] = mapped_column(String(64))
+    operation: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str | None] = mapped_column(String(100))
+    user_message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    """The internal message, redacted."""
+    documents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    http: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """The HTTP exchanges of the failed unit, with secrets removed."""
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    mapping_version: Mapped[int | None] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(120))
+    """What failed, as ``posting:<id>``, ``record:<id>``, ``document:<id>`` or
+    ``connection:<id>``: the replay handle's key, and how healing is found."""
+    replay: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    transient: Mapped[bool] = mapped_column(default=False)
+    healed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """A transient failure whose unit later succeeded within its budget."""
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TicketDocumentRow(Base):
+    """The documents a ticket's failures affected."""
+
+    __tablename__ = "ticket_documents"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    document_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TicketEventRow(Base):
+    """A ticket's timeline: state changes, assignments, comments, replays, notices."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(120))
+    """A person, a team, or ``salesync`` for what the system did."""
+    event: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TicketLinkRow(Base):
+    """A ticket's copy in an external tracker (GitHub Issues, Jira), kept in step."""
+
+    __tablename__ = "ticket_links"
+    __table_args__ = (UniqueConstraint("tracker", "external_key"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    tracker: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    external_key: Mapped[str] = mapped_column(String(120))
+    url: Mapped[str] = mapped_column(String(500))
+    external_state: Mapped[str] = mapped_column(String(32))
+    pushed_state: Mapped[str] = mapped_column(String(16))
+    """The ticket state last written to the tracker."""
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NoticeRow(Base):
+    """A message to a merchant about a ticket; sent, folded into a digest or held back
+    by the notification policy, and kept either way."""
+
+    __tablename__ = "notices"
+    __table_args__ = (Index("ix_notices_state", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    """action_needed (only the merchant can fix it), resolved, reopened, digest."""
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    """pending, sent, digested, suppressed (opted out or too soon), failed."""
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ContactRow(Base):
+    """Who at a merchant hears from salesync, and how."""
+
+    __tablename__ = "contacts"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    opted_out: Mapped[bool] = mapped_column(default=False)
+    digest: Mapped[bool] = mapped_column(default=False)
+    """One message a day with everything, instead of one per ticket."""
+    min_interval_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    """At most one message per ticket in this many minutes."""
+    unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class SupportPlanRow(Base):
+    """A tenant's support plan (its SLA clocks); tenants without one are on standard."""
+
+    __tablename__ = "support_plans"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    plan: Mapped[str] = mapped_column(String(32))
+
+
+class OnCallOverrideRow(Base):
+    """Someone covering a team's on-call shift for a while."""
+
+    __tablename__ = "oncall_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team: Mapped[str] = mapped_column(String(64), index=True)
+    member: Mapped[str] = mapped_column(String(120))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AssignmentCursorRow(Base):
+    """Where a team's round-robin stands: the member who took the last ticket."""
+
+    __tablename__ = "assignment_cursors"
+
+    team: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_member: Mapped[str] = mapped_column(String(120))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from salesync.connectors import capture
 from salesync.connectors.destination import TokenSource
 from salesync.connectors.pacing import CallBudget, Clock, Limits, Sleep, budget_for
 from salesync.connectors.qbo.errors import (
@@ -92,6 +93,7 @@ class QboClient:
         self._static = access_token
         self._context = dict(context)
         self._http = httpx.Client(
+            event_hooks=capture.HOOKS,
             base_url=f"{settings.base_url}/v3/company/{settings.realm_id}",
             transport=_Borrowed(transport) if transport is not None else None,
             timeout=TIMEOUT,

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from salesync.connectors import capture
 from salesync.connectors.shopify.problems import SOURCE
 from salesync.connectors.shopify.throttle import CallLimit, CostBucket
 from salesync.domain.errors import AuthError, BugError, SyncError, TransientError, ValidationError
@@ -96,6 +97,7 @@ class ShopifyAdmin:
         self._owns_transport = transport is None
         origin = (admin_url or f"https://{shop}").rstrip("/")
         self._http = httpx.Client(
+            event_hooks=capture.HOOKS,
             base_url=f"{origin}/admin/api/{api_version}/",
             transport=transport,
             headers={"X-Shopify-Access-Token": access_token, "User-Agent": "salesync"},

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from salesync.connectors import capture
 from salesync.connectors.square.errors import error_for, unanswered, unreadable
 from salesync.domain.errors import TransientError
 
@@ -61,6 +62,7 @@ class SquareApi:
         self.retry = retry or RetryPolicy()
         self.connection_id = connection_id
         self._http = httpx.Client(
+            event_hooks=capture.HOOKS,
             base_url=base_url,
             transport=transport,
             timeout=timeout,

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from salesync.connectors import capture
 from salesync.connectors.destination import TokenSource
 from salesync.connectors.pacing import CallBudget
 from salesync.connectors.xero import errors
@@ -79,7 +80,10 @@ class XeroClient:
         self.token = token
         self.budget = budget
         self.http = httpx.Client(
-            base_url=base_url.rstrip("/") + API, transport=transport, timeout=timeout
+            event_hooks=capture.HOOKS,
+            base_url=base_url.rstrip("/") + API,
+            transport=transport,
+            timeout=timeout,
         )
         # A transport handed in belongs to the caller (the engine shares one across every
         # connection it opens); only the client's own network transport closes with it.
