@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import ClassVar, Protocol
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
@@ -30,7 +31,7 @@ from salesync.domain.planning import PostingMode, plan_daily_summary, plan_per_o
 from salesync.domain.simulate import SalesSimulator, demo_merchant
 from salesync.engine.outbox import Outbox, PostingState, RetryPolicy, Sender
 from salesync.store.repositories import Documents, Locations, Tenants
-from salesync.store.tables import PostingRow
+from salesync.store.tables import IncidentRow, PostingRow, TicketDocumentRow, TicketRow
 
 MERCHANT = demo_merchant("harbor", orders_per_day=6)
 BROOKLYN = MERCHANT.locations[0]
@@ -140,6 +141,8 @@ class DestinationContract(ContractFixtures):
 
     name: ClassVar[str]
     """The name it is registered under in the ``salesync.destinations`` group."""
+    speaks_http: ClassVar[bool] = True
+    """Whether its books are reached over HTTP (whose exchanges incidents keep)."""
 
     @pytest.fixture
     def postings(self) -> list[Posting]:
@@ -276,6 +279,46 @@ class DestinationContract(ContractFixtures):
         assert found >= 1, "the lost response was never read back"
         assert harness.transactions() == len(postings)
         assert nonzero(harness.balances()) == expected_balances(harness, postings)
+        # Every failure healed within its budget: counted, healed, and no ticket.
+        with sender_db() as session:
+            incidents = list(session.scalars(select(IncidentRow)))
+            assert session.scalar(select(func.count()).select_from(TicketRow)) == 0
+        assert incidents
+        assert all(i.transient and i.healed_at is not None for i in incidents)
+
+    def test_an_exhausted_retry_budget_opens_a_ticket_with_the_exchange(
+        self,
+        harness: BooksHarness,
+        postings: list[Posting],
+        sender_db: sessionmaker[Session],
+        clock: ManualClock,
+    ) -> None:
+        enqueue(sender_db, harness.destination.name, postings[:2], clock)
+        harness.arm("server_error", times=50)
+        sender = Sender(
+            sender_db,
+            lambda tenant, name: harness.open(),
+            clock,
+            retry=RetryPolicy(max_attempts=2, base=timedelta(seconds=1)),
+        )
+        for _ in range(6):
+            sender.send_due()
+            clock.advance(timedelta(minutes=5))
+        assert states(sender_db) == {PostingState.FAILED.value: 2}
+        with sender_db() as session:
+            ticket = session.scalars(select(TicketRow)).one()
+            incidents = list(session.scalars(select(IncidentRow).order_by(IncidentRow.id)))
+        assert ticket.kind == ErrorKind.TRANSIENT.value
+        assert ticket.state == "open"
+        assert [i.ticket_id is None for i in incidents].count(False) == 2, "one per posting"
+        last = incidents[-1]
+        if not self.speaks_http:
+            return
+        assert last.http, "the failed call's exchange is kept"
+        assert any((e.get("status") or 0) >= 500 for e in last.http)
+        assert all(
+            e["request_headers"].get("authorization") in (None, "[redacted]") for e in last.http
+        )
 
 
 class TokenContract(ContractFixtures):
@@ -321,6 +364,17 @@ class TokenContract(ContractFixtures):
         assert report.errors[0].kind is ErrorKind.AUTH
         assert "reconnect" in report.errors[0].user_message.lower()
         assert harness.transactions() == 0
+        # One ticket for the merchant to act on, with every affected document and no token.
+        secret = harness.stored_refresh_token()
+        with sender_db() as session:
+            ticket = session.scalars(select(TicketRow)).one()
+            incidents = list(session.scalars(select(IncidentRow)))
+            affected = session.scalar(select(func.count()).select_from(TicketDocumentRow))
+        assert ticket.kind == ErrorKind.AUTH.value
+        assert ticket.merchant_action
+        assert "reconnect" in ticket.user_message.lower()
+        assert affected == len({d for p in postings[:3] for d in p.document_ids})
+        assert secret not in repr([(i.message, i.http, i.details) for i in incidents])
 
 
 class TokenHarness(BooksHarness, Protocol):

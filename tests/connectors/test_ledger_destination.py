@@ -90,6 +90,7 @@ class LedgerHarness:
 
 class TestLedgerContract(DestinationContract):
     name = "ledger"
+    speaks_http = False
 
     @pytest.fixture
     def harness(self, sender_db: sessionmaker[Session]) -> LedgerHarness:

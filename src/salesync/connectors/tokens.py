@@ -227,11 +227,14 @@ class TokenManager:
         *,
         margin: timedelta = timedelta(minutes=5),
         reconnect_url: Callable[[str, str], str] = default_reconnect_url,
+        paused: Callable[[Session, AuthError], None] | None = None,
     ) -> None:
         """``refresher`` gives the token endpoint of a provider name; ``margin`` is how
         long before expiry a token is refreshed, so a request never starts with a token
-        about to die."""
+        about to die. ``paused`` is told, in the transaction that pauses a connection,
+        why it was paused (the support loop records the incident there)."""
         self.factory = factory
+        self.paused = paused
         self.vault = vault
         self.clock = clock
         self.refresher = refresher
@@ -288,6 +291,8 @@ class TokenManager:
                 # Paused in this transaction, so every worker stops asking at once.
                 row.status = RECONNECT
                 refused = self._reconnect_error(row, exc)
+                if self.paused is not None:
+                    self.paused(session, refused)
             else:
                 row.credentials = self.vault.seal(renewed.into(credentials))
         if refused is not None:
@@ -308,8 +313,7 @@ class TokenManager:
     def _reconnect_error(self, row: ConnectionRow, cause: AuthError | None) -> AuthError:
         link = self.reconnect_url(row.tenant_id, row.id)
         return AuthError(
-            f"connection {row.id} ({row.provider}) needs reconnecting"
-            + (f": {cause.message}" if cause else ""),
+            f"connection {row.id} ({row.provider}) needs reconnecting",
             user_message=f"salesync lost access to {row.name}: the authorization was revoked "
             f"or has expired. Reconnect it at {link}; nothing is lost, and syncing resumes "
             "where it stopped.",
@@ -319,6 +323,7 @@ class TokenManager:
             connection=row.id,
             provider=row.provider,
             operation="token_refresh",
+            details={"cause": cause.message, "cause_code": cause.code} if cause else None,
         )
 
 

@@ -22,7 +22,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from salesync.domain.errors import ValidationError
 from salesync.domain.validation import Problem
+from salesync.engine.incidents import Failure, IncidentLog
 from salesync.store.repositories import TenantScoped
 from salesync.store.tables import InboxRecordRow
 
@@ -101,9 +103,17 @@ def _insert_new(session: Session) -> Insert | None:
 
 
 class Inbox(TenantScoped):
-    def __init__(self, session: Session, tenant_id: str, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        tenant_id: str,
+        clock: Callable[[], datetime],
+        incidents: IncidentLog | None = None,
+    ) -> None:
+        """``incidents`` records each quarantine as an incident in the same transaction."""
         super().__init__(session, tenant_id)
         self.clock = clock
+        self.incidents = incidents or IncidentLog(clock)
 
     def receive(
         self,
@@ -165,7 +175,7 @@ class Inbox(TenantScoped):
             row = self.session.get(InboxRecordRow, received.record_id)
             if row is None:
                 raise RuntimeError(f"inbox record {received.record_id} vanished while stored")
-            self.quarantine(row, problems)
+            self.quarantine(row, problems, stage="ingress")
             self.session.flush()
         return received
 
@@ -292,8 +302,35 @@ class Inbox(TenantScoped):
     def skip(self, row: InboxRecordRow, reason: str) -> None:
         self._settle(row, RecordState.SKIPPED, [Problem("skipped", reason, "")])
 
-    def quarantine(self, row: InboxRecordRow, problems: Sequence[Problem]) -> None:
+    def quarantine(
+        self, row: InboxRecordRow, problems: Sequence[Problem], *, stage: str = "engine"
+    ) -> None:
+        """Set the record aside with its problems, and record the incident."""
         self._settle(row, RecordState.QUARANTINED, problems)
+        self.session.flush()
+        codes = sorted({p.code for p in problems}) or ["invalid"]
+        self.incidents.record(
+            self.session,
+            self.tenant_id,
+            Failure(
+                error=ValidationError(
+                    f"{row.source} {row.record_type} record quarantined: {', '.join(codes)}",
+                    user_message=f"A {row.source} {row.record_type} could not be taken in: "
+                    + "; ".join(str(p) for p in problems),
+                    code="+".join(codes),
+                    provider=row.source,
+                    operation=f"intake:{row.record_type}",
+                    problems=tuple(problems),
+                    details={"problems": list(row.problems), "record": row.id},
+                ),
+                stage=stage,
+                subject=f"record:{row.id}",
+                failed_at=self.clock(),
+                replay={"record": row.id},
+                documents=(row.document_id,) if row.document_id else (),
+                connection_id=row.connection_id,
+            ),
+        )
 
     def park(self, row: InboxRecordRow, parent_ref: str, problems: Sequence[Problem]) -> None:
         self._settle(row, RecordState.PARKED, problems, parent_ref=parent_ref)

@@ -28,6 +28,7 @@ from salesync.domain.documents import (
 from salesync.domain.errors import ConflictError, ValidationError
 from salesync.domain.validation import Problem, validate_payout, validate_refund, validate_sale
 from salesync.engine.inbox import Inbox, RecordState
+from salesync.engine.incidents import IncidentLog
 from salesync.engine.normalize import normalizer_for
 from salesync.engine.policies import SyncPolicy, default_policy
 from salesync.store.repositories import Directory, Documents, Stored
@@ -67,6 +68,8 @@ class Intake:
         locations: Iterable[Location],
         clock: Callable[[], datetime],
         registry: SourceRegistry | None = None,
+        *,
+        incidents: IncidentLog | None = None,
     ) -> None:
         self.session = session
         self.tenant_id = tenant_id
@@ -75,7 +78,7 @@ class Intake:
         self.registry = registry
         self.documents = Documents(session, tenant_id)
         self.directory = Directory(session, tenant_id)
-        self.inbox = Inbox(session, tenant_id, clock)
+        self.inbox = Inbox(session, tenant_id, clock, incidents)
         self._contexts: dict[str, SourceContext] = {}
         self._policies: dict[tuple[str, str], SyncPolicy] = {}
         self._queued: dict[str, QueuedDocumentRow] = {}

@@ -24,11 +24,13 @@ from pydantic import TypeAdapter
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.connectors.capture import Exchange, capturing
 from salesync.connectors.destination import Books, Posting
 from salesync.domain.documents import Payout, Refund, Sale
 from salesync.domain.errors import BugError, ErrorKind, SyncError, TransientError
 from salesync.domain.journal import JournalEntry
 from salesync.domain.planning import PostingMode
+from salesync.engine.incidents import Failure, IncidentLog
 from salesync.store.failures import reason, unavailable
 from salesync.store.repositories import Documents, TenantScoped
 from salesync.store.tables import PostingDocumentRow, PostingRow
@@ -235,12 +237,16 @@ class Sender:
         *,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
+        incidents: IncidentLog | None = None,
     ) -> None:
+        """``incidents`` records each failure (and its ticket) in the transaction that
+        records the posting's new state."""
         self.factory = factory
         self.destinations = destinations
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
+        self.incidents = incidents or IncidentLog(clock)
 
     def _due_rows(self, tenant_id: str | None, limit: int) -> list[tuple[int, str, str]]:
         now = self.clock()
@@ -342,15 +348,16 @@ class Sender:
         self, tenant_id: str, destination: str, ids: list[int], report: SendReport
     ) -> Books | None:
         """The books to send to; if they cannot be opened, the postings fail with why."""
-        try:
-            return self.destinations(tenant_id, destination)
-        except SyncError as exc:
-            error = exc
-        except Exception as exc:  # a broken connector is a bug; the postings stay for replay
-            error = _unforeseen(exc, "connect")
+        with capturing() as exchanges:
+            try:
+                return self.destinations(tenant_id, destination)
+            except SyncError as exc:
+                error = exc
+            except Exception as exc:  # a broken connector is a bug; the postings stay for replay
+                error = _unforeseen(exc, "connect")
         report.errors.append(error)
         for claimed in filter(None, map(self._claim, ids)):
-            self._failed(claimed, error, report)
+            self._failed(claimed, error, report, exchanges)
         return None
 
     def _claim(self, posting_id: int) -> _Claimed | None:
@@ -396,37 +403,38 @@ class Sender:
         claimed = [c for c in map(self._claim, ids) if c is not None]
         if not claimed:
             return
-        try:
-            # Any earlier attempt may have written before it failed: look before writing.
-            retried = [c for c in claimed if c.attempt > 1]
-            found = self._find(books, [c.key for c in retried]) if retried else {}
-            for c in retried:
-                if c.key in found:
-                    self._posted(c, found[c.key])
-                    report.found_on_read_back += 1
-            fresh = [c for c in claimed if c.key not in found]
-            written = books.post(self._postings(books, fresh)) if fresh else []
-            if len(written) != len(fresh) or any(
-                w.key != c.key for w, c in zip(written, fresh, strict=False)
-            ):
-                raise BugError(
-                    f"{books.name} answered {len(written)} results for {len(fresh)} postings",
-                    operation="post",
-                    code="batch_mismatch",
-                )
-        except SyncError as exc:
-            self._whole_call_failed(claimed, exc, report)
-            return
-        except Exception as exc:  # anything unforeseen is a bug; the postings stay for replay
-            self._whole_call_failed(claimed, _unforeseen(exc, "post"), report)
-            return
+        with capturing() as exchanges:
+            try:
+                # Any earlier attempt may have written before it failed: look before writing.
+                retried = [c for c in claimed if c.attempt > 1]
+                found = self._find(books, [c.key for c in retried]) if retried else {}
+                for c in retried:
+                    if c.key in found:
+                        self._posted(c, found[c.key])
+                        report.found_on_read_back += 1
+                fresh = [c for c in claimed if c.key not in found]
+                written = books.post(self._postings(books, fresh)) if fresh else []
+                if len(written) != len(fresh) or any(
+                    w.key != c.key for w, c in zip(written, fresh, strict=False)
+                ):
+                    raise BugError(
+                        f"{books.name} answered {len(written)} results for {len(fresh)} postings",
+                        operation="post",
+                        code="batch_mismatch",
+                    )
+            except SyncError as exc:
+                self._whole_call_failed(claimed, exc, report, exchanges)
+                return
+            except Exception as exc:  # anything unforeseen is a bug; the postings stay for replay
+                self._whole_call_failed(claimed, _unforeseen(exc, "post"), report, exchanges)
+                return
         for c, w in zip(fresh, written, strict=True):
             if w.ref is not None:
                 self._posted(c, w.ref)
                 report.posted += 1
             elif w.error is not None:
                 report.errors.append(w.error)
-                self._failed(c, w.error, report)
+                self._failed(c, w.error, report, exchanges)
 
     def _find(self, books: Books, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -436,12 +444,16 @@ class Sender:
         return found
 
     def _whole_call_failed(
-        self, claimed: list[_Claimed], exc: SyncError, report: SendReport
+        self,
+        claimed: list[_Claimed],
+        exc: SyncError,
+        report: SendReport,
+        exchanges: list[Exchange],
     ) -> None:
         report.errors.append(exc)
         for c in claimed:
             if self._state(c.posting_id) is PostingState.SENDING:
-                self._failed(c, exc, report)
+                self._failed(c, exc, report, exchanges)
 
     def _postings(self, books: Books, claimed: list[_Claimed]) -> list[Posting]:
         documents: dict[int, tuple[Sale | Refund | Payout, ...]] = {}
@@ -481,35 +493,86 @@ class Sender:
         return out
 
     def _posted(self, c: _Claimed, ref: str) -> None:
-        self._finish(c.posting_id, PostingState.POSTED, remote_ref=ref, posted_at=self.clock())
+        self._finish(c, PostingState.POSTED, remote_ref=ref, posted_at=self.clock())
 
-    def _failed(self, c: _Claimed, exc: SyncError, report: SendReport) -> PostingState:
+    def _failed(
+        self,
+        c: _Claimed,
+        exc: SyncError,
+        report: SendReport,
+        exchanges: list[Exchange] | None = None,
+    ) -> PostingState:
         error = exc.context()
+        http = tuple(exchanges or ())
         if exc.kind is ErrorKind.TRANSIENT and c.attempt < self.retry.max_attempts:
             retry_after = exc.retry_after if isinstance(exc, TransientError) else None
             wait = self.retry.delay(c.attempt, retry_after, self.rng)
             self._finish(
-                c.posting_id,
+                c,
                 PostingState.RETRYING,
+                failure=(exc, http, True),
                 last_error=error,
                 next_attempt_at=self.clock() + wait,
             )
             report.retrying += 1
             return PostingState.RETRYING
         if exc.kind in _HOLD:
-            self._finish(c.posting_id, PostingState.HELD, last_error=error)
+            self._finish(c, PostingState.HELD, failure=(exc, http, False), last_error=error)
             report.held += 1
             return PostingState.HELD
-        self._finish(c.posting_id, PostingState.FAILED, last_error=error)
+        self._finish(c, PostingState.FAILED, failure=(exc, http, False), last_error=error)
         report.failed += 1
         return PostingState.FAILED
 
-    def _finish(self, posting_id: int, state: PostingState, **values: Any) -> None:
+    def _finish(
+        self,
+        c: _Claimed,
+        state: PostingState,
+        *,
+        failure: tuple[SyncError, tuple[Exchange, ...], bool] | None = None,
+        **values: Any,
+    ) -> None:
+        """Record the attempt's outcome; a failure's incident (and ticket) in the same
+        transaction, and a success heals the posting's earlier transient incidents."""
         with self.factory() as session, session.begin():
-            session.execute(
+            result = session.execute(
                 update(PostingRow)
-                .where(PostingRow.id == posting_id, PostingRow.state == PostingState.SENDING.value)
+                .where(
+                    PostingRow.id == c.posting_id,
+                    PostingRow.state == PostingState.SENDING.value,
+                )
                 .values(state=state.value, lease_until=None, **values)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(result, "rowcount", 0) != 1:
+                return
+            subject = f"posting:{c.posting_id}"
+            if failure is None:
+                if c.attempt > 1:
+                    self.incidents.healed(session, c.tenant_id, [subject])
+                return
+            exc, http, transient = failure
+            row = session.get(PostingRow, c.posting_id)
+            documents = session.scalars(
+                select(PostingDocumentRow.document_id).where(
+                    PostingDocumentRow.posting_id == c.posting_id
+                )
+            )
+            self.incidents.record(
+                session,
+                c.tenant_id,
+                Failure(
+                    error=exc,
+                    stage="connector" if exc.provider else "engine",
+                    subject=subject,
+                    failed_at=self.clock(),
+                    replay={"posting": c.posting_id, "destination": c.destination},
+                    documents=tuple(documents),
+                    location_id=row.location_id if row else None,
+                    mapping_version=row.mapping_version if row else None,
+                    http=http,
+                    transient=transient,
+                ),
             )
 
 

@@ -34,6 +34,7 @@ from salesync.domain.documents import (
     Sale,
     document_id,
 )
+from salesync.domain.errors import ConflictError, MappingError, SyncError
 from salesync.domain.planning import (
     DailySummaryBuilder,
     PlannedPosting,
@@ -45,6 +46,7 @@ from salesync.domain.planning import (
 )
 from salesync.domain.postings import DEFAULT_PLAN, Placement
 from salesync.domain.validation import Problem
+from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Coverage, Outbox
 from salesync.rules import problems as mapping_problems
@@ -82,6 +84,7 @@ class Planner:
         placement: Placement = DEFAULT_PLAN,
         destination: str = LEDGER,
         payout_wait: timedelta = PAYOUT_WAIT,
+        incidents: IncidentLog | None = None,
     ) -> None:
         self.session = session
         self.tenant_id = tenant_id
@@ -96,6 +99,7 @@ class Planner:
         self.mapping = self.mappings.latest()
         self.held = 0
         self.adjusted = 0
+        self.incidents = incidents or IncidentLog(clock)
 
     def placement_for(self, document: Sale | Refund | Payout) -> Placement:
         return self.mapping.placement_for(document) if self.mapping else self.placement
@@ -167,7 +171,37 @@ class Planner:
         row.problems = _problem_rows(found)
         row.mapping_version = self.mapping.version
         self.held += 1
+        codes = sorted({p.code for p in found})
+        self._incident(
+            MappingError(
+                f"{document.kind.value} held by mapping version {self.mapping.version}: "
+                + ", ".join(codes),
+                user_message=f"{document.kind.value.capitalize()} {document.external_id} "
+                "waits for a mapping: " + "; ".join(str(p) for p in found),
+                code="+".join(codes),
+                operation=f"plan:{document.kind.value}",
+                details={"problems": row.problems, "source": document.source},
+            ),
+            row,
+        )
         return True
+
+    def _incident(self, error: SyncError, row: QueuedDocumentRow) -> None:
+        self.session.flush()
+        self.incidents.record(
+            self.session,
+            self.tenant_id,
+            Failure(
+                error=error,
+                stage="engine",
+                subject=f"document:{row.document_id}",
+                failed_at=self.clock(),
+                replay={"queued": row.document_id, "destination": self.destination},
+                documents=(row.document_id,),
+                location_id=row.location_id,
+                mapping_version=row.mapping_version,
+            ),
+        )
 
     def _plan_location(self, location: Location, rows: list[QueuedDocumentRow]) -> int:
         loaded = self._load([r.document_id for r in rows])
@@ -287,7 +321,19 @@ class Planner:
         except PlanningError as exc:
             # An order edited after its payout (research: A2X "inconsistent payout"): a
             # person decides; the payout is tried again on every plan until it adds up.
+            first = all(p.get("code") != "payout_inconsistent" for p in row.problems)
             row.problems = _problem_rows([Problem("payout_inconsistent", str(exc), "")])
+            if first:
+                self._incident(
+                    ConflictError(
+                        f"payout does not add up: {exc}",
+                        user_message=f"Payout {payout.external_id} does not match the sales "
+                        f"and refunds it settles ({exc}); a person needs to look at it.",
+                        code="payout_inconsistent",
+                        operation="plan:payout",
+                    ),
+                    row,
+                )
             return 0
         revisions = {i: self.documents.revision(i) for i in planned.documents}
         created = self._enqueue(planned, location, revisions)

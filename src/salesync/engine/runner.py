@@ -25,6 +25,7 @@ from salesync.domain.errors import SyncError
 from salesync.domain.postings import DEFAULT_PLAN, Placement
 from salesync.engine.destinations import DestinationBooks
 from salesync.engine.inbox import Inbox, Received, RecordState
+from salesync.engine.incidents import IncidentLog
 from salesync.engine.intake import Intake
 from salesync.engine.outbox import RetryPolicy, Sender, SendReport
 from salesync.engine.planner import Planner
@@ -59,6 +60,7 @@ class Engine:
         rng: random.Random | None = None,
         registry: SourceRegistry | None = None,
         books: DestinationBooks | None = None,
+        incidents: IncidentLog | None = None,
     ) -> None:
         """``registry`` reads records that came through a connection (the installed
         sources by default). ``books`` chooses and opens each tenant's books (a
@@ -69,8 +71,9 @@ class Engine:
         self.placement = placement
         self.registry = registry
         self.books = books
+        self.incidents = incidents or IncidentLog(clock)
         opener = destinations or books or self._ledger
-        self.sender = Sender(factory, opener, clock, retry=retry, rng=rng)
+        self.sender = Sender(factory, opener, clock, retry=retry, rng=rng, incidents=self.incidents)
 
     def _ledger(self, tenant_id: str, name: str) -> Books:
         if name != LEDGER:
@@ -104,7 +107,9 @@ class Engine:
         ones before it are committed, and the failure is raised.
         """
         counts = {state.value: 0 for state in RecordState}
-        with recorded(self.factory, self.clock, "intake", tenant_id) as run:
+        with recorded(
+            self.factory, self.clock, "intake", tenant_id, incidents=self.incidents
+        ) as run:
             done = 0
             while rounds is None or done < rounds:
                 done += 1
@@ -116,6 +121,7 @@ class Engine:
                             Locations(session, tenant_id).all(),
                             self.clock,
                             self.registry,
+                            incidents=self.incidents,
                         )
                         batch = intake.inbox.in_state(RecordState.RECEIVED, limit)
                         taken = intake.process_all(batch)
@@ -129,7 +135,7 @@ class Engine:
         return counts
 
     def plan(self, tenant_id: str) -> int:
-        with recorded(self.factory, self.clock, "plan", tenant_id) as run:
+        with recorded(self.factory, self.clock, "plan", tenant_id, incidents=self.incidents) as run:
             with self.factory() as session, session.begin():
                 locations = Locations(session, tenant_id).all()
                 planner = Planner(
@@ -139,13 +145,14 @@ class Engine:
                     self.clock,
                     placement=self.placement,
                     destination=self.books.name_for(tenant_id) if self.books else LEDGER,
+                    incidents=self.incidents,
                 )
                 created = planner.plan_due()
             run["postings"] = created
         return created
 
     def send(self, tenant_id: str) -> SendReport:
-        with recorded(self.factory, self.clock, "send", tenant_id) as run:
+        with recorded(self.factory, self.clock, "send", tenant_id, incidents=self.incidents) as run:
             report = self.sender.send_due(tenant_id)
             run.update(
                 posted=report.posted,

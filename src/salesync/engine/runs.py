@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.domain.errors import SyncError
+from salesync.engine.incidents import Failure, IncidentLog
 from salesync.store.tables import RunRow
 
 
@@ -20,26 +21,45 @@ def recorded(
     clock: Callable[[], datetime],
     step: str,
     tenant_id: str | None = None,
+    *,
+    incidents: IncidentLog | None = None,
     **inputs: Any,
 ) -> Iterator[dict[str, int]]:
     """Record one run of ``step``; the body fills in the counts it wants kept.
 
     The run is written in its own transaction, after the step, whatever its outcome: a
-    failure is recorded with its classified context and then raised on.
+    failure is recorded with its classified context (and, for a tenant's step, as an
+    incident in the same transaction) and then raised on.
     """
     counts: dict[str, int] = {}
     started = clock()
     outcome, error = "ok", None
+    failure: SyncError | None = None
     try:
         yield counts
     except SyncError as exc:
-        outcome, error = "failed", exc.context()
+        outcome, error, failure = "failed", exc.context(), exc
         raise
     except Exception as exc:
-        outcome, error = "failed", {"kind": "bug", "message": f"{type(exc).__name__}: {exc}"}
+        failure = SyncError(
+            f"{type(exc).__name__}: {exc}", operation=f"run:{step}", code="unexpected"
+        )
+        outcome, error = "failed", failure.context()
         raise
     finally:
         with factory() as session, session.begin():
+            if failure is not None and tenant_id is not None:
+                (incidents or IncidentLog(clock)).record(
+                    session,
+                    tenant_id,
+                    Failure(
+                        error=failure,
+                        stage="scheduler",
+                        subject=f"run:{step}",
+                        failed_at=clock(),
+                        replay={"run": step},
+                    ),
+                )
             session.add(
                 RunRow(
                     tenant_id=tenant_id,

@@ -14,7 +14,15 @@ from salesync.connectors.registry import DestinationRegistry, SourceRegistry
 from salesync.connectors.tokens import OAuthRefresher, Refresher, TokenManager
 from salesync.domain.errors import AuthError
 from salesync.engine.destinations import DestinationBooks
+from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.runner import Engine
+
+
+def incident_log(cfg: Settings, clock: Callable[[], datetime]) -> IncidentLog:
+    """Incidents with every secret salesync holds removed: each tenant's connection
+    credentials (through the vault) and the OAuth apps' client secrets."""
+    secrets = [found[2] for p in ("qbo", "xero") if (found := cfg.oauth_client(p)) is not None]
+    return IncidentLog(clock, vault=cfg.vault(), secrets=secrets)
 
 
 def token_manager(
@@ -22,8 +30,28 @@ def token_manager(
     factory: sessionmaker[Session],
     clock: Callable[[], datetime],
     transport: httpx.BaseTransport | None = None,
+    incidents: IncidentLog | None = None,
 ) -> TokenManager:
-    """Refreshes tokens with the OAuth apps configured for each provider."""
+    """Refreshes tokens with the OAuth apps configured for each provider; a connection
+    paused for reconnection is an incident recorded as it is paused."""
+    log = incidents or incident_log(cfg, clock)
+
+    def paused(session: Session, error: AuthError) -> None:
+        if error.tenant is None:
+            return
+        log.record(
+            session,
+            error.tenant,
+            Failure(
+                error=error,
+                stage="connector",
+                subject=f"connection:{error.connection}",
+                failed_at=clock(),
+                replay={"connection": error.connection},
+                connection_id=error.connection,
+            ),
+        )
+
     endpoints: dict[str, OAuthRefresher] = {}
 
     def refresher(provider: str) -> Refresher:
@@ -44,7 +72,7 @@ def token_manager(
             )
         return endpoints[provider]
 
-    return TokenManager(factory, cfg.vault(), clock, refresher)
+    return TokenManager(factory, cfg.vault(), clock, refresher, paused=paused)
 
 
 def configured_engine(
@@ -57,13 +85,15 @@ def configured_engine(
     transport: httpx.BaseTransport | None = None,
 ) -> Engine:
     """The engine every command runs: sources from the registry, postings to each
-    tenant's books (its destination connection, else the built-in ledger)."""
+    tenant's books (its destination connection, else the built-in ledger), failures
+    recorded as redacted incidents."""
+    incidents = incident_log(cfg, clock)
     books = DestinationBooks(
         factory,
         cfg.vault(),
         clock,
         registry=destinations,
-        tokens=token_manager(cfg, factory, clock, transport),
+        tokens=token_manager(cfg, factory, clock, transport, incidents),
         transport=transport,
     )
-    return Engine(factory, clock, registry=sources, books=books)
+    return Engine(factory, clock, registry=sources, books=books, incidents=incidents)

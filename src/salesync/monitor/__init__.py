@@ -1,0 +1,1 @@
+"""The support loop above the engine: tickets, assignment, trackers, notices, replay."""

@@ -1,0 +1,424 @@
+"""The ticket desk: what a developer does with a ticket.
+
+Read it with its timeline, incidents and affected documents; comment; take it; retry its
+failed units now; replay exactly the records, documents and postings its incidents name
+(after a fix or a mapping change); verify through reconciliation that every affected
+document is in the books exactly as the source has it; and resolve it with a
+plain-language explanation, which is refused until that verification passes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.domain.tickets import TicketState, check_move
+from salesync.engine.inbox import Inbox, RecordState
+from salesync.engine.incidents import add_event
+from salesync.engine.outbox import PostingState
+from salesync.engine.reconcile import Reconciler
+from salesync.store.repositories import Locations
+from salesync.store.tables import (
+    ConnectionRow,
+    DocumentRow,
+    InboxRecordRow,
+    IncidentRow,
+    PostingDocumentRow,
+    PostingRow,
+    QueuedDocumentRow,
+    TicketDocumentRow,
+    TicketEventRow,
+    TicketRow,
+)
+
+
+class DeskError(ValueError):
+    """A ticket action that cannot be done; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDetail:
+    ticket: TicketRow
+    events: list[TicketEventRow]
+    incidents: list[IncidentRow]
+    documents: list[str]
+
+
+@dataclass(slots=True)
+class ReplayReport:
+    postings: int = 0
+    records: int = 0
+    documents: int = 0
+    waiting_on_merchant: list[str] = field(default_factory=list)
+    """Connections that need the merchant to reconnect before anything can move."""
+
+    @property
+    def released(self) -> int:
+        return self.postings + self.records + self.documents
+
+
+@dataclass(slots=True)
+class Verification:
+    documents: int = 0
+    """Affected documents checked."""
+    differences: list[str] = field(default_factory=list)
+    """What still differs, one line per document or unit."""
+
+    @property
+    def clean(self) -> bool:
+        return not self.differences
+
+
+class TicketDesk:
+    """Ticket actions for one tenant's tickets (or any tenant's, for the operator)."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        *,
+        tenant_id: str | None = None,
+        destination: Callable[[str], str] | None = None,
+        resolved: Callable[[Session, TicketRow], None] | None = None,
+    ) -> None:
+        """``tenant_id`` scopes every action to one tenant (the merchant's API);
+        ``destination`` names each tenant's books for verification (the built-in ledger
+        by default); ``resolved`` is told, in the resolving transaction, that a ticket was
+        resolved (the notifier queues the merchant's e-mail there)."""
+        self.factory = factory
+        self.clock = clock
+        self.tenant_id = tenant_id
+        self.destination = destination or (lambda _tenant: "ledger")
+        self.resolved = resolved
+
+    # -- reading ---------------------------------------------------------------
+
+    def tickets(
+        self, *, state: str | None = None, tenant_id: str | None = None, limit: int = 100
+    ) -> list[TicketRow]:
+        tenant = self.tenant_id or tenant_id
+        query = select(TicketRow).order_by(TicketRow.last_seen.desc(), TicketRow.id.desc())
+        if tenant is not None:
+            query = query.where(TicketRow.tenant_id == tenant)
+        if state == "active":
+            query = query.where(TicketRow.state.in_([s.value for s in TicketState if s.active]))
+        elif state is not None:
+            query = query.where(TicketRow.state == TicketState(state).value)
+        with self.factory() as session:
+            rows = list(session.scalars(query.limit(limit)))
+            session.expunge_all()
+            return rows
+
+    def detail(self, ticket_id: int, incidents: int = 20) -> TicketDetail:
+        with self.factory() as session:
+            ticket = self._ticket(session, ticket_id)
+            events = list(
+                session.scalars(
+                    select(TicketEventRow)
+                    .where(TicketEventRow.ticket_id == ticket_id)
+                    .order_by(TicketEventRow.at, TicketEventRow.id)
+                )
+            )
+            recent = list(
+                session.scalars(
+                    select(IncidentRow)
+                    .where(IncidentRow.ticket_id == ticket_id)
+                    .order_by(IncidentRow.id.desc())
+                    .limit(incidents)
+                )
+            )
+            documents = self._documents(session, ticket_id)
+            session.expunge_all()
+            return TicketDetail(ticket, events, recent, documents)
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def comment(self, ticket_id: int, actor: str, text: str) -> None:
+        if not text.strip():
+            raise DeskError("a comment needs some text")
+        with self.factory() as session, session.begin():
+            ticket = self._ticket(session, ticket_id)
+            add_event(session, ticket, "comment", self.clock(), actor=actor, text=text)
+
+    def assign(self, ticket_id: int, member: str, actor: str, *, team: str | None = None) -> None:
+        with self.factory() as session, session.begin():
+            ticket = self._ticket(session, ticket_id)
+            self._move(ticket, TicketState.ASSIGNED)
+            now = self.clock()
+            ticket.assignee, ticket.assigned_at = member, now
+            ticket.acknowledged_at = None
+            if team is not None:
+                ticket.team = team
+            add_event(
+                session, ticket, "assigned", now, actor=actor, text=member, data={"team": team}
+            )
+
+    def start(self, ticket_id: int, actor: str) -> None:
+        """The owner (or whoever takes it) starts fixing: the ticket is acknowledged."""
+        with self.factory() as session, session.begin():
+            ticket = self._ticket(session, ticket_id)
+            now = self.clock()
+            if ticket.assignee is None:
+                self._move(ticket, TicketState.ASSIGNED)
+                ticket.assignee, ticket.assigned_at = actor, now
+            self._move(ticket, TicketState.FIXING)
+            ticket.acknowledged_at = ticket.acknowledged_at or now
+            add_event(session, ticket, "fixing", now, actor=actor)
+
+    def close(self, ticket_id: int, actor: str, reason: str) -> None:
+        if not reason.strip():
+            raise DeskError("say why the ticket closes (won't fix, duplicate, ...)")
+        with self.factory() as session, session.begin():
+            ticket = self._ticket(session, ticket_id)
+            self._move(ticket, TicketState.CLOSED)
+            add_event(session, ticket, "closed", self.clock(), actor=actor, text=reason)
+
+    def resolve(self, ticket_id: int, actor: str, explanation: str) -> Verification:
+        """Resolve with the explanation the merchant will read, once verification passes.
+
+        Raises ``DeskError`` with what still differs when it does not.
+        """
+        if len(explanation.strip()) < 10:
+            raise DeskError(
+                "write the explanation the merchant will read: what happened and what was "
+                "done (at least a sentence)"
+            )
+        verification = self.verify(ticket_id)
+        if not verification.clean:
+            raise DeskError(
+                "the ticket's failures are not all repaired yet: "
+                + "; ".join(verification.differences[:10])
+                + " — replay the ticket (after the fix) and try again"
+            )
+        with self.factory() as session, session.begin():
+            ticket = self._ticket(session, ticket_id)
+            self._move(ticket, TicketState.RESOLVED)
+            now = self.clock()
+            ticket.resolved_at, ticket.resolution = now, explanation.strip()
+            add_event(
+                session,
+                ticket,
+                "resolved",
+                now,
+                actor=actor,
+                text=explanation.strip(),
+                data={"verified_documents": verification.documents},
+            )
+            if self.resolved is not None:
+                self.resolved(session, ticket)
+        return verification
+
+    # -- repair ------------------------------------------------------------------
+
+    def replay(self, ticket_id: int, actor: str, *, retry_only: bool = False) -> ReplayReport:
+        """Send exactly the ticket's failed units through again.
+
+        Postings still held or failed are released (a posting waiting to retry is simply
+        made due now); quarantined or parked records go back to the inbox; documents held
+        for a mapping are let through to planning. Units that have since succeeded are
+        left alone, so nothing is posted twice. ``retry_only`` releases postings only
+        (a retry after a transient outage, with no fix to the inputs).
+        """
+        report = ReplayReport()
+        with self.factory() as session, session.begin():
+            ticket = self._ticket(session, ticket_id)
+            now = self.clock()
+            subjects = self._subjects(session, ticket_id)
+            for posting_id in subjects["posting"]:
+                report.postings += self._release_posting(session, ticket.tenant_id, posting_id)
+            if not retry_only:
+                inbox = Inbox(session, ticket.tenant_id, self.clock)
+                for record_id in subjects["record"]:
+                    row = session.get(InboxRecordRow, int(record_id))
+                    if row is not None and row.state in (
+                        RecordState.QUARANTINED.value,
+                        RecordState.PARKED.value,
+                    ):
+                        try:
+                            inbox.replay(int(record_id))
+                        except ValueError as exc:  # an unreadable body: kept for inspection
+                            add_event(session, ticket, "replay_skipped", now, text=str(exc))
+                            continue
+                        report.records += 1
+                for document_id in subjects["document"]:
+                    report.documents += self._release_document(
+                        session, ticket.tenant_id, document_id
+                    )
+            for connection_id in subjects["connection"]:
+                status = session.scalar(
+                    select(ConnectionRow.status).where(ConnectionRow.id == connection_id)
+                )
+                if status is not None and status != "active":
+                    report.waiting_on_merchant.append(connection_id)
+            add_event(
+                session,
+                ticket,
+                "retried" if retry_only else "replayed",
+                now,
+                actor=actor,
+                text=f"{report.postings} posting(s), {report.records} record(s), "
+                f"{report.documents} document(s) sent through again",
+                data={
+                    "postings": report.postings,
+                    "records": report.records,
+                    "documents": report.documents,
+                    "waiting_on_merchant": report.waiting_on_merchant,
+                },
+            )
+        return report
+
+    def verify(self, ticket_id: int) -> Verification:
+        """Whether every unit the ticket's incidents name has since gone through, and every
+        affected document reconciles: in the books once, as the source has it."""
+        result = Verification()
+        with self.factory() as session:
+            ticket = self._ticket(session, ticket_id)
+            subjects = self._subjects(session, ticket_id)
+            for posting_id in subjects["posting"]:
+                state = session.scalar(
+                    select(PostingRow.state).where(PostingRow.id == int(posting_id))
+                )
+                if state is not None and state != PostingState.POSTED.value:
+                    result.differences.append(f"posting {posting_id} is {state}")
+            for record_id in subjects["record"]:
+                state = session.scalar(
+                    select(InboxRecordRow.state).where(InboxRecordRow.id == int(record_id))
+                )
+                if state in (RecordState.QUARANTINED.value, RecordState.PARKED.value):
+                    result.differences.append(f"record {record_id} is still {state}")
+                elif state == RecordState.RECEIVED.value:
+                    result.differences.append(f"record {record_id} waits to be taken in")
+            for connection_id in subjects["connection"]:
+                status = session.scalar(
+                    select(ConnectionRow.status).where(ConnectionRow.id == connection_id)
+                )
+                if status is not None and status != "active":
+                    result.differences.append(
+                        f"connection {connection_id} is {status}: the merchant must reconnect"
+                    )
+            documents = self._documents(session, ticket_id)
+            result.documents = len(documents)
+            result.differences += self._reconcile(
+                session, ticket.tenant_id, documents, self.destination(ticket.tenant_id)
+            )
+        return result
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _ticket(self, session: Session, ticket_id: int) -> TicketRow:
+        ticket = session.get(TicketRow, ticket_id)
+        if ticket is None or (self.tenant_id is not None and ticket.tenant_id != self.tenant_id):
+            raise KeyError(f"no ticket {ticket_id}")
+        return ticket
+
+    @staticmethod
+    def _move(ticket: TicketRow, target: TicketState) -> None:
+        current = TicketState(ticket.state)
+        if current is target and target is not TicketState.ASSIGNED:
+            return
+        try:
+            check_move(current, target)
+        except ValueError as exc:
+            raise DeskError(str(exc)) from None
+        ticket.state = target.value
+
+    @staticmethod
+    def _documents(session: Session, ticket_id: int) -> list[str]:
+        return list(
+            session.scalars(
+                select(TicketDocumentRow.document_id)
+                .where(TicketDocumentRow.ticket_id == ticket_id)
+                .order_by(TicketDocumentRow.document_id)
+            )
+        )
+
+    @staticmethod
+    def _subjects(session: Session, ticket_id: int) -> dict[str, list[str]]:
+        """The units the ticket's incidents name, by type, each once."""
+        found: dict[str, list[str]] = defaultdict(list)
+        rows = session.scalars(
+            select(IncidentRow.subject).where(IncidentRow.ticket_id == ticket_id).distinct()
+        )
+        for subject in rows:
+            kind, _, ident = subject.partition(":")
+            if ident and ident not in found[kind]:
+                found[kind].append(ident)
+        return found
+
+    def _release_posting(self, session: Session, tenant_id: str, posting_id: str) -> int:
+        row = session.get(PostingRow, int(posting_id))
+        if row is None or row.tenant_id != tenant_id:
+            return 0
+        now = self.clock()
+        if row.state in (PostingState.HELD.value, PostingState.FAILED.value):
+            row.state = PostingState.PENDING.value
+            row.next_attempt_at = now
+            row.attempts = 0 if row.remote_ref is None else row.attempts
+            return 1
+        if row.state == PostingState.RETRYING.value:
+            row.next_attempt_at = now
+            return 1
+        return 0
+
+    @staticmethod
+    def _release_document(session: Session, tenant_id: str, document_id: str) -> int:
+        result = session.execute(
+            update(QueuedDocumentRow)
+            .where(
+                QueuedDocumentRow.tenant_id == tenant_id,
+                QueuedDocumentRow.document_id == document_id,
+                QueuedDocumentRow.held.is_(True),
+            )
+            .values(held=False, problems=[], mapping_version=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    @staticmethod
+    def _reconcile(
+        session: Session, tenant_id: str, documents: Sequence[str], destination: str
+    ) -> list[str]:
+        if not documents:
+            return []
+        rows = session.execute(
+            select(DocumentRow.id, DocumentRow.location_id, DocumentRow.business_day).where(
+                DocumentRow.tenant_id == tenant_id, DocumentRow.id.in_(list(documents))
+            )
+        ).all()
+        days: dict[str, list[date]] = defaultdict(list)
+        for _, location_id, business_day in rows:
+            days[location_id].append(business_day)
+        wanted = set(documents)
+        reconciler = Reconciler(
+            session, tenant_id, Locations(session, tenant_id).all(), destination=destination
+        )
+        found: list[str] = []
+        differing: set[str] = set()
+        for location_id, when in sorted(days.items()):
+            for result in reconciler.reconcile(min(when), max(when), location_id):
+                for d in result.documents:
+                    if d.document_id in wanted:
+                        differing.add(d.document_id)
+                        found.append(f"{d.kind} {d.external_id}: {d.reason}")
+        posted = set(
+            session.scalars(
+                select(PostingDocumentRow.document_id)
+                .join(PostingRow, PostingRow.id == PostingDocumentRow.posting_id)
+                .where(
+                    PostingDocumentRow.tenant_id == tenant_id,
+                    PostingDocumentRow.destination == destination,
+                    PostingDocumentRow.document_id.in_(list(wanted)),
+                    PostingRow.state == PostingState.POSTED.value,
+                )
+            )
+        )
+        stored = {r[0] for r in rows}
+        found += [
+            f"document {d} is not in the books yet" for d in sorted(stored - posted - differing)
+        ]
+        return found
