@@ -147,7 +147,7 @@ class TicketDesk:
 
     def assign(self, ticket_id: int, member: str, actor: str, *, team: str | None = None) -> None:
         with self.factory() as session, session.begin():
-            ticket = self._ticket(session, ticket_id)
+            ticket = self._active(session, ticket_id)
             self._move(ticket, TicketState.ASSIGNED)
             now = self.clock()
             ticket.assignee, ticket.assigned_at = member, now
@@ -161,7 +161,7 @@ class TicketDesk:
     def start(self, ticket_id: int, actor: str) -> None:
         """The owner (or whoever takes it) starts fixing: the ticket is acknowledged."""
         with self.factory() as session, session.begin():
-            ticket = self._ticket(session, ticket_id)
+            ticket = self._active(session, ticket_id)
             now = self.clock()
             if ticket.assignee is None:
                 self._move(ticket, TicketState.ASSIGNED)
@@ -314,6 +314,15 @@ class TicketDesk:
         ticket = session.get(TicketRow, ticket_id)
         if ticket is None or (self.tenant_id is not None and ticket.tenant_id != self.tenant_id):
             raise KeyError(f"no ticket {ticket_id}")
+        return ticket
+
+    def _active(self, session: Session, ticket_id: int) -> TicketRow:
+        ticket = self._ticket(session, ticket_id)
+        if not TicketState(ticket.state).active:
+            raise DeskError(
+                f"ticket {ticket_id} is {ticket.state} and cannot become assigned or fixing; "
+                "it reopens by itself if its failure comes back"
+            )
         return ticket
 
     @staticmethod
