@@ -22,6 +22,7 @@ from salesync.engine.inbox import Inbox, RecordState
 from salesync.engine.incidents import add_event
 from salesync.engine.outbox import PostingState
 from salesync.engine.reconcile import Reconciler
+from salesync.monitor.notify import NoticeReason, Notices
 from salesync.store.repositories import Locations
 from salesync.store.tables import (
     ConnectionRow,
@@ -89,12 +90,12 @@ class TicketDesk:
         """``tenant_id`` scopes every action to one tenant (the merchant's API);
         ``destination`` names each tenant's books for verification (the built-in ledger
         by default); ``resolved`` is told, in the resolving transaction, that a ticket was
-        resolved (the notifier queues the merchant's e-mail there)."""
+        resolved (by default the merchant's contacts get a notice, sent by delivery)."""
         self.factory = factory
         self.clock = clock
         self.tenant_id = tenant_id
         self.destination = destination or (lambda _tenant: "ledger")
-        self.resolved = resolved
+        self.resolved = resolved or self._notify_resolved
 
     # -- reading ---------------------------------------------------------------
 
@@ -309,6 +310,10 @@ class TicketDesk:
         return result
 
     # -- helpers -------------------------------------------------------------------
+
+    def _notify_resolved(self, session: Session, ticket: TicketRow) -> None:
+        session.flush()
+        Notices(session, ticket.tenant_id, self.clock).notify(ticket, NoticeReason.RESOLVED)
 
     def _ticket(self, session: Session, ticket_id: int) -> TicketRow:
         ticket = session.get(TicketRow, ticket_id)
