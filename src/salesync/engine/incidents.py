@@ -171,16 +171,6 @@ class IncidentLog:
             self._documents(session, ticket, documents, now)
         session.add(incident)
         session.flush()
-        log.info(
-            "incident",
-            tenant=tenant_id,
-            incident=incident.id,
-            ticket=incident.ticket_id,
-            kind=kind,
-            code=error.code,
-            stage=failure.stage,
-            subject=failure.subject,
-        )
         return incident
 
     def healed(self, session: Session, tenant_id: str, subjects: Iterable[str]) -> int:
