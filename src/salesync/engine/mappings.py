@@ -8,6 +8,7 @@ document held for a mapping, so the next plan places them with the new rules.
 from __future__ import annotations
 
 from collections.abc import Mapping as AbcMapping
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -84,12 +85,20 @@ class Mappings(TenantScoped):
         a ``MappingDataError`` that lists every problem."""
         return self.publish(mapping_from_dict(data), now, by=by)
 
-    def release_held(self) -> int:
-        """Let every document held for a mapping be planned again; returns how many."""
+    def release_held(self, document_ids: Sequence[str] | None = None) -> int:
+        """Let the documents held for a mapping be planned again (every one, or those of
+        ``document_ids``); returns how many."""
+        if document_ids is not None and not document_ids:
+            return 0
+        query = update(QueuedDocumentRow).where(
+            QueuedDocumentRow.tenant_id == self.tenant_id, QueuedDocumentRow.held
+        )
+        if document_ids is not None:
+            query = query.where(QueuedDocumentRow.document_id.in_(list(document_ids)))
         result = self.session.execute(
-            update(QueuedDocumentRow)
-            .where(QueuedDocumentRow.tenant_id == self.tenant_id, QueuedDocumentRow.held)
-            .values(held=False, problems=[], mapping_version=None)
+            query.values(held=False, problems=[], mapping_version=None).execution_options(
+                synchronize_session=False
+            )
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

@@ -181,6 +181,24 @@ class Outbox(TenantScoped):
             raise KeyError(f"no posting {posting_id} for tenant {self.tenant_id}")
         if row.state not in (PostingState.HELD.value, PostingState.FAILED.value):
             raise ValueError(f"posting {posting_id} is {row.state}; only held or failed release")
+        self._due_now(row, now)
+
+    def retry_now(self, posting_id: int, now: datetime) -> bool:
+        """Make a held, failed or retrying posting due now; False (and nothing changed)
+        for one that is posted, pending, being sent, or not the tenant's."""
+        row = self.session.get(PostingRow, posting_id)
+        if row is None or row.tenant_id != self.tenant_id:
+            return False
+        if row.state == PostingState.RETRYING.value:
+            row.next_attempt_at = now
+            self.session.flush()
+            return True
+        if row.state in (PostingState.HELD.value, PostingState.FAILED.value):
+            self._due_now(row, now)
+            return True
+        return False
+
+    def _due_now(self, row: PostingRow, now: datetime) -> None:
         row.state = PostingState.PENDING.value
         row.next_attempt_at = now
         row.attempts = 0 if row.remote_ref is None else row.attempts

@@ -14,13 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.domain.tickets import TicketState, check_move
 from salesync.engine.inbox import Inbox, RecordState
 from salesync.engine.incidents import add_event
-from salesync.engine.outbox import PostingState
+from salesync.engine.mappings import Mappings
+from salesync.engine.outbox import Outbox, PostingState
 from salesync.engine.reconcile import Reconciler
 from salesync.monitor.notify import NoticeReason, Notices
 from salesync.store.repositories import Locations
@@ -31,7 +32,6 @@ from salesync.store.tables import (
     IncidentRow,
     PostingDocumentRow,
     PostingRow,
-    QueuedDocumentRow,
     TicketDocumentRow,
     TicketEventRow,
     TicketRow,
@@ -230,8 +230,9 @@ class TicketDesk:
             ticket = self._ticket(session, ticket_id)
             now = self.clock()
             subjects = self._subjects(session, ticket_id)
+            outbox = Outbox(session, ticket.tenant_id)
             for posting_id in subjects["posting"]:
-                report.postings += self._release_posting(session, ticket.tenant_id, posting_id)
+                report.postings += outbox.retry_now(int(posting_id), now)
             if not retry_only:
                 inbox = Inbox(session, ticket.tenant_id, self.clock)
                 for record_id in subjects["record"]:
@@ -246,10 +247,9 @@ class TicketDesk:
                             add_event(session, ticket, "replay_skipped", now, text=str(exc))
                             continue
                         report.records += 1
-                for document_id in subjects["document"]:
-                    report.documents += self._release_document(
-                        session, ticket.tenant_id, document_id
-                    )
+                report.documents += Mappings(session, ticket.tenant_id).release_held(
+                    subjects["document"]
+                )
             for connection_id in subjects["connection"]:
                 status = session.scalar(
                     select(ConnectionRow.status).where(ConnectionRow.id == connection_id)
@@ -363,35 +363,6 @@ class TicketDesk:
             if ident and ident not in found[kind]:
                 found[kind].append(ident)
         return found
-
-    def _release_posting(self, session: Session, tenant_id: str, posting_id: str) -> int:
-        row = session.get(PostingRow, int(posting_id))
-        if row is None or row.tenant_id != tenant_id:
-            return 0
-        now = self.clock()
-        if row.state in (PostingState.HELD.value, PostingState.FAILED.value):
-            row.state = PostingState.PENDING.value
-            row.next_attempt_at = now
-            row.attempts = 0 if row.remote_ref is None else row.attempts
-            return 1
-        if row.state == PostingState.RETRYING.value:
-            row.next_attempt_at = now
-            return 1
-        return 0
-
-    @staticmethod
-    def _release_document(session: Session, tenant_id: str, document_id: str) -> int:
-        result = session.execute(
-            update(QueuedDocumentRow)
-            .where(
-                QueuedDocumentRow.tenant_id == tenant_id,
-                QueuedDocumentRow.document_id == document_id,
-                QueuedDocumentRow.held.is_(True),
-            )
-            .values(held=False, problems=[], mapping_version=None)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
 
     @staticmethod
     def _reconcile(
