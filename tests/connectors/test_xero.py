@@ -1,6 +1,8 @@
 """Xero as a destination: the destination and token contracts against the sandbox
-organisation, then each form's payload, the error table, element-by-element answers,
-reading back after lost answers, contacts, the account policy and the rate limits."""
+organisation (under the default bank transaction sales form and the invoice form), then
+each form's payload, the error table, element-by-element answers, reading back after
+lost answers, contacts, the account policy, the chart remembered between books, the
+request size limit and the rate limits."""
 
 from __future__ import annotations
 
@@ -26,16 +28,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from xero_harness import XeroHarness, in_currency
 
 from salesync.clock import ManualClock
-from salesync.connectors.destination import DestinationConnection, Posting
-from salesync.connectors.xero import XeroDestination, errors
+from salesync.connectors.destination import DestinationConnection, Posting, Written
+from salesync.connectors.xero import XeroDestination, batches, errors
 from salesync.connectors.xero.accounts import default_code
 from salesync.connectors.xero.client import idempotency_key
 from salesync.connectors.xero.forms import number_for
 from salesync.connectors.xero.settings import XeroSettings
-from salesync.domain.documents import Location, Payment, Sale
+from salesync.domain.documents import Location, Payment, Sale, SaleLine
 from salesync.domain.errors import ErrorKind, MappingError, SyncError
 from salesync.domain.money import Money
-from salesync.domain.planning import PostingMode, plan_per_order
+from salesync.domain.planning import plan_per_order
 from salesync.domain.simulate import SalesSimulator
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import serving
@@ -45,6 +47,10 @@ SHOREDITCH = MERCHANT.locations[1]
 
 
 class TestXeroContract(DestinationContract, TokenContract):
+    """The contract with the default settings: one-tender sales and refunds are receive
+    and spend money, split tenders invoices, payouts spend money from card clearing, and
+    the summarized day an invoice paid into the cash drawer and card clearing."""
+
     name = "xero"
 
     @pytest.fixture
@@ -56,23 +62,17 @@ class TestXeroContract(DestinationContract, TokenContract):
         harness.close()
 
 
-class TestXeroBankTransactionContract(DestinationContract, TokenContract):
-    """The contract under the bank transaction sales form, for the per-order days of the
-    sample and their payouts. Its summarized day cannot be: the summary moves money in
-    two bank accounts (card clearing and the cash drawer), which neither a manual journal
-    nor one bank transaction carries (see the test of that refusal below)."""
+class TestXeroInvoiceContract(DestinationContract, TokenContract):
+    """The contract under the invoice sales form: sales are invoices with their payments,
+    refunds credit notes, payouts and the summary manual journals."""
 
     name = "xero"
-
-    @pytest.fixture
-    def postings(self) -> list[Posting]:
-        return [p for p in sample_postings() if p.mode is PostingMode.PER_ORDER]
 
     @pytest.fixture
     def harness(
         self, sender_db: sessionmaker[Session], clock: ManualClock
     ) -> Iterator[XeroHarness]:
-        harness = XeroHarness.start(sender_db, clock, sales_form="bank_transaction")
+        harness = XeroHarness.start(sender_db, clock, sales_form="invoice")
         yield harness
         harness.close()
 
@@ -144,15 +144,16 @@ def exact(xero: XeroHarness, postings: list[Posting]) -> None:
     assert nonzero(xero.balances()) == expected_balances(xero, postings)
 
 
-# --- forms ---------------------------------------------------------------------------
+# --- the invoice and manual journal forms --------------------------------------------
 
 
 def test_a_sale_is_an_authorised_invoice_paid_into_its_tender_account(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """A card sale: ACCREC invoice numbered by its reference with the key as Reference,
     one line per product with its item, tax as a line to the tax account at a zero
     rate, tracked by store, and one payment into the card clearing account."""
+    xero = start(sales_form="invoice")
     xero.configure(customers="each")
     sale = postings[0]
     books = xero.open()
@@ -186,10 +187,11 @@ def test_a_sale_is_an_authorised_invoice_paid_into_its_tender_account(
 
 
 def test_split_tenders_are_one_payment_each_and_a_gift_card_pays_from_its_liability(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """A sale paid part cash, part card, and one paid by gift card and card: one payment
     per tender, each into its own account, the gift card into its liability account."""
+    xero = start(sales_form="invoice")
     split = per_order(summarized_sale(postings, lambda s: len(s.payments) == 2))
     card = postings[0].documents[0]
     assert isinstance(card, Sale)
@@ -217,10 +219,11 @@ def test_split_tenders_are_one_payment_each_and_a_gift_card_pays_from_its_liabil
 
 
 def test_tips_discounts_shipping_and_gift_cards_sold_go_to_their_own_accounts(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """Each part of a sale is a line in its account: the tip owed to staff, the discount
     as a negative line, shipping, and a gift card sold as a liability."""
+    xero = start(sales_form="invoice")
     tipped = by_key(postings, "00007")
     discounted = by_key(postings, "00004")
     shipped = by_key(postings, "00002")
@@ -244,10 +247,11 @@ def test_tips_discounts_shipping_and_gift_cards_sold_go_to_their_own_accounts(
 
 
 def test_a_refund_is_a_credit_note_refunded_to_its_tender(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """A refund: ACCRECCREDIT credit note with the returned items in the returns account
     and the tax given back, refunded in full from the card clearing account."""
+    xero = start(sales_form="invoice")
     refund = by_key(postings, ":refund:")
     [written] = xero.open().post([refund])
     [credit] = xero.org.all("CreditNotes")
@@ -270,7 +274,7 @@ def test_a_refund_is_a_credit_note_refunded_to_its_tender(
 def test_a_vat_inclusive_sale_keeps_its_tax_mode(start: Callable[..., XeroHarness]) -> None:
     """A London sale priced with VAT included is an Inclusive invoice; its VAT still
     lands in the VAT account exactly, as do its service charges."""
-    xero = start(currency="GBP", tracking={})
+    xero = start(currency="GBP", tracking={}, sales_form="invoice")
     documents = SalesSimulator(MERCHANT, seed=10).run(START.date() - timedelta(days=4), 3)
     sales = [
         per_order(d, SHOREDITCH)
@@ -284,10 +288,11 @@ def test_a_vat_inclusive_sale_keeps_its_tax_mode(start: Callable[..., XeroHarnes
 
 
 def test_payouts_and_summaries_are_manual_journals_found_by_their_narration(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """A payout, a daily summary and an adjustment are posted manual journals whose
     narration carries the reference and the key; every line in its account, tracked."""
+    xero = start(sales_form="invoice")
     adjustment = replace(postings[0], key=f"{postings[0].key}:adjust:1", kind="adjustment")
     chosen = [by_key(postings, ":payout:"), by_key(postings, "daily:"), adjustment]
     books = xero.open()
@@ -312,7 +317,7 @@ def test_the_manual_journal_sales_form_writes_every_sale_as_a_journal(
     exact(xero, postings)
 
 
-# --- the bank transaction form -------------------------------------------------------
+# --- the default form: receive and spend money -----------------------------------------
 
 
 def bank_transaction_of(xero: XeroHarness, posting: Posting) -> dict[str, Any]:
@@ -326,13 +331,58 @@ def account_type_of(xero: XeroHarness, account: str) -> str:
     return str(next(a for a in xero.org.all("Accounts") if a["Code"] == code)["Type"])
 
 
+def kinds_of(written: list[Written]) -> list[str | None]:
+    """What each posting became in Xero (``Invoice``, ``BankTransaction``...)."""
+    return [w.ref.split(":")[0] if w.ref else None for w in written]
+
+
+def test_the_default_sales_form_is_bank_transaction_and_invoice_stays_selectable() -> None:
+    """A connection that names no sales form writes receive and spend money; one that
+    names invoice keeps it, and an unknown form is refused naming the choices."""
+    assert XeroSettings.of({"tenant_id": "t-1"}, "c-1").sales_form == "bank_transaction"
+    chosen = XeroSettings.of({"tenant_id": "t-1", "sales_form": "invoice"}, "c-1")
+    assert chosen.sales_form == "invoice"
+    with pytest.raises(MappingError, match=r"sales_form: .*'bank_transaction'"):
+        XeroSettings.of({"tenant_id": "t-1", "sales_form": "receipt"}, "c-1")
+
+
+def test_by_default_a_one_tender_sale_is_receive_money_and_a_split_tender_one_an_invoice(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """With the default settings a card sale, a cash sale and a card refund are each one
+    bank transaction (no invoice, no payment); a sale paid part cash, part card is an
+    invoice with a payment into each account."""
+    split = per_order(summarized_sale(postings, lambda s: len(s.payments) == 2))
+    chosen = [postings[0], by_key(postings, "00004"), by_key(postings, ":refund:"), split]
+    written = xero.open().post(chosen)
+    assert kinds_of(written) == ["BankTransaction"] * 3 + ["Invoice"]
+    assert [t["Type"] for t in xero.org.all("BankTransactions")] == ["RECEIVE"] * 2 + ["SPEND"]
+    assert [i["InvoiceNumber"] for i in xero.org.all("Invoices")] == [number_for(split.key)]
+    assert sorted(p["Reference"][-8:] for p in xero.live("Payments")) == ["1/2 cash", "2/2 card"]
+    exact(xero, chosen)
+
+
+def test_a_connection_that_chose_invoices_still_gets_invoices_and_credit_notes(
+    start: Callable[..., XeroHarness], postings: list[Posting]
+) -> None:
+    """Under sales_form invoice the same one-tender sales are invoices paid by one
+    payment, the refund a credit note refunded once: no bank transaction."""
+    xero = start(sales_form="invoice")
+    chosen = [postings[0], by_key(postings, "00004"), by_key(postings, ":refund:")]
+    written = xero.open().post(chosen)
+    assert kinds_of(written) == ["Invoice", "Invoice", "CreditNote"]
+    assert (xero.org.all("BankTransactions"), len(xero.live("Payments"))) == ([], 3)
+    assert account_type_of(xero, "Assets:Clearing:Card") == "CURRENT"
+    exact(xero, chosen)
+
+
 def test_a_sale_is_one_receive_money_transaction_in_its_tender_s_bank_account(
     start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
-    """Under the bank transaction form a card sale is RECEIVE into the card clearing
-    account, created as a BANK account: the invoice's lines (items, tax at a zero rate,
-    tracking), its number then key as Reference, no invoice and no payment."""
-    xero = start(sales_form="bank_transaction", customers="each")
+    """A card sale is RECEIVE into the card clearing account, created as a BANK account:
+    the invoice's lines (items, tax at a zero rate, tracking), its number then key as
+    Reference, no invoice and no payment."""
+    xero = start(customers="each")
     sale = postings[0]
     [written] = xero.open().post([sale])
     transaction = bank_transaction_of(xero, sale)
@@ -365,19 +415,19 @@ def test_a_sale_is_one_receive_money_transaction_in_its_tender_s_bank_account(
 
 
 def test_a_refund_is_spend_money_and_a_payout_spend_money_from_the_clearing_account(
-    start: Callable[..., XeroHarness], postings: list[Posting]
+    xero: XeroHarness, postings: list[Posting]
 ) -> None:
-    """A card refund is SPEND from card clearing with the returned items on its lines; a
-    payout, a journal on one bank account, is SPEND from card clearing to the bank
-    (a current account salesync made) and the fees: every account exact."""
-    xero = start(sales_form="bank_transaction")
+    """A card refund is SPEND from card clearing with the returned items on its lines,
+    the mirror of the sale's RECEIVE there; a payout, a journal on one bank account, is
+    SPEND from card clearing to the bank (a current account salesync made) and the fees:
+    every account exact."""
     sale, refund, payout = postings[0], by_key(postings, ":refund:"), by_key(postings, ":payout:")
     written = xero.open().post([sale, refund, payout])
-    assert all(w.ref and w.ref.startswith("BankTransaction:") for w in written), written
+    assert kinds_of(written) == ["BankTransaction"] * 3
     returned = bank_transaction_of(xero, refund)
     assert (returned["Type"], returned["BankAccount"]["Code"]) == (
         "SPEND",
-        default_code("Assets:Clearing:Card"),
+        bank_transaction_of(xero, sale)["BankAccount"]["Code"],
     )
     assert returned["LineItems"][0]["AccountCode"] == default_code("Income:Returns")
     assert returned["LineItems"][0]["ItemCode"] == "CAP-003"
@@ -396,12 +446,11 @@ def test_a_refund_is_spend_money_and_a_payout_spend_money_from_the_clearing_acco
     exact(xero, [sale, refund, payout])
 
 
-def test_split_tenders_and_gift_cards_stay_invoices_under_the_bank_transaction_form(
-    start: Callable[..., XeroHarness], postings: list[Posting]
+def test_split_tenders_and_gift_cards_stay_invoices_by_default(
+    xero: XeroHarness, postings: list[Posting]
 ) -> None:
     """A sale paid cash and card is an invoice with a payment into each (bank) account;
     one paid by gift card alone is an invoice paid from the gift card liability."""
-    xero = start(sales_form="bank_transaction")
     split = per_order(summarized_sale(postings, lambda s: len(s.payments) == 2))
     card = postings[0].documents[0]
     assert isinstance(card, Sale)
@@ -409,76 +458,146 @@ def test_split_tenders_and_gift_cards_stay_invoices_under_the_bank_transaction_f
         replace(card, external_id="GIFT-ONLY", payments=(Payment("gift_card", card.paid),))
     )
     written = xero.open().post([split, gifted])
-    assert [w.ref.split(":")[0] if w.ref else w.error for w in written] == ["Invoice"] * 2
+    assert kinds_of(written) == ["Invoice"] * 2
     assert len(xero.live("Payments")) == 3
     assert xero.org.all("BankTransactions") == []
     exact(xero, [split, gifted])
 
 
-def test_a_summary_moving_money_in_two_bank_accounts_is_refused_saying_why(
-    start: Callable[..., XeroHarness], postings: list[Posting]
+def test_a_summary_taking_cash_and_card_is_an_invoice_paid_into_each(
+    xero: XeroHarness, postings: list[Posting]
 ) -> None:
-    """Under the bank transaction form card clearing and the cash drawer are banks: a
-    daily summary debiting both is neither a journal nor one bank transaction in Xero,
-    so it is held as a mapping error that names the way out; nothing is written."""
-    xero = start(sales_form="bank_transaction")
+    """Card clearing and the cash drawer are banks once per-order sales went into them:
+    a daily summary debiting both, which Xero takes neither as a journal nor as one bank
+    transaction, is an invoice to the cash contact with one payment into each."""
     cash = by_key(postings, "00004")
+    summary = by_key(postings, "daily:")
     books = xero.open()
     assert all(w.ref for w in books.post([postings[0], cash]))
-    [written] = books.post([by_key(postings, "daily:")])
+    [written] = books.post([summary])
+    invoice = invoice_of(xero, summary)
+    assert written.ref == f"Invoice:{invoice['InvoiceID']}"
+    assert (invoice["Status"], invoice["Contact"]["Name"], invoice["LineAmountTypes"]) == (
+        "PAID",
+        "Cash Sales",
+        "NoTax",
+    )
+    paid = sorted((p["Reference"][-8:], p["Account"]["Code"]) for p in xero.live("Payments"))
+    assert paid == [
+        ("1/2 cash", default_code("Assets:Cash-Drawer")),
+        ("2/2 card", default_code("Assets:Clearing:Card")),
+    ]
+    assert books.find([summary.key]) == {summary.key: written.ref}
+    assert xero.org.all("ManualJournals") == []
+    exact(xero, [postings[0], cash, summary])
+
+
+def test_a_summary_invoice_whose_payments_failed_is_finished_on_the_next_attempt(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """The summary's invoice is written but its payments are refused with a 5xx: the
+    retry reads the invoice back and adds only its two payments."""
+    cash = by_key(postings, "00004")
+    summary = by_key(postings, "daily:")
+    books = xero.open()
+    assert all(w.ref for w in books.post([postings[0], cash]))
+    xero.faults.arm("put:Payments", FaultKind.SERVER_ERROR)
+    with pytest.raises(SyncError):
+        books.post([summary])
+    assert xero.live("Payments") == []
+    seen = calls_of(xero, lambda: books.post(retried([summary])))
+    assert "put:Invoices" not in seen
+    assert (xero.transactions(), len(xero.live("Payments"))) == (3, 2)
+    exact(xero, [postings[0], cash, summary])
+
+
+def test_a_payout_out_of_card_clearing_into_a_mapped_bank_account_is_refused_saying_why(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """With the payout's bank mapped to the merchant's bank account 090 and card clearing
+    a bank, the payout moves money out of one bank account and into another, which no
+    Xero form salesync writes carries: held as a mapping error naming the way out."""
+    xero.configure(accounts={"Assets:Bank": "090"})
+    books = xero.open()
+    assert books.post([postings[0]])[0].ref
+    [written] = books.post([by_key(postings, ":payout:")])
     error = written.error
     assert error is not None
     assert (error.kind, error.code) == (ErrorKind.MAPPING, "several_bank_accounts")
-    assert "more than one bank account" in error.user_message
-    assert "invoice sales form" in error.user_message
-    assert xero.org.all("ManualJournals") == []
+    assert "out of one bank account in Xero and into another" in error.user_message
+    assert "bank transfer" in error.user_message
+    assert xero.transactions() == 1
 
 
-def test_under_require_a_tender_mapped_to_a_non_bank_account_is_a_mapping_error(
+def test_a_tender_mapped_to_an_account_that_is_not_a_bank_is_paid_there_by_invoice(
     start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
-    """A card tender mapped to 615 (a current account taking payments) cannot receive
-    money: held, saying to map it to a bank account or choose another form; mapped to
-    the bank account 090, the sale is a RECEIVE there."""
+    """Card mapped to 615, a current account Xero will not receive money into: the sale
+    is an invoice paid into 615 (held, with the fix, while 615 takes no payments, as
+    under the invoice form); mapped to the bank account 090, it is a RECEIVE there."""
     mapping = {
         "Income:Sales:Apparel": "200",
         "Income:Sales:Stationery": "200",
         "Liabilities:Sales-Tax:NY-Sales-Tax": "820",
         "Assets:Clearing:Card": "615",
     }
-    xero = start(account_policy="require", accounts=mapping, sales_form="bank_transaction")
+    xero = start(account_policy="require", accounts=mapping)
     [written] = xero.open().post([postings[0]])
     error = written.error
     assert error is not None
-    assert (error.kind, error.code) == (ErrorKind.MAPPING, "account_not_bank")
-    assert "Map Assets:Clearing:Card to a bank account" in error.user_message
-    assert "invoice sales form" in error.user_message
+    assert (error.kind, error.code) == (ErrorKind.MAPPING, "account_not_payable")
+    assert "Enable payments to this account" in error.user_message
+    clearing = next(a for a in xero.org.all("Accounts") if a["Code"] == "615")
+    change = {"AccountID": clearing["AccountID"], "EnablePaymentsToAccount": True}
+    books = xero.open()
+    books.client.write_one(
+        "POST", f"Accounts/{clearing['AccountID']}", "Accounts", change, step="t"
+    )
+    [invoiced] = books.post([postings[0]])
+    assert kinds_of([invoiced]) == ["Invoice"]
     xero.configure(accounts={**mapping, "Assets:Clearing:Card": "090"})
-    [posted] = xero.open().post([postings[0]])
-    assert posted.ref
-    assert nonzero(xero.balances()) == {
-        "200": Decimal("-83.98"),
-        "820": Decimal("-7.45"),
-        "090": Decimal("91.43"),
-    }
+    sale = postings[0].documents[0]
+    assert isinstance(sale, Sale)
+    again = per_order(replace(sale, external_id="BRO-AGAIN"))
+    [received] = xero.open().post([again])
+    assert kinds_of([received]) == ["BankTransaction"]
+    assert bank_transaction_of(xero, again)["BankAccount"]["Code"] == "090"
+    assert xero.balances()["615"] == Decimal("91.43")
 
 
-def test_under_create_a_tender_account_already_of_another_type_falls_back_to_invoices(
+def test_a_sale_in_another_currency_than_its_tender_s_bank_account_is_an_invoice(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """Xero keeps receive money in its bank account's currency: a euro card sale into the
+    dollar card clearing account goes as an invoice instead, which this organisation
+    refuses for want of euros (as under the invoice form); no bank transaction."""
+    books = xero.open()
+    assert books.post([postings[0]])[0].ref
+    [written] = books.post([xero.refused(postings[1])])
+    assert written.error is not None
+    assert (written.error.code, written.error.operation) == (
+        "currency_not_enabled",
+        "put:Invoices",
+    )
+    assert xero.transactions() == 1
+
+
+def test_a_tender_account_created_while_sales_were_invoices_keeps_them(
     start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
-    """Card clearing was created as a current account while sales were invoices; Xero
-    does not turn an account into a bank, so after switching to the bank transaction
-    form the card sales stay invoices paid into it, and cash sales become RECEIVE."""
-    xero = start()
+    """Card clearing was created as a current account while the connection chose
+    invoices; Xero does not turn an account into a bank, so once it takes the default
+    form the card sales stay invoices paid into it, and cash sales become RECEIVE, with
+    the chart remembered from the first books."""
+    xero = start(sales_form="invoice")
     books = xero.open()
     assert books.post([postings[0]])[0].ref
     xero.configure(sales_form="bank_transaction")
     card, cash = postings[1], by_key(postings, "00004")
-    written = xero.open().post([card, cash])
-    assert [w.ref.split(":")[0] if w.ref else w.error for w in written] == [
-        "Invoice",
-        "BankTransaction",
-    ]
+    written: list[Written] = []
+    seen = calls_of(xero, lambda: written.extend(xero.open().post([card, cash])))
+    assert kinds_of(written) == ["Invoice", "BankTransaction"]
+    assert "get:Accounts" not in seen, "a current account never becomes a bank: no need to read"
     assert account_type_of(xero, "Assets:Clearing:Card") == "CURRENT"
     assert account_type_of(xero, "Assets:Cash-Drawer") == "BANK"
     exact(xero, [postings[0], card, cash])
@@ -562,18 +681,74 @@ def test_by_default_every_sale_names_the_cash_contact(
     ]
     seen = calls_of(xero, lambda: xero.open().post(buyers))
     assert [c for c in seen if c.endswith("Contacts")] == ["get:Contacts", "put:Contacts"]
-    assert {invoice_of(xero, p)["Contact"]["Name"] for p in buyers} == {"Cash Sales"}
+    assert {bank_transaction_of(xero, p)["Contact"]["Name"] for p in buyers} == {"Cash Sales"}
+
+
+def long_sales(count: int, lines: int) -> list[Posting]:
+    """``count`` cash sales of ``lines`` products each, every product named at length."""
+    template = single_tender_sales(1)[0]
+    price = Money(Decimal("1.00"), "USD")
+    products = tuple(
+        SaleLine(f"SKU-{n}", f"Product {n} " + "described at length " * 190, "Apparel", 1, price)
+        for n in range(lines)
+    )
+    paid = (Payment("cash", Money(Decimal(lines), "USD")),)
+    return [
+        per_order(
+            replace(
+                template,
+                external_id=f"LONG-{n}",
+                lines=products,
+                payments=paid,
+                order_discounts=(),
+                shipping=None,
+                shipping_taxes=(),
+                service_charges=(),
+                tip=None,
+                declared_total=None,
+            )
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_batch_whose_body_would_pass_xero_s_size_limit_goes_in_two_requests(
+    xero: XeroHarness,
+) -> None:
+    """50 sales of 30 long lines each are over 3.5 MB as one body: they are written in
+    two PUTs, each within the limit (the sandbox refuses larger ones with a 413)."""
+    postings = long_sales(50, 30)
+    books = xero.open()
+    elements = [{"Description": ln.description} for p in postings for ln in books.form(p).lines]
+    assert batches.size("BankTransactions", elements) > batches.REQUEST_MAX
+    written: list[Written] = []
+    seen = calls_of(xero, lambda: written.extend(books.post(postings)))
+    assert [c for c in seen if c.startswith("put:Bank")] == ["put:BankTransactions"] * 2
+    assert all(r.status < 400 for r in xero.org.requests)
+    assert all(w.ref for w in written), [w.error for w in written if w.error]
+    assert xero.transactions() == 50
+
+
+@pytest.mark.parametrize("limit", [200, 1_000, 5_000])
+def test_runs_of_elements_stay_within_the_limit_in_order_and_miss_none(limit: int) -> None:
+    """Each run's body is at most ``limit`` bytes (an element too large alone is a run of
+    its own), and the runs cover every element once, in order."""
+    elements = [{"Name": "x" * (n * 37 % 900), "N": n} for n in range(60)]
+    found = batches.runs("Contacts", elements, limit)
+    assert [i for run in found for i in range(len(elements))[run]] == list(range(60))
+    for run in found:
+        part = elements[run]
+        assert len(part) == 1 or batches.size("Contacts", part) <= limit
 
 
 # --- retries read back ----------------------------------------------------------------
 
 
 def test_a_retry_reads_back_and_a_bank_transaction_whose_answer_was_lost_is_found(
-    start: Callable[..., XeroHarness], postings: list[Posting]
+    xero: XeroHarness, postings: list[Posting]
 ) -> None:
     """The bank transactions PUT commits but its answer is lost; the retry (attempt 2)
     reads back by reference, finds them, and writes nothing again."""
-    xero = start(sales_form="bank_transaction")
     sales = postings[:3]
     xero.faults.arm("put:BankTransactions", FaultKind.LOST_RESPONSE)
     books = xero.open()
@@ -588,11 +763,12 @@ def test_a_retry_reads_back_and_a_bank_transaction_whose_answer_was_lost_is_foun
 
 
 def test_a_released_posting_whose_invoice_is_in_xero_is_finished_not_refused(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """An invoice was written but its payments never were; the posting, released, comes
     back on attempt 1 after Xero forgot the idempotency key: the invoice number is
     taken, so salesync reads it back and adds only the payment."""
+    xero = start(sales_form="invoice")
     sale = postings[0]
     xero.faults.arm("put:Payments", FaultKind.SERVER_ERROR)
     books = xero.open()
@@ -609,10 +785,11 @@ def test_a_released_posting_whose_invoice_is_in_xero_is_finished_not_refused(
 
 
 def test_one_element_refused_by_xero_holds_only_its_posting_with_xero_s_reason(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """In one PUT of invoices, the one in a currency the organisation lacks is refused
     as a mapping error saying what to enable; the others are written and paid."""
+    xero = start(sales_form="invoice")
     euros = xero.refused(postings[3])
     batch = [postings[0], euros, postings[1]]
     written = xero.open().post(batch)
@@ -628,10 +805,11 @@ def test_one_element_refused_by_xero_holds_only_its_posting_with_xero_s_reason(
 
 
 def test_invoices_whose_answer_was_lost_are_paid_on_the_next_attempt_not_written_again(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """The invoices PUT commits but its answer is lost: the call fails as transient,
     find does not report unpaid invoices, and posting again only adds the payments."""
+    xero = start(sales_form="invoice")
     sales = postings[:3]
     keys = [p.key for p in sales]
     xero.faults.arm("put:Invoices", FaultKind.LOST_RESPONSE)
@@ -649,10 +827,11 @@ def test_invoices_whose_answer_was_lost_are_paid_on_the_next_attempt_not_written
 
 
 def test_payments_whose_answer_was_lost_make_the_postings_found(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """The payments PUT commits but its answer is lost: find reports the paid invoices,
     and posting again writes nothing."""
+    xero = start(sales_form="invoice")
     sales = postings[:2]
     xero.faults.arm("put:Payments", FaultKind.LOST_RESPONSE)
     books = xero.open()
@@ -666,10 +845,11 @@ def test_payments_whose_answer_was_lost_make_the_postings_found(
 
 
 def test_an_invoice_paid_in_part_is_finished_with_only_the_missing_payment(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """A split-tender invoice left with its first payment only (the answer was lost
     between them) gets just the second one on the next post."""
+    xero = start(sales_form="invoice")
     split = per_order(summarized_sale(postings, lambda s: len(s.payments) == 2))
     xero.faults.arm("put:Payments", FaultKind.SERVER_ERROR)
     books = xero.open()
@@ -713,10 +893,11 @@ def test_every_write_carries_an_idempotency_key_and_a_repeat_is_replayed(
 
 
 def test_contacts_are_one_per_customer_and_existing_ones_are_reused(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """Two sales of one customer share a contact; the merchant's own 'Cash Sales' is
     used for anonymous sales; a contact renamed in Xero is still found by its number."""
+    xero = start(sales_form="invoice")
     xero.configure(customers="each")
     first = postings[0].documents[0]
     assert isinstance(first, Sale)
@@ -768,9 +949,10 @@ def test_the_require_policy_holds_unmapped_accounts_naming_each_and_where_to_map
 def test_mapped_accounts_must_take_payments_and_journals_as_xero_requires(
     start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
-    """Mapped to the merchant's accounts: a tender into an account without payments
-    enabled, or a payout journal onto a bank account, is held with the fix; mapped to
-    a bank account, the sale posts and the balances land on the merchant's codes."""
+    """Under the invoice form, mapped to the merchant's accounts: a tender into an account
+    without payments enabled, or a payout journal onto a bank account, is held with the
+    fix; mapped to a bank account, the sale posts and the balances land on the
+    merchant's codes."""
     mapping = {
         "Income:Sales:Apparel": "200",
         "Income:Sales:Stationery": "200",
@@ -779,7 +961,7 @@ def test_mapped_accounts_must_take_payments_and_journals_as_xero_requires(
         "Assets:Bank": "090",
         "Expenses:Payment-Fees": "405",
     }
-    xero = start(account_policy="require", accounts=mapping)
+    xero = start(account_policy="require", accounts=mapping, sales_form="invoice")
     sale, payout = postings[0], by_key(postings, ":payout:")
     written = xero.open().post([sale, payout])
     codes = [w.error.code if w.error else None for w in written]
@@ -838,6 +1020,104 @@ def test_an_inactive_tracking_option_is_a_mapping_error_for_its_location(
     assert written.error is not None
     assert (written.error.kind, written.error.code) == (ErrorKind.MAPPING, "tracking_invalid")
     assert "Harbor Pier" in written.error.user_message
+
+
+# --- the chart remembered between books ----------------------------------------------
+
+CHART_READS = frozenset({"get:Accounts", "get:TaxRates", "get:TrackingCategories"})
+
+
+def chart_reads(seen: list[str]) -> list[str]:
+    return sorted(c for c in seen if c in CHART_READS)
+
+
+def test_books_opened_again_on_the_organisation_do_not_read_its_chart_again(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """The first books read the accounts, tax rates and tracking categories; books
+    opened a minute later for the next send pass post without reading any of them."""
+    first = calls_of(xero, lambda: xero.open().post(postings[:2]))
+    assert chart_reads(first) == sorted(CHART_READS)
+    xero.clock.advance(timedelta(minutes=1))
+    again = calls_of(xero, lambda: xero.open().post(postings[2:4]))
+    assert chart_reads(again) == []
+    exact(xero, postings[:4])
+
+
+def test_after_a_few_minutes_the_chart_is_read_again(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """What was read is trusted for five minutes only: books opened later read it again."""
+    xero.open().post(postings[:2])
+    xero.clock.advance(timedelta(minutes=5))
+    later = calls_of(xero, lambda: xero.open().post(postings[2:4]))
+    assert chart_reads(later) == sorted(CHART_READS)
+
+
+def test_another_connection_to_the_organisation_reads_the_chart_itself(
+    start: Callable[..., XeroHarness], postings: list[Posting]
+) -> None:
+    """The chart is remembered per organisation and connection: books of a second
+    connection to the same organisation read it for themselves."""
+    xero = start()
+    xero.open().post(postings[:2])
+    settings = {**xero.settings(), "sales_form": "invoice"}
+    other = DestinationConnection(
+        "other", MERCHANT.tenant.id, {}, settings, xero.connection().token
+    )
+    books = xero.destination.connect(other, xero.transport)
+    seen = calls_of(xero, lambda: books.post(postings[2:3]))
+    assert chart_reads(seen) == sorted(CHART_READS)
+
+
+def test_an_account_missing_from_the_remembered_chart_is_looked_for_in_a_fresh_read(
+    start: Callable[..., XeroHarness], postings: list[Posting]
+) -> None:
+    """The bookkeeper adds the account a mapping names after salesync read the chart:
+    the next books, finding it missing from what was remembered, read the chart again
+    and post rather than hold the sale."""
+    mapping = {
+        "Income:Sales:Apparel": "200",
+        "Income:Sales:Stationery": "210",
+        "Liabilities:Sales-Tax:NY-Sales-Tax": "820",
+        "Assets:Clearing:Card": "090",
+    }
+    xero = start(account_policy="require", accounts=mapping)
+    books = xero.open()
+    [held] = books.post([postings[0]])
+    assert held.error is not None
+    assert held.error.code == "account_mapping_invalid"
+    account = {"Code": "210", "Name": "Stationery Sales", "Type": "REVENUE"}
+    assert books.client.write_one("PUT", "Accounts", "Accounts", account, step="t")["AccountID"]
+    written: list[Written] = []
+    seen = calls_of(xero, lambda: written.extend(xero.open().post([postings[0]])))
+    assert chart_reads(seen).count("get:Accounts") == 1
+    assert written[0].ref, written[0].error
+
+
+def test_a_document_xero_refuses_over_an_archived_account_forgets_the_chart(
+    xero: XeroHarness, postings: list[Posting]
+) -> None:
+    """The bookkeeper archives the apparel sales account after salesync read the chart:
+    Xero refuses the next sale over it (a mapping error), and the books opened after
+    that read the chart again and hold the sale saying the account is archived."""
+    xero.open().post(postings[:1])
+    sale = postings[0].documents[0]
+    assert isinstance(sale, Sale)
+    again = per_order(replace(sale, external_id="BRO-AGAIN"))
+    code = default_code("Income:Sales:Apparel")
+    account = next(a for a in xero.org.all("Accounts") if a["Code"] == code)
+    change = {"AccountID": account["AccountID"], "Status": "ARCHIVED"}
+    books = xero.open()
+    books.client.write_one("POST", f"Accounts/{account['AccountID']}", "Accounts", change, step="t")
+    [refused] = books.post([again])
+    assert refused.error is not None
+    assert (refused.error.kind, refused.error.code) == (ErrorKind.MAPPING, "account_invalid")
+    retried: list[Written] = []
+    seen = calls_of(xero, lambda: retried.extend(xero.open().post([again])))
+    assert "get:Accounts" in seen
+    assert retried[0].error is not None
+    assert retried[0].error.code == "account_archived"
 
 
 def test_invalid_settings_are_a_mapping_error_listing_each_problem() -> None:
@@ -1112,10 +1392,11 @@ def test_validation_errors_of_an_element_are_sorted_by_their_message(
 
 
 def test_over_real_http_a_dropped_connection_is_read_back_and_finished(
-    xero: XeroHarness, postings: list[Posting]
+    start: Callable[..., XeroHarness], postings: list[Posting]
 ) -> None:
     """Under uvicorn the invoices PUT commits and the connection drops: httpx's protocol
     error is a transient failure, and the next post pays the invoice once."""
+    xero = start(sales_form="invoice")
     sale = postings[0]
     xero.faults.arm("put:Invoices", FaultKind.LOST_RESPONSE)
     with serving(xero.app) as base:

@@ -701,6 +701,30 @@ def test_app_minute_limit_is_shared_and_its_429_has_no_retry_after(xero: Xero) -
     assert "Retry-After" not in refused.headers
 
 
+def test_a_body_over_3_5_mb_is_413_whatever_its_elements_and_more_than_50_are_fine(
+    xero: Xero,
+) -> None:
+    """Xero limits a request's size, not its elements: 120 receive money transactions in
+    one PUT are all saved; a body over 3.5 MB is refused whole with 413
+    RequestEntityTooLarge, saving nothing, and still counts as a call."""
+    many = [bank_transaction(Reference=f"SS{n} order:{n}") for n in range(120)]
+    saved = xero.put("BankTransactions", {"BankTransactions": many}, summarizeErrors="false")
+    assert saved.status_code == 200, saved.text
+    assert len(xero.org.all("BankTransactions")) == 120
+    long_line = {"Description": "x" * 3900, "Quantity": 1, "UnitAmount": 1, "AccountCode": "200"}
+    large = [bank_transaction(LineItems=[long_line] * 20) for _ in range(50)]
+    refused = xero.put("BankTransactions", {"BankTransactions": large}, key="large")
+    assert refused.status_code == 413
+    body = refused.json()
+    assert (body["Title"], body["Status"], body["Detail"]) == (
+        "RequestEntityTooLarge",
+        413,
+        "PayloadTooLarge",
+    )
+    assert refused.headers["X-MinLimit-Remaining"] == "58"
+    assert len(xero.org.all("BankTransactions")) == 120
+
+
 # --- injected faults -----------------------------------------------------------------
 
 

@@ -6,7 +6,10 @@ map accounts and tracking; its credentials are OAuth tokens kept fresh by the
 connection's token source. Calls to one organisation share one ``CallBudget`` in the
 process, so every connection and worker thread stays inside Xero's limits together, and
 one ``Directory`` of the contacts and items found or created there, so a warm worker
-writes a batch of sales without looking any of them up.
+writes a batch of sales without looking any of them up. What the books read of an
+organisation's chart (accounts, tax rates, tracking, base currency) is kept for a few
+minutes per organisation and connection (``ChartMemory``), so send passes close together
+read it once.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from salesync.connectors.pacing import CallBudget, Clock, Limits, Sleep, budget_
 from salesync.connectors.xero.books import CAPABILITIES, NAME, XeroBooks
 from salesync.connectors.xero.client import StaticToken, XeroClient
 from salesync.connectors.xero.lists import Directory
+from salesync.connectors.xero.memory import ChartMemory
 from salesync.connectors.xero.settings import XeroSettings
 
 LIMITS = Limits(per_minute=60, concurrent=5, per_day=5000)
@@ -34,6 +38,7 @@ class XeroDestination:
         self.clock = clock
         self.sleep = sleep
         self._directories: dict[str, Directory] = {}
+        self._charts: dict[tuple[str, str], ChartMemory] = {}
         self._guard = threading.Lock()
 
     @property
@@ -55,6 +60,14 @@ class XeroDestination:
         with self._guard:
             return self._directories.setdefault(tenant_id, Directory())
 
+    def chart_memory(self, tenant_id: str, connection_id: str) -> ChartMemory:
+        """What books opened on one organisation through one connection last read of its
+        chart."""
+        with self._guard:
+            return self._charts.setdefault(
+                (tenant_id, connection_id), ChartMemory(clock=self.clock)
+            )
+
     def connect(
         self, connection: DestinationConnection, transport: httpx.BaseTransport | None = None
     ) -> XeroBooks:
@@ -67,7 +80,12 @@ class XeroDestination:
             self.budget(settings.tenant_id),
             transport=transport,
         )
-        return XeroBooks(client, settings, self.directory(settings.tenant_id))
+        return XeroBooks(
+            client,
+            settings,
+            self.directory(settings.tenant_id),
+            self.chart_memory(settings.tenant_id, connection.id),
+        )
 
 
 __all__ = ["CAPABILITIES", "LIMITS", "XeroBooks", "XeroDestination", "XeroSettings"]

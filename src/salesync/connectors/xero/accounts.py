@@ -11,10 +11,17 @@ it created: one that must take payments gets "Enable payments to this account"
 account that cannot take them, or a bank or system account in a manual journal (which
 Xero refuses), is a mapping error with the fix spelled out.
 
-Under the ``bank_transaction`` sales form, the account a tender's money is received into
-must be a bank account (https://developer.xero.com/documentation/api/accounting/banktransactions):
-salesync creates its own as BANK accounts, and an entry that moves money in one bank
-account is carried as a bank transaction rather than refused as a journal.
+Under the ``bank_transaction`` sales form (the default), the account a tender's money is
+received into must be a bank account
+(https://developer.xero.com/documentation/api/accounting/banktransactions): salesync
+creates its own as BANK accounts (clearing accounts kept as banks, so a processor's
+payout is money moved between bank accounts), and an entry that moves money in bank
+accounts is carried as a bank transaction or a paid invoice rather than refused as a
+journal.
+
+The chart, tax rates and tracking categories are read once per books, or taken from the
+destination's ``ChartMemory`` of the organisation; a problem found in what was
+remembered is looked for again in a fresh read before it is reported.
 """
 
 from __future__ import annotations
@@ -22,11 +29,12 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from salesync.connectors.xero import errors
 from salesync.connectors.xero.client import XeroClient
+from salesync.connectors.xero.memory import ChartMemory
 from salesync.connectors.xero.settings import XeroSettings
 from salesync.domain.errors import MappingError
 from salesync.domain.journal import AccountType, account_type
@@ -73,25 +81,59 @@ class Usage:
 
 @dataclass
 class Chart:
-    """One organisation's accounts, read once per books and kept up to date as salesync
-    creates or changes them."""
+    """One organisation's accounts, read once per books (or recalled from ``memory``) and
+    kept up to date as salesync creates or changes them."""
 
     client: XeroClient
     settings: XeroSettings
+    memory: ChartMemory | None = None
     _accounts: list[dict[str, Any]] | None = None
     _tax_type: str | None = None
     _tracking: list[dict[str, Any]] | None = None
+    _recalled: set[str] = field(default_factory=set)
+    """What was taken from ``memory`` rather than read in this books."""
+
+    def _read(self, collection: str) -> list[dict[str, Any]]:
+        """A list the organisation holds: remembered, or read (and remembered)."""
+        if self.memory is not None:
+            found = self.memory.recall(collection)
+            if found is not None:
+                self._recalled.add(collection)
+                return list(found)
+        read = self.client.get(collection).get(collection)
+        values = [v for v in read or [] if isinstance(v, dict)]
+        if self.memory is not None:
+            self.memory.keep(collection, values)
+        return values
+
+    def _reread(self, collection: str) -> bool:
+        """Whether ``collection`` was remembered, and is now to be read afresh: a problem
+        found in what was remembered may be news to salesync, not to Xero."""
+        if collection not in self._recalled:
+            return False
+        self._recalled.discard(collection)
+        if self.memory is not None:
+            self.memory.drop(collection)
+        return True
 
     def accounts(self) -> list[dict[str, Any]]:
         if self._accounts is None:
-            found = self.client.get("Accounts").get("Accounts")
-            self._accounts = [a for a in found or [] if isinstance(a, dict)]
+            self._accounts = self._read("Accounts")
         return self._accounts
 
+    def _changed(self) -> None:
+        if self.memory is not None and self._accounts is not None:
+            self.memory.amend("Accounts", self._accounts)
+
     def forget(self) -> None:
-        """Read everything again on next use (after a failure left it uncertain)."""
+        """Read everything again on next use (after a failure left it uncertain, or Xero
+        refused a document over a mapping)."""
         self._accounts = None
+        self._tax_type = None
         self._tracking = None
+        self._recalled.clear()
+        if self.memory is not None:
+            self.memory.forget()
 
     def is_bank(self, code: str) -> bool:
         found = self._find(code=code)
@@ -112,6 +154,18 @@ class Chart:
 
     def resolve(self, needs: Mapping[str, Usage]) -> tuple[dict[str, str], dict[str, MappingError]]:
         """The Xero code of each needed account, and why each of the others has none."""
+        codes, problems = self._resolve(needs)
+        # Xero never turns an existing account into a bank account (one is added as a
+        # bank), so "not a bank", which only makes a sale an invoice, is no reason to read.
+        news = [p for p in problems.values() if p.code != "account_not_bank"]
+        if news and self._reread("Accounts"):
+            self._accounts = None
+            codes, problems = self._resolve(needs)
+        return codes, problems
+
+    def _resolve(
+        self, needs: Mapping[str, Usage]
+    ) -> tuple[dict[str, str], dict[str, MappingError]]:
         codes: dict[str, str] = {}
         problems: dict[str, MappingError] = {}
         for name in sorted(needs):
@@ -172,8 +226,8 @@ class Chart:
                 "account_not_bank",
                 name,
             )
-        # Under the bank transaction form, an entry on one bank account becomes a bank
-        # transaction (``books``); only system accounts stay out of reach.
+        # Under the bank transaction form, an entry on bank accounts becomes a bank
+        # transaction or a paid invoice (``books``); only system accounts stay out of reach.
         carried = bank and self.settings.sales_form == "bank_transaction"
         if usage.journal and ((bank and not carried) or account.get("SystemAccount")):
             raise _mapping(
@@ -233,6 +287,7 @@ class Chart:
                 name,
             )
         self.accounts().append(saved)
+        self._changed()
         return saved
 
     def _enable_payments(self, account: dict[str, Any]) -> None:
@@ -249,40 +304,44 @@ class Chart:
                 str(account.get("Name")),
             )
         account["EnablePaymentsToAccount"] = True
+        self._changed()
 
     def no_tax_type(self) -> str:
         """The zero tax rate lines carry, so that Xero adds no tax of its own."""
         if self._tax_type is None:
-            rates = [r for r in self.client.get("TaxRates").get("TaxRates") or [] if r]
-            active = {
-                str(r.get("TaxType")): r
-                for r in rates
-                if isinstance(r, dict) and r.get("Status", "ACTIVE") == "ACTIVE"
-            }
-            wanted = self.settings.no_tax_type
-            if wanted:
-                if wanted not in active:
-                    raise _mapping(
-                        f"tax type {wanted} is not an active Xero tax rate",
-                        f"The tax rate {wanted} set for salesync's lines is not active in Xero; "
-                        "choose an active zero rate in salesync's Xero settings.",
-                        "tax_type_invalid",
-                        wanted,
-                    )
-                self._tax_type = wanted
-            else:
-                zero = [t for t, r in active.items() if float(r.get("EffectiveRate") or 0) == 0]
-                preferred = [t for t in ZERO_TAX_TYPES if t in zero] + zero
-                if not preferred:
-                    raise _mapping(
-                        "the organisation has no active zero tax rate",
-                        "salesync needs a zero tax rate in Xero for the tax lines it writes; "
-                        "add one in Xero or name one in salesync's Xero settings.",
-                        "tax_type_missing",
-                        "",
-                    )
-                self._tax_type = preferred[0]
+            try:
+                self._tax_type = self._zero_rate()
+            except MappingError:
+                if not self._reread("TaxRates"):
+                    raise
+                self._tax_type = self._zero_rate()
         return self._tax_type
+
+    def _zero_rate(self) -> str:
+        rates = self._read("TaxRates")
+        active = {str(r.get("TaxType")): r for r in rates if r.get("Status", "ACTIVE") == "ACTIVE"}
+        wanted = self.settings.no_tax_type
+        if wanted:
+            if wanted not in active:
+                raise _mapping(
+                    f"tax type {wanted} is not an active Xero tax rate",
+                    f"The tax rate {wanted} set for salesync's lines is not active in Xero; "
+                    "choose an active zero rate in salesync's Xero settings.",
+                    "tax_type_invalid",
+                    wanted,
+                )
+            return wanted
+        zero = [t for t, r in active.items() if float(r.get("EffectiveRate") or 0) == 0]
+        preferred = [t for t in ZERO_TAX_TYPES if t in zero] + zero
+        if not preferred:
+            raise _mapping(
+                "the organisation has no active zero tax rate",
+                "salesync needs a zero tax rate in Xero for the tax lines it writes; "
+                "add one in Xero or name one in salesync's Xero settings.",
+                "tax_type_missing",
+                "",
+            )
+        return preferred[0]
 
     def tracking(self, location_id: str) -> list[dict[str, str]]:
         """The Tracking of lines for a location: none unless tracking is configured."""
@@ -299,15 +358,13 @@ class Chart:
                 location_id,
             )
         if self._tracking is None:
-            found = self.client.get("TrackingCategories").get("TrackingCategories")
-            self._tracking = [c for c in found or [] if isinstance(c, dict)]
-        for entry in self._tracking:
-            if str(entry.get("Name", "")).casefold() != category.casefold():
-                continue
-            for choice in entry.get("Options") or []:
-                same = str(choice.get("Name", "")).casefold() == option.casefold()
-                if same and choice.get("Status", "ACTIVE") == "ACTIVE":
-                    return [{"Name": str(entry["Name"]), "Option": str(choice["Name"])}]
+            self._tracking = self._read("TrackingCategories")
+        found = _option(self._tracking, category, option)
+        if found is None and self._reread("TrackingCategories"):
+            self._tracking = self._read("TrackingCategories")
+            found = _option(self._tracking, category, option)
+        if found is not None:
+            return found
         raise _mapping(
             f"tracking option {category}/{option} is not active in Xero",
             f"The tracking option '{option}' of category '{category}' is not active in Xero. "
@@ -316,6 +373,20 @@ class Chart:
             "tracking_invalid",
             location_id,
         )
+
+
+def _option(
+    categories: list[dict[str, Any]], category: str, option: str
+) -> list[dict[str, str]] | None:
+    """The Tracking of an active ``option`` of ``category``, if there is one."""
+    for entry in categories:
+        if str(entry.get("Name", "")).casefold() != category.casefold():
+            continue
+        for choice in entry.get("Options") or []:
+            same = str(choice.get("Name", "")).casefold() == option.casefold()
+            if same and choice.get("Status", "ACTIVE") == "ACTIVE":
+                return [{"Name": str(entry["Name"]), "Option": str(choice["Name"])}]
+    return None
 
 
 def _messages(element: Mapping[str, Any]) -> list[str]:

@@ -14,7 +14,9 @@ payments were lost is finished on the next attempt rather than written twice.
 
 Once the organisation's chart, contacts and items are known, 50 first attempts of
 per-order sales cost one call (a PUT of bank transactions) under the bank transaction
-sales form, two (invoices, then their payments) under the invoice form.
+sales form, the default, two (invoices, then their payments) under the invoice form.
+What the books read of the chart is remembered by the destination for the next books
+opened on the organisation (``memory``).
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from salesync.connectors.destination import DestinationCapabilities, Posting, Written
 from salesync.connectors.xero import errors, problems, readback
 from salesync.connectors.xero.accounts import Chart, Usage
+from salesync.connectors.xero.batches import BATCH, runs
 from salesync.connectors.xero.client import XeroClient
 from salesync.connectors.xero.forms import (
     BankForm,
@@ -35,8 +39,10 @@ from salesync.connectors.xero.forms import (
     SalesForm,
     bank_form,
     plan,
+    takings_form,
 )
 from salesync.connectors.xero.lists import Directory, Lists
+from salesync.connectors.xero.memory import ChartMemory
 from salesync.connectors.xero.settings import XeroSettings
 from salesync.connectors.xero.translate import (
     BANK_TRANSACTION,
@@ -48,12 +54,9 @@ from salesync.connectors.xero.translate import (
     journal_json,
     payment_json,
 )
-from salesync.domain.errors import MappingError, SyncError
+from salesync.domain.errors import ErrorKind, MappingError, SyncError
 
 NAME = "xero"
-BATCH = 50
-"""Xero recommends batching elements in bundles of up to 50 per request
-(https://developer.xero.com/documentation/guides/oauth2/limits/, request size limit)."""
 CAPABILITIES = DestinationCapabilities(
     forms=frozenset({"invoice", "payment", "credit_note", "manual_journal", "bank_transaction"}),
     batch_size=BATCH,
@@ -68,11 +71,16 @@ class XeroBooks:
     """Posts into one organisation through one client."""
 
     def __init__(
-        self, client: XeroClient, settings: XeroSettings, directory: Directory | None = None
+        self,
+        client: XeroClient,
+        settings: XeroSettings,
+        directory: Directory | None = None,
+        memory: ChartMemory | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
-        self.chart = Chart(client, settings)
+        self.memory = memory
+        self.chart = Chart(client, settings, memory)
         self.lists = Lists(
             client,
             create_items=settings.account_policy == "create",
@@ -112,16 +120,23 @@ class XeroBooks:
 
     def batch_group(self, posting: Posting) -> str:
         """Each kind of object is written with a call of its own (invoices and credit
-        notes with a further one for their payments): a batch of one kind costs one."""
+        notes with a further one for their payments): a batch of one kind costs one. A
+        journal moving money in bank accounts is only known to become a bank transaction
+        or a paid invoice once the chart is read; its group stays ``journal``."""
         form = self.form(posting)
         if isinstance(form, DocumentForm):
             return form.kind
         return "bank_transaction" if isinstance(form, BankForm) else "journal"
 
     def base_currency(self) -> str:
+        """The organisation's base currency (which Xero never changes once set)."""
+        if self._base_currency is None and self.memory is not None:
+            self._base_currency = self.memory.recall("BaseCurrency")
         if self._base_currency is None:
             found = self.client.get("Organisation").get("Organisations") or [{}]
             self._base_currency = str(found[0].get("BaseCurrency", ""))
+            if self.memory is not None:
+                self.memory.keep("BaseCurrency", self._base_currency)
         return self._base_currency
 
 
@@ -136,6 +151,8 @@ class _Call:
     problems: dict[str, list[SyncError]] = field(default_factory=dict)
     document_ids: dict[str, str] = field(default_factory=dict)
     """Invoice or credit note id of each document posting written or found unfinished."""
+    found_prefixes: dict[str, str] = field(default_factory=dict)
+    """What kind of document each posting found unfinished is (``Invoice``...)."""
     codes: dict[str, str] = field(default_factory=dict)
 
     def run(self) -> list[Written]:
@@ -180,19 +197,41 @@ class _Call:
         self.problems.clear()
 
     def _read_back(self, keys: list[str]) -> set[str]:
-        """Report what is complete; the keys of documents still missing payments."""
+        """Report what is complete; the keys of documents still missing payments.
+
+        A journal found as an unfinished document is taken as one too: under the bank
+        transaction form, a journal on several bank accounts is written as a paid invoice
+        (``_carry_banks``), which ``_confirm`` checks once the chart says which are banks.
+        """
         unfinished: set[str] = set()
+        documents = {kind.prefix for kind in KINDS.values()}
         for key, found in self.books.existing(keys).items():
             form = self._matching(key, found)
             if found.complete:
                 self.results[key] = Written(key, ref=found.ref)
-            elif isinstance(form, DocumentForm) and found.prefix == KINDS[form.kind].prefix:
+            elif (isinstance(form, DocumentForm) and found.prefix == KINDS[form.kind].prefix) or (
+                isinstance(form, JournalForm)
+                and found.prefix in documents
+                and self.books.settings.sales_form == "bank_transaction"
+            ):
                 self.forms[key] = form
                 self.document_ids[key] = found.id
+                self.found_prefixes[key] = found.prefix
                 unfinished.add(key)
             else:
                 self._fail(key, problems.changed_form(form))
         return unfinished
+
+    def _confirm(self, unfinished: set[str]) -> None:
+        """Hold each posting found unfinished whose form is not the document found."""
+        for key in sorted(unfinished):
+            form = self.forms[key]
+            if not (
+                isinstance(form, DocumentForm)
+                and KINDS[form.kind].prefix == self.found_prefixes.get(key)
+            ):
+                self._fail(key, problems.changed_form(form))
+                unfinished.discard(key)
 
     def _matching(self, key: str, found: Existing) -> Form:
         """The form of what an earlier attempt left unfinished: a bank transaction's
@@ -206,6 +245,7 @@ class _Call:
         """Accounts, tracking, tax rate, contacts and items; postings that cannot have
         theirs are answered with why."""
         self._ensure_accounts()
+        self._confirm(unfinished)
         chart = self.books.chart
         named: list[DocumentForm | BankForm] = []
         for key in self._open():
@@ -219,7 +259,7 @@ class _Call:
             elif form.currency != self.books.base_currency():
                 self._fail(key, problems.foreign_journal(form, self.books.base_currency()))
             if isinstance(form, BankForm) and form.bank in self.codes:
-                held = chart.currency(self.codes[form.bank]) or self.books.base_currency()
+                held = self._held_currency(form.bank)
                 if form.currency != held:
                     self._fail(key, problems.foreign_bank(form, self.codes[form.bank], held))
         if named:
@@ -267,24 +307,26 @@ class _Call:
     def _carry_banks(self, refused: dict[str, MappingError]) -> bool:
         """Fit the forms to which accounts are banks; whether any changed.
 
-        A sale whose tender's account cannot be a bank (it exists as another type, and
-        the ``create`` policy may choose it) falls back to an invoice; a ``require``d or
-        mapped one stays refused, saying so. A journal on exactly one bank account becomes
-        a bank transaction in it; on more, it is refused (no one Xero object carries it).
+        A sale whose tender's account is not a bank (it exists as another type: one
+        created while sales were invoices, or the merchant's own, mapped), or is a bank
+        in another currency than the sale's (Xero keeps receive money in its bank
+        account's currency), falls back to an invoice paid into it, as under the invoice
+        form. A journal on exactly one bank account becomes a bank transaction in it; on
+        several, an invoice paid into each (or a credit note refunded from each) when the
+        money moves one way, else it is refused (no one Xero object carries it).
         """
-        settings = self.books.settings
         chart = self.books.chart
         changed = False
         for key in self._open():
             form = self.forms[key]
             if isinstance(form, BankForm):
                 problem = refused.get(form.bank)
-                if (
-                    problem is not None
-                    and problem.code == "account_not_bank"
-                    and settings.account_policy == "create"
-                    and form.bank not in settings.accounts
-                ):
+                foreign = (
+                    problem is None
+                    and form.bank in self.codes
+                    and self._held_currency(form.bank) != form.currency
+                )
+                if foreign or (problem is not None and problem.code == "account_not_bank"):
                     self.forms[key] = self._plan(key, "invoice")
                     changed = True
             elif isinstance(form, JournalForm):
@@ -299,8 +341,18 @@ class _Call:
                     self.forms[key] = bank_form(form, banks[0])
                     changed = True
                 elif banks:
-                    self._fail(key, problems.several_banks(form, [self.codes[b] for b in banks]))
+                    takings = takings_form(form, banks)
+                    if takings is None:
+                        codes = [self.codes[b] for b in banks]
+                        self._fail(key, problems.several_banks(form, codes))
+                    else:
+                        self.forms[key] = takings
+                        changed = True
         return changed
+
+    def _held_currency(self, bank: str) -> str:
+        """The currency Xero keeps salesync account ``bank``'s bank account in."""
+        return self.books.chart.currency(self.codes[bank]) or self.books.base_currency()
 
     def _write_journals(self) -> None:
         forms = [f for k in self._pending() if isinstance(f := self.forms[k], JournalForm)]
@@ -310,14 +362,7 @@ class _Call:
         elements = [
             journal_json(f, codes=self.codes, tracking=chart.tracking(f.location_id)) for f in forms
         ]
-        answers = self.books.client.write(
-            "PUT",
-            "ManualJournals",
-            "ManualJournals",
-            elements,
-            step="journals",
-            keys=[f.key for f in forms],
-        )
+        answers = self._put("ManualJournals", elements, "journals", [f.key for f in forms])
         for form, answer in zip(forms, answers, strict=True):
             messages = errors_of(answer)
             if messages or not answer.get("ManualJournalID"):
@@ -343,14 +388,7 @@ class _Call:
             )
             for form in forms
         ]
-        answers = books.client.write(
-            "PUT",
-            "BankTransactions",
-            "BankTransactions",
-            elements,
-            step="bank",
-            keys=[f.key for f in forms],
-        )
+        answers = self._put("BankTransactions", elements, "bank", [f.key for f in forms])
         for form, answer in zip(forms, answers, strict=True):
             messages = errors_of(answer)
             if messages or not answer.get("BankTransactionID"):
@@ -359,12 +397,27 @@ class _Call:
                 ref = Existing(BANK_TRANSACTION, str(answer["BankTransactionID"]), True).ref
                 self.results[form.key] = Written(form.key, ref=ref)
 
+    def _put(
+        self, collection: str, elements: list[dict[str, Any]], step: str, keys: list[str]
+    ) -> list[dict[str, Any]]:
+        """Create ``elements`` (one per key) in as few requests as Xero's size limit
+        allows; their answers, in order."""
+        answers: list[dict[str, Any]] = []
+        for run in runs(collection, elements):
+            answers += self.books.client.write(
+                "PUT", collection, collection, elements[run], step=step, keys=keys[run]
+            )
+        return answers
+
     def _refused(self, form: Form, messages: list[str], operation: str) -> None:
         error = errors.element_error(
             messages, subject=form.subject, operation=operation, documents=form.documents
         )
         if not isinstance(form, JournalForm) and any("contact" in m.lower() for m in messages):
             self.books.lists.forget_contact(form.contact)
+        if error.kind is ErrorKind.MAPPING:
+            # What the books know of the chart may be out of date: read it again next time.
+            self.books.chart.forget()
         self.results[form.key] = Written(form.key, error=error)
 
     def _write_documents(self, kind: str, unfinished: set[str]) -> None:
@@ -391,9 +444,7 @@ class _Call:
             )
             for form in forms
         ]
-        answers = books.client.write(
-            "PUT", collection, collection, elements, step=kind, keys=[f.key for f in forms]
-        )
+        answers = self._put(collection, elements, kind, [f.key for f in forms])
         taken: list[tuple[DocumentForm, list[str]]] = []
         for form, answer in zip(forms, answers, strict=True):
             messages = errors_of(answer)
@@ -433,7 +484,7 @@ class _Call:
         paid = readback.paid_references(
             self.books.client, [self.document_ids[f.key] for f in forms if f.key in unfinished]
         )
-        elements: list[dict[str, object]] = []
+        elements: list[dict[str, Any]] = []
         owners: list[DocumentForm] = []
         for form in forms:
             for index in range(len(form.tenders)):
@@ -441,18 +492,7 @@ class _Call:
                     ids = self.document_ids[form.key]
                     elements.append(payment_json(form, index, ids, self.codes))
                     owners.append(form)
-        answers = (
-            self.books.client.write(
-                "PUT",
-                "Payments",
-                "Payments",
-                elements,
-                step="payments",
-                keys=[f.key for f in owners],
-            )
-            if elements
-            else []
-        )
+        answers = self._put("Payments", elements, "payments", [f.key for f in owners])
         for form, answer in zip(owners, answers, strict=True):
             messages = errors_of(answer)
             if (messages or not answer.get("PaymentID")) and form.key not in self.results:

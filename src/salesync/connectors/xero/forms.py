@@ -5,12 +5,18 @@ refund an ACCRECCREDIT credit note refunded per tender. Everything else (payouts
 summaries, per-payout entries, adjustments) and anything an invoice cannot carry exactly
 (a tender paid back as change, a total below zero, documents missing) is a manual journal.
 
-Under the ``bank_transaction`` sales form, a sale or refund paid by one tender into an
-asset account is instead one RECEIVE or SPEND bank transaction in that account, with the
-invoice's lines: one object, one write. Split tenders and tenders into liabilities (gift
-cards, store credit) stay invoices and credit notes. A journal whose entry moves money in
-exactly one bank account is turned into a bank transaction in it (``bank_form``) once the
-chart says which accounts are banks.
+Under the ``bank_transaction`` sales form (the default), a sale or refund settled at the
+till by one tender into an asset account is instead one RECEIVE ("receive money") or
+SPEND ("spend money") bank transaction in that account, with the invoice's lines: one
+object, one write. Xero records money received that relates to no invoice that way
+(https://help.xero.com/au/BankAccounts_Details_ReceiveMoney), and a sale paid in full at
+the till has no invoice to wait for. Split tenders and tenders into liabilities (gift
+cards, store credit) stay invoices and credit notes with their payments. Once the chart
+says which accounts are banks, a journal whose entry moves money in exactly one bank
+account becomes a bank transaction in it (``bank_form``), and one moving money into (or
+out of) several, a day's takings by cash and card, an invoice (or credit note) paid into
+(or refunded from) each (``takings_form``): Xero takes neither a manual journal on a bank
+account nor a bank transaction in two.
 
 The amounts always come from the entry, never recomputed from the documents, so every
 Xero account ends with exactly what the entry put there: the entry's tender legs become
@@ -220,6 +226,49 @@ def bank_form(form: JournalForm, bank: str) -> BankForm:
             Line(ln.account, sign * ln.amount, ln.description)
             for ln in form.lines
             if ln.account != bank
+        ),
+        location_id=form.location_id,
+        subject=form.subject,
+        documents=form.documents,
+    )
+
+
+def takings_form(form: JournalForm, banks: Sequence[str]) -> DocumentForm | None:
+    """``form`` as an invoice paid into each of ``banks`` when it moves money into every
+    one of them, or a credit note refunded from each when out of every one; every other
+    leg is a line in its account. None when the money goes both ways."""
+    moved: dict[str, Decimal] = {}
+    labels: dict[str, list[str]] = {}
+    for line in form.lines:
+        if line.account in banks:
+            moved[line.account] = moved.get(line.account, Decimal(0)) + line.amount
+            labels.setdefault(line.account, []).append(line.description)
+    if all(amount > 0 for amount in moved.values()):
+        direction = 1
+    elif all(amount < 0 for amount in moved.values()):
+        direction = -1
+    else:
+        return None
+    lines = tuple(
+        Line(ln.account, -direction * ln.amount, ln.description)
+        for ln in form.lines
+        if ln.account not in moved and ln.amount
+    )
+    if not moved or not lines:
+        return None
+    return DocumentForm(
+        key=form.key,
+        kind="invoice" if direction == 1 else "credit_note",
+        number=form.number,
+        day=form.day,
+        currency=form.currency,
+        amount_types="NoTax",
+        contact=form.contact,
+        lines=lines,
+        tenders=tuple(
+            Tender(bank, direction * moved[bank], "+".join(dict.fromkeys(labels[bank])))
+            for bank in banks
+            if bank in moved
         ),
         location_id=form.location_id,
         subject=form.subject,

@@ -44,9 +44,9 @@ def changed_form(form: Form) -> SyncError:
 def foreign_bank(form: BankForm, code: str, held: str) -> SyncError:
     return ValidationError(
         f"{form.subject}: a bank transaction in {form.currency} into {held} account {code}",
-        user_message=f"{form.subject} is in {form.currency}, but Xero keeps money received "
-        f"into account {code} in {held}. Map its tender to a bank account in "
-        f"{form.currency}, or choose the invoice sales form.",
+        user_message=f"{form.subject} is in {form.currency}, but Xero keeps money moved "
+        f"in account {code} in {held}. Map the account to a bank account in "
+        f"{form.currency} in salesync's Xero settings (Accounts).",
         code="bank_currency",
         help_url=errors.CURRENCIES_HELP,
         provider=errors.PROVIDER,
@@ -57,12 +57,13 @@ def foreign_bank(form: BankForm, code: str, held: str) -> SyncError:
 
 def several_banks(form: JournalForm, codes: list[str]) -> SyncError:
     return MappingError(
-        f"{form.subject}: moves money in bank accounts {', '.join(codes)}",
-        user_message=f"{form.subject} moves money in more than one bank account in Xero "
-        f"({', '.join(codes)}). Xero refuses manual journals on bank accounts, and a receive "
-        "or spend money transaction has one bank account, so salesync cannot post it under "
-        "the bank transaction sales form. Post this location per order, or choose the "
-        "invoice sales form in salesync's Xero settings.",
+        f"{form.subject}: moves money into and out of bank accounts {', '.join(codes)}",
+        user_message=f"{form.subject} moves money out of one bank account in Xero and into "
+        f"another ({', '.join(codes)}). Xero refuses manual journals on bank accounts, a "
+        "receive or spend money transaction has one bank account, and an invoice's payments "
+        "all go one way, so no one Xero transaction carries it. Record it in Xero yourself "
+        "(a payout as a bank transfer and its fees), or map one of these accounts to an "
+        "account that is not a bank account in salesync's Xero settings (Accounts).",
         code="several_bank_accounts",
         help_url=errors.ACCOUNTS_HELP,
         provider=errors.PROVIDER,

@@ -29,14 +29,21 @@ class XeroSettings(pydantic.BaseModel):
     tracking_category: str = "Location"
     tracking: dict[str, str] = {}
     """Location id -> option of ``tracking_category``; no tracking when empty."""
-    sales_form: Literal["invoice", "manual_journal", "bank_transaction"] = "invoice"
+    sales_form: Literal["invoice", "manual_journal", "bank_transaction"] = "bank_transaction"
     """How per-order sales and refunds are written; everything else is a manual journal.
 
-    ``bank_transaction``: a sale or refund paid by one tender into an asset account is
-    one "receive money" or "spend money" transaction in that account, which must then be
-    a bank account in Xero (``create`` makes salesync's own ones so); an entry that moves
-    money in exactly one bank account (a payout) is one too, as Xero refuses manual
-    journals on bank accounts. Split tenders stay invoices with their payments."""
+    ``bank_transaction`` (the default): a sale or refund settled at the till by one tender
+    into an asset account is one "receive money" or "spend money" transaction in that
+    account, when it is a bank account in Xero in the sale's currency (``create`` makes
+    salesync's own clearing and cash drawer accounts banks); sales with several tenders,
+    or a tender into a liability (gift card) or any other account, stay invoices (refunds
+    credit notes) with their payments. As Xero refuses manual journals on bank accounts, an
+    entry that moves money in one bank account (a payout) is a bank transaction too, and
+    one moving money into several (a day's cash and card takings) an invoice paid into
+    each.
+
+    ``invoice``: every per-order sale an invoice with one payment per tender, every
+    refund a credit note refunded per tender. ``manual_journal``: everything a journal."""
     cash_contact: str = pydantic.Field(default="Cash Sales", min_length=1, max_length=255)
     """The contact of sales with no customer, and of every sale under ``single``."""
     customers: Literal["single", "each"] = "single"

@@ -10,6 +10,8 @@
   (https://developer.xero.com/documentation/oauth2/troubleshooting).
 - An unknown id is 404 with a plain-text body
   (https://github.com/XeroAPI/Xero-OpenAPI/issues/163).
+- A body over the size limit is 413 with Title ``RequestEntityTooLarge`` and Detail
+  ``PayloadTooLarge`` (https://github.com/XeroAPI/Xero-Java/issues/349).
 """
 
 from __future__ import annotations
@@ -48,12 +50,15 @@ class ApiError(Exception):
         self.reply = reply
 
 
-def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> ApiError:
-    """The gateway's problem-details answer."""
-    try:
-        title = HTTPStatus(status).phrase
-    except ValueError:
-        title = "Error"
+def problem(
+    status: int, detail: str, headers: dict[str, str] | None = None, *, title: str | None = None
+) -> ApiError:
+    """The gateway's problem-details answer, titled by its status unless ``title``."""
+    if title is None:
+        try:
+            title = HTTPStatus(status).phrase
+        except ValueError:
+            title = "Error"
     body: dict[str, Any] = {
         "Type": None,
         "Title": title,
@@ -78,6 +83,11 @@ def unauthenticated() -> ApiError:
 def forbidden() -> ApiError:
     """403 for a tenant header that is missing, wrong or no longer connected."""
     return problem(403, "AuthenticationUnsuccessful")
+
+
+def too_large() -> ApiError:
+    """413 for a request body over the 3.5 MB Xero accepts."""
+    return problem(413, "PayloadTooLarge", title="RequestEntityTooLarge")
 
 
 def not_found() -> ApiError:
