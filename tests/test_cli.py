@@ -89,6 +89,11 @@ def test_demo_posts_refuses_and_exports(demo_run: DemoRun) -> None:
     assert "quantity_out_of_range" not in output  # plain words, not codes
     assert "quantity -1 must be above 0" in output
     assert "the lines add up to" in output
+    # The quarantined order opened a ticket, routed to Tier 1 by the default rules.
+    support = output.split("Support: ")[1].split("Inbox: ")[0]
+    assert support.startswith("1 open ticket(s), 1 assigned this pass"), support
+    assert "#1 [assigned]" in support, support
+    assert "tier1/support" in " ".join(support.split()), support
     assert output.count("Total (balanced)") == 1
     assert "OUT OF BALANCE" not in output
     assert (demo_run.home / "var" / "exports" / "demo.beancount").is_file()

@@ -72,3 +72,72 @@ def test_a_local_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
     key_file = tmp_path / "data" / "secret.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert load_settings(data_dir=tmp_path / "data").vault().open(token) == {"x": "y"}
+
+
+SUPPORT_TOML = """
+public_url = "https://sync.example.com/"
+
+[mail]
+host = "smtp.example.com"
+port = 587
+sender = "support@example.com"
+starttls = true
+
+[support]
+rules = ["provider:qbo kind:mapping -> tier1", "* -> dev"]
+
+[support.teams.tier1]
+mode = "round_robin"
+ack_within = "15m"
+members = [{ name = "ana", timezone = "America/New_York" }]
+
+[support.teams.dev]
+mode = "round_robin"
+ack_within = "30m"
+members = [{ name = "cy", timezone = "Europe/Berlin" }]
+
+[github]
+owner = "acme"
+repo = "books-support"
+token = "github_pat_example"
+"""
+
+
+def test_support_mail_and_trackers_come_from_their_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "salesync.toml").write_text(SUPPORT_TOML)
+    monkeypatch.setenv("SALESYNC_MAIL__PORT", "2525")
+    cfg = load_settings()
+    assert cfg.public_url == "https://sync.example.com"
+    mail = cfg.mail_settings()
+    assert (mail.host, mail.port, mail.starttls) == ("smtp.example.com", 2525, True)
+    # Links in e-mails start at public_url unless [mail] names its own address.
+    assert mail.link("unsubscribe/x") == "https://sync.example.com/unsubscribe/x"
+    assert sorted(cfg.support.teams) == ["dev", "tier1"]
+    assert cfg.github is not None
+    assert cfg.github.repo == "books-support"
+    assert cfg.jira is None
+
+
+def test_without_tables_support_has_defaults_and_mail_is_off() -> None:
+    cfg = load_settings()
+    assert cfg.mail is None
+    assert cfg.mail_settings().public_url == "http://127.0.0.1:8000"
+    assert "tier1" in cfg.support.teams
+
+
+def test_a_bad_entry_in_a_table_is_named_by_its_path(tmp_path: Path) -> None:
+    (tmp_path / "salesync.toml").write_text(
+        '[mail]\nport = 0\nhots = "x"\n\n[support]\nrules = ["* -> nobody"]\n'
+        '[support.teams.tier1]\nmode = "round_robin"\nack_within = "15m"\n'
+        'members = [{ name = "ana", timezone = "UTC" }]\n'
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert "`mail.port`" in message
+    assert "the SMTP server's port" in message
+    assert "`mail.hots`" in message
+    assert "is not a setting salesync knows" in message
+    assert "no team 'nobody'" in message

@@ -7,6 +7,7 @@ Precedence, highest first: environment variables, the TOML file (``SALESYNC_CONF
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,6 +22,9 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from salesync.monitor.notify.settings import MailSettings
+from salesync.monitor.routing.config import DEFAULT_SUPPORT, SupportConfig
+from salesync.monitor.trackers.settings import GitHubSettings, JiraSettings
 from salesync.store.vault import Vault, new_key
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
@@ -35,7 +39,9 @@ def _config_file() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SALESYNC_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="SALESYNC_", env_nested_delimiter="__", extra="forbid"
+    )
 
     data_dir: Path = Field(
         default=Path("var"), description="a folder for the SQLite file and the local key"
@@ -73,6 +79,33 @@ class Settings(BaseSettings):
         default="https://identity.xero.com/connect/token",
         description="Xero's token endpoint URL (a sandbox's in tests)",
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="salesync's address as merchants reach it (links in e-mails, the "
+        "OAuth redirect), such as https://sync.example.com",
+    )
+    mail: MailSettings | None = Field(
+        default=None,
+        description="a [mail] table (host, port, sender, starttls, username, password) "
+        "naming the SMTP server notices go through; without it notices wait unsent",
+    )
+    support: SupportConfig = Field(
+        default=DEFAULT_SUPPORT,
+        description="a [support] table of teams and ownership rules (see README, Support)",
+    )
+    github: GitHubSettings | None = Field(
+        default=None,
+        description="a [github] table (owner, repo, token) whose issues mirror the tickets",
+    )
+    jira: JiraSettings | None = Field(
+        default=None,
+        description="a [jira] table (base_url, project_key, email, api_token) whose "
+        "issues mirror the tickets",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="a bearer token /metrics requires (open to every caller when unset)",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -105,6 +138,21 @@ class Settings(BaseSettings):
         if url.get_backend_name() not in SUPPORTED_DATABASES:
             raise ValueError(f"{url.get_backend_name()} is not supported")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    def mail_settings(self) -> MailSettings:
+        """How notices are written and sent: the ``[mail]`` table, its links starting at
+        ``public_url`` unless it names its own."""
+        mail = self.mail or MailSettings()
+        if "public_url" in mail.model_fields_set:
+            return mail
+        return mail.model_copy(update={"public_url": self.public_url})
 
     @property
     def database(self) -> str:
@@ -150,8 +198,31 @@ def _describe(exc: ValidationError) -> str:
         field = fields.get(name)
         expected = field.description if field and field.description else "see README"
         where = f"SALESYNC_{name.upper()} (or `{name}` in {_config_file()})"
+        # A table's inner fields: name the whole path (``support.rules[2]``).
+        inner = [p for p in error["loc"][1:] if not _is_union_tag(p)]
+        path = name + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in inner)
+        if inner:
+            where = f"`{path}` in {_config_file()}"
+            expected = _inner_description(name, inner) or expected
         if error["type"] == "extra_forbidden":
-            lines.append(f"- `{name}` in {_config_file()} is not a setting salesync knows")
+            lines.append(f"- `{path}` in {_config_file()} is not a setting salesync knows")
         else:
             lines.append(f"- {where}: {error['msg']}; expected {expected}")
     return "\n".join(lines)
+
+
+def _is_union_tag(part: object) -> bool:
+    """Pydantic names the member of ``X | None`` it tried (``MailSettings``) in the
+    location; a person reading the error wants the path in their file."""
+    return isinstance(part, str) and part[:1].isupper()
+
+
+def _inner_description(name: str, inner: Sequence[object]) -> str | None:
+    """The description of a table's field (``mail.port``), when the table's model has one."""
+    annotation = Settings.model_fields[name].annotation if name in Settings.model_fields else None
+    for model in getattr(annotation, "__args__", (annotation,)):
+        fields = getattr(model, "model_fields", None)
+        if fields and isinstance(inner[0], str) and inner[0] in fields:
+            description = fields[inner[0]].description
+            return str(description) if description else None
+    return None

@@ -27,9 +27,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from textwrap import shorten
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import func, select
@@ -47,7 +49,7 @@ from salesync.engine.inbox import Inbox, RecordState, as_problems
 from salesync.engine.outbox import Outbox
 from salesync.engine.planner import Planner
 from salesync.engine.reconcile import Reconciler
-from salesync.engine.wiring import configured_engine
+from salesync.engine.wiring import configured_engine, monitor, ticket_desk
 from salesync.sandbox.shopify import activity as shopify_activity
 from salesync.sandbox.shopify.payloads import order_json
 from salesync.sandbox.square import activity as square_activity
@@ -215,7 +217,31 @@ def run_demo(
         else:
             console.print("[yellow]Trading is over; some documents still wait to post.[/yellow]")
         connections_table(console, on_stage, factory, before)
+        support(console, cfg, factory, on_stage)
         report(console, cfg, factory, on_stage, first, connected + timedelta(days=days))
+
+
+def support(console: Console, cfg: Settings, factory: sessionmaker[Session], stage: Stage) -> None:
+    """One pass of the support loop, then the tickets it left: each failure's ticket,
+    who owns it, and whether the merchant was asked to act."""
+    done = monitor(cfg, factory, stage.clock).tick()
+    tickets = ticket_desk(cfg, factory, stage.clock).tickets(state="active", tenant_id=TENANT)
+    if not tickets:
+        console.print("Support: no open tickets.")
+        return
+    console.print(
+        f"Support: {len(tickets)} open ticket(s), {done.assigned} assigned this pass "
+        "(`salesync ticket list` and `salesync ticket show N` tell the rest)."
+    )
+    for ticket in tickets:
+        owner = f"{ticket.team}/{ticket.assignee}" if ticket.assignee else "unassigned"
+        merchant = "; the merchant was asked to act" if ticket.merchant_action else ""
+        console.print(
+            escape(
+                f"  #{ticket.id} [{ticket.state}] {shorten(ticket.user_message, 110)} "
+                f"({ticket.occurrences}x, {owner}{merchant})"
+            )
+        )
 
 
 def connect(stage: Stage, connected: date) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.cli.common import console, database, fail, settings
 from salesync.clock import system_clock
-from salesync.engine.destinations import DestinationBooks
+from salesync.engine.wiring import ticket_desk
 from salesync.monitor.desk import DeskError, TicketDesk
 
 ticket_app = typer.Typer(
@@ -28,8 +28,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _desk(factory: sessionmaker[Session]) -> TicketDesk:
-    books = DestinationBooks(factory, settings().vault(), system_clock)
-    return TicketDesk(factory, system_clock, destination=books.name_for)
+    return ticket_desk(settings(), factory, system_clock)
 
 
 @ticket_app.command("list")

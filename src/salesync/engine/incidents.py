@@ -10,10 +10,15 @@ for that root cause, or opens one; a resolved or closed ticket reopens when its 
 comes back. A transient failure still inside its retry budget is kept and counted but
 opens no ticket; if its unit later succeeds it is marked healed. The final attempt of an
 exhausted budget opens (or joins) a ticket like any other failure.
+
+``on_ticket`` is told, in the same transaction, when a ticket opens or reopens: the
+support loop queues the merchant's notice there, so a problem only the merchant can fix
+(a reconnect, a mapping) is on its way to them the moment it is recorded.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +47,9 @@ from salesync.store.vault import Vault
 log = structlog.get_logger("salesync.incidents")
 
 SYSTEM = "salesync"
+
+TicketHook = Callable[[Session, "TicketRow", str], None]
+"""Told ``(session, ticket, "opened" | "reopened")`` in the recording transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +105,7 @@ class IncidentLog:
         vault: Vault | None = None,
         redactor: Redactor | None = None,
         secrets: Iterable[str | None] = (),
+        on_ticket: TicketHook | None = None,
     ) -> None:
         """``vault`` opens the tenant's connection credentials so their exact values are
         removed wherever they appear; ``secrets`` adds values salesync holds elsewhere
@@ -104,20 +113,35 @@ class IncidentLog:
         self.clock = clock
         self.vault = vault
         self.redactor = (redactor or Redactor.of()).with_secrets(secrets)
+        self.on_ticket = on_ticket
+        self._opened: dict[str, tuple[frozenset[bytes], Redactor]] = {}
+        self._guard = threading.Lock()
 
     def redactor_for(self, session: Session, tenant_id: str) -> Redactor:
+        """The redactor with the tenant's credentials as exact secrets. The sealed
+        credentials are read each time (a token refreshed a moment ago counts) but only
+        opened again when one of them changed."""
         if self.vault is None:
             return self.redactor
-        blobs = session.scalars(
-            select(ConnectionRow.credentials).where(ConnectionRow.tenant_id == tenant_id)
+        blobs = frozenset(
+            session.scalars(
+                select(ConnectionRow.credentials).where(ConnectionRow.tenant_id == tenant_id)
+            )
         )
+        with self._guard:
+            known = self._opened.get(tenant_id)
+        if known is not None and known[0] == blobs:
+            return known[1]
         values: list[str] = []
-        for blob in blobs:
+        for blob in sorted(blobs):
             try:
                 values.extend(_secrets(self.vault.open(blob)))
             except SyncError:  # a credential the vault cannot open shows nothing here
                 log.warning("credentials_unreadable", tenant=tenant_id)
-        return self.redactor.with_secrets(values)
+        redactor = self.redactor.with_secrets(values)
+        with self._guard:
+            self._opened[tenant_id] = (blobs, redactor)
+        return redactor
 
     def record(self, session: Session, tenant_id: str, failure: Failure) -> IncidentRow:
         """Write the incident (and open or update its ticket) in ``session``."""
@@ -163,14 +187,18 @@ class IncidentLog:
             failed_at=failure.failed_at,
             recorded_at=now,
         )
+        opened: tuple[TicketRow, str] | None = None
         if not failure.transient:
-            ticket = self._ticket(
+            ticket, change = self._ticket(
                 session, tenant_id=tenant_id, cause=cause, incident=incident, error=error, now=now
             )
+            opened = (ticket, change) if change is not None else None
             incident.ticket_id = ticket.id
             self._documents(session, ticket, documents, now)
         session.add(incident)
         session.flush()
+        if opened is not None and self.on_ticket is not None:
+            self.on_ticket(session, *opened)
         return incident
 
     def healed(self, session: Session, tenant_id: str, subjects: Iterable[str]) -> int:
@@ -200,7 +228,8 @@ class IncidentLog:
         incident: IncidentRow,
         error: SyncError,
         now: datetime,
-    ) -> TicketRow:
+    ) -> tuple[TicketRow, str | None]:
+        """The ticket of ``cause`` and whether this incident opened or reopened it."""
         fingerprint = cause.fingerprint
         ticket = session.scalar(
             select(TicketRow).where(
@@ -221,7 +250,7 @@ class IncidentLog:
                     text=incident.user_message,
                     data={"stage": incident.stage, "subject": incident.subject},
                 )
-                return ticket
+                return ticket, "opened"
         ticket.occurrences += 1
         ticket.last_seen = now
         state = TicketState(ticket.state)
@@ -242,7 +271,8 @@ class IncidentLog:
                 f"{incident.user_message}",
                 data={"subject": incident.subject},
             )
-        return ticket
+            return ticket, "reopened"
+        return ticket, None
 
     def _open(
         self,

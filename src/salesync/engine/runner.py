@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -188,11 +189,21 @@ class Engine:
         return max_ticks
 
 
-class InProcessRunner:
-    """Ticks the engine on a background thread: the embedded default runner."""
+class Ticking(Protocol):
+    """Work done on each pass after the engine's (the support loop's ``Monitor``)."""
 
-    def __init__(self, engine: Engine, interval: float = 1.0) -> None:
+    def tick(self) -> object: ...
+
+
+class InProcessRunner:
+    """Ticks the engine, then the support loop, on a background thread: the embedded
+    default runner."""
+
+    def __init__(
+        self, engine: Engine, interval: float = 1.0, monitor: Ticking | None = None
+    ) -> None:
         self.engine = engine
+        self.monitor = monitor
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -208,6 +219,11 @@ class InProcessRunner:
                 self.engine.tick()
             except Exception as exc:  # the runs table has it; keep ticking
                 self.last_error = exc
+            if self.monitor is not None:
+                try:
+                    self.monitor.tick()
+                except Exception as exc:  # each part logs its own; keep ticking
+                    self.last_error = exc
             self._stop.wait(self.interval)
 
     def stop(self) -> None:

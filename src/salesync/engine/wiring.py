@@ -1,5 +1,5 @@
-"""An engine built from settings: the installed sources, each tenant's books, and the
-token manager that keeps OAuth destinations connected."""
+"""An engine built from settings: the installed sources, each tenant's books, the token
+manager that keeps OAuth destinations connected, and the support loop around them."""
 
 from __future__ import annotations
 
@@ -13,16 +13,83 @@ from salesync.config import Settings
 from salesync.connectors.registry import DestinationRegistry, SourceRegistry
 from salesync.connectors.tokens import OAuthRefresher, Refresher, TokenManager
 from salesync.domain.errors import AuthError
+from salesync.domain.redaction import Redactor
 from salesync.engine.destinations import DestinationBooks
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.runner import Engine
+from salesync.monitor.desk import TicketDesk
+from salesync.monitor.loop import Monitor, notice_hook, resolved_hook
+from salesync.monitor.trackers import GitHubTracker, JiraTracker, Tracker
+
+
+def known_secrets(cfg: Settings) -> list[str]:
+    """Secrets salesync holds outside the tenants' credentials: the OAuth apps' client
+    secrets, the SMTP password, the trackers' tokens, the metrics token."""
+    found = [c[2] for p in ("qbo", "xero") if (c := cfg.oauth_client(p)) is not None]
+    held = [
+        cfg.mail.password if cfg.mail else None,
+        cfg.github.token if cfg.github else None,
+        cfg.jira.api_token if cfg.jira else None,
+        cfg.metrics_token,
+    ]
+    return found + [s.get_secret_value() for s in held if s is not None]
+
+
+def redactor(cfg: Settings) -> Redactor:
+    return Redactor.of().with_secrets(known_secrets(cfg))
 
 
 def incident_log(cfg: Settings, clock: Callable[[], datetime]) -> IncidentLog:
     """Incidents with every secret salesync holds removed: each tenant's connection
-    credentials (through the vault) and the OAuth apps' client secrets."""
-    secrets = [found[2] for p in ("qbo", "xero") if (found := cfg.oauth_client(p)) is not None]
-    return IncidentLog(clock, vault=cfg.vault(), secrets=secrets)
+    credentials (through the vault) and ``known_secrets``. A ticket opening or reopening
+    queues the merchant's notice in the same transaction."""
+    return IncidentLog(
+        clock,
+        vault=cfg.vault(),
+        secrets=known_secrets(cfg),
+        on_ticket=notice_hook(clock, cfg.mail_settings(), redactor=redactor(cfg)),
+    )
+
+
+def monitor(
+    cfg: Settings,
+    factory: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    transport: httpx.BaseTransport | None = None,
+) -> Monitor:
+    """The support loop's timed work under the configured teams, mail server and trackers."""
+    trackers: list[Tracker] = []
+    if cfg.github is not None:
+        trackers.append(GitHubTracker(cfg.github, transport=transport, clock=clock))
+    if cfg.jira is not None:
+        trackers.append(JiraTracker(cfg.jira, transport=transport))
+    return Monitor(
+        factory,
+        clock,
+        support=cfg.support,
+        mail=cfg.mail_settings() if cfg.mail is not None else None,
+        trackers=trackers,
+        redactor=redactor(cfg),
+    )
+
+
+def ticket_desk(
+    cfg: Settings,
+    factory: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    *,
+    tenant_id: str | None = None,
+) -> TicketDesk:
+    """The ticket desk: verifies against each tenant's books, and its resolutions tell the
+    merchant, with links to ``public_url``."""
+    books = DestinationBooks(factory, cfg.vault(), clock)
+    return TicketDesk(
+        factory,
+        clock,
+        tenant_id=tenant_id,
+        destination=books.name_for,
+        resolved=resolved_hook(clock, cfg.mail_settings(), redactor=redactor(cfg)),
+    )
 
 
 def token_manager(
