@@ -21,7 +21,7 @@ from salesync.engine.inbox import UNREADABLE, Inbox, RecordState, as_problems
 from salesync.engine.runner import Engine
 from salesync.store.database import make_engine, session_factory
 from salesync.store.repositories import Connections
-from salesync.store.tables import ConnectionRow, InboxRecordRow
+from salesync.store.tables import ConnectionRow, InboxRecordRow, IncidentRow, TicketRow
 from salesync.store.vault import Vault
 
 
@@ -94,6 +94,30 @@ def test_a_forged_delivery_is_refused_logged_and_not_stored(
     assert line["remote"] == "testclient"
     assert "HMAC" in str(line["reason"])
     assert sale.external_id not in json.dumps(logs, default=str)
+
+
+def test_forged_deliveries_are_one_throttled_ticket_for_an_operator(
+    hooks: Hooks, db: sessionmaker[Session], clock: ManualClock, connection_id: str
+) -> None:
+    """Forged deliveries are an incident of the connection's webhooks: the first at once,
+    the rest of a flood counted into the next one a minute later, all on one ticket that
+    asks nothing of the merchant."""
+    body = hooks.body(sales()[0])
+    for _ in range(25):
+        assert hooks.post(body, signed_with="someone-else").status_code == 401
+    clock.advance(timedelta(seconds=61))
+    assert hooks.post(body, signed_with="someone-else").status_code == 401
+    with db() as session:
+        incidents = list(session.scalars(select(IncidentRow).order_by(IncidentRow.id)))
+        [ticket] = session.scalars(select(TicketRow)).all()
+    assert [i.details["refusals"] for i in incidents] == [1, 25]
+    assert {(i.stage, i.kind, i.code, i.connection_id) for i in incidents} == {
+        ("ingress", "auth", "webhook_signature_invalid", connection_id)
+    }
+    assert incidents[0].details["remote"] == "testclient"
+    assert ticket.occurrences == 2
+    assert ticket.merchant_action is False
+    assert inbox_rows(db) == []
 
 
 def test_a_delivery_without_a_signature_is_forged(hooks: Hooks, db: sessionmaker[Session]) -> None:
@@ -211,6 +235,14 @@ def test_a_connection_that_cannot_check_signatures_answers_503(
         "webhook_secret_missing"
     ]
     assert inbox_rows(db) == []
+    with db() as session:
+        [incident] = session.scalars(select(IncidentRow)).all()
+    assert (incident.stage, incident.code, incident.connection_id) == (
+        "ingress",
+        "webhook_secret_missing",
+        bare,
+    )
+    assert incident.ticket_id is not None
 
 
 def test_an_unreachable_database_answers_503(

@@ -60,7 +60,9 @@ def create_app(
     )
     app.state.connections = connections
     app.state.writer = writer
-    Ingress(connections, registry, writer, clock, max_body_bytes).register(app)
+    Ingress(
+        connections, registry, writer, clock, max_body_bytes, incidents=engine.incidents
+    ).register(app)
     ManualEntry(factory, clock, engine, registry, max_body_bytes).register(app)
 
     @app.exception_handler(Exception)

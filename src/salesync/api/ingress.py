@@ -13,6 +13,10 @@ answers are chosen for them:
   horizon; logged with the connection and the sender's address, never stored;
 - 404: no active source connection with this id; 413: over the size cap;
 - 503: the database is unavailable, so the provider retries later.
+
+Refusals that need someone to look (forged, replayed, unverifiable, no connector) are
+incidents too, throttled per connection (``alarms``); bodies kept unreadable are
+quarantined with theirs, like records the engine cannot take in.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from salesync.api.alarms import IngressAlarms
 from salesync.api.answers import (
     RETRY_AFTER_SECONDS,
     answer,
@@ -37,9 +42,10 @@ from salesync.api.connections import ConnectionCache, Receiver, UnknownConnectio
 from salesync.api.writer import GroupWriter
 from salesync.connectors.registry import SourceRegistry
 from salesync.connectors.source import ForgedWebhookError, Source, Webhook, WebhookRequest
-from salesync.domain.errors import SyncError, ValidationError
+from salesync.domain.errors import AuthError, BugError, SyncError, ValidationError
 from salesync.domain.validation import Problem
 from salesync.engine.inbox import Inbox, Incoming, Received
+from salesync.engine.incidents import IncidentLog
 from salesync.store.failures import reason, unavailable
 
 log = structlog.get_logger("salesync.ingress")
@@ -50,11 +56,20 @@ larger ones in a worker thread, so one big body does not hold up every other req
 
 
 class Refused(Exception):  # noqa: N818 -- an outcome carried to the handler, not a fault
-    """A delivery answered with ``response`` before anything was stored."""
+    """A delivery answered with ``response`` before anything was stored; ``alarm`` is the
+    failure to record as an incident of ``receiver``'s connection, if it is one."""
 
-    def __init__(self, response: JSONResponse) -> None:
+    def __init__(
+        self,
+        response: JSONResponse,
+        *,
+        receiver: Receiver | None = None,
+        alarm: SyncError | None = None,
+    ) -> None:
         super().__init__(response.status_code)
         self.response = response
+        self.receiver = receiver
+        self.alarm = alarm
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +91,16 @@ class Ingress:
         writer: GroupWriter,
         clock: Callable[[], datetime],
         max_body_bytes: int,
+        *,
+        incidents: IncidentLog | None = None,
     ) -> None:
         self.connections = connections
         self.registry = registry
         self.writer = writer
         self.clock = clock
         self.max_body_bytes = max_body_bytes
+        self.incidents = incidents or IncidentLog(clock)
+        self.alarms = IngressAlarms(writer, self.incidents, clock)
 
     def register(self, app: FastAPI) -> None:
         # On the app itself, not through an included router: each router layer costs
@@ -109,6 +128,9 @@ class Ingress:
                 verified.receiver.tenant_id, self._incoming(verified)
             )
         except Refused as refused:
+            if refused.alarm is not None and refused.receiver is not None:
+                remote = request.client.host if request.client else None
+                await self.alarms.sound(refused.receiver, refused.alarm, remote)
             return refused.response
         except BodyTooLargeError as exc:
             return answer(413, "body_too_large", f"The body is over {exc.limit} bytes.")
@@ -161,7 +183,15 @@ class Ingress:
                     "source_not_installed",
                     f"The {receiver.provider} connector is not available on this server.",
                     headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                )
+                ),
+                receiver=receiver,
+                alarm=BugError(
+                    f"webhooks for {receiver.provider} arrive but its connector is not "
+                    "installed on this server",
+                    user_message="salesync received your store's updates but could not read "
+                    "them yet; they will be read again, nothing is lost.",
+                    code="source_not_installed",
+                ),
             ) from None
         if not source.capabilities.webhooks:
             raise Refused(
@@ -190,13 +220,15 @@ class Ingress:
                 receiver = fresh
                 webhook = await self._check(source, delivery, receiver)
         except ForgedWebhookError as exc:
-            raise self._refusal(request, receiver, "forged", exc.message) from None
+            raise self._refusal(request, receiver, "forged", exc.message, alarm=exc) from None
         except UnknownConnectionError as exc:
             raise Refused(answer(404, "unknown_connection", str(exc))) from None
         except ValidationError as exc:
             return exc
         except SyncError as exc:  # the connection cannot check signatures (no secret...)
-            raise self._cannot_verify(receiver.connection_id, receiver.provider, exc) from None
+            refused = self._cannot_verify(receiver.connection_id, receiver.provider, exc)
+            refused.receiver, refused.alarm = receiver, exc
+            raise refused from None
         return Delivery(receiver, source, webhook)
 
     @staticmethod
@@ -235,9 +267,23 @@ class Ingress:
         age = self.clock() - triggered
         if age > horizon:
             reason = f"it was triggered {age} ago, longer than the provider retries ({horizon})"
-            raise self._refusal(request, delivery.receiver, "replayed", reason)
+            alarm = AuthError(
+                f"a delivery triggered {age} ago was sent again",
+                user_message="A webhook delivery older than the provider's retries was "
+                "refused as a replay.",
+                code="webhook_replayed",
+            )
+            raise self._refusal(request, delivery.receiver, "replayed", reason, alarm=alarm)
 
-    def _refusal(self, request: Request, receiver: Receiver, what: str, reason: str) -> Refused:
+    def _refusal(
+        self,
+        request: Request,
+        receiver: Receiver,
+        what: str,
+        reason: str,
+        *,
+        alarm: SyncError | None = None,
+    ) -> Refused:
         """Log a refused delivery (never its body) and the 401 that answers it."""
         log.warning(
             "webhook_refused",
@@ -249,7 +295,11 @@ class Ingress:
             reason=reason,
         )
         message = "its signature does not match" if what == "forged" else reason
-        return Refused(answer(401, f"webhook_{what}", f"The delivery was refused: {message}."))
+        return Refused(
+            answer(401, f"webhook_{what}", f"The delivery was refused: {message}."),
+            receiver=receiver,
+            alarm=alarm,
+        )
 
     @staticmethod
     def _incoming(delivery: Delivery) -> list[Incoming]:
@@ -286,7 +336,7 @@ class Ingress:
         payload = body.decode("utf-8", errors="backslashreplace")
 
         def work(session: Session) -> Received:
-            inbox = Inbox(session, receiver.tenant_id, self.clock)
+            inbox = Inbox(session, receiver.tenant_id, self.clock, incidents=self.incidents)
             return inbox.refuse(
                 receiver.provider, payload, problems, connection_id=receiver.connection_id
             )

@@ -86,6 +86,14 @@ MERCHANT_CODES = frozenset(
 )
 
 
+OPERATOR_CODES = frozenset({"webhook_signature_invalid", "webhook_replayed"})
+"""Auth failures that are not the merchant's to fix: deliveries refused for their
+signature or age are a stale secret on salesync's side or someone probing the endpoint;
+an operator looks before anyone asks the merchant for anything."""
+
+
 def merchant_can_fix(kind: str, code: str | None) -> bool:
     """Whether only the merchant can fix this (reconnect their books, add a mapping)."""
+    if (code or "") in OPERATOR_CODES:
+        return False
     return kind in ("auth", "mapping") or (code or "") in MERCHANT_CODES
