@@ -20,7 +20,7 @@ from salesync.engine.inbox import Inbox, RecordState, as_problems
 from salesync.engine.runner import Engine
 from salesync.store import codec
 from salesync.store.repositories import Documents
-from salesync.store.tables import QueuedDocumentRow
+from salesync.store.tables import IncidentRow, QueuedDocumentRow
 
 
 @pytest.fixture
@@ -89,6 +89,16 @@ def test_a_refund_before_its_sale_is_parked_then_resumed(
         overdue = Inbox(session, "demo", clock).parked_too_long(timedelta(hours=24))
         assert [r.id for r in overdue] == [refund_id]
         assert "has not received yet" in as_problems(overdue[0].problems)[0].message
+    # Someone is told, once: an incident and a ticket that say what is missing.
+    for reported in (1, 0):
+        with db() as session, session.begin():
+            assert Inbox(session, "demo", clock).report_overdue(timedelta(hours=24)) == reported
+    with db() as session:
+        [incident] = session.scalars(select(IncidentRow)).all()
+        assert (incident.code, incident.subject) == ("parent_missing", f"record:{refund_id}")
+        assert refund.sale_id in incident.user_message
+        assert "30 hours" in incident.user_message
+        assert incident.ticket_id is not None
     send(engine, sale)
     engine.take_in("demo")
     assert state(db, clock, refund_id) is RecordState.NORMALIZED

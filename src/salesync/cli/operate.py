@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +28,7 @@ from salesync.engine.backfill import (
     HistorySource,
     SimulatedHistory,
 )
-from salesync.engine.inbox import Inbox, RecordState, as_problems
+from salesync.engine.inbox import PARKED_TOO_LONG, Inbox, RecordState, as_problems
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Outbox
 from salesync.engine.policies import DEFAULT_WINDOWS, SyncMode, SyncPolicy
@@ -38,8 +38,6 @@ from salesync.engine.wiring import configured_engine
 from salesync.rules import MappingDataError, mapping_to_dict, retail_default
 from salesync.store.repositories import Locations
 from salesync.store.tables import BackfillRow, QueuedDocumentRow, SyncPolicyRow
-
-PARKED_TOO_LONG = timedelta(hours=24)
 
 policy_app = typer.Typer(help="When each kind of document syncs.", no_args_is_help=True)
 mapping_app = typer.Typer(help="Mapping rules: show, publish.", no_args_is_help=True)

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import cast
 
-from sqlalchemy import Insert, Table, insert, or_, select, update
+from sqlalchemy import Insert, String, Table, insert, literal, or_, select, update
+from sqlalchemy import cast as cast_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +27,16 @@ from salesync.domain.errors import ValidationError
 from salesync.domain.validation import Problem
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.store.repositories import TenantScoped
-from salesync.store.tables import InboxRecordRow
+from salesync.store.tables import InboxRecordRow, IncidentRow
+
+PARKED_TOO_LONG = timedelta(hours=24)
+"""How long a record may wait for its parent before someone is told."""
+PARENT_MISSING = "parent_missing"
+
+
+def _hours(waited: timedelta) -> str:
+    hours = waited.total_seconds() / 3600
+    return f"{hours:.0f} hours" if hours < 72 else f"{hours / 24:.0f} days"
 
 
 class RecordState(enum.StrEnum):
@@ -370,7 +380,57 @@ class Inbox(TenantScoped):
         row.state = RecordState.RECEIVED.value
         self.session.flush()
 
-    def parked_too_long(self, limit: timedelta) -> list[InboxRecordRow]:
+    def parked_too_long(self, limit: timedelta = PARKED_TOO_LONG) -> list[InboxRecordRow]:
         """Parked records older than ``limit``: their parent may never come."""
         cutoff = self.clock() - limit
         return [r for r in self.in_state(RecordState.PARKED) if r.received_at <= cutoff]
+
+    def report_overdue(self, limit: timedelta = PARKED_TOO_LONG, batch: int = 500) -> int:
+        """Record an incident, once, for each record parked longer than ``limit`` (up to
+        ``batch`` a call): a refund whose sale never came is a problem someone must see,
+        though the record still resumes by itself if the sale arrives. Returns how many."""
+        reported = (
+            select(IncidentRow.id)
+            .where(
+                IncidentRow.tenant_id == self.tenant_id,
+                IncidentRow.code == PARENT_MISSING,
+                IncidentRow.subject == literal("record:") + cast_(InboxRecordRow.id, String),
+            )
+            .exists()
+        )
+        rows = self.session.scalars(
+            select(InboxRecordRow)
+            .where(
+                InboxRecordRow.tenant_id == self.tenant_id,
+                InboxRecordRow.state == RecordState.PARKED.value,
+                InboxRecordRow.received_at <= self.clock() - limit,
+                ~reported,
+            )
+            .order_by(InboxRecordRow.id)
+            .limit(batch)
+        ).all()
+        for row in rows:
+            waited = self.clock() - row.received_at
+            self.incidents.record(
+                self.session,
+                self.tenant_id,
+                Failure(
+                    error=ValidationError(
+                        f"{row.source} {row.record_type} record {row.id} parked {waited} "
+                        f"waiting for {row.parent_ref}",
+                        user_message=f"A {row.source} {row.record_type} has waited "
+                        f"{_hours(waited)} for the sale it belongs to ({row.parent_ref}), "
+                        "which has not arrived. It posts as soon as the sale does.",
+                        code=PARENT_MISSING,
+                        provider=row.source,
+                        operation=f"intake:{row.record_type}",
+                        details={"record": row.id, "parent": row.parent_ref},
+                    ),
+                    stage="engine",
+                    subject=f"record:{row.id}",
+                    failed_at=self.clock(),
+                    replay={"record": row.id},
+                    connection_id=row.connection_id,
+                ),
+            )
+        return len(rows)

@@ -70,6 +70,7 @@ def monitor(
         mail=cfg.mail_settings() if cfg.mail is not None else None,
         trackers=trackers,
         redactor=redactor(cfg),
+        incidents=incident_log(cfg, clock),
     )
 
 

@@ -4,6 +4,8 @@ Tickets open (and the merchant's notices are queued) in the transaction that rec
 failure (``engine.incidents``). What follows needs no failure to trigger it, so the
 runner calls ``Monitor.tick`` after each engine pass:
 
+- ``parked``: records that waited too long for their parent (a refund whose sale never
+  came) become incidents, once each;
 - ``assign``: open tickets get a team by the ownership rules and a member by the team's
   rotation (``routing.Assigner``);
 - ``escalate``: tickets nobody acknowledged in time move up their team's escalation;
@@ -28,12 +30,14 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.domain.redaction import Redactor
-from salesync.engine.incidents import TicketHook
+from salesync.engine.inbox import PARKED_TOO_LONG, Inbox
+from salesync.engine.incidents import IncidentLog, TicketHook
 from salesync.monitor.notify import MailSettings, NoticeReason, Notices
 from salesync.monitor.notify.delivery import DeliveryReport, deliver_due
 from salesync.monitor.notify.mailer import Mailer
 from salesync.monitor.routing import DEFAULT_SUPPORT, Assigner, SupportConfig
 from salesync.monitor.trackers import SyncReport, Tracker, TrackerSync
+from salesync.store.repositories import Tenants
 from salesync.store.tables import TicketRow
 
 log = structlog.get_logger("salesync.monitor")
@@ -43,6 +47,8 @@ TRACKER_INTERVAL = timedelta(minutes=1)
 
 @dataclass(slots=True)
 class MonitorReport:
+    parked: int = 0
+    """Records newly reported for waiting too long for their parent."""
     assigned: int = 0
     unrouted: int = 0
     """Open tickets no ownership rule matched: they wait for a person."""
@@ -109,10 +115,14 @@ class Monitor:
         mailer: Mailer | None = None,
         trackers: Sequence[Tracker] = (),
         redactor: Redactor | None = None,
+        incidents: IncidentLog | None = None,
         tracker_interval: timedelta = TRACKER_INTERVAL,
+        parked_limit: timedelta = PARKED_TOO_LONG,
     ) -> None:
         self.factory = factory
         self.clock = clock
+        self.incidents = incidents or IncidentLog(clock)
+        self.parked_limit = parked_limit
         self.assigner = Assigner(factory, support, clock)
         self.mailer = mailer or (Mailer(mail) if mail is not None else None)
         self.trackers = (
@@ -124,6 +134,7 @@ class Monitor:
     def tick(self) -> MonitorReport:
         report = MonitorReport()
         parts: list[tuple[str, Callable[[MonitorReport], None]]] = [
+            ("parked", self._parked),
             ("assign", self._assign),
             ("escalate", self._escalate),
             ("deliver", self._deliver),
@@ -136,6 +147,14 @@ class Monitor:
                 report.failed[name] = f"{type(exc).__name__}: {exc}"
                 log.exception("monitor_part_failed", part=name)
         return report
+
+    def _parked(self, report: MonitorReport) -> None:
+        with self.factory() as session:
+            tenants = [t.id for t in Tenants(session).all()]
+        for tenant in tenants:
+            with self.factory() as session, session.begin():
+                inbox = Inbox(session, tenant, self.clock, incidents=self.incidents)
+                report.parked += inbox.report_overdue(self.parked_limit)
 
     def _assign(self, report: MonitorReport) -> None:
         done = self.assigner.assign_open()
