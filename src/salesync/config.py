@@ -79,6 +79,18 @@ class Settings(BaseSettings):
         default="https://identity.xero.com/connect/token",
         description="Xero's token endpoint URL (a sandbox's in tests)",
     )
+    qbo_authorize_url: str = Field(
+        default="https://appcenter.intuit.com/connect/oauth2",
+        description="Intuit's authorization URL merchants reconnect through",
+    )
+    xero_authorize_url: str = Field(
+        default="https://login.xero.com/identity/connect/authorize",
+        description="Xero's authorization URL merchants reconnect through",
+    )
+    xero_connections_url: str = Field(
+        default="https://api.xero.com/connections",
+        description="Xero's list of the organisations a grant reaches",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="salesync's address as merchants reach it (links in e-mails, the "

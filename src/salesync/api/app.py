@@ -1,4 +1,6 @@
-"""The HTTP application: webhook ingress and manual entry, over one database."""
+"""The HTTP application over one database: webhook ingress, manual entry, the tickets,
+notices and measures of the support loop, Prometheus metrics, unsubscribe links and
+the merchants' reconnect flow."""
 
 from __future__ import annotations
 
@@ -16,8 +18,11 @@ from salesync.api.body import MAX_BODY_BYTES
 from salesync.api.connections import TTL_SECONDS, ConnectionCache
 from salesync.api.ingress import Ingress
 from salesync.api.manual import ManualEntry
+from salesync.api.reconnect import Reconnect
+from salesync.api.support import Support
 from salesync.api.writer import GroupWriter
 from salesync.connectors.registry import SourceRegistry, sources
+from salesync.domain.redaction import Redactor
 from salesync.engine.runner import Engine
 from salesync.store.failures import unavailable
 from salesync.store.vault import Vault
@@ -34,11 +39,17 @@ def create_app(
     engine: Engine | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     connection_ttl: float = TTL_SECONDS,
+    metrics_token: str | None = None,
+    redactor: Redactor | None = None,
+    reconnect: Reconnect | None = None,
 ) -> FastAPI:
     """The salesync API on ``factory``'s database.
 
     ``registry`` holds the sources webhooks are verified with (the installed ones by
     default); ``engine`` processes manual entries (one on the same database by default).
+    ``metrics_token`` guards ``/metrics``; ``redactor`` is the last guard on what the
+    ticket routes show; ``reconnect`` serves the merchants' reconnect links (see
+    ``wiring.reconnect``), absent when no provider app is configured.
     """
     registry = registry or sources()
     engine = engine or Engine(factory, clock, registry=registry)
@@ -64,6 +75,9 @@ def create_app(
         connections, registry, writer, clock, max_body_bytes, incidents=engine.incidents
     ).register(app)
     ManualEntry(factory, clock, engine, registry, max_body_bytes).register(app)
+    Support(factory, clock, metrics_token=metrics_token, redactor=redactor).register(app)
+    if reconnect is not None:
+        reconnect.register(app)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

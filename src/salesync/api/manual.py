@@ -30,8 +30,8 @@ from salesync.api.answers import (
     database_unavailable,
     problem_rows,
 )
+from salesync.api.auth import refusal
 from salesync.api.body import BadLengthError, BodyTooLargeError, read_body
-from salesync.api.tokens import tenant_of
 from salesync.connectors.registry import SourceRegistry
 from salesync.domain.documents import DocumentKind, document_id
 from salesync.domain.validation import Problem
@@ -151,27 +151,9 @@ class ManualEntry:
         return JSONResponse(outcome.body, status_code=outcome.status)
 
     def _authenticate(self, tenant_id: str, request: Request) -> None:
-        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if scheme.lower() != "bearer" or not secret.strip():
-            raise Unauthorized(
-                answer(
-                    401,
-                    "unauthenticated",
-                    "Send an API token: Authorization: Bearer <token>.",
-                    headers=challenge,
-                )
-            )
-        with self.factory() as session:
-            owner = tenant_of(session, secret.strip())
-        if owner is None:
-            raise Unauthorized(
-                answer(401, "bad_token", "The API token is unknown or revoked.", headers=challenge)
-            )
-        if owner != tenant_id:
-            raise Unauthorized(
-                answer(403, "wrong_tenant", f"This API token does not belong to {tenant_id!r}.")
-            )
+        refused = refusal(self.factory, tenant_id, request.headers.get("authorization"))
+        if refused is not None:
+            raise Unauthorized(refused)
 
     def _process(self, tenant_id: str, kind: DocumentKind, body: bytes) -> Outcome:
         """Keep the entry, take it in, and plan and send it if it went through."""

@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync import logs
 from salesync.config import ConfigError, Settings, load_settings
+from salesync.engine.wiring import known_secrets
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Tenants
 
@@ -19,11 +21,14 @@ err = Console(stderr=True)
 
 
 def settings() -> Settings:
+    """The settings, with logging set up by them: redacted, the secrets they hold known."""
     try:
-        return load_settings()
+        cfg = load_settings()
     except ConfigError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    logs.configure(cfg.log_level, secrets=known_secrets(cfg))
+    return cfg
 
 
 @contextmanager

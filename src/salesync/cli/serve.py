@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
-import structlog
 import typer
 from rich.table import Table
 
@@ -14,7 +12,13 @@ from salesync.api.tokens import ApiTokens
 from salesync.cli.common import console, database, err, require_tenant, settings
 from salesync.clock import system_clock
 from salesync.engine.runner import InProcessRunner
-from salesync.engine.wiring import configured_engine
+from salesync.engine.wiring import (
+    configured_engine,
+    monitor,
+    reconnect,
+    redactor,
+    token_manager,
+)
 
 token_app = typer.Typer(help="Bearer tokens for the API (manual entry).", no_args_is_help=True)
 
@@ -35,19 +39,28 @@ def serve(
 ) -> None:
     """Serve the API: webhooks are stored and acknowledged at once and processed by the
     runner in this process; manual entries are processed in their request."""
-    cfg = settings()
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, cfg.log_level))
-    )
+    cfg = settings()  # logging is set up there, redacted (salesync.logs)
     with database(cfg) as factory:
         engine = configured_engine(cfg, factory, system_clock)
-        app = create_app(factory, system_clock, cfg.vault(), engine=engine)
-        runner = InProcessRunner(engine, interval)
+        tokens = token_manager(cfg, factory, system_clock, incidents=engine.incidents)
+        app = create_app(
+            factory,
+            system_clock,
+            cfg.vault(),
+            engine=engine,
+            metrics_token=cfg.metrics_token.get_secret_value() if cfg.metrics_token else None,
+            redactor=redactor(cfg),
+            reconnect=reconnect(cfg, factory, system_clock, tokens),
+        )
+        runner = InProcessRunner(engine, interval, monitor(cfg, factory, system_clock))
         console.print(
             f"salesync is listening on http://{host}:{port}\n"
             "  webhooks:     POST /webhooks/<connection id>\n"
             "  manual entry: POST /api/v1/tenants/<tenant>/sales (and /refunds)\n"
-            f"  the runner takes in, plans and sends every {interval:g} s; Ctrl-C stops"
+            "  tickets:      GET /api/v1/tenants/<tenant>/tickets (and /measures, /notices)\n"
+            "  metrics:      GET /metrics; reconnect links: /connections/<id>/reconnect\n"
+            f"  the runner takes in, plans and sends every {interval:g} s, then assigns,\n"
+            "  escalates and e-mails about tickets; Ctrl-C stops"
         )
         runner.start()
         try:

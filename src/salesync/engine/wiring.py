@@ -9,6 +9,8 @@ from datetime import datetime
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.api.reconnect import OAuthApp, Reconnect
+from salesync.clock import system_clock
 from salesync.config import Settings
 from salesync.connectors.registry import DestinationRegistry, SourceRegistry
 from salesync.connectors.tokens import OAuthRefresher, Refresher, TokenManager
@@ -37,6 +39,14 @@ def known_secrets(cfg: Settings) -> list[str]:
 
 def redactor(cfg: Settings) -> Redactor:
     return Redactor.of().with_secrets(known_secrets(cfg))
+
+
+def tenant_redactor(cfg: Settings, session: Session, tenant_id: str) -> Redactor:
+    """The redactor for what leaves salesync about one tenant (exports): every secret
+    ``known_secrets`` names and the tenant's own connection credentials."""
+    return IncidentLog(system_clock, vault=cfg.vault(), secrets=known_secrets(cfg)).redactor_for(
+        session, tenant_id
+    )
 
 
 def incident_log(cfg: Settings, clock: Callable[[], datetime]) -> IncidentLog:
@@ -165,3 +175,30 @@ def configured_engine(
         transport=transport,
     )
     return Engine(factory, clock, registry=sources, books=books, incidents=incidents)
+
+
+def reconnect(
+    cfg: Settings,
+    factory: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    tokens: TokenManager,
+    transport: httpx.BaseTransport | None = None,
+) -> Reconnect:
+    """The reconnect link and OAuth callback, with the configured provider apps."""
+
+    def clients(provider: str) -> OAuthApp | None:
+        found = cfg.oauth_client(provider)
+        return OAuthApp(*found) if found is not None else None
+
+    return Reconnect(
+        factory,
+        clock,
+        cfg.vault(),
+        tokens,
+        clients=clients,
+        public_url=cfg.public_url,
+        qbo_authorize_url=cfg.qbo_authorize_url,
+        xero_authorize_url=cfg.xero_authorize_url,
+        xero_connections_url=cfg.xero_connections_url,
+        transport=transport,
+    )

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from salesync.sandbox.faults import Fault, FaultKind, FaultPlan
+from salesync.sandbox.oauth import TokenAuthority
 from salesync.sandbox.webhooks import DeliveryAttempt, DeliveryQueue
 
 
@@ -45,6 +46,24 @@ def fault_routes(faults: FaultPlan) -> APIRouter:
     def clear() -> dict[str, int]:
         faults.clear()
         return {"pending": 0}
+
+    return router
+
+
+class ConsentRequest(BaseModel):
+    """Make the user decline the next ``decline_next`` consent screens."""
+
+    decline_next: int = Field(default=1, ge=1)
+
+
+def consent_routes(authority: TokenAuthority) -> APIRouter:
+    """POST ``/_sandbox/consent``: the user's next answers on the consent screen."""
+    router = APIRouter(prefix="/_sandbox")
+
+    @router.post("/consent")
+    def consent(request: ConsentRequest) -> dict[str, int]:
+        authority.decline_next(request.decline_next)
+        return {"declines": request.decline_next}
 
     return router
 

@@ -122,6 +122,7 @@ class TokenAuthority:
     _codes: dict[str, _Code] = field(default_factory=dict)
     _refresh: dict[str, _Refresh] = field(default_factory=dict)
     _access: dict[str, _Access] = field(default_factory=dict)
+    _declines: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register_client(self, client_id: str, client_secret: str) -> None:
@@ -133,6 +134,19 @@ class TokenAuthority:
         known = self.clients.get(client_id)
         if known is None or not secrets.compare_digest(known, client_secret):
             raise OAuthError("invalid_client", status=401)
+
+    def decline_next(self, times: int = 1) -> None:
+        """The user answers no (Cancel, Deny) on the next ``times`` consent screens."""
+        with self._lock:
+            self._declines += times
+
+    def consents(self) -> bool:
+        """The user's answer on a consent screen: yes, unless a decline is pending."""
+        with self._lock:
+            if self._declines:
+                self._declines -= 1
+                return False
+            return True
 
     def issue_code(self, client_id: str, redirect_uri: str, subject: str) -> str:
         """Record the user's consent and return the authorization code for the redirect."""

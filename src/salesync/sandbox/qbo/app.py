@@ -72,8 +72,16 @@ def _add_oauth_routes(app: FastAPI, sandbox: QboSandbox) -> None:
     authority = sandbox.authority
 
     @app.get("/connect/oauth2")
-    def authorize(client_id: str, redirect_uri: str, state: str = "") -> Response:
-        """The consent screen, already answered yes: redirect back with a code and realmId."""
+    def authorize(
+        client_id: str, redirect_uri: str, response_type: str = "code", state: str = ""
+    ) -> Response:
+        """The consent screen, answered yes (a code and realmId come back) unless the
+        user was set to decline (``error=access_denied``, RFC 6749 §4.1.2.1)."""
+        if response_type != "code":
+            return _oauth_error(OAuthError("unsupported_response_type"))
+        if not authority.consents():
+            query_string = urlencode({"error": "access_denied", "state": state})
+            return RedirectResponse(f"{redirect_uri}?{query_string}", status_code=302)
         try:
             code = authority.issue_code(client_id, redirect_uri, sandbox.company.realm_id)
         except OAuthError as error:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from salesync.sandbox.controls import fault_routes
+from salesync.sandbox.controls import consent_routes, fault_routes
 from salesync.sandbox.oauth import OAuthError
 from salesync.sandbox.xero.identity import token_json
 from salesync.sandbox.xero.resources import RESOURCES
@@ -58,6 +58,7 @@ def add_admin_routes(app: FastAPI, sandbox: XeroSandbox) -> None:
             }
 
     app.include_router(fault_routes(sandbox.faults))
+    app.include_router(consent_routes(sandbox.authority))
 
     @app.get("/_sandbox/entities/{collection}")
     def list_entities(collection: str) -> list[dict[str, Any]]:

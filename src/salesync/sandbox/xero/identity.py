@@ -65,9 +65,13 @@ def add_identity_routes(app: FastAPI, sandbox: XeroSandbox) -> None:
     def authorize(
         client_id: str, redirect_uri: str, response_type: str = "code", state: str = ""
     ) -> Response:
-        """The consent screen, already answered yes: the tenant connects, a code comes back."""
+        """The consent screen, answered yes (the tenant connects, a code comes back)
+        unless the user was set to decline (``error=access_denied``)."""
         if response_type != "code":
             return _oauth_error(OAuthError("unsupported_response_type"))
+        if not authority.consents():
+            query = urlencode({"error": "access_denied", "state": state})
+            return RedirectResponse(f"{redirect_uri}?{query}", status_code=302)
         try:
             code = authority.issue_code(client_id, redirect_uri, org.tenant_id)
         except OAuthError as error:

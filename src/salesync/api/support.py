@@ -1,0 +1,402 @@
+"""The support loop over HTTP: Prometheus metrics, a merchant's tickets, measures and
+notices, and the unsubscribe page its emails link to.
+
+``GET /metrics`` serves the support measures (``monitor.measures``) in Prometheus' text
+format, read from the database on each scrape; with a ``metrics_token`` it wants that
+token as a bearer credential.
+
+Under ``/api/v1/tenants/{tenant_id}``, with a bearer API token of that tenant (as manual
+entry takes it): ``tickets`` (filtered by ``state``, ``kind``, ``provider``; newest
+first, ``limit`` at a time, the next page from ``cursor``), ``tickets/{id}`` (the ticket,
+its affected documents, its timeline and its latest incidents with their redacted HTTP
+exchanges), ``measures`` (that tenant's measures; ``days`` sets the window) and
+``notices`` (what salesync told or will tell the merchant, without the letters' bodies,
+which carry each contact's unsubscribe link).
+
+``GET /unsubscribe/{token}`` shows a page asking to confirm; ``POST`` to the same address
+opts the contact out. Mail clients that offer one-click unsubscribe (RFC 8058) post
+``List-Unsubscribe=One-Click`` there, as the ``List-Unsubscribe`` headers of every
+notice say. A GET never unsubscribes: mail scanners open links on their own.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.api.answers import answer
+from salesync.api.auth import bearer, refusal
+from salesync.domain.errors import ErrorKind
+from salesync.domain.redaction import Redactor
+from salesync.domain.tickets import TicketState
+from salesync.monitor.desk import TicketDesk
+from salesync.monitor.measures import DEFAULT_WINDOW, SYSTEM, MeasuresCollector, measure
+from salesync.monitor.notify import unsubscribe
+from salesync.monitor.notify.notices import NoticeState
+from salesync.store.tables import (
+    ContactRow,
+    IncidentRow,
+    NoticeRow,
+    TenantRow,
+    TicketEventRow,
+    TicketRow,
+)
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+MAX_DAYS = 366
+LATEST_INCIDENTS = 20
+"""How many of a ticket's incidents its detail shows, newest first."""
+
+_PAGES = Environment(
+    loader=PackageLoader("salesync.monitor", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html",)),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+_Row = TypeVar("_Row", TicketRow, NoticeRow)
+
+
+class Refusal(Exception):  # noqa: N818 -- an answer carried to the handler, not a fault
+    """A request refused with ``response`` (the API's error shape)."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _at(instant: datetime | None) -> str | None:
+    return instant.isoformat() if instant is not None else None
+
+
+class Support:
+    """The support endpoints and what they need."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        *,
+        metrics_token: str | None = None,
+        window: timedelta = DEFAULT_WINDOW,
+        redactor: Redactor | None = None,
+    ) -> None:
+        """``window`` is how far back the measures look unless a request says otherwise;
+        ``redactor`` is the last guard on everything shown from incidents and notices,
+        which were redacted when they were recorded."""
+        self.factory = factory
+        self.clock = clock
+        self.metrics_token = metrics_token
+        self.window = window
+        self.redactor = redactor or Redactor.of()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(MeasuresCollector(factory, clock, window=window))
+
+    def register(self, app: FastAPI) -> None:
+        app.add_exception_handler(Refusal, _refused)
+        app.add_api_route(
+            "/metrics",
+            self.metrics,
+            methods=["GET"],
+            summary="Support measures for Prometheus",
+            tags=["support"],
+            response_class=Response,
+        )
+        prefix = "/api/v1/tenants/{tenant_id}"
+        for path, endpoint, summary in (
+            ("/tickets", self.tickets, "The tenant's tickets, newest first"),
+            ("/tickets/{ticket_id}", self.ticket, "One ticket with its timeline and incidents"),
+            ("/measures", self.measures, "How fast the tenant's failures were handled"),
+            ("/notices", self.notices, "What the tenant's contacts were told"),
+        ):
+            app.add_api_route(
+                prefix + path, endpoint, methods=["GET"], summary=summary, tags=["support"]
+            )
+        for method, page in (("GET", self.unsubscribe_page), ("POST", self.unsubscribe)):
+            app.add_api_route(
+                "/unsubscribe/{token}",
+                page,
+                methods=[method],
+                response_class=HTMLResponse,
+                include_in_schema=False,
+            )
+
+    # -- metrics -------------------------------------------------------------------
+
+    def metrics(self, request: Request) -> Response:
+        """The support measures in Prometheus' text format."""
+        if self.metrics_token is not None:
+            secret = bearer(request.headers.get("authorization"))
+            if secret is None or not hmac.compare_digest(
+                secret.encode(), self.metrics_token.encode()
+            ):
+                raise Refusal(
+                    answer(
+                        401,
+                        "unauthenticated",
+                        "Send the metrics token: Authorization: Bearer <token>.",
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
+                )
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # -- a tenant's tickets ----------------------------------------------------------
+
+    def tickets(self, tenant_id: str, request: Request) -> JSONResponse:
+        """The tenant's tickets, newest first, one page at a time."""
+        self._authenticate(tenant_id, request)
+        params = request.query_params
+        query = select(TicketRow).where(TicketRow.tenant_id == tenant_id)
+        state = params.get("state")
+        if state == "active":
+            query = query.where(TicketRow.state.in_([s.value for s in TicketState if s.active]))
+        elif state is not None:
+            query = query.where(
+                TicketRow.state == _choice("state", state, [*TicketState, "active"])
+            )
+        kind = params.get("kind")
+        if kind is not None:
+            query = query.where(TicketRow.kind == _choice("kind", kind, ErrorKind))
+        provider = params.get("provider")
+        if provider == SYSTEM:
+            query = query.where(TicketRow.provider.is_(None))
+        elif provider is not None:
+            query = query.where(TicketRow.provider == provider)
+        with self.factory() as session:
+            rows, cursor = _page(session, query, TicketRow.id, request)
+            return JSONResponse(
+                {"tickets": [_ticket(r) for r in rows], "next_cursor": cursor},
+            )
+
+    def ticket(self, tenant_id: str, ticket_id: str, request: Request) -> JSONResponse:
+        """One ticket: its fields, affected documents, timeline and latest incidents."""
+        self._authenticate(tenant_id, request)
+        desk = TicketDesk(self.factory, self.clock, tenant_id=tenant_id)
+        try:
+            detail = desk.detail(int(ticket_id), incidents=LATEST_INCIDENTS)
+        except (KeyError, ValueError):
+            raise Refusal(
+                answer(404, "unknown_ticket", f"{tenant_id} has no ticket {ticket_id}.")
+            ) from None
+        return JSONResponse(
+            {
+                "ticket": _ticket(detail.ticket),
+                "documents": detail.documents,
+                "events": [self._event(e) for e in detail.events],
+                "incidents": [self._incident(i) for i in detail.incidents],
+            }
+        )
+
+    def measures(self, tenant_id: str, request: Request) -> JSONResponse:
+        """How fast the tenant's failures were detected, ticketed, assigned and resolved."""
+        self._authenticate(tenant_id, request)
+        days = request.query_params.get("days")
+        window = self.window if days is None else timedelta(days=_number("days", days, MAX_DAYS))
+        with self.factory() as session:
+            found = measure(session, self.clock(), window=window, tenant_id=tenant_id)
+        return JSONResponse(found.as_dict())
+
+    def notices(self, tenant_id: str, request: Request) -> JSONResponse:
+        """The notices about the tenant's tickets, newest first, without their bodies."""
+        self._authenticate(tenant_id, request)
+        params = request.query_params
+        query = select(NoticeRow).where(NoticeRow.tenant_id == tenant_id)
+        state = params.get("state")
+        if state is not None:
+            query = query.where(NoticeRow.state == _choice("state", state, NoticeState))
+        ticket = params.get("ticket")
+        if ticket is not None:
+            query = query.where(NoticeRow.ticket_id == _number("ticket", ticket, None))
+        with self.factory() as session:
+            rows, cursor = _page(session, query, NoticeRow.id, request)
+            return JSONResponse(
+                {"notices": [self._notice(r) for r in rows], "next_cursor": cursor},
+            )
+
+    # -- unsubscribing ---------------------------------------------------------------
+
+    def unsubscribe_page(self, token: str) -> HTMLResponse:
+        """The page an unsubscribe link opens: who would stop hearing from salesync."""
+        with self.factory() as session:
+            found = session.execute(
+                select(ContactRow.email, TenantRow.name)
+                .join(TenantRow, TenantRow.id == ContactRow.tenant_id)
+                .where(ContactRow.unsubscribe_token == token)
+            ).first()
+        if found is None:
+            return _unknown_link()
+        email, tenant = found
+        return _page_of("confirm", "Unsubscribe from salesync emails", email=email, tenant=tenant)
+
+    def unsubscribe(self, token: str) -> HTMLResponse:
+        """Opt the contact out: from the confirmation page, or a mail client's one-click
+        post (whose body, ``List-Unsubscribe=One-Click``, says nothing more)."""
+        with self.factory() as session, session.begin():
+            contact = unsubscribe(session, token)
+            tenant = (
+                session.scalar(select(TenantRow.name).where(TenantRow.id == contact.tenant_id))
+                if contact is not None
+                else None
+            )
+        if contact is None:
+            return _unknown_link()
+        return _page_of(
+            "done",
+            "You are unsubscribed",
+            email=contact.email,
+            tenant=tenant or contact.tenant_id,
+        )
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _authenticate(self, tenant_id: str, request: Request) -> None:
+        """Let the request through only with a live API token of ``tenant_id``."""
+        refused = refusal(self.factory, tenant_id, request.headers.get("authorization"))
+        if refused is not None:
+            raise Refusal(refused)
+
+    def _event(self, row: TicketEventRow) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "at": _at(row.at),
+            "actor": row.actor,
+            "event": row.event,
+            "text": self.redactor.text(row.text),
+            "data": self.redactor.value(row.data),
+        }
+
+    def _incident(self, row: IncidentRow) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "failed_at": _at(row.failed_at),
+            "recorded_at": _at(row.recorded_at),
+            "stage": row.stage,
+            "subject": row.subject,
+            "provider": row.provider,
+            "operation": row.operation,
+            "kind": row.kind,
+            "code": row.code,
+            "location_id": row.location_id,
+            "connection_id": row.connection_id,
+            "user_message": self.redactor.text(row.user_message),
+            "message": self.redactor.text(row.message),
+            "documents": row.documents,
+            "http": self.redactor.value(row.http),
+            "details": self.redactor.value(row.details),
+            "transient": row.transient,
+            "healed_at": _at(row.healed_at),
+        }
+
+    def _notice(self, row: NoticeRow) -> dict[str, Any]:
+        return {
+            "id": row.id,
+            "ticket_id": row.ticket_id,
+            "reason": row.reason,
+            "recipient": row.recipient,
+            "subject": self.redactor.text(row.subject),
+            "state": row.state,
+            "created_at": _at(row.created_at),
+            "due_at": _at(row.due_at),
+            "sent_at": _at(row.sent_at),
+            "attempts": row.attempts,
+            "error": self.redactor.text(row.error) if row.error is not None else None,
+        }
+
+
+def _ticket(row: TicketRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "title": row.title,
+        "state": row.state,
+        "kind": row.kind,
+        "code": row.code,
+        "provider": row.provider,
+        "operation": row.operation,
+        "entity": row.entity,
+        "location_id": row.location_id,
+        "connection_id": row.connection_id,
+        "user_message": row.user_message,
+        "help_url": row.help_url,
+        "merchant_action": row.merchant_action,
+        "occurrences": row.occurrences,
+        "reopened": row.reopened,
+        "first_failed_at": _at(row.first_failed_at),
+        "first_seen": _at(row.first_seen),
+        "last_seen": _at(row.last_seen),
+        "opened_at": _at(row.opened_at),
+        "team": row.team,
+        "assignee": row.assignee,
+        "assigned_at": _at(row.assigned_at),
+        "acknowledged_at": _at(row.acknowledged_at),
+        "escalations": row.escalations,
+        "resolved_at": _at(row.resolved_at),
+        "resolution": row.resolution,
+        "plan": row.plan,
+        "respond_by": _at(row.respond_by),
+        "resolve_by": _at(row.resolve_by),
+    }
+
+
+def _page(
+    session: Session, query: Select[_Row], key: Any, request: Request
+) -> tuple[list[_Row], str | None]:
+    """One page of ``query``, newest ``key`` first, and the cursor of the next page (None
+    on the last). The cursor is the last key shown, so rows added meanwhile never shift
+    a page."""
+    params = request.query_params
+    limit = _number("limit", params.get("limit", str(DEFAULT_LIMIT)), MAX_LIMIT)
+    cursor = params.get("cursor")
+    if cursor is not None:
+        query = query.where(key < _number("cursor", cursor, None))
+    rows = list(session.scalars(query.order_by(key.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, str(rows[-1].id) if more else None
+
+
+def _number(name: str, value: str, most: int | None) -> int:
+    """``value`` as a whole number from 1 up to ``most``, or a 400 saying what it must be."""
+    bound = f" up to {most}" if most is not None else ""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1 or (most is not None and number > most):
+        raise Refusal(answer(400, "bad_parameter", f"{name} must be a whole number from 1{bound}."))
+    return number
+
+
+def _choice(name: str, value: str, allowed: Iterable[str]) -> str:
+    """``value`` if it is one of ``allowed``, or a 400 listing them."""
+    choices = [str(a) for a in allowed]
+    if value not in choices:
+        raise Refusal(answer(400, "bad_parameter", f"{name} must be one of: {', '.join(choices)}."))
+    return value
+
+
+def _page_of(state: str, title: str, **context: str) -> HTMLResponse:
+    html = _PAGES.get_template("unsubscribe.html").render(state=state, title=title, **context)
+    return HTMLResponse(html, status_code=404 if state == "unknown" else 200)
+
+
+def _unknown_link() -> HTMLResponse:
+    return _page_of("unknown", "This unsubscribe link does not work")
+
+
+async def _refused(_: Request, exc: Exception) -> Response:
+    """The answer a ``Refusal`` carries (the handler is registered for nothing else)."""
+    if not isinstance(exc, Refusal):
+        raise exc
+    return exc.response
