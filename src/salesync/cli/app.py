@@ -15,6 +15,7 @@ from salesync.cli.common import console, database, err, parse_day, require_tenan
 from salesync.cli.demo import run_demo
 from salesync.cli.tables import balance_table
 from salesync.connectors.ledger.books import LedgerBooks
+from salesync.engine.wiring import tenant_redactor
 from salesync.store.vault import new_key
 
 app = typer.Typer(
@@ -130,7 +131,8 @@ def export(
     cfg = settings()
     with database(cfg) as factory, factory() as session:
         require_tenant(session, tenant)
-        count = LedgerBooks(session, tenant).export(fmt.value, out)
+        scrub = tenant_redactor(cfg, session, tenant)
+        count = LedgerBooks(session, tenant).export(fmt.value, out, redactor=scrub)
     console.print(f"Wrote {count} entries to {out}")
 
 

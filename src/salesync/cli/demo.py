@@ -49,7 +49,7 @@ from salesync.engine.inbox import Inbox, RecordState, as_problems
 from salesync.engine.outbox import Outbox
 from salesync.engine.planner import Planner
 from salesync.engine.reconcile import Reconciler
-from salesync.engine.wiring import configured_engine, monitor, ticket_desk
+from salesync.engine.wiring import configured_engine, monitor, tenant_redactor, ticket_desk
 from salesync.sandbox.shopify import activity as shopify_activity
 from salesync.sandbox.shopify.payloads import order_json
 from salesync.sandbox.square import activity as square_activity
@@ -356,8 +356,9 @@ def report(
         books = LedgerBooks(session, TENANT)
         console.print(balance_table(books.trial_balance(), f"Trial balance: {CAST.tenant.name}"))
         exports = cfg.data_dir / "exports"
-        bean = books.export("beancount", exports / f"{TENANT}.beancount")
-        books.export("hledger", exports / f"{TENANT}.journal")
+        scrub = tenant_redactor(cfg, session, TENANT)
+        bean = books.export("beancount", exports / f"{TENANT}.beancount", redactor=scrub)
+        books.export("hledger", exports / f"{TENANT}.journal", redactor=scrub)
     console.print(f"Beancount export ({bean} entries): {exports / f'{TENANT}.beancount'}")
     console.print(f"hledger export: {exports / f'{TENANT}.journal'}")
 

@@ -7,7 +7,7 @@ can be exported to Beancount or hledger for an accountant's tools.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from salesync.domain.documents import Document, Location
 from salesync.domain.journal import AccountType, ChartOfAccounts, JournalEntry, account_type
 from salesync.domain.money import Money
 from salesync.domain.postings import DEFAULT_PLAN, Placement, journal_for
+from salesync.domain.redaction import Redactor
 from salesync.store.repositories import Accounts, Journal, Locations, Posted
 from salesync.store.tables import JournalEntryRow, JournalLineRow
 
@@ -93,8 +94,14 @@ class LedgerBooks:
                 already += 1
         return PostSummary(created, already)
 
-    def export(self, fmt: str, path: Path) -> int:
-        """Write the whole ledger to ``path`` as ``beancount`` or ``hledger``; returns entries."""
+    def export(self, fmt: str, path: Path, *, redactor: Redactor | None = None) -> int:
+        """Write the whole ledger to ``path`` as ``beancount`` or ``hledger``; returns entries.
+
+        Narrations and memos carry what sources wrote (a sale's number, a note) and pass
+        through ``redactor`` on the way out: an export is handed to other people, and a
+        card number, an e-mail address or a secret a POS put in a sale's number must
+        not travel with it. The ledger itself keeps what was posted."""
+        scrub = redactor or Redactor.of()
         writers = {"beancount": write_beancount, "hledger": write_hledger}
         if fmt not in writers:
             raise ValueError(f"unknown export format {fmt!r}; use beancount or hledger")
@@ -111,7 +118,7 @@ class LedgerBooks:
         try:
             with partial.open("w", encoding="utf-8") as out:
                 count = writers[fmt](
-                    self.journal.entries(),
+                    (_scrubbed(entry, scrub) for entry in self.journal.entries()),
                     chart,
                     out,
                     title=f"salesync books: {self.tenant_id}",
@@ -226,3 +233,11 @@ def net_income(rows: Iterable[IncomeRow]) -> dict[tuple[date, str, str], Money]:
         sign = 1 if account_type(row.account) is AccountType.INCOME else -1
         result[key] = result.get(key, Money.zero(row.amount.currency)) + row.amount * sign
     return result
+
+
+def _scrubbed(entry: JournalEntry, redactor: Redactor) -> JournalEntry:
+    return replace(
+        entry,
+        narration=redactor.text(entry.narration),
+        lines=tuple(replace(line, memo=redactor.text(line.memo)) for line in entry.lines),
+    )
