@@ -49,6 +49,8 @@ ACCOUNT_MAP = {
 }
 RETIRED = "Income:Sales:Retired"
 """Mapped to an inactive account: what ``refused`` postings post to."""
+RETIRED_TOO = "Income:Sales:Retired-Too"
+"""Mapped to the same inactive account."""
 TRANSACTIONS = ("SalesReceipt", "RefundReceipt", "Invoice", "Payment", "JournalEntry", "Deposit")
 WRITTEN_FORMS = ("SalesReceipt", "RefundReceipt", "Invoice", "JournalEntry", "Deposit")
 UNDEPOSITED, RECEIVABLE, DISCOUNTS, SALES_TAX = "4", "84", "86", "89"
@@ -152,7 +154,7 @@ class QboHarness:
         defaults: dict[str, Any] = {
             "realm_id": company.realm_id,
             "base_url": BASE,
-            "accounts": {**ACCOUNT_MAP, RETIRED: retired["Id"]},
+            "accounts": {**ACCOUNT_MAP, RETIRED: retired["Id"], RETIRED_TOO: retired["Id"]},
         }
         vault = Vault([new_key()])
         with factory() as session, session.begin():
@@ -233,12 +235,12 @@ class QboHarness:
             if "salesync key: " in str(txn.get("PrivateNote", ""))
         )
 
-    def refused(self, posting: Posting) -> Posting:
+    def refused(self, posting: Posting, account: str = RETIRED) -> Posting:
         """The posting with its first sales line moved to an account mapped to an
         inactive QuickBooks account."""
         lines = list(posting.entry.lines)
         index = next(i for i, ln in enumerate(lines) if ln.account.startswith("Income:Sales:"))
-        lines[index] = replace(lines[index], account=RETIRED)
+        lines[index] = replace(lines[index], account=account)
         return replace(posting, entry=replace(posting.entry, lines=tuple(lines)))
 
     def arm(self, fault: str, times: int = 1) -> None:

@@ -23,7 +23,7 @@ from destination_contract import (
     expected_balances,
     nonzero,
 )
-from qbo_harness import QboHarness, named
+from qbo_harness import RETIRED, RETIRED_TOO, QboHarness, named
 from sqlalchemy.orm import Session, sessionmaker
 
 import salesync.sandbox.qbo as sandbox_package
@@ -702,6 +702,22 @@ def test_an_account_mapped_to_an_inactive_one_is_refused_before_sending(qbo: Qbo
     assert written.error.code == "inactive_account"
     assert "'Retired Sales'" in written.error.user_message
     assert "batch" not in qbo.calls()
+
+
+def test_every_account_posting_to_one_inactive_account_is_one_root_cause(
+    qbo: QboHarness,
+) -> None:
+    """The merchant is told which of salesync's accounts is affected; the internal message,
+    which the ticket groups by, names the inactive QuickBooks account, so all of them
+    make one ticket."""
+    first, second = cards(2)
+    [a, b] = qbo.open().post([qbo.refused(first), qbo.refused(second, RETIRED_TOO)])
+    assert a.error is not None
+    assert b.error is not None
+    assert RETIRED in a.error.user_message
+    assert RETIRED_TOO in b.error.user_message
+    assert a.error.message == b.error.message
+    assert "'Retired Sales' is inactive" in a.error.message
 
 
 def test_bad_settings_are_refused_on_connect_listing_every_problem() -> None:

@@ -376,13 +376,19 @@ class QboBooks:
 
     def _refused(self, posting: Posting, error: SyncError, *more: SyncError) -> Written:
         """``error`` (and ``more``, each one said) for this posting alone: errors are
-        shared by the postings of a batch, so each gets its own copy."""
+        shared by the postings of a batch, so each gets its own copy.
+
+        The merchant reads every problem; the internal message stays the first one's, so
+        postings that fail on the same first problem group into one ticket whatever else
+        each of them also lacks (the rest are in the details)."""
         own = copy.copy(error)
         if more:
             said = dict.fromkeys(e.user_message for e in (error, *more))
             own.user_message = " ".join(said)
-            own.message = "; ".join(dict.fromkeys(e.message for e in (error, *more)))
-            own.details = {"problems": [dict(e.details) for e in (error, *more)]}
+            own.details = {
+                "problems": [dict(e.details) for e in (error, *more)],
+                "messages": list(dict.fromkeys(e.message for e in (error, *more))),
+            }
         own.location = posting.entry.location_id
         own.documents = posting.document_ids
         return Written(posting.key, error=own)

@@ -129,6 +129,8 @@ class Lists:
                 f"The QuickBooks account '{obj.get('Name')}' that {name} posts to is "
                 f"inactive. Reactivate it in QuickBooks (Chart of accounts, include inactive) "
                 f"or map {name} to another account, then retry.",
+                cause=f"qbo: QuickBooks account {obj.get('Id')} '{obj.get('Name')}' is "
+                "inactive (inactive_account)",
             )
         return ref_of("Account", obj)
 
@@ -322,10 +324,19 @@ class Lists:
         return rows[0] if rows else None
 
     def _refusal(
-        self, account: str, code: str, user_message: str, entity: str = "Account"
+        self,
+        account: str,
+        code: str,
+        user_message: str,
+        entity: str = "Account",
+        *,
+        cause: str | None = None,
     ) -> MappingError:
+        """``cause`` names what is wrong in QuickBooks itself when it is one thing there
+        (an inactive account): the internal message, and so the ticket, is about it, and
+        every salesync account that posts to it joins one ticket."""
         return MappingError(
-            f"qbo: no usable QuickBooks {entity.lower()} for {account} ({code})",
+            cause or f"qbo: no usable QuickBooks {entity.lower()} for {account} ({code})",
             user_message=user_message,
             code=code,
             provider="qbo",
