@@ -775,7 +775,7 @@ FAULTS: list[tuple[str, QboError, ErrorKind, str]] = [
         ErrorKind.CONFLICT,
         "renumber",
     ),
-    ("5010-stale", _fault("5010", "Stale Object Error"), ErrorKind.CONFLICT, "reads it again"),
+    ("5010-stale", _fault("5010", "Stale Object Error"), ErrorKind.TRANSIENT, "reads it again"),
     ("6240-name", _fault("6240", "Duplicate Name Exists Error"), ErrorKind.MAPPING, "Rename"),
     ("6080-no-name", _fault("6080", "No Name Provided"), ErrorKind.VALIDATION, "needs a name"),
     (

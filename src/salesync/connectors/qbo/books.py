@@ -136,7 +136,8 @@ class QboBooks:
             created = not isinstance(outcome, SyncError)
             if isinstance(outcome, SyncError):
                 if key not in earlier:
-                    if outcome.code == "inactive_reference":
+                    if outcome.code in ("inactive_reference", "stale_object"):
+                        # What was read of the company is out of date: read it again.
                         self.realm.forget()
                     results[key] = self._refused(p.posting, outcome)
                     continue

@@ -167,11 +167,15 @@ RULES: dict[str, FaultRule] = {
     "3001": THROTTLED,
     "003001": THROTTLED,
     "10000": SERVER_ERROR,
+    # A stale SyncToken: the object changed in QuickBooks since salesync read it. The
+    # books forget what they read of the company, so the retry reads it again first
+    # (https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/change-data-capture
+    # and the Stale Object Error, 5010, in the error code list).
     "5010": FaultRule(
-        ErrorKind.CONFLICT,
+        ErrorKind.TRANSIENT,
         "stale_object",
-        "Someone changed this record in QuickBooks while salesync was saving it; salesync "
-        "reads it again before it tries once more.",
+        "Someone changed a record in QuickBooks while salesync was saving; salesync reads "
+        "it again and tries once more by itself.",
     ),
     "2050": FaultRule(
         ErrorKind.VALIDATION,
