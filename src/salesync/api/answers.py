@@ -7,10 +7,37 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from salesync.domain.validation import Problem
 
 RETRY_AFTER_SECONDS = 30
+
+AUTH_REFUSALS = {
+    401: "No API token, or one unknown or revoked (`unauthenticated`, `bad_token`).",
+    403: "The API token belongs to another tenant (`wrong_tenant`).",
+    404: "There is no such tenant (`unknown_tenant`).",
+}
+"""How a tenant's API refuses a caller, as its routes declare it."""
+
+
+class ProblemRow(BaseModel):
+    """One problem found in a request, and the field it is about (empty for the body)."""
+
+    code: str
+    message: str
+    path: str
+
+
+class ApiError(BaseModel):
+    """The body of every refusal: a machine code, plain words, and every problem found.
+    Some refusals add fields of their own (manual entry shows the record it kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(description="A machine-readable code, such as `bad_token`.")
+    message: str = Field(description="What went wrong and what to do, in plain words.")
+    problems: list[ProblemRow] = Field(default_factory=list)
 
 
 def problem_rows(problems: Iterable[Problem]) -> list[dict[str, str]]:
@@ -43,3 +70,32 @@ def database_unavailable() -> JSONResponse:
         "salesync cannot store anything right now; please try again shortly.",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
+
+
+def declared(refusals: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses`` for its OpenAPI document: each refusal in ``refusals``
+    (status: when) in the error shape, then the 503 every route answers while the database
+    is unavailable, and the ``default`` that stands for an unexpected failure."""
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {"model": ApiError, "description": when} for status, when in refusals.items()
+    }
+    responses.setdefault(
+        503,
+        {
+            "model": ApiError,
+            "description": "The database is unavailable (`database_unavailable`); nothing "
+            "was stored, try again after Retry-After seconds.",
+        },
+    )
+    responses[503]["headers"] = {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "required": True,
+            "schema": {"type": "integer"},
+        }
+    }
+    responses["default"] = {
+        "model": ApiError,
+        "description": "An unexpected failure (`internal_error`), logged on the server.",
+    }
+    return responses

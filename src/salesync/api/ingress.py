@@ -24,10 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -36,6 +38,7 @@ from salesync.api.answers import (
     RETRY_AFTER_SECONDS,
     answer,
     database_unavailable,
+    declared,
 )
 from salesync.api.body import BadLengthError, BodyTooLargeError, read_body
 from salesync.api.connections import ConnectionCache, Receiver, UnknownConnectionError
@@ -53,6 +56,23 @@ log = structlog.get_logger("salesync.ingress")
 VERIFY_INLINE_BYTES = 64 * 1024
 """Bodies up to this size are verified on the event loop (microseconds of HMAC and JSON);
 larger ones in a worker thread, so one big body does not hold up every other request."""
+
+
+DELIVERY_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "The provider's delivery exactly as it signed it; the signature is "
+    "checked on these bytes.",
+    "content": {"application/json": {"schema": {}}},
+}
+
+
+class Acknowledged(BaseModel):
+    """A delivery taken: stored, a repeat, nothing to keep, or kept unreadable (then with
+    the error shape's ``error``, ``message`` and ``problems`` and the record kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["accepted", "duplicate", "ignored", "quarantined"]
 
 
 class Refused(Exception):  # noqa: N818 -- an outcome carried to the handler, not a fault
@@ -112,6 +132,24 @@ class Ingress:
             summary="Receive a provider's webhook delivery",
             tags=["webhooks"],
             response_class=JSONResponse,
+            response_model=None,
+            responses={
+                200: {"model": Acknowledged, "description": "The delivery is taken."},
+                **declared(
+                    {
+                        400: "The Content-Length header is not a number (`bad_content_length`).",
+                        401: "A forged signature, or a delivery older than the provider's "
+                        "retries (`webhook_forged`, `webhook_replayed`).",
+                        404: "No active source connection with this id, or one that takes "
+                        "no webhooks (`unknown_connection`, `no_webhooks`).",
+                        413: "The body is over the size cap (`body_too_large`).",
+                        503: "Nothing was stored: the database is unavailable, the source's "
+                        "connector is not installed, or the connection cannot check "
+                        "signatures. The provider delivers again later.",
+                    }
+                ),
+            },
+            openapi_extra={"requestBody": DELIVERY_BODY},
         )
 
     async def receive(self, connection_id: str, request: Request) -> JSONResponse:

@@ -13,7 +13,7 @@ every problem and the field it is about.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,13 +21,17 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from salesync.api.answers import (
+    AUTH_REFUSALS,
+    ProblemRow,
     answer,
     database_unavailable,
+    declared,
     problem_rows,
 )
 from salesync.api.auth import refusal
@@ -60,6 +64,32 @@ _STATUS = {
 }
 
 
+ENTRY_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "The sale or refund in salesync's document JSON; `id`, `tenant_id` and "
+    "`source` may be left out. Whatever arrives is kept; what cannot be booked is refused "
+    "with 422 and every problem found.",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+
+
+class EntryRecord(BaseModel):
+    """The inbox record that keeps the entry."""
+
+    id: int
+    state: str
+    duplicate_of: int | None
+
+
+class EntryOutcome(BaseModel):
+    """Where an entry ended: its record, the problems found, and the document with its
+    queue place and postings once it has one."""
+
+    record: EntryRecord
+    problems: list[ProblemRow]
+    document: dict[str, Any] | None = None
+
+
 class Unauthorized(Exception):  # noqa: N818 -- an outcome carried to the handler
     def __init__(self, response: JSONResponse) -> None:
         super().__init__(response.status_code)
@@ -81,6 +111,19 @@ def entry_payload(tenant_id: str, kind: DocumentKind, body: bytes) -> tuple[str,
         data = json.loads(text)
     except json.JSONDecodeError:
         return text, []
+    except ValueError:  # an integer past the digits Python converts
+        problem = Problem("unreadable_json", "a number in the body has too many digits", "")
+        return text, [problem]
+    except RecursionError:
+        return text, [Problem("unreadable_json", "the JSON is nested too deeply", "")]
+    halves = [
+        Problem(
+            "lone_surrogate", "a \\u escape is half of a UTF-16 pair; send whole characters", path
+        )
+        for path in sorted(lone_surrogates(data))
+    ]
+    if halves:
+        return text, halves
     if not isinstance(data, dict):
         return text, []
     filled: dict[str, Any] = {"tenant_id": tenant_id, "source": MANUAL}
@@ -88,6 +131,30 @@ def entry_payload(tenant_id: str, kind: DocumentKind, body: bytes) -> tuple[str,
     if isinstance(external_id, str) and external_id:
         filled["id"] = document_id(tenant_id, MANUAL, kind, external_id)
     return json.dumps({**filled, **data}, ensure_ascii=False), []
+
+
+def lone_surrogates(data: Any) -> Iterator[str]:
+    """The paths of the strings (keys included) in parsed JSON that hold half of a UTF-16
+    surrogate pair: JSON's ``\\u`` escapes allow one, but no database can store it."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str) and _escaped(value) != value:
+            yield path
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = _escaped(key)
+                inner = f"{path}.{name}" if path else name
+                if name != key:
+                    yield inner
+                stack.append((inner, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+
+
+def _escaped(text: str) -> str:
+    """``text`` with each half of a surrogate pair written as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +189,31 @@ class ManualEntry:
             ("/refunds", self.refund, "Enter a refund by hand"),
         ):
             app.add_api_route(
-                prefix + path, endpoint, methods=["POST"], summary=summary, tags=["manual entry"]
+                prefix + path,
+                endpoint,
+                methods=["POST"],
+                summary=summary,
+                tags=["manual entry"],
+                response_model=None,
+                responses={
+                    200: {
+                        "model": EntryOutcome,
+                        "description": "The same entry was sent before; its first outcome.",
+                    },
+                    201: {"model": EntryOutcome, "description": "Booked, or queued for a summary."},
+                    202: {"model": EntryOutcome, "description": "Kept, waiting for its sale."},
+                    **declared(
+                        {
+                            400: "The Content-Length header is not a number "
+                            "(`bad_content_length`).",
+                            **AUTH_REFUSALS,
+                            413: "The body is over the size cap (`body_too_large`).",
+                            422: "The entry is kept but cannot be booked (`invalid_entry`); "
+                            "`problems` names every problem and its field.",
+                        }
+                    ),
+                },
+                openapi_extra={"requestBody": ENTRY_BODY},
             )
 
     async def sale(self, tenant_id: str, request: Request) -> JSONResponse:

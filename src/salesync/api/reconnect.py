@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import QueryParams
 
+from salesync.api.answers import declared
 from salesync.connectors.tokens import Grant, TokenManager, _parse_grant
 from salesync.domain.errors import AuthError, ErrorKind, SyncError
 from salesync.domain.tickets import TicketState
@@ -62,6 +63,30 @@ COOKIE = "salesync_reconnect"
 §10.12): a state carried to another browser cannot complete there."""
 _PURPOSE = "reconnect"
 _ACTIVE_TICKETS = [s.value for s in TicketState if s.active]
+_CALLBACK_QUERY = [
+    {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": what,
+        "schema": {"type": "string"},
+    }
+    for name, what in (
+        ("state", "The state salesync sealed into the consent request."),
+        ("code", "The authorization code to exchange for tokens."),
+        ("realmId", "The QuickBooks company chosen (Intuit only)."),
+        ("error", "Why the provider sends the merchant back without a code."),
+        ("error_description", "The provider's words for ``error``."),
+    )
+] + [
+    {
+        "name": COOKIE,
+        "in": "cookie",
+        "required": False,
+        "description": "The nonce of the sign-in this browser started.",
+        "schema": {"type": "string"},
+    }
+]
 
 _ENV = Environment(
     loader=PackageLoader("salesync.api", "templates"),
@@ -115,6 +140,21 @@ class _RefusedError(Exception):
     def __init__(self, page: HTMLResponse) -> None:
         super().__init__(page.status_code)
         self.page = page
+
+
+def pages(statuses: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses``: each status (and when) a page for the merchant's browser;
+    a database that is unavailable or an unexpected failure answers in the API's JSON."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {"description": when, "content": html} for status, when in statuses.items()
+    }
+    for status, json_answer in declared({}).items():
+        if status in responses:
+            responses[status]["model"] = json_answer["model"]
+        else:
+            responses[status] = json_answer
+    return responses
 
 
 def page(status: int, title: str, *paragraphs: str, link: str | None = None) -> HTMLResponse:
@@ -174,13 +214,31 @@ class Reconnect:
         }
 
     def register(self, app: FastAPI) -> None:
+        # Each answer is built whole (a page or a redirect); ``Response`` keeps FastAPI from
+        # declaring an answer of its own next to the ones listed.
         app.add_api_route(
             "/connections/{connection_id}/reconnect",
             self.start,
             methods=["GET"],
             summary="Sign in to the books again",
             tags=["reconnect"],
-            response_class=HTMLResponse,
+            response_class=Response,
+            status_code=302,
+            response_description="To the provider's consent screen.",
+            responses={
+                302: {
+                    "headers": {
+                        "Location": {"required": True, "schema": {"type": "string"}},
+                    }
+                },
+                **pages(
+                    {
+                        404: "No such connection, or one that does not sign in through salesync.",
+                        503: "Sign-in with this provider is not set up on this server, or "
+                        "the database is unavailable (then in the API's JSON).",
+                    }
+                ),
+            },
         )
         app.add_api_route(
             CALLBACK_PATH,
@@ -188,7 +246,19 @@ class Reconnect:
             methods=["GET"],
             summary="Where the provider sends the merchant back",
             tags=["reconnect"],
-            response_class=HTMLResponse,
+            response_class=Response,
+            response_description="Connected again, or nothing changed as the merchant chose.",
+            responses=pages(
+                {
+                    200: "Connected again, or nothing changed as the merchant chose.",
+                    400: "The sign-in cannot finish: expired, started in another browser, "
+                    "not from salesync, or refused by the provider.",
+                    404: "The connection no longer exists.",
+                    409: "The merchant signed in to another company than the connection's.",
+                    502: "The provider did not answer, or refused salesync's app.",
+                }
+            ),
+            openapi_extra={"parameters": _CALLBACK_QUERY},
         )
 
     def link(self, connection_id: str) -> str:

@@ -33,7 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesync.api.answers import answer
+from salesync.api.answers import AUTH_REFUSALS, answer, declared
 from salesync.api.auth import bearer, refusal
 from salesync.domain.errors import ErrorKind
 from salesync.domain.redaction import Redactor
@@ -54,8 +54,77 @@ from salesync.store.tables import (
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_DAYS = 366
+MAX_ID = 2**63 - 1
+"""The largest id either database stores; a cursor or id past it names nothing."""
 LATEST_INCIDENTS = 20
 """How many of a ticket's incidents its detail shows, newest first."""
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+_PAGING = [
+    _query(
+        "limit",
+        "How many to show at a time.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+    ),
+    _query(
+        "cursor",
+        "The `next_cursor` of the page before.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    ),
+]
+_QUERIES: dict[str, list[dict[str, Any]]] = {
+    "tickets": [
+        _query(
+            "state",
+            "Only tickets in this state; `active` for those not yet resolved.",
+            {"type": "string", "enum": [*TicketState, "active"]},
+        ),
+        _query("kind", "Only tickets of this kind.", {"type": "string", "enum": [*ErrorKind]}),
+        _query(
+            "provider",
+            f"Only tickets about this provider; `{SYSTEM}` for salesync's own.",
+            {"type": "string"},
+        ),
+        *_PAGING,
+    ],
+    "measures": [
+        _query(
+            "days",
+            "How many days back to look.",
+            {"type": "integer", "minimum": 1, "maximum": MAX_DAYS},
+        ),
+    ],
+    "notices": [
+        _query("state", "Only notices in this state.", {"type": "string", "enum": [*NoticeState]}),
+        _query(
+            "ticket",
+            "Only notices about this ticket.",
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        ),
+        *_PAGING,
+    ],
+}
+_BAD_PARAMETER = {400: "A query parameter is outside what it takes (`bad_parameter`)."}
+_REFUSALS: dict[str, dict[int, str]] = {
+    "tickets": {**_BAD_PARAMETER, **AUTH_REFUSALS},
+    "ticket": {
+        **AUTH_REFUSALS,
+        404: "There is no such tenant (`unknown_tenant`), or it has no such ticket "
+        "(`unknown_ticket`).",
+    },
+    "measures": {**_BAD_PARAMETER, **AUTH_REFUSALS},
+    "notices": {**_BAD_PARAMETER, **AUTH_REFUSALS},
+}
 
 _PAGES = Environment(
     loader=PackageLoader("salesync.monitor", "templates"),
@@ -113,6 +182,17 @@ class Support:
             summary="Support measures for Prometheus",
             tags=["support"],
             response_class=Response,
+            responses={
+                200: {
+                    "description": "The measures in Prometheus' text exposition format.",
+                    "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                },
+                **declared(
+                    {401: "A metrics token is set and the request does not carry it."}
+                    if self.metrics_token is not None
+                    else {}
+                ),
+            },
         )
         prefix = "/api/v1/tenants/{tenant_id}"
         for path, endpoint, summary in (
@@ -121,8 +201,16 @@ class Support:
             ("/measures", self.measures, "How fast the tenant's failures were handled"),
             ("/notices", self.notices, "What the tenant's contacts were told"),
         ):
+            name = endpoint.__name__
             app.add_api_route(
-                prefix + path, endpoint, methods=["GET"], summary=summary, tags=["support"]
+                prefix + path,
+                endpoint,
+                methods=["GET"],
+                summary=summary,
+                tags=["support"],
+                response_class=JSONResponse,
+                responses=declared(_REFUSALS[name]),
+                openapi_extra={"parameters": _QUERIES[name]} if name in _QUERIES else None,
             )
         for method, page in (("GET", self.unsubscribe_page), ("POST", self.unsubscribe)):
             app.add_api_route(
@@ -184,12 +272,17 @@ class Support:
         """One ticket: its fields, affected documents, timeline and latest incidents."""
         self._authenticate(tenant_id, request)
         desk = TicketDesk(self.factory, self.clock, tenant_id=tenant_id)
+        unknown = Refusal(answer(404, "unknown_ticket", f"{tenant_id} has no ticket {ticket_id}."))
         try:
-            detail = desk.detail(int(ticket_id), incidents=LATEST_INCIDENTS)
-        except (KeyError, ValueError):
-            raise Refusal(
-                answer(404, "unknown_ticket", f"{tenant_id} has no ticket {ticket_id}.")
-            ) from None
+            number = int(ticket_id)
+        except ValueError:
+            raise unknown from None
+        if not 1 <= number <= MAX_ID:  # past any stored id, and past what SQLite can compare
+            raise unknown
+        try:
+            detail = desk.detail(number, incidents=LATEST_INCIDENTS)
+        except KeyError:
+            raise unknown from None
         return JSONResponse(
             {
                 "ticket": _ticket(detail.ticket),
@@ -218,7 +311,7 @@ class Support:
             query = query.where(NoticeRow.state == _choice("state", state, NoticeState))
         ticket = params.get("ticket")
         if ticket is not None:
-            query = query.where(NoticeRow.ticket_id == _number("ticket", ticket, None))
+            query = query.where(NoticeRow.ticket_id == _number("ticket", ticket))
         with self.factory() as session:
             rows, cursor = _page(session, query, NoticeRow.id, request)
             return JSONResponse(
@@ -359,22 +452,23 @@ def _page(
     limit = _number("limit", params.get("limit", str(DEFAULT_LIMIT)), MAX_LIMIT)
     cursor = params.get("cursor")
     if cursor is not None:
-        query = query.where(key < _number("cursor", cursor, None))
+        query = query.where(key < _number("cursor", cursor))
     rows = list(session.scalars(query.order_by(key.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, str(rows[-1].id) if more else None
 
 
-def _number(name: str, value: str, most: int | None) -> int:
+def _number(name: str, value: str, most: int = MAX_ID) -> int:
     """``value`` as a whole number from 1 up to ``most``, or a 400 saying what it must be."""
-    bound = f" up to {most}" if most is not None else ""
     try:
         number = int(value)
     except ValueError:
         number = 0
-    if number < 1 or (most is not None and number > most):
-        raise Refusal(answer(400, "bad_parameter", f"{name} must be a whole number from 1{bound}."))
+    if number < 1 or number > most:
+        raise Refusal(
+            answer(400, "bad_parameter", f"{name} must be a whole number from 1 up to {most}.")
+        )
     return number
 
 
