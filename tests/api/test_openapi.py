@@ -47,6 +47,7 @@ OPERATIONS = (
     ("GET", "/api/v1/tenants/{tenant_id}/notices"),
     ("GET", "/connections/{connection_id}/reconnect"),
     ("GET", "/oauth/callback"),
+    ("GET", "/api/v1/me"),
 )
 EXAMPLES = 25
 """Cases per operation: enough to reach every branch the parameters open, while the whole
@@ -233,14 +234,23 @@ def test_ids_past_what_the_database_stores_are_refused(
         (b'{"external_id": "T-\\ud800", "note": {"\\udfff": 1}}', "lone_surrogate", "external_id"),
         (b'{"external_id": "T-1", "total": ' + b"9" * 5000 + b"}", "unreadable_json", ""),
         (b"[" * 30000 + b"]" * 30000, "unreadable_json", ""),
+        (b'{"external_id": "T-\\u0000"}', "nul_character", "external_id"),
+        (b'{"external_id": "T-2", "note": {"a\\u0000": 1}}', "nul_character", "note.a\\u0000"),
     ],
-    ids=["half a surrogate pair", "a number of 5000 digits", "nesting 30000 deep"],
+    ids=[
+        "half a surrogate pair",
+        "a number of 5000 digits",
+        "nesting 30000 deep",
+        "a NUL in a value",
+        "a NUL in a key",
+    ],
 )
 def test_json_no_database_can_keep_is_refused(
     client: TestClient, token: Callable[[str], str], body: bytes, code: str, path: str
 ) -> None:
     """A manual entry whose JSON parses to what cannot be stored or read (half a UTF-16
-    surrogate pair, a number past Python's digit limit, nesting past its stack) is kept
+    surrogate pair, a NUL character, a number past Python's digit limit, nesting past its
+    stack) is kept
     and refused 422 with the problem, not failed with a 500."""
     response = client.post(
         "/api/v1/tenants/demo/sales",

@@ -14,8 +14,10 @@ from salesync.domain.validation import Problem
 RETRY_AFTER_SECONDS = 30
 
 AUTH_REFUSALS = {
-    401: "No API token, or one unknown or revoked (`unauthenticated`, `bad_token`).",
-    403: "The API token belongs to another tenant (`wrong_tenant`).",
+    401: "No API token or user API key, or one unknown or revoked (`unauthenticated`, "
+    "`bad_token`).",
+    403: "The API token belongs to another tenant (`wrong_tenant`), or the user's role does "
+    "not allow this there (`not_allowed`).",
     404: "There is no such tenant (`unknown_tenant`).",
 }
 """How a tenant's API refuses a caller, as its routes declare it."""

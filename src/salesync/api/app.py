@@ -19,6 +19,7 @@ from salesync.api.connections import TTL_SECONDS, ConnectionCache
 from salesync.api.ingress import Ingress
 from salesync.api.manual import ManualEntry
 from salesync.api.reconnect import Reconnect
+from salesync.api.session import SignIn
 from salesync.api.support import Support
 from salesync.api.writer import GroupWriter
 from salesync.connectors.registry import SourceRegistry, sources
@@ -42,6 +43,7 @@ def create_app(
     metrics_token: str | None = None,
     redactor: Redactor | None = None,
     reconnect: Reconnect | None = None,
+    sign_in: SignIn | None = None,
 ) -> FastAPI:
     """The salesync API on ``factory``'s database.
 
@@ -49,7 +51,8 @@ def create_app(
     default); ``engine`` processes manual entries (one on the same database by default).
     ``metrics_token`` guards ``/metrics``; ``redactor`` is the last guard on what the
     ticket routes show; ``reconnect`` serves the merchants' reconnect links (see
-    ``wiring.reconnect``), absent when no provider app is configured.
+    ``wiring.reconnect``), absent when no provider app is configured. ``sign_in`` serves
+    the sign-in pages and sessions (one with the default password cost by default).
     """
     registry = registry or sources()
     engine = engine or Engine(factory, clock, registry=registry)
@@ -78,6 +81,7 @@ def create_app(
     Support(factory, clock, metrics_token=metrics_token, redactor=redactor).register(app)
     if reconnect is not None:
         reconnect.register(app)
+    (sign_in or SignIn(factory, clock)).register(app)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

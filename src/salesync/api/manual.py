@@ -122,8 +122,12 @@ def entry_payload(tenant_id: str, kind: DocumentKind, body: bytes) -> tuple[str,
         )
         for path in sorted(lone_surrogates(data))
     ]
-    if halves:
-        return text, halves
+    nuls = [
+        Problem("nul_character", "a \\u0000 (NUL) character cannot be stored; remove it", path)
+        for path in sorted(nul_characters(data))
+    ]
+    if halves or nuls:
+        return text, halves + nuls
     if not isinstance(data, dict):
         return text, []
     filled: dict[str, Any] = {"tenant_id": tenant_id, "source": MANUAL}
@@ -133,23 +137,33 @@ def entry_payload(tenant_id: str, kind: DocumentKind, body: bytes) -> tuple[str,
     return json.dumps({**filled, **data}, ensure_ascii=False), []
 
 
-def lone_surrogates(data: Any) -> Iterator[str]:
-    """The paths of the strings (keys included) in parsed JSON that hold half of a UTF-16
-    surrogate pair: JSON's ``\\u`` escapes allow one, but no database can store it."""
+def _strings(data: Any) -> Iterator[tuple[str, str]]:
+    """Every string in parsed JSON, keys included, with its path (``lines[0].sku``)."""
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:
         path, value = stack.pop()
-        if isinstance(value, str) and _escaped(value) != value:
-            yield path
+        if isinstance(value, str):
+            yield path, value
         elif isinstance(value, dict):
             for key, item in value.items():
-                name = _escaped(key)
-                inner = f"{path}.{name}" if path else name
-                if name != key:
-                    yield inner
+                shown = _escaped(key).replace("\x00", "\\u0000")
+                inner = f"{path}.{shown}" if path else shown
+                yield inner, key
                 stack.append((inner, item))
         elif isinstance(value, list):
             stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+
+
+def lone_surrogates(data: Any) -> Iterator[str]:
+    """The paths of the strings in parsed JSON that hold half of a UTF-16 surrogate pair:
+    JSON's ``\\u`` escapes allow one, but no database can store it."""
+    return (path for path, text in _strings(data) if _escaped(text) != text)
+
+
+def nul_characters(data: Any) -> Iterator[str]:
+    """The paths of the strings in parsed JSON holding a NUL character, which
+    PostgreSQL's text cannot hold."""
+    return (path for path, text in _strings(data) if "\x00" in text)
 
 
 def _escaped(text: str) -> str:

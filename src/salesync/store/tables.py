@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Date,
     ForeignKey,
     ForeignKeyConstraint,
@@ -91,6 +92,60 @@ class ApiTokenRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserRow(Base):
+    """A person who signs in: a merchant user (owner, bookkeeper) of exactly one tenant, or
+    a staff member (tier1, developer, admin) of none. Emails are kept lower-cased, so the
+    unique constraint holds whatever case they were typed in."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "(role IN ('owner', 'bookkeeper') AND tenant_id IS NOT NULL)"
+            " OR (role IN ('tier1', 'developer', 'admin') AND tenant_id IS NULL)",
+            name="role_tenant",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserSessionRow(Base):
+    """A signed-in browser. Only the SHA-256 of its cookie is kept; the CSRF token is the
+    synchroniser token its forms carry, worthless without the cookie."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UserApiKeyRow(Base):
+    """A user's bearer key for scripts: it acts with its user's role and tenant, and dies
+    with the user. Only its SHA-256 is kept."""
+
+    __tablename__ = "user_api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -1,0 +1,1 @@
+"""Tests of accounts: users, passwords, sessions, keys and the permission table."""
