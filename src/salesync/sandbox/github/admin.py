@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from salesync.sandbox.controls import fault_routes
 from salesync.sandbox.github import views
-from salesync.sandbox.github.errors import ApiError
+from salesync.sandbox.replies import ApiError
 
 if TYPE_CHECKING:
     from salesync.sandbox.github.service import GitHubSandbox

@@ -16,9 +16,10 @@ from salesync.clock import system_clock
 from salesync.sandbox.faults import FaultPlan
 from salesync.sandbox.github import errors, views
 from salesync.sandbox.github.admin import add_admin_routes
-from salesync.sandbox.github.errors import Reply, problem
+from salesync.sandbox.github.errors import problem
 from salesync.sandbox.github.repo import GitHubRepo, Issue
 from salesync.sandbox.github.service import ApiCall, GitHubSandbox
+from salesync.sandbox.replies import Reply
 
 DEFAULT_TOKEN = "ghp_sandboxDeveloperToken0000000000000000"  # noqa: S105 - a fixture credential
 DEFAULT_LOGIN = "salesync-bot"

@@ -12,8 +12,9 @@ revealed. Issues switched off in a repository, or a deleted issue, answer 410.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from salesync.sandbox.replies import ApiError, Reply
 
 DOCS = "https://docs.github.com/rest"
 ISSUES_DOCS = "https://docs.github.com/rest/issues/issues"
@@ -22,23 +23,6 @@ LIMITS_DOCS = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-t
 SECONDARY_DOCS = LIMITS_DOCS + "#about-secondary-rate-limits"
 TITLE_MAX = 256
 BODY_MAX = 65536
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One answer of the API: status, a JSON body (None for no body), extra headers."""
-
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class ApiError(Exception):
-    """A request GitHub refuses; the service answers it as ``reply``."""
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(f"{reply.status}: {reply.body}")
-        self.reply = reply
 
 
 def refusal(

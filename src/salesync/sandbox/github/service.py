@@ -25,9 +25,9 @@ from starlette.responses import JSONResponse, Response
 from salesync.sandbox.delivery import deliver
 from salesync.sandbox.faults import BEFORE, Fault, FaultKind, FaultPlan
 from salesync.sandbox.github import errors
-from salesync.sandbox.github.errors import ApiError, Reply
 from salesync.sandbox.github.repo import GitHubRepo, RequestRecord, Token
 from salesync.sandbox.limits import CallWindow
+from salesync.sandbox.replies import ApiError, Reply
 
 PRIMARY_LIMIT = 5000
 PRIMARY_PERIOD = timedelta(hours=1)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from salesync.sandbox.controls import fault_routes
 from salesync.sandbox.jira import adf, views
-from salesync.sandbox.jira.errors import ApiError
+from salesync.sandbox.replies import ApiError
 
 if TYPE_CHECKING:
     from salesync.sandbox.jira.service import JiraSandbox

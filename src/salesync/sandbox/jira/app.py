@@ -16,10 +16,10 @@ from salesync.clock import system_clock
 from salesync.sandbox.faults import FaultPlan
 from salesync.sandbox.jira import errors, views
 from salesync.sandbox.jira.admin import add_admin_routes
-from salesync.sandbox.jira.errors import Reply
 from salesync.sandbox.jira.jql import JqlError
 from salesync.sandbox.jira.service import ApiCall, JiraSandbox
 from salesync.sandbox.jira.site import Account, JiraSite
+from salesync.sandbox.replies import Reply
 
 DEFAULT_EMAIL = "salesync-bot@example.com"
 DEFAULT_API_TOKEN = "ATATT3xSandboxApiToken0000000000"  # noqa: S105 - a fixture credential

@@ -13,27 +13,10 @@ carry ``Retry-After`` too.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+
+from salesync.sandbox.replies import ApiError, Reply
 
 NOT_ADF = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One answer: status, a JSON body (None for 204), extra headers."""
-
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class ApiError(Exception):
-    """A request Jira refuses; the service answers it as ``reply``."""
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(f"{reply.status}: {reply.body}")
-        self.reply = reply
 
 
 def refusal(

@@ -23,9 +23,9 @@ from starlette.responses import JSONResponse, Response
 from salesync.sandbox.delivery import deliver
 from salesync.sandbox.faults import BEFORE, Fault, FaultKind, FaultPlan
 from salesync.sandbox.jira import errors
-from salesync.sandbox.jira.errors import ApiError, Reply
 from salesync.sandbox.jira.site import Account, JiraSite
 from salesync.sandbox.limits import CallWindow
+from salesync.sandbox.replies import ApiError, Reply
 
 Work = Callable[[Account], Reply]
 
