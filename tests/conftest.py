@@ -19,6 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.store.database import make_engine, migrate, session_factory
 
+# The command line's console takes its width when it is made, at import: a fixed width
+# makes what the CLI tests read the same under a terminal, a pipe or a test worker.
+os.environ["COLUMNS"] = "200"
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

@@ -13,6 +13,7 @@ every problem and the field it is about.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,7 @@ from salesync.domain.documents import DocumentKind, document_id
 from salesync.domain.validation import Problem
 from salesync.engine.inbox import Inbox, Received, RecordState, as_problems
 from salesync.engine.intake import Intake
+from salesync.engine.outbox import PostingState
 from salesync.engine.policies import MANUAL_SOURCE as MANUAL
 from salesync.engine.runner import Engine
 from salesync.engine.runs import recorded
@@ -55,6 +57,11 @@ from salesync.store.tables import (
 )
 
 log = structlog.get_logger("salesync.manual")
+
+SETTLE_SECONDS = 10.0
+"""How long an entry's answer waits for a send another worker started (a sender's own
+calls are bounded by their timeouts; past this the answer says "sending")."""
+SETTLE_POLL = 0.05
 
 _STATUS = {
     RecordState.NORMALIZED: 201,
@@ -275,7 +282,21 @@ class ManualEntry:
                 # A destination that fails, or a runner planning the same tenant at this
                 # moment: the answer shows the entry queued, and the runner posts it.
                 log.warning("manual_entry_not_sent", tenant=tenant_id, reason=reason(exc))
-        return self._describe(tenant_id, received)
+        return self._settled(tenant_id, received)
+
+    def _settled(self, tenant_id: str, received: Received) -> Outcome:
+        """The entry's answer once no posting of it is mid-send. The runner may have
+        claimed a posting between this request's planning and its sending; the request
+        then waits, up to ``SETTLE_SECONDS``, for that send to finish, so the caller
+        learns the outcome rather than "sending"."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:
+            outcome = self._describe(tenant_id, received)
+            postings = (outcome.body.get("document") or {}).get("postings") or []
+            sending = any(p.get("state") == PostingState.SENDING.value for p in postings)
+            if not sending or time.monotonic() >= deadline:
+                return outcome
+            time.sleep(SETTLE_POLL)
 
     def _take_in(
         self, tenant_id: str, kind: DocumentKind, payload: str, refusal: list[Problem]
@@ -291,6 +312,7 @@ class ManualEntry:
                     Locations(session, tenant_id).all(),
                     self.clock,
                     self.registry,
+                    incidents=self.engine.incidents,
                 )
                 inbox: Inbox = intake.inbox
                 if refusal:
