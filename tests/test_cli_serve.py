@@ -73,12 +73,16 @@ def test_tokens_are_issued_listed_and_revoked(cli_home: Path) -> None:
 
 def test_serve_takes_a_manual_sale_into_the_books(cli_home: Path) -> None:
     """Under `salesync serve`, a manual sale with a token answers 201 posted, a webhook to
-    an unknown connection 404; Ctrl-C stops the server cleanly."""
+    an unknown connection 404; behind the named proxy a request it forwarded over https
+    gets Secure cookies; Ctrl-C stops the server cleanly."""
     _merchant()
     secret = CliRunner().invoke(app, ["api-token", "create", "till"]).output.split()[-1]
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "salesync", "serve", "--port", str(port), "--interval", "0.2"],
+        [
+            *(sys.executable, "-m", "salesync", "serve", "--port", str(port)),
+            *("--interval", "0.2", "--forwarded-allow-ips", "127.0.0.1"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -99,6 +103,10 @@ def test_serve_takes_a_manual_sale_into_the_books(cli_home: Path) -> None:
         assert entered.status_code == 201, entered.text
         assert entered.json()["document"]["postings"][0]["state"] == "posted"
         assert httpx.post(f"{base}/webhooks/nobody", content=b"{}").status_code == 404
+        proxied = httpx.get(f"{base}/login", headers={"X-Forwarded-Proto": "https"})
+        direct = httpx.get(f"{base}/login")
+        assert "secure" in proxied.headers["set-cookie"].lower()
+        assert "secure" not in direct.headers["set-cookie"].lower()
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)

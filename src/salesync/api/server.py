@@ -26,7 +26,27 @@ def tune_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run(app: FastAPI, host: str, port: int, *, log_level: str = "info") -> None:
-    """Serve ``app`` on ``host:port`` with one uvicorn worker until interrupted."""
+def run(
+    app: FastAPI,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
+    forwarded_allow_ips: str | None = None,
+) -> None:
+    """Serve ``app`` on ``host:port`` with one uvicorn worker until interrupted.
+
+    ``forwarded_allow_ips`` names the proxies (comma-separated addresses, or ``*``) whose
+    X-Forwarded-For and X-Forwarded-Proto salesync believes: behind a TLS proxy that is
+    what makes the request https (Secure cookies, links) and the client address real.
+    """
     tune_collector()
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )

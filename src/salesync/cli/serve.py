@@ -36,6 +36,13 @@ def serve(
     interval: Annotated[
         float, typer.Option(min=0.05, help="seconds between the runner's passes")
     ] = 1.0,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="behind a proxy: its addresses (comma-separated, or '*') whose "
+            "X-Forwarded-For and X-Forwarded-Proto headers are believed"
+        ),
+    ] = None,
 ) -> None:
     """Serve the API: webhooks are stored and acknowledged at once and processed by the
     runner in this process; manual entries are processed in their request."""
@@ -64,7 +71,9 @@ def serve(
         )
         runner.start()
         try:
-            server.run(app, host, port, log_level=cfg.log_level)
+            server.run(
+                app, host, port, log_level=cfg.log_level, forwarded_allow_ips=forwarded_allow_ips
+            )
         finally:
             runner.stop()
             if runner.last_error is not None:
