@@ -15,7 +15,8 @@ from salesync.clock import ManualClock
 from salesync.domain.errors import AuthError, MappingError, TransientError
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.runner import Engine, InProcessRunner
-from salesync.monitor.loop import Monitor, notice_hook, resolved_hook
+from salesync.monitor.desk import resolved_hook
+from salesync.monitor.loop import Monitor, notice_hook
 from salesync.monitor.notify import Contacts, MailSettings
 from salesync.store.tables import NoticeRow, TicketEventRow, TicketRow
 

@@ -19,8 +19,8 @@ from salesync.domain.redaction import Redactor
 from salesync.engine.destinations import DestinationBooks
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.runner import Engine
-from salesync.monitor.desk import TicketDesk
-from salesync.monitor.loop import Monitor, notice_hook, resolved_hook
+from salesync.monitor.desk import TicketDesk, resolved_hook
+from salesync.monitor.loop import Monitor, notice_hook
 from salesync.monitor.trackers import GitHubTracker, JiraTracker, Tracker
 
 

@@ -17,13 +17,14 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import TicketState, check_move
 from salesync.engine.inbox import Inbox, RecordState
 from salesync.engine.incidents import add_event
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Outbox, PostingState
 from salesync.engine.reconcile import Reconciler
-from salesync.monitor.notify import NoticeReason, Notices
+from salesync.monitor.notify import MailSettings, NoticeReason, Notices
 from salesync.store.repositories import Locations
 from salesync.store.tables import (
     ConnectionRow,
@@ -75,6 +76,24 @@ class Verification:
         return not self.differences
 
 
+def resolved_hook(
+    clock: Callable[[], datetime],
+    settings: MailSettings | None = None,
+    *,
+    redactor: Redactor | None = None,
+) -> Callable[[Session, TicketRow], None]:
+    """The desk's ``resolved`` hook: the merchant's contacts are told what was fixed, by a
+    notice that delivery sends (links start at ``settings.public_url``)."""
+
+    def queue(session: Session, ticket: TicketRow) -> None:
+        session.flush()
+        Notices(session, ticket.tenant_id, clock, settings=settings, redactor=redactor).notify(
+            ticket, NoticeReason.RESOLVED
+        )
+
+    return queue
+
+
 class TicketDesk:
     """Ticket actions for one tenant's tickets (or any tenant's, for the operator)."""
 
@@ -95,7 +114,7 @@ class TicketDesk:
         self.clock = clock
         self.tenant_id = tenant_id
         self.destination = destination or (lambda _tenant: "ledger")
-        self.resolved = resolved or self._notify_resolved
+        self.resolved = resolved or resolved_hook(clock)
 
     # -- reading ---------------------------------------------------------------
 
@@ -310,10 +329,6 @@ class TicketDesk:
         return result
 
     # -- helpers -------------------------------------------------------------------
-
-    def _notify_resolved(self, session: Session, ticket: TicketRow) -> None:
-        session.flush()
-        Notices(session, ticket.tenant_id, self.clock).notify(ticket, NoticeReason.RESOLVED)
 
     def _ticket(self, session: Session, ticket_id: int) -> TicketRow:
         ticket = session.get(TicketRow, ticket_id)

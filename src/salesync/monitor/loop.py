@@ -85,23 +85,6 @@ def notice_hook(
     return queue
 
 
-def resolved_hook(
-    clock: Callable[[], datetime],
-    settings: MailSettings | None = None,
-    *,
-    redactor: Redactor | None = None,
-) -> Callable[[Session, TicketRow], None]:
-    """The ``TicketDesk`` resolved hook: the merchant is told what was fixed."""
-
-    def queue(session: Session, ticket: TicketRow) -> None:
-        session.flush()
-        Notices(session, ticket.tenant_id, clock, settings=settings, redactor=redactor).notify(
-            ticket, NoticeReason.RESOLVED
-        )
-
-    return queue
-
-
 class Monitor:
     """One pass over the support loop's timed work (see the module docstring)."""
 
