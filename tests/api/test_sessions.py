@@ -72,7 +72,7 @@ def test_signing_in_sets_an_http_only_lax_cookie_and_goes_on(browser: TestClient
         follow_redirects=False,
     )
     assert sent.status_code == 303
-    assert sent.headers["location"] == "/account"
+    assert sent.headers["location"] == "/"
     (cookie,) = _cookies(sent.headers.get_list("set-cookie"), "salesync_session")
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie
@@ -165,7 +165,7 @@ def test_only_local_paths_are_followed_after_signing_in(browser: TestClient) -> 
             data={"email": ANN, "password": PASSWORD, "csrf_token": nonce, "next": target},
             follow_redirects=False,
         )
-        assert sent.headers["location"] == "/account", target
+        assert sent.headers["location"] == "/", target
 
 
 def test_a_change_with_the_cookie_needs_the_csrf_token(

@@ -1,6 +1,6 @@
 """The HTTP application over one database: webhook ingress, manual entry, the tickets,
-notices and measures of the support loop, Prometheus metrics, unsubscribe links and
-the merchants' reconnect flow."""
+notices and measures of the support loop, Prometheus metrics, unsubscribe links, the
+merchants' reconnect flow, sign-in and the dashboard."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesync.api.answers import answer, database_unavailable
 from salesync.api.body import MAX_BODY_BYTES
 from salesync.api.connections import TTL_SECONDS, ConnectionCache
+from salesync.api.dashboard import SECTIONS, Dashboard
 from salesync.api.ingress import Ingress
 from salesync.api.manual import ManualEntry
 from salesync.api.reconnect import Reconnect
@@ -82,6 +83,11 @@ def create_app(
     if reconnect is not None:
         reconnect.register(app)
     (sign_in or SignIn(factory, clock)).register(app)
+    Dashboard(
+        factory,
+        clock,
+        services={"engine": engine, "redactor": redactor, "registry": registry},
+    ).register(app, SECTIONS)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

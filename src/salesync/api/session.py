@@ -42,6 +42,9 @@ LOGIN_COOKIE = "salesync_login"
 """Holds the login form's nonce until the form is sent."""
 LOGIN_FORM_TTL = 3600
 HOME = "/account"
+START = "/"
+"""Where signing in leads unless the link asked for a page: the dashboard sends each
+user on to their own start."""
 WRONG = "The email or password is wrong."
 
 _ENV = Environment(
@@ -321,8 +324,8 @@ def _sign_in_first() -> JSONResponse:
 
 
 def _local(target: str | None) -> str:
-    """``target`` if it is a path on this site, else the account page: a sign-in link
-    must not forward anyone to another site."""
+    """``target`` if it is a path on this site, else the dashboard's start page: a
+    sign-in link must not forward anyone to another site."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return HOME
+        return START
     return target

@@ -1,0 +1,17 @@
+"""The dashboard: server-rendered pages for merchants and salesync's staff.
+
+``SECTIONS`` lists the modules that add pages (see ``shell`` for how to write one);
+``Dashboard.register`` puts them on the app in this order, which is also the order of
+their links in the navigation.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from salesync.api.dashboard import staff
+from salesync.api.dashboard.shell import Dashboard, NavItem, PageRefused, Viewer
+
+SECTIONS: list[ModuleType] = [staff]
+
+__all__ = ["SECTIONS", "Dashboard", "NavItem", "PageRefused", "Viewer"]
