@@ -4,6 +4,10 @@ API under uvicorn on a migrated SQLite database.
 One browser serves all the tests of this folder; each test gets a fresh context (no
 cookies or storage from another test). A failing test leaves a screenshot of its page
 in ``test-artifacts/browser/<test name>.png``; ``screenshot`` takes one on request.
+
+``running_salesync`` is salesync as ``salesync serve`` runs it (the dashboard and an
+in-process runner ticking the engine) on a database of the test's own, filled first by
+the ``salesync_seed`` fixture, which a test module overrides.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,10 +23,14 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.accounts.passwords import Cost
 from salesync.api import create_app
 from salesync.api.reconnect import Reconnect
+from salesync.api.session import SignIn
 from salesync.clock import ManualClock
+from salesync.connectors.registry import SourceRegistry
 from salesync.connectors.tokens import TokenManager
+from salesync.engine.runner import Engine, InProcessRunner
 from salesync.sandbox.server import free_port, serving
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.vault import Vault, new_key
@@ -141,3 +150,60 @@ def live_server(database: sessionmaker[Session]) -> Iterator[str]:
     app = create_app(database, clock, vault, reconnect=reconnect)
     with serving(app, port=port) as url:
         yield url
+
+
+CHEAP = Cost(n=2**10)
+"""A password cost for test users that signs in within milliseconds."""
+TICK_SECONDS = 0.2
+"""How often the live runner ticks: released work posts well within a second."""
+
+Seed = Callable[[sessionmaker[Session], ManualClock], None]
+
+
+@dataclass(frozen=True, slots=True)
+class RunningSalesync:
+    """A live salesync: its base URL, database and clock, and the runner ticking it."""
+
+    url: str
+    factory: sessionmaker[Session]
+    clock: ManualClock
+    runner: InProcessRunner
+
+
+@pytest.fixture
+def salesync_seed() -> Seed:
+    """What goes into ``running_salesync``'s database before it starts (tenants, users
+    with the ``CHEAP`` password cost, mappings, sales); a test module overrides it."""
+    return lambda _factory, _clock: None
+
+
+@pytest.fixture
+def running_salesync(tmp_path: Path, salesync_seed: Seed) -> Iterator[RunningSalesync]:
+    """salesync as ``salesync serve`` runs it, on a fresh migrated SQLite database: the API
+    and dashboard under uvicorn on a free loopback port, and an in-process runner ticking
+    the engine every ``TICK_SECONDS``. The clock stands where the seed left it, so sync
+    windows and SLA times are the test's to set."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    migrate(engine)
+    factory = session_factory(engine)
+    clock = ManualClock(NOW)
+    salesync_seed(factory, clock)
+    registry = SourceRegistry(points=[])
+    work = Engine(factory, clock, registry=registry)
+    app = create_app(
+        factory,
+        clock,
+        Vault([new_key()]),
+        registry=registry,
+        engine=work,
+        sign_in=SignIn(factory, clock, cost=CHEAP),
+    )
+    runner = InProcessRunner(work, interval=TICK_SECONDS)
+    runner.start()
+    try:
+        with serving(app) as url:
+            yield RunningSalesync(url, factory, clock, runner)
+    finally:
+        runner.stop()
+        engine.dispose()
+    assert runner.last_error is None, f"the runner failed: {runner.last_error!r}"

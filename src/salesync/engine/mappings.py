@@ -2,13 +2,18 @@
 
 Versions are immutable and numbered 1, 2, 3, ...; the primary key (tenant, version) makes
 two people publishing at once collide instead of both winning. Publishing releases every
-document held for a mapping, so the next plan places them with the new rules.
+document held for a mapping, so the next plan places them with the new rules; a document
+still missing a mapping is held again, with its problems refreshed.
+
+``add_rule`` is the one-click fix a held document offers: the latest version plus one rule
+for the value it names, placed before the target's catch-all rule so that it wins.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping as AbcMapping
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +22,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from salesync.domain.errors import ConflictError
-from salesync.rules import Mapping, MappingHistory, mapping_from_dict, mapping_to_dict
+from salesync.rules import (
+    Mapping,
+    MappingDataError,
+    MappingHistory,
+    Rule,
+    Target,
+    mapping_from_dict,
+    mapping_to_dict,
+)
 from salesync.store.repositories import TenantScoped
 from salesync.store.tables import MappingVersionRow, QueuedDocumentRow
 
@@ -26,6 +39,8 @@ class Mappings(TenantScoped):
     def __init__(self, session: Session, tenant_id: str) -> None:
         super().__init__(session, tenant_id)
         self._history: MappingHistory | None = None
+        self.released = 0
+        """How many held documents the last ``publish`` released."""
 
     def history(self) -> MappingHistory:
         if self._history is None:
@@ -77,8 +92,61 @@ class Mappings(TenantScoped):
                 code="mapping_version_published",
                 tenant=self.tenant_id,
             ) from None
-        self.release_held()
+        self.released = self.release_held()
         return version
+
+    def add_rule(
+        self, target: Target | str, condition: str, account: str, now: datetime, *, by: str = ""
+    ) -> int:
+        """Publish the latest version plus one rule sending ``target`` values that meet
+        ``condition`` to ``account`` (a class, for location rules); returns the new version.
+
+        The rule goes before the target's catch-all rule (condition ``true``), else the
+        catch-all would keep winning. A condition or account that makes no valid rule is
+        refused with a ``MappingDataError`` saying what to change, and so is a rule the
+        mapping already has for that very condition: that one should be edited instead.
+        """
+        try:
+            which = Target(target)
+        except ValueError:
+            known = ", ".join(t.value for t in Target)
+            raise MappingDataError([f"target {target!r} is not one of {known}"]) from None
+        latest = self.latest()
+        if latest is None:
+            raise MappingDataError(
+                [
+                    "no mapping is published yet, so nothing is held for one; publish a "
+                    "whole mapping first (a preset such as strict_retail is a good start)"
+                ]
+            )
+        try:
+            if which is Target.LOCATION:
+                rule = Rule(which, condition, klass=account.strip() or None)
+            else:
+                rule = Rule(which, condition, account.strip())
+        except ValueError as error:
+            raise MappingDataError([f"the new {which.value} rule: {error}"]) from None
+        for existing in latest.rules_for(which):
+            if existing.when.strip() == rule.when.strip():
+                where = existing.klass if which is Target.LOCATION else existing.account
+                raise MappingDataError(
+                    [
+                        f"version {latest.version} already has the {which.value} rule "
+                        f"{existing.when!r} (to {where}); change that rule instead of adding "
+                        "a second one"
+                    ]
+                )
+        rules = list(latest.rules)
+        catch_all = next(
+            (i for i, r in enumerate(rules) if r.target is which and r.condition.is_catch_all),
+            len(rules),
+        )
+        rules.insert(catch_all, rule)
+        try:
+            mapping = replace(latest, version=latest.version + 1, rules=tuple(rules))
+        except ValueError as error:
+            raise MappingDataError([f"the new {which.value} rule: {error}"]) from None
+        return self.publish(mapping, now, by=by)
 
     def publish_data(self, data: AbcMapping[str, Any], now: datetime, *, by: str = "") -> int:
         """Publish mapping data (as ``mapping_to_dict`` writes it); bad data is refused with

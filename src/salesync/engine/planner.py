@@ -49,7 +49,7 @@ from salesync.domain.validation import Problem
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Coverage, Outbox
-from salesync.rules import problems as mapping_problems
+from salesync.rules.mapping import unmapped
 from salesync.store import codec
 from salesync.store.repositories import Documents
 from salesync.store.tables import (
@@ -164,11 +164,13 @@ class Planner:
         """Hold ``row`` when the mapping cannot place its document; True if held."""
         if self.mapping is None or not isinstance(document, Sale | Refund | Payout):
             return False
-        found = mapping_problems(self.mapping, document)
-        if not found:
+        missing = unmapped(self.mapping, document)
+        if not missing:
             return False
+        found = [u.problem for u in missing]
         row.held = True
-        row.problems = _problem_rows(found)
+        # Kept with the target, field and value, so the fix can be offered in one click.
+        row.problems = [u.as_row() for u in missing]
         row.mapping_version = self.mapping.version
         self.held += 1
         codes = sorted({p.code for p in found})

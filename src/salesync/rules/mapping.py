@@ -379,8 +379,37 @@ def _checks(
         yield f"payments[{i}].tender", partial(placement.tender_for, payment)
 
 
-def problems(mapping: Mapping, document: Sale | Refund | Payout) -> list[Problem]:
-    """Every value of ``document`` the mapping does not map, each with its path.
+@dataclass(frozen=True, slots=True)
+class Unmapped:
+    """A value the mapping does not map, with what a fix needs: the target whose rules
+    miss it, the fact tested and its value, and a condition that would match it."""
+
+    problem: Problem
+    target: Target
+    field: str
+    value: str
+    suggested_rule: str
+    user_message: str
+    """What is missing, in the merchant's words (the problem's message is for people who
+    edit mappings, naming the rule to add and the version)."""
+
+    def as_row(self) -> dict[str, str]:
+        """The problem as stored on a held document, keeping what a one-click fix needs."""
+        return {
+            "code": self.problem.code,
+            "message": self.problem.message,
+            "path": self.problem.path,
+            "target": self.target.value,
+            "field": self.field,
+            "value": self.value,
+            "suggested_rule": self.suggested_rule,
+            "user_message": self.user_message,
+        }
+
+
+def unmapped(mapping: Mapping, document: Sale | Refund | Payout) -> list[Unmapped]:
+    """Every value of ``document`` the mapping does not map, each with its path and what
+    a rule mapping it would test.
 
     Gift card lines are skipped: they post to the fixed gift card account. A refund's lines
     are checked like a sale's, since a destination that posts items needs them mapped.
@@ -393,10 +422,25 @@ def problems(mapping: Mapping, document: Sale | Refund | Payout) -> list[Problem
         checks.append(("gross", partial(placement.payout_clearing, document)))
     else:
         checks += _checks(placement, document)
-    found: list[Problem] = []
+    found: list[Unmapped] = []
     for path, place in checks:
         try:
             place()
         except MappingError as error:
-            found.append(Problem(error.code or UNMAPPED, error.message, path))
+            details = error.details
+            found.append(
+                Unmapped(
+                    Problem(error.code or UNMAPPED, error.message, path),
+                    Target(str(details["target"])),
+                    str(details["field"]),
+                    str(details["value"]),
+                    str(details["suggested_rule"]),
+                    error.user_message,
+                )
+            )
     return found
+
+
+def problems(mapping: Mapping, document: Sale | Refund | Payout) -> list[Problem]:
+    """Every value of ``document`` the mapping does not map, each with its path."""
+    return [u.problem for u in unmapped(mapping, document)]
