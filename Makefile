@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint typecheck pytest setup system-deps clean
 
+# The narrated run, then the dashboard at http://127.0.0.1:8000 while the shops trade on
+# (Ctrl-C stops it).
 demo: setup
 	$(BIN)/salesync demo
 

@@ -16,7 +16,10 @@ from salesync.store.database import make_engine, session_factory
 
 from ledger_tools import bean_check, hledger, hledger_balances, nonzero, run
 
-DEMO = ["demo", "--start", "2026-03-06", "--days", "1", "--history", "3", "--orders-per-day", "3"]
+DEMO = [
+    *("demo", "--no-serve", "--start", "2026-03-06"),
+    *("--days", "1", "--history", "3", "--orders-per-day", "3"),
+]
 
 
 @dataclass(frozen=True)

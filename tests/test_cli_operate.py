@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from salesync.cli.app import app
 
-DEMO = ["demo", "--start", "2026-03-06", "--days", "2", "--orders-per-day", "5"]
+DEMO = ["demo", "--no-serve", "--start", "2026-03-06", "--days", "2", "--orders-per-day", "5"]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ its runner, and a manual sale keyed in through it lands in the books at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,15 +15,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from salesync.cli.app import app
+from salesync.clock import system_clock
 from salesync.config import load_settings
 from salesync.domain.documents import Sale
 from salesync.domain.simulate import demo_merchant, simulate
+from salesync.engine.inbox import RecordState
+from salesync.engine.runner import Engine
 from salesync.store import codec
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Journal, Locations, Tenants
+from salesync.store.tables import InboxRecordRow
 
 MERCHANT = demo_merchant(orders_per_day=4)
 
@@ -116,3 +122,39 @@ def test_serve_takes_a_manual_sale_into_the_books(cli_home: Path) -> None:
     with session_factory(engine)() as session:
         assert Journal(session, "demo").count() == 1
     engine.dispose()
+
+
+def test_serve_without_a_runner_leaves_the_work_to_a_worker(cli_home: Path) -> None:
+    """Under `serve --no-runner` a received record stays received while the API answers;
+    `salesync worker --once` beside it takes the record in; Ctrl-C stops the server with
+    exit code 0."""
+    _merchant()
+    sale = next(d for d in simulate(MERCHANT, date(2026, 3, 2), 1, seed=2) if isinstance(d, Sale))
+    engine = make_engine(load_settings().database)
+    Engine(session_factory(engine), system_clock).receive(
+        "demo", "simulator", "sale", json.dumps(codec.encode(sale))
+    )
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "salesync", "serve", "--port", str(port), "--no-runner"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "SALESYNC_LOG_LEVEL": "WARNING"},
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/docs", process)
+        time.sleep(0.5)
+        with session_factory(engine)() as session:
+            states = session.scalars(select(InboxRecordRow.state)).all()
+        assert states == [RecordState.RECEIVED.value]
+        worked = CliRunner().invoke(app, ["worker", "--once"])
+        assert worked.exit_code == 0, worked.output
+        assert "1 record(s) taken in" in worked.output
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    engine.dispose()
+    assert process.returncode == 0, output
+    assert "no runner here" in output
+    assert "Traceback" not in output

@@ -15,7 +15,7 @@ from salesync.engine.destinations import DestinationBooks
 from salesync.store.database import make_engine, session_factory
 from salesync.store.repositories import Connections
 
-DEMO = ["demo", "--start", "2026-03-06", "--days", "1", "--orders-per-day", "3"]
+DEMO = ["demo", "--no-serve", "--start", "2026-03-06", "--days", "1", "--orders-per-day", "3"]
 
 
 @pytest.fixture

@@ -1,10 +1,13 @@
 """Log lines are redacted before they are written: structlog events (nested values,
-exceptions) and the standard library's records alike, secrets learnt at run time too."""
+exceptions) and the standard library's records alike, secrets learnt at run time too.
+Off a terminal they are JSON, one object a line."""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import structlog
@@ -16,19 +19,31 @@ CARD = "4111 1111 1111 1111"
 
 
 @pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Logging configured by ``logs.configure``, put back as it was afterwards."""
+def reconfigure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """``logs.configure`` for the test, the logging set-up put back as it was afterwards."""
     config = structlog.get_config()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     factory = logging.getLogRecordFactory()
     monkeypatch.setattr(logs, "_redactor", logs.current())
-    logs.configure("DEBUG", secrets=[SECRET])
-    yield
+    yield logs.configure
     structlog.configure(**config)
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.setLogRecordFactory(factory)
+
+
+@pytest.fixture
+def configured(reconfigure: Callable[..., None]) -> None:
+    """Console lines at DEBUG, with ``SECRET`` known."""
+    reconfigure("DEBUG", secrets=[SECRET], fmt="console")
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Each line of ``text`` parsed as one JSON object (failing on any that is not)."""
+    found = [json.loads(line) for line in text.splitlines()]
+    assert all(isinstance(line, dict) for line in found)
+    return found
 
 
 def test_nested_values_are_redacted_by_key_and_text(
@@ -115,3 +130,61 @@ def test_an_unknown_level_is_refused() -> None:
     """A level logging does not know is an error, not a silent default."""
     with pytest.raises(ValueError, match="not a logging level"):
         logs.configure("LOUD")
+
+
+def test_off_a_terminal_lines_are_json_and_redacted(
+    reconfigure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Captured standard error (not a terminal) gets one JSON object a line, with the
+    time, level, logger and fields, and the secrets taken out of nested values too."""
+    reconfigure("INFO", secrets=[SECRET])
+    structlog.get_logger("salesync.tests").info(
+        "refresh_failed",
+        request={"headers": [["Authorization", "Bearer abc.def.ghi"]]},
+        reason=f"secret {SECRET} refused for {CARD}",
+        attempts=3,
+    )
+    structlog.get_logger("salesync.tests").debug("below_the_level")
+    written = capsys.readouterr().err
+    [line] = json_lines(written)
+    assert line["event"] == "refresh_failed"
+    assert (line["level"], line["logger"], line["attempts"]) == ("info", "salesync.tests", 3)
+    assert line["timestamp"].endswith("Z")
+    assert line["reason"] == "secret [redacted] refused for [card]"
+    for leaked in (SECRET, "abc.def.ghi", CARD):
+        assert leaked not in written
+
+
+def test_standard_library_records_and_tracebacks_are_json_too(
+    reconfigure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A standard library record (httpx, uvicorn) is a JSON line with its logger's name,
+    and an exception's traceback is one redacted string inside it."""
+    reconfigure("INFO", secrets=[SECRET], fmt="json")
+    logging.getLogger("httpx").warning("token %s refused", SECRET)
+    try:
+        raise RuntimeError(f"token {SECRET} rejected")
+    except RuntimeError:
+        structlog.get_logger("salesync.tests").exception("send_failed")
+    written = capsys.readouterr().err
+    record, failure = json_lines(written)
+    assert (record["logger"], record["level"]) == ("httpx", "warning")
+    assert record["event"] == "token [redacted] refused"
+    assert failure["event"] == "send_failed"
+    assert "RuntimeError: token [redacted] rejected" in failure["exception"]
+    assert SECRET not in written
+
+
+def test_the_console_format_can_be_forced(
+    reconfigure: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``console`` writes readable key=value lines even off a terminal; an unknown
+    format is refused."""
+    reconfigure("INFO", fmt="console")
+    structlog.get_logger("salesync.tests").info("hello", attempts=3)
+    line = capsys.readouterr().err
+    assert "attempts=3" in line
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(line)
+    with pytest.raises(ValueError, match="not a log format"):
+        logs.configure("INFO", fmt="xml")  # type: ignore[arg-type]

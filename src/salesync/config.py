@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="one of DEBUG, INFO, WARNING, ERROR"
     )
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description="auto (JSON lines unless standard error is a terminal), json or console",
+    )
     qbo_client_id: str | None = Field(
         default=None, description="the Intuit app's client id (developer.intuit.com)"
     )

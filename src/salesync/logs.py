@@ -7,6 +7,11 @@ SQLAlchemy) through the same redactor: each record's message, arguments, traceba
 stack are redacted as the record is made, so a handler configured elsewhere (uvicorn
 installs its own) still writes only redacted text.
 
+Lines are JSON, one object a line with ``timestamp``, ``level``, ``logger`` and ``event``,
+when standard error is not a terminal (a service manager, a container, a file: whatever
+collects them wants to parse them), and coloured console lines on a terminal; the
+``format`` argument (setting ``log_format``) can force either.
+
 Exact secrets salesync learns while running (a token opened from the vault, a refreshed
 grant) are added with ``remember_secrets``; any thread may call it.
 
@@ -25,14 +30,24 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from salesync.domain.redaction import Redactor
 
-__all__ = ["RedactSecrets", "configure", "current", "redact_record", "remember_secrets"]
+__all__ = [
+    "LogFormat",
+    "RedactSecrets",
+    "configure",
+    "current",
+    "redact_record",
+    "remember_secrets",
+]
+
+LogFormat = Literal["auto", "json", "console"]
+"""``auto``: JSON lines unless standard error is a terminal."""
 
 _guard = threading.Lock()
 _redactor = Redactor.of()
@@ -147,20 +162,46 @@ class _Stderr(logging.Handler):
             self.handleError(record)
 
 
-def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
-    return structlog.PrintLogger(sys.stderr)
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A print logger that knows the name it was asked for (``get_logger("salesync.api")``),
+    so lines can say which part of salesync wrote them."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(sys.stderr)
+        self.name = name
+
+
+def _stderr_logger(*args: Any) -> _NamedPrintLogger:
+    return _NamedPrintLogger(str(args[0]) if args else "salesync")
+
+
+def _renderer(fmt: LogFormat) -> Processor:
+    """JSON lines off a terminal (or when asked), console lines on one."""
+    if fmt == "auto":
+        fmt = "console" if sys.stderr.isatty() else "json"
+    if fmt == "json":
+        # Values are JSON-like by now (``RedactSecrets``); ``str`` covers what is left.
+        return structlog.processors.JSONRenderer(default=str, ensure_ascii=False)
+    if fmt == "console":
+        return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    raise ValueError(f"{fmt!r} is not a log format; use auto, json or console")
 
 
 def configure(
-    level: str, *, redactor: Redactor | None = None, secrets: Iterable[str | None] = ()
+    level: str,
+    *,
+    redactor: Redactor | None = None,
+    secrets: Iterable[str | None] = (),
+    fmt: LogFormat = "auto",
 ) -> None:
     """Log at ``level`` and above to standard error, every line redacted by ``redactor``
-    (``Redactor.of()`` by default) with ``secrets`` as exact values. Calling it again
-    replaces the previous set-up."""
+    (``Redactor.of()`` by default) with ``secrets`` as exact values, rendered as ``fmt``
+    says. Calling it again replaces the previous set-up."""
     global _redactor, _base_factory  # noqa: PLW0603 - the process's logging
     threshold = logging.getLevelName(level.upper())
     if not isinstance(threshold, int):
         raise ValueError(f"{level!r} is not a logging level")
+    renderer = _renderer(fmt)
     with _guard:
         _redactor = (redactor or Redactor.of()).with_secrets(secrets)
         if logging.getLogRecordFactory() is not _redacted_record:
@@ -172,10 +213,10 @@ def configure(
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
         RedactSecrets(),
+        structlog.stdlib.add_logger_name,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(threshold),

@@ -11,6 +11,7 @@ N, O, A = Reach.NONE, Reach.OWN, Reach.ANY  # noqa: E741  one letter each reads 
 EXPECTED = {
     #                            owner bookkeeper tier1 developer admin
     Action.VIEW_TENANT:        (O,   O,         A,    A,        A),
+    Action.ENTER_SALES:        (O,   O,         N,    N,        A),
     Action.EDIT_MAPPINGS:      (O,   O,         A,    N,        A),
     Action.MANAGE_CONNECTIONS: (O,   N,         N,    N,        A),
     Action.VIEW_TICKETS:       (O,   O,         A,    A,        A),

@@ -11,16 +11,20 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from hooksource import sales
+from people import accounts_app, add_user, csrf_of, key_of, sign_in
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.accounts.roles import Role
 from salesync.api.tokens import ApiTokens
 from salesync.clock import ManualClock
+from salesync.connectors.registry import SourceRegistry
 from salesync.domain.documents import Payment, Sale, Tenant
 from salesync.domain.money import Money
 from salesync.store import codec
 from salesync.store.repositories import Journal, Tenants
 from salesync.store.tables import DocumentRow, InboxRecordRow
+from salesync.store.vault import Vault
 
 SALES = "/api/v1/tenants/demo/sales"
 
@@ -198,3 +202,50 @@ def test_entries_need_a_live_token_of_the_tenant(
         tokens.revoke(issued.id)
     assert client.post(SALES, json=body, headers=bearer(secret)).status_code == 401
     assert inbox(db) == []
+
+
+def test_entering_sales_follows_the_enter_sales_permission(
+    db: sessionmaker[Session], clock: ManualClock, vault: Vault, registry: SourceRegistry
+) -> None:
+    """A bookkeeper keys in a sale; support staff may not put sales in a merchant's books
+    (403, nothing kept); an admin may."""
+    app = accounts_app(db, clock, vault, registry)
+    keys = {
+        name: key_of(db, clock, add_user(db, clock, f"{name}@example.com", role, tenant))
+        for name, role, tenant in (
+            ("bookkeeper", Role.BOOKKEEPER, "demo"),
+            ("tier1", Role.TIER1, None),
+            ("developer", Role.DEVELOPER, None),
+            ("admin", Role.ADMIN, None),
+        )
+    }
+    first, second = sales()[:2]
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for staff in ("tier1", "developer"):
+            refused = client.post(SALES, json=entry(first), headers=bearer(keys[staff]))
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["error"] == "not_allowed"
+        assert inbox(db) == []
+        kept = client.post(SALES, json=entry(first), headers=bearer(keys["bookkeeper"]))
+        assert kept.status_code == 201, kept.text
+        admin = client.post(SALES, json=entry(second, "TILL-2"), headers=bearer(keys["admin"]))
+        assert admin.status_code == 201, admin.text
+
+
+def test_a_signed_in_owner_enters_a_sale_with_the_csrf_token(
+    db: sessionmaker[Session], clock: ManualClock, vault: Vault, registry: SourceRegistry
+) -> None:
+    """From the dashboard, the session cookie alone is refused (403 csrf, nothing kept);
+    with the page's CSRF token the sale is booked."""
+    add_user(db, clock, "owner@example.com", Role.OWNER, "demo")
+    app = accounts_app(db, clock, vault, registry)
+    with TestClient(app, raise_server_exceptions=False) as browser:
+        assert sign_in(browser, "owner@example.com") == 303
+        body = entry(sales()[0])
+        refused = browser.post(SALES, json=body)
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "csrf"
+        assert inbox(db) == []
+        token = csrf_of(browser.get("/account").text)
+        booked = browser.post(SALES, json=body, headers={"X-CSRF-Token": token})
+        assert booked.status_code == 201, booked.text

@@ -14,9 +14,10 @@ import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hooksource import MERCHANT
+from hooksource import MERCHANT, sales
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from people import add_user, key_of
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -26,6 +27,7 @@ from schemathesis.checks import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.accounts.roles import Role
 from salesync.api import create_app
 from salesync.api.reconnect import OAuthApp, Reconnect
 from salesync.clock import ManualClock
@@ -33,7 +35,10 @@ from salesync.connectors.registry import SourceRegistry
 from salesync.connectors.tokens import OAuthRefresher, TokenManager
 from salesync.domain.errors import MappingError
 from salesync.engine.incidents import Failure, IncidentLog
-from salesync.store.repositories import Connections
+from salesync.engine.mappings import Mappings
+from salesync.engine.runs import recorded
+from salesync.rules import retail_default
+from salesync.store.repositories import Connections, Documents
 from salesync.store.vault import Vault
 
 OPERATIONS = (
@@ -48,6 +53,32 @@ OPERATIONS = (
     ("GET", "/connections/{connection_id}/reconnect"),
     ("GET", "/oauth/callback"),
     ("GET", "/api/v1/me"),
+    ("GET", "/api/v1/tenants"),
+    ("GET", "/api/v1/tenants/{tenant_id}"),
+    ("GET", "/api/v1/tenants/{tenant_id}/locations"),
+    ("GET", "/api/v1/tenants/{tenant_id}/locations/{location_id}"),
+    ("PUT", "/api/v1/tenants/{tenant_id}/locations/{location_id}/posting-mode"),
+    ("GET", "/api/v1/tenants/{tenant_id}/connections"),
+    ("GET", "/api/v1/tenants/{tenant_id}/connections/{connection_id}"),
+    ("GET", "/api/v1/tenants/{tenant_id}/policies"),
+    ("PUT", "/api/v1/tenants/{tenant_id}/policies/{source}/{kind}"),
+    ("GET", "/api/v1/tenants/{tenant_id}/mappings"),
+    ("GET", "/api/v1/tenants/{tenant_id}/mappings/{version}"),
+    ("POST", "/api/v1/tenants/{tenant_id}/mappings"),
+    ("POST", "/api/v1/tenants/{tenant_id}/mappings/rules"),
+    ("GET", "/api/v1/tenants/{tenant_id}/runs"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/replay"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/retry"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/comment"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/assign"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/resolve"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/close"),
+    ("GET", "/api/v1/tenants/{tenant_id}/documents"),
+    ("GET", "/api/v1/tenants/{tenant_id}/documents/{document_id}"),
+    ("GET", "/api/v1/tenants/{tenant_id}/sales"),
+    ("GET", "/api/v1/tenants/{tenant_id}/reports/sales"),
+    ("GET", "/api/v1/tenants/{tenant_id}/reconciliation"),
+    ("GET", "/api/v1/tenants/{tenant_id}/reconciliation/{location_id}/{day}"),
 )
 EXAMPLES = 25
 """Cases per operation: enough to reach every branch the parameters open, while the whole
@@ -58,13 +89,14 @@ BOOKS = "http://books.invalid"
 @dataclass(frozen=True)
 class Api:
     """The app's OpenAPI document loaded for generation, and what generated cases need to
-    get past authentication and reach real data."""
+    get past authentication and reach real data (an admin's key opens every route)."""
 
     schema: Any
     secret: str
     source_connection: str
     books_connection: str
     ticket: int
+    document: str
 
 
 @pytest.fixture
@@ -80,11 +112,10 @@ def api(
     vault: Vault,
     registry: SourceRegistry,
     connection_id: str,
-    token: Callable[[str], str],
 ) -> Api:
     """The full app (reconnect included, its provider answering 503) with the demo
-    merchant, a webhook source, a QuickBooks connection, a ticket with its incident and an
-    API token of ``demo``."""
+    merchant, a webhook source, a QuickBooks connection, a published mapping, a ticket
+    with its incident, a sale, a run, and an admin's API key."""
     books = httpx.MockTransport(lambda _: httpx.Response(503))
     qbo = OAuthApp(f"{BOOKS}/token", "client", "secret")
     tokens = TokenManager(
@@ -121,14 +152,21 @@ def api(
                 location_id=MERCHANT.locations[0].id,
             ),
         )
+        Mappings(session, "demo").publish(retail_default(), clock(), by="tests")
+        sale = sales(1)[0]
+        Documents(session, "demo").add(sale, MERCHANT.locations[0], now=clock())
+    with recorded(db, clock, "sweep", "demo", origin="tests") as run:
+        run["records"] = 2
     assert incident.ticket_id is not None
     app = create_app(db, clock, vault, registry=registry, reconnect=reconnect)
+    admin = key_of(db, clock, add_user(db, clock, "admin@example.com", Role.ADMIN))
     return Api(
         schemathesis.openapi.from_asgi("/openapi.json", app),
-        token("demo"),
+        admin,
         connection_id,
         books_connection,
         incident.ticket_id,
+        sale.id,
     )
 
 
@@ -173,8 +211,20 @@ def cases(api: Api, method: str, path: str) -> st.SearchStrategy[Any]:
         known["ticket_id"] = str(api.ticket)
     if path.startswith("/webhooks/"):
         known["connection_id"] = api.source_connection
-    elif path.startswith("/connections/"):
+    elif "{connection_id}" in path:
         known["connection_id"] = api.books_connection
+    if "{location_id}" in path:
+        known["location_id"] = MERCHANT.locations[0].id
+    if "{version}" in path:
+        known["version"] = "1"
+    if "{source}" in path:
+        known["source"] = "*"
+    if "{kind}" in path:
+        known["kind"] = "sale"
+    if "{document_id}" in path:
+        known["document_id"] = api.document
+    if "{day}" in path:
+        known["day"] = "2026-10-27"
     strategies = [operation.as_strategy(mode) for mode in GenerationMode]
     if known:
         strategies += [
@@ -193,8 +243,8 @@ def test_every_operation_is_explored(api: Api) -> None:
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_generated_requests_get_declared_answers(api: Api, method: str, path: str) -> None:
-    """Generated requests, valid and invalid, with a live API token of ``demo``, get no
-    5xx, only declared statuses and bodies, and every JSON refusal in the error shape."""
+    """Generated requests, valid and invalid, with an admin's live API key, get no 5xx,
+    only declared statuses and bodies, and every JSON refusal in the error shape."""
 
     @settings(
         max_examples=EXAMPLES,

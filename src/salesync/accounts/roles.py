@@ -32,6 +32,7 @@ STAFF_ROLES = frozenset({Role.TIER1, Role.DEVELOPER, Role.ADMIN})
 
 class Action(enum.StrEnum):
     VIEW_TENANT = "view_tenant"
+    ENTER_SALES = "enter_sales"
     EDIT_MAPPINGS = "edit_mappings"
     MANAGE_CONNECTIONS = "manage_connections"
     VIEW_TICKETS = "view_tickets"
@@ -59,6 +60,7 @@ A = Reach.ANY
 #                              owner  bookkeeper tier1 developer admin
 _GRID: dict[Action, tuple[Reach, Reach, Reach, Reach, Reach]] = {
     Action.VIEW_TENANT:        (O,    O,         A,    A,        A),
+    Action.ENTER_SALES:        (O,    O,         N,    N,        A),
     Action.EDIT_MAPPINGS:      (O,    O,         A,    N,        A),
     Action.MANAGE_CONNECTIONS: (O,    N,         N,    N,        A),
     Action.VIEW_TICKETS:       (O,    O,         A,    A,        A),
@@ -77,7 +79,10 @@ PERMISSIONS: Mapping[Action, Mapping[Role, Reach]] = MappingProxyType(
 """Who may do what, and where: the only place permissions are decided.
 
 Merchant users reach their own tenant at most; staff reach every tenant their role
-allows. Merchants see tickets in their own words (view_tickets) but do not work them.
+allows. Sales keyed in by hand (enter_sales) go into a merchant's books, so they come from
+the merchant's own people (or an admin), never from support staff. Edit_mappings is how
+sales are booked: mappings, each location's posting mode and the sync policies. Merchants
+see tickets in their own words (view_tickets) but do not work them.
 Replay re-runs failed records through code that was just fixed, so it stays with Tier 2
 and admins; Tier 1 fixes mappings, and held records follow a fixed mapping on their own.
 Owners manage their own tenant's merchant users only (see ``Principal.may_grant``)."""

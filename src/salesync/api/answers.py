@@ -14,10 +14,11 @@ from salesync.domain.validation import Problem
 RETRY_AFTER_SECONDS = 30
 
 AUTH_REFUSALS = {
-    401: "No API token or user API key, or one unknown or revoked (`unauthenticated`, "
-    "`bad_token`).",
-    403: "The API token belongs to another tenant (`wrong_tenant`), or the user's role does "
-    "not allow this there (`not_allowed`).",
+    401: "No API token, user API key or dashboard session, or one unknown, revoked or "
+    "ended (`unauthenticated`, `bad_token`, `session_ended`).",
+    403: "The credential belongs to another tenant (`wrong_tenant`); the caller's role does "
+    "not allow this there (`not_allowed`; a tenant's API token acts as its owner); or a "
+    "change sent with the session cookie lacks the page's CSRF token (`csrf`).",
     404: "There is no such tenant (`unknown_tenant`).",
 }
 """How a tenant's API refuses a caller, as its routes declare it."""

@@ -20,6 +20,7 @@ from salesync.api.dashboard import SECTIONS, Dashboard
 from salesync.api.ingress import Ingress
 from salesync.api.manual import ManualEntry
 from salesync.api.reconnect import Reconnect
+from salesync.api.rest import Rest
 from salesync.api.session import SignIn
 from salesync.api.support import Support
 from salesync.api.writer import GroupWriter
@@ -80,6 +81,7 @@ def create_app(
     ).register(app)
     ManualEntry(factory, clock, engine, registry, max_body_bytes).register(app)
     Support(factory, clock, metrics_token=metrics_token, redactor=redactor).register(app)
+    Rest(factory, clock, engine, registry, redactor=redactor).register(app)
     if reconnect is not None:
         reconnect.register(app)
     (sign_in or SignIn(factory, clock)).register(app)

@@ -1,7 +1,10 @@
 """Manual sales entry: a sale or refund keyed in by hand, processed at once.
 
 ``POST /api/v1/tenants/{tenant_id}/sales`` (and ``/refunds``) takes salesync's document
-JSON (as ``store.codec`` writes it) with a bearer API token of that tenant. ``id``,
+JSON (as ``store.codec`` writes it) from a caller who may enter sales there
+(``enter_sales``: the tenant's API token, its owners and bookkeepers, and admins; support
+staff do not key sales into a merchant's books). A signed-in browser sends the session's
+CSRF token in ``X-CSRF-Token``. ``id``,
 ``tenant_id`` and ``source`` may be left out: they are the tenant's, ``manual``, and the id
 salesync derives from ``external_id``. The body is kept in the inbox first, whatever it
 holds; then, in the same request, it is normalized and validated, and a valid entry (whose
@@ -27,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from salesync.accounts.roles import Action
 from salesync.api.answers import (
     AUTH_REFUSALS,
     ProblemRow,
@@ -35,7 +39,7 @@ from salesync.api.answers import (
     declared,
     problem_rows,
 )
-from salesync.api.auth import refusal
+from salesync.api.auth import request_refusal
 from salesync.api.body import BadLengthError, BodyTooLargeError, read_body
 from salesync.connectors.registry import SourceRegistry
 from salesync.domain.documents import DocumentKind, document_id
@@ -263,7 +267,9 @@ class ManualEntry:
         return JSONResponse(outcome.body, status_code=outcome.status)
 
     def _authenticate(self, tenant_id: str, request: Request) -> None:
-        refused = refusal(self.factory, tenant_id, request.headers.get("authorization"))
+        refused = request_refusal(
+            self.factory, self.clock, tenant_id, request, action=Action.ENTER_SALES
+        )
         if refused is not None:
             raise Unauthorized(refused)
 

@@ -5,9 +5,10 @@ notices, and the unsubscribe page its emails link to.
 format, read from the database on each scrape; with a ``metrics_token`` it wants that
 token as a bearer credential.
 
-Under ``/api/v1/tenants/{tenant_id}``, with a bearer API token of that tenant (as manual
-entry takes it): ``tickets`` (filtered by ``state``, ``kind``, ``provider``; newest
-first, ``limit`` at a time, the next page from ``cursor``), ``tickets/{id}`` (the ticket,
+Under ``/api/v1/tenants/{tenant_id}``, for callers who may view that tenant's tickets
+(``view_tickets``: its API token, its users, and staff; see ``api.auth``): ``tickets``
+(filtered by ``state``, ``kind``, ``provider``; newest first, ``limit`` at a time, the
+next page from ``cursor``), ``tickets/{id}`` (the ticket,
 its affected documents, its timeline and its latest incidents with their redacted HTTP
 exchanges), ``measures`` (that tenant's measures; ``days`` sets the window) and
 ``notices`` (what salesync told or will tell the merchant, without the letters' bodies,
@@ -22,19 +23,30 @@ notice say. A GET never unsubscribes: mail scanners open links on their own.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.accounts.roles import Action
 from salesync.api.answers import AUTH_REFUSALS, answer, declared
-from salesync.api.auth import bearer, refusal
+from salesync.api.auth import Refused, admit, bearer, refused
+from salesync.api.paging import (
+    BAD_PARAMETER,
+    MAX_ID,
+    PAGING,
+    choice,
+    number,
+    page,
+    query_parameter,
+    text,
+)
 from salesync.domain.errors import ErrorKind
 from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import TicketState
@@ -51,79 +63,55 @@ from salesync.store.tables import (
     TicketRow,
 )
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 MAX_DAYS = 366
-MAX_ID = 2**63 - 1
-"""The largest id either database stores; a cursor or id past it names nothing."""
 LATEST_INCIDENTS = 20
 """How many of a ticket's incidents its detail shows, newest first."""
 
-
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
-_PAGING = [
-    _query(
-        "limit",
-        "How many to show at a time.",
-        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-    ),
-    _query(
-        "cursor",
-        "The `next_cursor` of the page before.",
-        {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-    ),
-]
 _QUERIES: dict[str, list[dict[str, Any]]] = {
     "tickets": [
-        _query(
+        query_parameter(
             "state",
             "Only tickets in this state; `active` for those not yet resolved.",
             {"type": "string", "enum": [*TicketState, "active"]},
         ),
-        _query("kind", "Only tickets of this kind.", {"type": "string", "enum": [*ErrorKind]}),
-        _query(
+        query_parameter(
+            "kind", "Only tickets of this kind.", {"type": "string", "enum": [*ErrorKind]}
+        ),
+        query_parameter(
             "provider",
             f"Only tickets about this provider; `{SYSTEM}` for salesync's own.",
             {"type": "string"},
         ),
-        *_PAGING,
+        *PAGING,
     ],
     "measures": [
-        _query(
+        query_parameter(
             "days",
             "How many days back to look.",
             {"type": "integer", "minimum": 1, "maximum": MAX_DAYS},
         ),
     ],
     "notices": [
-        _query("state", "Only notices in this state.", {"type": "string", "enum": [*NoticeState]}),
-        _query(
+        query_parameter(
+            "state", "Only notices in this state.", {"type": "string", "enum": [*NoticeState]}
+        ),
+        query_parameter(
             "ticket",
             "Only notices about this ticket.",
             {"type": "integer", "minimum": 1, "maximum": MAX_ID},
         ),
-        *_PAGING,
+        *PAGING,
     ],
 }
-_BAD_PARAMETER = {400: "A query parameter is outside what it takes (`bad_parameter`)."}
 _REFUSALS: dict[str, dict[int, str]] = {
-    "tickets": {**_BAD_PARAMETER, **AUTH_REFUSALS},
+    "tickets": {**BAD_PARAMETER, **AUTH_REFUSALS},
     "ticket": {
         **AUTH_REFUSALS,
         404: "There is no such tenant (`unknown_tenant`), or it has no such ticket "
         "(`unknown_ticket`).",
     },
-    "measures": {**_BAD_PARAMETER, **AUTH_REFUSALS},
-    "notices": {**_BAD_PARAMETER, **AUTH_REFUSALS},
+    "measures": {**BAD_PARAMETER, **AUTH_REFUSALS},
+    "notices": {**BAD_PARAMETER, **AUTH_REFUSALS},
 }
 
 _PAGES = Environment(
@@ -133,17 +121,6 @@ _PAGES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-
-_Row = TypeVar("_Row", TicketRow, NoticeRow)
-
-
-class Refusal(Exception):  # noqa: N818 -- an answer carried to the handler, not a fault
-    """A request refused with ``response`` (the API's error shape)."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status_code)
-        self.response = response
 
 
 def _at(instant: datetime | None) -> str | None:
@@ -174,7 +151,7 @@ class Support:
         self.registry.register(MeasuresCollector(factory, clock, window=window))
 
     def register(self, app: FastAPI) -> None:
-        app.add_exception_handler(Refusal, _refused)
+        app.add_exception_handler(Refused, refused)
         app.add_api_route(
             "/metrics",
             self.metrics,
@@ -212,10 +189,10 @@ class Support:
                 responses=declared(_REFUSALS[name]),
                 openapi_extra={"parameters": _QUERIES[name]} if name in _QUERIES else None,
             )
-        for method, page in (("GET", self.unsubscribe_page), ("POST", self.unsubscribe)):
+        for method, shown in (("GET", self.unsubscribe_page), ("POST", self.unsubscribe)):
             app.add_api_route(
                 "/unsubscribe/{token}",
-                page,
+                shown,
                 methods=[method],
                 response_class=HTMLResponse,
                 include_in_schema=False,
@@ -230,7 +207,7 @@ class Support:
             if secret is None or not hmac.compare_digest(
                 secret.encode(), self.metrics_token.encode()
             ):
-                raise Refusal(
+                raise Refused(
                     answer(
                         401,
                         "unauthenticated",
@@ -251,19 +228,17 @@ class Support:
         if state == "active":
             query = query.where(TicketRow.state.in_([s.value for s in TicketState if s.active]))
         elif state is not None:
-            query = query.where(
-                TicketRow.state == _choice("state", state, [*TicketState, "active"])
-            )
+            query = query.where(TicketRow.state == choice("state", state, [*TicketState, "active"]))
         kind = params.get("kind")
         if kind is not None:
-            query = query.where(TicketRow.kind == _choice("kind", kind, ErrorKind))
+            query = query.where(TicketRow.kind == choice("kind", kind, ErrorKind))
         provider = params.get("provider")
         if provider == SYSTEM:
             query = query.where(TicketRow.provider.is_(None))
         elif provider is not None:
-            query = query.where(TicketRow.provider == provider)
+            query = query.where(TicketRow.provider == text("provider", provider))
         with self.factory() as session:
-            rows, cursor = _page(session, query, TicketRow.id, request)
+            rows, cursor = page(session, query, TicketRow.id, request)
             return JSONResponse(
                 {"tickets": [_ticket(r) for r in rows], "next_cursor": cursor},
             )
@@ -272,7 +247,7 @@ class Support:
         """One ticket: its fields, affected documents, timeline and latest incidents."""
         self._authenticate(tenant_id, request)
         desk = TicketDesk(self.factory, self.clock, tenant_id=tenant_id)
-        unknown = Refusal(answer(404, "unknown_ticket", f"{tenant_id} has no ticket {ticket_id}."))
+        unknown = Refused(answer(404, "unknown_ticket", f"{tenant_id} has no ticket {ticket_id}."))
         try:
             number = int(ticket_id)
         except ValueError:
@@ -296,7 +271,7 @@ class Support:
         """How fast the tenant's failures were detected, ticketed, assigned and resolved."""
         self._authenticate(tenant_id, request)
         days = request.query_params.get("days")
-        window = self.window if days is None else timedelta(days=_number("days", days, MAX_DAYS))
+        window = self.window if days is None else timedelta(days=number("days", days, MAX_DAYS))
         with self.factory() as session:
             found = measure(session, self.clock(), window=window, tenant_id=tenant_id)
         return JSONResponse(found.as_dict())
@@ -308,12 +283,12 @@ class Support:
         query = select(NoticeRow).where(NoticeRow.tenant_id == tenant_id)
         state = params.get("state")
         if state is not None:
-            query = query.where(NoticeRow.state == _choice("state", state, NoticeState))
+            query = query.where(NoticeRow.state == choice("state", state, NoticeState))
         ticket = params.get("ticket")
         if ticket is not None:
-            query = query.where(NoticeRow.ticket_id == _number("ticket", ticket))
+            query = query.where(NoticeRow.ticket_id == number("ticket", ticket))
         with self.factory() as session:
-            rows, cursor = _page(session, query, NoticeRow.id, request)
+            rows, cursor = page(session, query, NoticeRow.id, request)
             return JSONResponse(
                 {"notices": [self._notice(r) for r in rows], "next_cursor": cursor},
             )
@@ -355,10 +330,8 @@ class Support:
     # -- helpers ---------------------------------------------------------------------
 
     def _authenticate(self, tenant_id: str, request: Request) -> None:
-        """Let the request through only with a live API token of ``tenant_id``."""
-        refused = refusal(self.factory, tenant_id, request.headers.get("authorization"))
-        if refused is not None:
-            raise Refusal(refused)
+        """Let the request through only from a caller who may see ``tenant_id``'s tickets."""
+        admit(self.factory, self.clock, tenant_id, request, action=Action.VIEW_TICKETS)
 
     def _event(self, row: TicketEventRow) -> dict[str, Any]:
         return {
@@ -442,44 +415,6 @@ def _ticket(row: TicketRow) -> dict[str, Any]:
     }
 
 
-def _page(
-    session: Session, query: Select[_Row], key: Any, request: Request
-) -> tuple[list[_Row], str | None]:
-    """One page of ``query``, newest ``key`` first, and the cursor of the next page (None
-    on the last). The cursor is the last key shown, so rows added meanwhile never shift
-    a page."""
-    params = request.query_params
-    limit = _number("limit", params.get("limit", str(DEFAULT_LIMIT)), MAX_LIMIT)
-    cursor = params.get("cursor")
-    if cursor is not None:
-        query = query.where(key < _number("cursor", cursor))
-    rows = list(session.scalars(query.order_by(key.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, str(rows[-1].id) if more else None
-
-
-def _number(name: str, value: str, most: int = MAX_ID) -> int:
-    """``value`` as a whole number from 1 up to ``most``, or a 400 saying what it must be."""
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1 or number > most:
-        raise Refusal(
-            answer(400, "bad_parameter", f"{name} must be a whole number from 1 up to {most}.")
-        )
-    return number
-
-
-def _choice(name: str, value: str, allowed: Iterable[str]) -> str:
-    """``value`` if it is one of ``allowed``, or a 400 listing them."""
-    choices = [str(a) for a in allowed]
-    if value not in choices:
-        raise Refusal(answer(400, "bad_parameter", f"{name} must be one of: {', '.join(choices)}."))
-    return value
-
-
 def _page_of(state: str, title: str, **context: str) -> HTMLResponse:
     html = _PAGES.get_template("unsubscribe.html").render(state=state, title=title, **context)
     return HTMLResponse(html, status_code=404 if state == "unknown" else 200)
@@ -487,10 +422,3 @@ def _page_of(state: str, title: str, **context: str) -> HTMLResponse:
 
 def _unknown_link() -> HTMLResponse:
     return _page_of("unknown", "This unsubscribe link does not work")
-
-
-async def _refused(_: Request, exc: Exception) -> Response:
-    """The answer a ``Refusal`` carries (the handler is registered for nothing else)."""
-    if not isinstance(exc, Refusal):
-        raise exc
-    return exc.response

@@ -10,9 +10,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from salesync.cli import locations, operate, pos, serve, sources, tickets, users
+from salesync.cli import locations, operate, pos, serve, sources, tickets, users, worker
 from salesync.cli.common import console, database, err, parse_day, require_tenant, settings
 from salesync.cli.demo import run_demo
+from salesync.cli.demo_live import LiveOptions
 from salesync.cli.tables import balance_table
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.engine.wiring import tenant_redactor
@@ -30,6 +31,7 @@ sources.register(app)
 serve.register(app)
 tickets.register(app)
 users.register(app)
+worker.register(app)
 
 
 class ExportFormat(StrEnum):
@@ -67,9 +69,26 @@ def demo(
     orders_per_day: Annotated[
         int, typer.Option(min=1, max=40, help="about how many orders each shop takes a day")
     ] = 4,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="after the narrated run, keep serving the dashboard while the shops trade",
+        ),
+    ] = True,
+    port: Annotated[
+        int,
+        typer.Option(
+            min=0, max=65535, help="the dashboard's port; 0, or a port in use, means a free one"
+        ),
+    ] = 8000,
+    speed: Annotated[
+        float, typer.Option(min=1, help="simulated seconds per real second while serving")
+    ] = 60.0,
 ) -> None:
     """Connect a merchant's Shopify store and Square seller (sandboxes) to salesync and sync
-    their history and live trading into the built-in ledger, over HTTP."""
+    their history and live trading into the built-in ledger, over HTTP; then keep serving
+    the dashboard while the shops go on trading, until Ctrl-C."""
     cfg = settings()
     connected = parse_day(start) if start else _last_month()
     with database(cfg) as factory:
@@ -82,6 +101,7 @@ def demo(
             history=history,
             seed=seed,
             orders_per_day=orders_per_day,
+            serve=LiveOptions(port=port, speed=speed) if serve else None,
         )
 
 

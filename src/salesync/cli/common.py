@@ -27,7 +27,7 @@ def settings() -> Settings:
     except ConfigError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    logs.configure(cfg.log_level, secrets=known_secrets(cfg))
+    logs.configure(cfg.log_level, secrets=known_secrets(cfg), fmt=cfg.log_format)
     return cfg
 
 

@@ -17,6 +17,9 @@ Bay Area location, which posts one summary per business day. In order:
    accounts, catching what was lost and Square's orders (its order notifications only
    name them). On the first day a broken order arrives, to be quarantined with reasons.
 
+Then, unless ``serve`` is None, the demo runs on as a live server with the sandboxes still
+trading (``salesync.cli.demo_live``) until Ctrl-C.
+
 Re-running in the same data folder starts fresh sandboxes with the same seed: the same
 accounts tell the same story, every record is recognised as a repeat and nothing new posts.
 """
@@ -37,6 +40,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.cli.demo_live import LiveOptions, map_every_category, serve_live
 from salesync.cli.tables import balance_table
 from salesync.clock import ManualClock
 from salesync.config import Settings
@@ -171,8 +175,10 @@ def run_demo(
     history: int,
     seed: int,
     orders_per_day: int,
+    serve: LiveOptions | None = None,
 ) -> None:
-    """The whole demo, narrated on ``console``, then its report."""
+    """The whole demo, narrated on ``console``, then its report; then, with ``serve``, the
+    live server until Ctrl-C."""
     first = connected - timedelta(days=history)
     console.print(
         f"[bold]{CAST.tenant.name}[/bold]: a Shopify store sells for Brooklyn, which posts "
@@ -204,7 +210,11 @@ def run_demo(
                 day = shifts(first + timedelta(days=n), orders_per_day)
                 trade_until(on_stage, day[-1].closes, day)
                 progress.advance(task)
-            connect(on_stage, connected)
+            if connect(on_stage, connected):
+                say(
+                    "The mapping an earlier live demo left without Square's Bakery category "
+                    "is published again with it mapped."
+                )
             say(
                 "Connected: Shopify and Square authorised salesync by OAuth (tokens kept in "
                 "the vault) and now POST signed webhooks to the ingress."
@@ -219,6 +229,8 @@ def run_demo(
         connections_table(console, on_stage, factory, before)
         support(console, cfg, factory, on_stage)
         report(console, cfg, factory, on_stage, first, connected + timedelta(days=days))
+        if serve is not None:
+            serve_live(console, cfg, on_stage, serve)
 
 
 def support(console: Console, cfg: Settings, factory: sessionmaker[Session], stage: Stage) -> None:
@@ -244,16 +256,19 @@ def support(console: Console, cfg: Settings, factory: sessionmaker[Session], sta
         )
 
 
-def connect(stage: Stage, connected: date) -> None:
+def connect(stage: Stage, connected: date) -> bool:
     """The merchant signs up (the Bay Area posting daily summaries) and connects both
-    shops before they open on ``connected``."""
+    shops before they open on ``connected``. True when the mapping an earlier live demo
+    injected had to be completed first (see ``map_every_category``)."""
     stage.set_up()
+    mapped = map_every_category(stage.factory, TENANT, stage.clock())
     with stage.factory() as session, session.begin():
         planner = Planner(session, TENANT, Locations(session, TENANT).all(), stage.clock)
         planner.set_mode("bayarea", PostingMode.DAILY_SUMMARY)
     stage.clock.set(max(stage.clock(), datetime.combine(connected, time(12), UTC)))
     stage.connect_shopify()
     stage.connect_square(sweep_since=datetime.combine(connected, time(), UTC))
+    return mapped
 
 
 def backfill(stage: Stage, progress: Progress, first: date, last: date) -> None:

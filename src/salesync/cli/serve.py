@@ -43,9 +43,18 @@ def serve(
             "X-Forwarded-For and X-Forwarded-Proto headers are believed"
         ),
     ] = None,
+    runner: Annotated[
+        bool,
+        typer.Option(
+            "--runner/--no-runner",
+            help="run the engine and the support loop in this process (--no-runner: "
+            "leave them to `salesync worker` processes)",
+        ),
+    ] = True,
 ) -> None:
     """Serve the API: webhooks are stored and acknowledged at once and processed by the
-    runner in this process; manual entries are processed in their request."""
+    runner in this process (or by `salesync worker`); manual entries are processed in
+    their request."""
     cfg = settings()  # logging is set up there, redacted (salesync.logs)
     with database(cfg) as factory:
         engine = configured_engine(cfg, factory, system_clock)
@@ -59,25 +68,38 @@ def serve(
             redactor=redactor(cfg),
             reconnect=reconnect(cfg, factory, system_clock, tokens),
         )
-        runner = InProcessRunner(engine, interval, monitor(cfg, factory, system_clock))
+        passes = (
+            InProcessRunner(engine, interval, monitor(cfg, factory, system_clock))
+            if runner
+            else None
+        )
+        work = (
+            f"  the runner takes in, plans and sends every {interval:g} s, then assigns,\n"
+            "  escalates and e-mails about tickets"
+            if passes
+            else "  no runner here: `salesync worker` takes in, plans and sends"
+        )
         console.print(
             f"salesync is listening on http://{host}:{port}\n"
+            "  dashboard:    / (sign in with a user from `salesync user add`)\n"
+            "  REST API:     /api/v1 (OpenAPI at /openapi.json, browsable at /docs)\n"
             "  webhooks:     POST /webhooks/<connection id>\n"
             "  manual entry: POST /api/v1/tenants/<tenant>/sales (and /refunds)\n"
             "  tickets:      GET /api/v1/tenants/<tenant>/tickets (and /measures, /notices)\n"
             "  metrics:      GET /metrics; reconnect links: /connections/<id>/reconnect\n"
-            f"  the runner takes in, plans and sends every {interval:g} s, then assigns,\n"
-            "  escalates and e-mails about tickets; Ctrl-C stops"
+            f"{work}; Ctrl-C stops"
         )
-        runner.start()
+        if passes is not None:
+            passes.start()
         try:
             server.run(
                 app, host, port, log_level=cfg.log_level, forwarded_allow_ips=forwarded_allow_ips
             )
         finally:
-            runner.stop()
-            if runner.last_error is not None:
-                err.print(f"[yellow]The runner's last error: {runner.last_error}[/yellow]")
+            if passes is not None:
+                passes.stop()
+                if passes.last_error is not None:
+                    err.print(f"[yellow]The runner's last error: {passes.last_error}[/yellow]")
 
 
 @token_app.command("create")

@@ -5,17 +5,21 @@ part reads its work from the database and commits as it goes, so a tick can stop
 line (a crash, a kill) and the next tick, in this process or another, carries on without
 losing or doubling anything. The in-process runner simply ticks on a timer; a distributed
 runner can run the same parts as tasks.
+
+``sync_now`` is the merchant's "sync now": documents waiting for a sync window (or for
+someone to sync them, under a manual policy) become due at once and are posted.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.destination import Books
@@ -32,6 +36,7 @@ from salesync.engine.outbox import RetryPolicy, Sender, SendReport
 from salesync.engine.planner import Planner
 from salesync.engine.runs import recorded
 from salesync.store.repositories import Locations, Tenants
+from salesync.store.tables import DocumentRow, QueuedDocumentRow
 
 
 @dataclass(slots=True)
@@ -47,6 +52,31 @@ class TickReport:
         s = self.sent
         moved = s.posted + s.found_on_read_back + s.retrying + s.failed + s.held
         return not (self.normalized or self.parked or self.quarantined or self.planned or moved)
+
+    def add(self, other: TickReport) -> None:
+        """Count ``other``'s work in this report too."""
+        self.normalized += other.normalized
+        self.parked += other.parked
+        self.quarantined += other.quarantined
+        self.planned += other.planned
+        for name in ("posted", "found_on_read_back", "retrying", "failed", "held"):
+            setattr(self.sent, name, getattr(self.sent, name) + getattr(other.sent, name))
+        self.sent.errors += other.sent.errors
+
+
+@dataclass(slots=True)
+class SyncNowReport:
+    """What a "sync now" did: the documents it made due, the work of the ticks after, and
+    what still waits."""
+
+    released: int = 0
+    """Documents that were waiting for a sync window, now due."""
+    work: TickReport = field(default_factory=TickReport)
+    waiting: int = 0
+    """Documents still not planned: a daily summary waits for its business day to end,
+    a per-payout sale for its payout."""
+    held: int = 0
+    """Documents held until a mapping places them."""
 
 
 class Engine:
@@ -170,15 +200,18 @@ class Engine:
             tenants = [tenant_id] if tenant_id else [t.id for t in Tenants(session).all()]
         report = TickReport()
         for tenant in tenants:
-            counts = self.take_in(tenant)
-            report.normalized += counts[RecordState.NORMALIZED.value]
-            report.parked += counts[RecordState.PARKED.value]
-            report.quarantined += counts[RecordState.QUARANTINED.value]
-            report.planned += self.plan(tenant)
-            sent = self.send(tenant)
-            for name in ("posted", "found_on_read_back", "retrying", "failed", "held"):
-                setattr(report.sent, name, getattr(report.sent, name) + getattr(sent, name))
-            report.sent.errors += sent.errors
+            report.add(self._tick_tenant(tenant))
+        return report
+
+    def _tick_tenant(self, tenant_id: str) -> TickReport:
+        counts = self.take_in(tenant_id)
+        report = TickReport(
+            normalized=counts[RecordState.NORMALIZED.value],
+            parked=counts[RecordState.PARKED.value],
+            quarantined=counts[RecordState.QUARANTINED.value],
+        )
+        report.planned = self.plan(tenant_id)
+        report.sent = self.send(tenant_id)
         return report
 
     def run_until_idle(self, tenant_id: str | None = None, max_ticks: int = 100) -> int:
@@ -187,6 +220,68 @@ class Engine:
             if self.tick(tenant_id).idle:
                 return n
         return max_ticks
+
+    def make_due(self, tenant_id: str, sources: Collection[str] | None = None) -> int:
+        """Make every document of the tenant that waits for a sync window (or, under a
+        manual policy, for someone to sync it) due now; only those from ``sources``
+        (provider names such as ``shopify``) when given. Returns how many.
+
+        Held documents stay held (a mapping releases them), and planned ones are left
+        alone, so pressing it twice posts nothing twice.
+        """
+        now = self.clock()
+        waiting = [
+            QueuedDocumentRow.tenant_id == tenant_id,
+            QueuedDocumentRow.planned.is_(False),
+            QueuedDocumentRow.held.is_(False),
+            or_(QueuedDocumentRow.due_at.is_(None), QueuedDocumentRow.due_at > now),
+        ]
+        if sources is not None:
+            if not sources:
+                return 0
+            waiting.append(
+                QueuedDocumentRow.document_id.in_(
+                    select(DocumentRow.id).where(
+                        DocumentRow.tenant_id == tenant_id, DocumentRow.source.in_(list(sources))
+                    )
+                )
+            )
+        with self.factory() as session, session.begin():
+            result = session.execute(
+                update(QueuedDocumentRow)
+                .where(*waiting)
+                .values(due_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def sync_now(
+        self, tenant_id: str, *, sources: Collection[str] | None = None, max_ticks: int = 100
+    ) -> SyncNowReport:
+        """The merchant's "sync now": take in what has been received, make what waits for
+        a sync window due (``make_due``), then tick until nothing moves.
+
+        Taking in first means records a sweep has just stored are documents by the time
+        they are made due, so they go out in this same press.
+        """
+        report = SyncNowReport()
+        report.work.add(self._tick_tenant(tenant_id))
+        with recorded(
+            self.factory, self.clock, "sync_now", tenant_id, incidents=self.incidents
+        ) as run:
+            report.released = run["released"] = self.make_due(tenant_id, sources)
+        for _ in range(max_ticks):
+            done = self._tick_tenant(tenant_id)
+            report.work.add(done)
+            if done.idle:
+                break
+        with self.factory() as session:
+            counted = select(func.count()).where(
+                QueuedDocumentRow.tenant_id == tenant_id, QueuedDocumentRow.planned.is_(False)
+            )
+            report.waiting = session.scalar(counted.where(QueuedDocumentRow.held.is_(False))) or 0
+            report.held = session.scalar(counted.where(QueuedDocumentRow.held.is_(True))) or 0
+        return report
 
 
 class Ticking(Protocol):

@@ -1,0 +1,165 @@
+"""Connections: a tenant's links to its sources and books, with how each is doing and,
+when the provider refused its authorization, the link the merchant reconnects from.
+Credentials never leave the vault: no answer here carries them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from salesync.accounts.roles import Action
+from salesync.api.answers import answer
+from salesync.api.auth import Refused
+from salesync.api.paging import BAD_PARAMETER, TEXT_PAGING, choice, known, text_page
+from salesync.api.rest.common import TENANT, Parts, refusals, route
+from salesync.connectors.tokens import RECONNECT, default_reconnect_url
+from salesync.store.tables import ConnectionRow
+from salesync.views.health import ConnectionHealth, Health, connection_health
+
+ROLES = ("source", "destination")
+_QUERIES = [
+    {
+        "name": "role",
+        "in": "query",
+        "required": False,
+        "description": "Only sources or only books.",
+        "schema": {"type": "string", "enum": list(ROLES)},
+    },
+    *TEXT_PAGING,
+]
+_UNKNOWN = {
+    404: "There is no such tenant (`unknown_tenant`), or it has no such connection "
+    "(`unknown_connection`)."
+}
+
+
+class HealthOut(BaseModel):
+    """How the connection is doing, in one word and one sentence, and the counts behind."""
+
+    health: Health
+    sentence: str
+    last_received_at: datetime | None
+    last_posted_at: datetime | None
+    failing: int = Field(description="Postings that failed and wait for a fix.")
+    retrying: int = Field(description="Postings that will be tried again.")
+    held: int = Field(description="Postings held until something is fixed.")
+    open_tickets: list[int]
+
+
+class ConnectionOut(BaseModel):
+    """A connection, without its credentials."""
+
+    id: str
+    provider: str
+    role: str
+    name: str
+    status: str = Field(description="`active`, or `reconnect` when the merchant must sign in.")
+    created_at: datetime
+    updated_at: datetime
+    reconnect_url: str | None = Field(
+        description="Where the merchant signs in to the provider again, when they must."
+    )
+    health: HealthOut | None
+
+
+class ConnectionPage(BaseModel):
+    connections: list[ConnectionOut]
+    next_cursor: str | None
+
+
+class Connections:
+    """``GET .../connections`` and ``GET .../connections/{id}``."""
+
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+
+    def register(self, app: FastAPI) -> None:
+        route(
+            app,
+            "GET",
+            TENANT + "/connections",
+            self.connections,
+            summary="The tenant's connections with their health, in the order of their ids",
+            tag="connections",
+            model=ConnectionPage,
+            refused=refusals(BAD_PARAMETER),
+            parameters=_QUERIES,
+        )
+        route(
+            app,
+            "GET",
+            TENANT + "/connections/{connection_id}",
+            self.connection,
+            summary="One connection with its health",
+            tag="connections",
+            model=ConnectionOut,
+            refused=refusals(_UNKNOWN),
+        )
+
+    def connections(self, tenant_id: str, request: Request) -> ConnectionPage:
+        """The tenant's connections, ``limit`` at a time, sources or books only on ask."""
+        self.parts.admit(tenant_id, request, Action.VIEW_TENANT)
+        query = select(ConnectionRow).where(ConnectionRow.tenant_id == tenant_id)
+        role = request.query_params.get("role")
+        if role is not None:
+            query = query.where(ConnectionRow.role == choice("role", role, ROLES))
+        with self.parts.factory() as session:
+            rows, cursor = text_page(session, query, ConnectionRow.id, request)
+            health = self._health(session, tenant_id)
+            return ConnectionPage(
+                connections=[_connection(r, health.get(r.id)) for r in rows], next_cursor=cursor
+            )
+
+    def connection(self, tenant_id: str, connection_id: str, request: Request) -> ConnectionOut:
+        """One of the tenant's connections."""
+        self.parts.admit(tenant_id, request, Action.VIEW_TENANT)
+        with self.parts.factory() as session:
+            row = session.get(ConnectionRow, connection_id) if known(connection_id) else None
+            if row is None or row.tenant_id != tenant_id:
+                raise Refused(
+                    answer(
+                        404,
+                        "unknown_connection",
+                        f"{tenant_id} has no connection {connection_id!r}.",
+                    )
+                )
+            return _connection(row, self._health(session, tenant_id).get(row.id))
+
+    def _health(self, session: Session, tenant_id: str) -> dict[str, ConnectionHealth]:
+        return {
+            h.connection_id: h
+            for h in connection_health(session, tenant_id, self.parts.clock())
+            if h.connection_id is not None
+        }
+
+
+def _connection(row: ConnectionRow, health: ConnectionHealth | None) -> ConnectionOut:
+    reconnect = None
+    if row.status == RECONNECT or (health is not None and health.reconnect_path):
+        reconnect = default_reconnect_url(row.tenant_id, row.id)
+    return ConnectionOut(
+        id=row.id,
+        provider=row.provider,
+        role=row.role,
+        name=row.name,
+        status=row.status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        reconnect_url=reconnect,
+        health=None
+        if health is None
+        else HealthOut(
+            health=health.health,
+            sentence=health.sentence,
+            last_received_at=health.last_received_at,
+            last_posted_at=health.last_posted_at,
+            failing=health.failing,
+            retrying=health.retrying,
+            held=health.held,
+            open_tickets=list(health.open_tickets),
+        ),
+    )

@@ -1,0 +1,203 @@
+"""The runner without the HTTP API: ``salesync worker``; and the merchant's "sync now"
+from the command line: ``salesync sync now``.
+
+A worker runs the passes ``salesync serve`` runs beside its API (take in, plan, send;
+then the support loop), so it can run beside ``serve`` or on another machine against the
+same database: the database is the truth, so two runners never double a posting.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from salesync.cli.common import console, database, err, require_tenant, settings
+from salesync.cli.sources import connection_id
+from salesync.clock import system_clock
+from salesync.domain.errors import SyncError
+from salesync.engine.runner import Engine, SyncNowReport, Ticking, TickReport
+from salesync.engine.sweep import Sweeper, SweepReport
+from salesync.engine.wiring import configured_engine, monitor
+from salesync.store.repositories import Connections
+
+sync_app = typer.Typer(
+    help="Sync a tenant's sales now, without waiting for a window.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(worker)
+    app.add_typer(sync_app, name="sync")
+
+
+@dataclass(slots=True)
+class Passes:
+    """What a worker did while it ran."""
+
+    passes: int = 0
+    work: TickReport = field(default_factory=TickReport)
+    errors: int = 0
+    last_error: BaseException | None = None
+
+    def summary(self, seconds: float) -> str:
+        """One line: passes, records taken in, postings made, errors."""
+        work = self.work
+        line = (
+            f"salesync worker stopped after {self.passes} pass(es) in {seconds:.1f} s: "
+            f"{work.normalized} record(s) taken in, {work.quarantined} quarantined, "
+            f"{work.planned} posting(s) planned, {work.sent.posted} posted, "
+            f"{work.sent.held} held, {work.sent.failed} failed"
+        )
+        if self.errors:
+            line += f"; {self.errors} pass(es) failed, the last with: {self.last_error}"
+        return line + "."
+
+
+def run_passes(
+    engine: Engine, support: Ticking | None, interval: float, stop: threading.Event, *, once: bool
+) -> Passes:
+    """Pass after pass until ``stop`` is set (or one pass, ``once``): the engine over every
+    tenant, then the support loop. A pass that fails is counted and the next one runs: what
+    failed is in the runs table and the incidents, and the work is still in the database."""
+    done = Passes()
+    while not stop.is_set():
+        done.passes += 1
+        try:
+            done.work.add(engine.tick())
+        except Exception as exc:  # recorded by the run; the next pass retries
+            done.errors += 1
+            done.last_error = exc
+        if support is not None:
+            try:
+                support.tick()
+            except Exception as exc:  # each part logs its own; keep going
+                done.errors += 1
+                done.last_error = exc
+        if once:
+            break
+        stop.wait(interval)
+    return done
+
+
+@contextmanager
+def stopped_by_signals(stop: threading.Event) -> Iterator[None]:
+    """While the block runs, SIGINT (Ctrl-C) and SIGTERM set ``stop`` instead of
+    interrupting: the work under way finishes, and whoever waits on ``stop`` ends cleanly."""
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    before = {s: signal.signal(s, handle) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def worker(
+    interval: Annotated[float, typer.Option(min=0.05, help="seconds between passes")] = 1.0,
+    once: Annotated[
+        bool, typer.Option("--once", help="run one pass, then exit (for cron and tests)")
+    ] = False,
+) -> None:
+    """Run the engine and the support loop without the HTTP API: beside `salesync serve`
+    or on another machine on the same database. Ctrl-C or SIGTERM stops it between
+    passes."""
+    cfg = settings()  # logging is set up there, redacted (salesync.logs)
+    stop = threading.Event()
+    started = time.monotonic()
+    with stopped_by_signals(stop), database(cfg) as factory:
+        engine = configured_engine(cfg, factory, system_clock)
+        if not once:
+            console.print(
+                f"salesync worker: a pass every {interval:g} s (take in, plan, send, then "
+                "the support loop); Ctrl-C or SIGTERM stops it."
+            )
+        done = run_passes(engine, monitor(cfg, factory, system_clock), interval, stop, once=once)
+    console.print(done.summary(time.monotonic() - started))
+
+
+@sync_app.command("now")
+def sync_now(
+    tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
+    connection: Annotated[
+        list[str] | None,
+        typer.Option(help="a source connection's name or id; repeatable (default: every one)"),
+    ] = None,
+) -> None:
+    """Sweep the tenant's source connections, make every sale waiting for a sync window
+    due now, and post until nothing moves: the "sync now" button."""
+    cfg = settings()
+    with database(cfg) as factory:
+        with factory() as session:
+            require_tenant(session, tenant)
+            chosen = [connection_id(session, tenant, name) for name in connection or []]
+            infos = {c.id: c for c in Connections(session, tenant, cfg.vault()).all()}
+        sweeper = Sweeper(factory, system_clock, cfg.vault())
+        try:
+            if chosen:
+                swept = {c: sweeper.sweep(tenant, c) for c in chosen}
+            else:
+                swept = sweeper.sweep_all(tenant)
+        except SyncError as exc:
+            err.print(f"[red]The sweep stopped:[/red] {exc.user_message}")
+            raise typer.Exit(1) from None
+        engine = configured_engine(cfg, factory, system_clock)
+        providers = {infos[c].provider for c in chosen} if chosen else None
+        report = engine.sync_now(tenant, sources=providers)
+    _print_sweeps(swept, {c: i.name for c, i in infos.items()})
+    _print_sync(report)
+
+
+def _print_sweeps(swept: dict[str, SweepReport], names: dict[str, str]) -> None:
+    if not swept:
+        console.print("No connection of this tenant sweeps; synced what was received.")
+        return
+    table = Table(title="Swept")
+    for column in ("Connection", "Pages", "New records", "Already known"):
+        table.add_column(column, justify="left" if column == "Connection" else "right")
+    for connection, report in swept.items():
+        table.add_row(
+            names.get(connection, connection),
+            f"{report.pages:,}",
+            f"{report.records:,}",
+            f"{report.duplicates:,}",
+        )
+    console.print(table)
+
+
+def _print_sync(report: SyncNowReport) -> None:
+    work = report.work
+    console.print(
+        f"Taken in: {work.normalized:,} record(s), {work.quarantined:,} quarantined, "
+        f"{work.parked:,} waiting for their sale."
+    )
+    console.print(
+        f"Made due now: {report.released:,} document(s) that were waiting for a sync window."
+    )
+    sent = work.sent
+    console.print(
+        f"Posted: {sent.posted + sent.found_on_read_back:,} posting(s) of {work.planned:,} "
+        f"planned; {sent.retrying:,} to retry, {sent.failed:,} failed, {sent.held:,} held."
+    )
+    if report.held:
+        console.print(
+            f"[yellow]{report.held:,} document(s) wait for a mapping[/yellow] "
+            "(`salesync ticket list` names what to map)."
+        )
+    if report.waiting:
+        console.print(
+            f"{report.waiting:,} document(s) still wait: a daily summary posts once its "
+            "business day has ended, a per-payout sale with its payout."
+        )
