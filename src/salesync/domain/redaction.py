@@ -54,6 +54,10 @@ SECRET_FIELDS = frozenset(
 )
 """Names (lower case, without ``-`` and ``_``) whose values are always removed."""
 
+_MACHINE_CODE = re.compile(r"[a-z]+(?:[_+.][a-z]+)*|\d{1,6}")
+"""A ``code`` that is an error's machine code (``unmapped_value``, a provider's ``6240``),
+not an OAuth authorization code, which is long, random and mixes cases and digits."""
+
 DEFAULT_PERSONAL_FIELDS = (
     "email",
     "phone",
@@ -159,7 +163,11 @@ class Redactor:
         """``data`` (JSON-like) with every secret and personal value replaced."""
         if key is not None:
             name = _name(key)
-            if name in SECRET_FIELDS and data not in (None, "", [], {}):
+            if (
+                name in SECRET_FIELDS
+                and data not in (None, "", [], {})
+                and not (name == "code" and _MACHINE_CODE.fullmatch(str(data)))
+            ):
                 return SECRET
             if name in self.personal_fields and isinstance(data, str | int) and data != "":
                 return PERSONAL
