@@ -30,7 +30,8 @@ from salesync.engine.runner import Engine
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Documents, Locations, Tenants
 from salesync.views.reconciliation import reconciliation
-from salesync.views.sales import sales_log, sales_report
+from salesync.views.sales import sales_log
+from salesync.views.sales_report import sales_report
 
 FIRST = date(2026, 1, 1)
 

@@ -60,6 +60,7 @@ OPERATIONS = (
     ("PUT", "/api/v1/tenants/{tenant_id}/locations/{location_id}/posting-mode"),
     ("GET", "/api/v1/tenants/{tenant_id}/connections"),
     ("GET", "/api/v1/tenants/{tenant_id}/connections/{connection_id}"),
+    ("POST", "/api/v1/tenants/{tenant_id}/sync-now"),
     ("GET", "/api/v1/tenants/{tenant_id}/policies"),
     ("PUT", "/api/v1/tenants/{tenant_id}/policies/{source}/{kind}"),
     ("GET", "/api/v1/tenants/{tenant_id}/mappings"),

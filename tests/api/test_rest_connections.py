@@ -1,22 +1,28 @@
 """The connections routes: a tenant's connections with status and health, never their
-credentials, and the reconnect link when the merchant must sign in to the provider again."""
+credentials, and the reconnect link when the merchant must sign in to the provider again;
+and "sync now", which posts what waits for a sync window at once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from callers import OTHER, Callers, opened
+from hooksource import sales
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
 from salesync.connectors.registry import SourceRegistry
 from salesync.connectors.tokens import RECONNECT
-from salesync.store.repositories import Connections
+from salesync.engine.runner import Engine
+from salesync.store import codec
+from salesync.store.repositories import Connections, Journal
 from salesync.store.tables import ConnectionRow
 from salesync.store.vault import Vault
 
 CONNECTIONS = "/api/v1/tenants/demo/connections"
+SYNC_NOW = "/api/v1/tenants/demo/sync-now"
 SECRET = "tok-SECRET-5e1b"  # noqa: S105 - a credential that must never be shown
 
 
@@ -105,3 +111,38 @@ def test_a_connection_is_read_by_id_within_its_tenant(api: Callers, ids: dict[st
 def test_who_may_see_connections(api: Callers, ids: dict[str, str], who: str, status: int) -> None:
     """Whoever may view the tenant sees its connections; another tenant's owner does not."""
     assert api.get(who, CONNECTIONS).status_code == status
+
+
+def test_sync_now_posts_what_waits_for_a_window_and_says_so(
+    api: Callers, db: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """Sales received inside their sync window post on ``POST .../sync-now``, whose answer
+    counts them; pressed again it posts nothing twice."""
+    found = sales(1)
+    engine = Engine(db, clock)
+    for sale in found:
+        engine.receive("demo", sale.source, sale.kind.value, json.dumps(codec.encode(sale)))
+    engine.run_until_idle("demo")
+    with db() as session:
+        assert Journal(session, "demo").count() == 0
+    first = api.send("bookkeeper", "POST", SYNC_NOW)
+    assert first.status_code == 200, first.text
+    report = first.json()
+    assert report["released"] == len(found)
+    assert report["posted"] >= 1
+    assert (report["failed"], report["held"], report["waiting"]) == (0, 0, 0)
+    with db() as session:
+        posted = Journal(session, "demo").count()
+    assert posted == report["posted"]
+    again = api.send("owner", "POST", SYNC_NOW).json()
+    assert (again["released"], again["posted"]) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("developer", 403), ("other_owner", 403), ("tier1", 200), ("token", 200)],
+)
+def test_who_may_press_sync_now(api: Callers, who: str, status: int) -> None:
+    """Sync now needs the right to edit mappings: a developer or another tenant's owner is
+    refused, support and the tenant's token are let through."""
+    assert api.send(who, "POST", SYNC_NOW).status_code == status

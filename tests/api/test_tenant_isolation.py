@@ -55,6 +55,7 @@ KNOWN: dict[tuple[str, str], Action] = {
     ("PUT", TENANT + "/locations/{location_id}/posting-mode"): Action.EDIT_MAPPINGS,
     ("GET", TENANT + "/connections"): Action.VIEW_TENANT,
     ("GET", TENANT + "/connections/{connection_id}"): Action.VIEW_TENANT,
+    ("POST", TENANT + "/sync-now"): Action.EDIT_MAPPINGS,
     ("GET", TENANT + "/policies"): Action.VIEW_TENANT,
     ("PUT", TENANT + "/policies/{source}/{kind}"): Action.EDIT_MAPPINGS,
     ("GET", TENANT + "/mappings"): Action.VIEW_TENANT,

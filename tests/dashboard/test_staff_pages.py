@@ -11,12 +11,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.accounts.passwords import Cost
+from salesync.api import create_app
+from salesync.api.session import SignIn
 from salesync.clock import ManualClock
 from salesync.connectors.capture import Exchange
+from salesync.connectors.registry import SourceRegistry
 from salesync.domain.documents import (
     DocumentKind,
     Payment,
@@ -31,15 +36,31 @@ from salesync.domain.money import Money
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.runner import Engine
+from salesync.monitor.notify import Contacts, MailSettings
 from salesync.rules import strict_retail
 from salesync.store import codec
-from salesync.store.tables import IncidentRow, TicketEventRow, TicketRow
+from salesync.store.tables import IncidentRow, NoticeRow, TicketEventRow, TicketRow
+from salesync.store.vault import Vault, new_key
 
 SignedIn = Callable[[str], TestClient]
 Csrf = Callable[[TestClient, str], str]
 SECRET = "sk_live_4f9a8b7c6d5e"  # noqa: S105  a credential that must never be shown
 INTERNAL = "KeyError 'TxnDate' in translate.sale_receipt"
 TAXES = ["NY sales tax"]
+MAIL = MailSettings(public_url="https://books.harbor.example")
+
+
+@pytest.fixture
+def app(db: sessionmaker[Session], clock: ManualClock) -> FastAPI:
+    """The dashboard with the mail settings ``salesync serve`` gives it."""
+    return create_app(
+        db,
+        clock,
+        Vault([new_key()]),
+        registry=SourceRegistry(points=[]),
+        sign_in=SignIn(db, clock, cost=Cost(n=2**10)),
+        mail=MAIL,
+    )
 
 
 def coffee_sale(number: str, occurred_at: datetime) -> Sale:
@@ -242,8 +263,11 @@ def test_a_ticket_resolves_only_once_its_sale_is_in_the_books(
     tickets: dict[str, int],
 ) -> None:
     """Resolving is refused with what still differs; after the mapping fix and a replay
-    the page shows the sale reconciled, and resolving succeeds."""
+    the page shows the sale reconciled, and resolving succeeds and tells the merchant,
+    with links to the configured public address."""
     number = tickets["demo"]
+    with db() as session, session.begin():
+        Contacts(session, "demo").add("books@harbor.example", name="Books")
     path = f"/staff/tickets/{number}"
     dev = signed_in("dev@salesync.example")
     token = csrf(dev, path)
@@ -284,6 +308,10 @@ def test_a_ticket_resolves_only_once_its_sale_is_in_the_books(
     assert state_of(db, number) == "resolved"
     owner = signed_in("owner@harbor.example")
     assert explanation in owner.get(f"/app/demo/tickets/{number}").text
+    with db() as session:
+        notice = session.scalars(select(NoticeRow).where(NoticeRow.reason == "resolved")).one()
+    assert notice.recipient == "books@harbor.example"
+    assert f"{MAIL.public_url}/unsubscribe/" in notice.body
 
 
 def test_a_mapping_fix_that_makes_no_rule_is_refused_and_changes_nothing(

@@ -36,7 +36,8 @@ from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.runner import Engine
 from salesync.store import codec
 from salesync.store.repositories import Directory, Documents, Locations, Tenants
-from salesync.views.sales import CursorError, sales_log, sales_report
+from salesync.views.sales import CursorError, sales_log
+from salesync.views.sales_report import sales_report
 
 TENANT = "t1"
 OTHER = "t2"

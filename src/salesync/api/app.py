@@ -27,6 +27,7 @@ from salesync.api.writer import GroupWriter
 from salesync.connectors.registry import SourceRegistry, sources
 from salesync.domain.redaction import Redactor
 from salesync.engine.runner import Engine
+from salesync.monitor.notify import MailSettings
 from salesync.store.failures import unavailable
 from salesync.store.vault import Vault
 
@@ -46,6 +47,7 @@ def create_app(
     redactor: Redactor | None = None,
     reconnect: Reconnect | None = None,
     sign_in: SignIn | None = None,
+    mail: MailSettings | None = None,
 ) -> FastAPI:
     """The salesync API on ``factory``'s database.
 
@@ -55,6 +57,8 @@ def create_app(
     ticket routes show; ``reconnect`` serves the merchants' reconnect links (see
     ``wiring.reconnect``), absent when no provider app is configured. ``sign_in`` serves
     the sign-in pages and sessions (one with the default password cost by default).
+    ``mail`` is what the dashboard's and the REST API's resolution notices are sent with
+    (their links start at its ``public_url``).
     """
     registry = registry or sources()
     engine = engine or Engine(factory, clock, registry=registry)
@@ -81,14 +85,14 @@ def create_app(
     ).register(app)
     ManualEntry(factory, clock, engine, registry, max_body_bytes).register(app)
     Support(factory, clock, metrics_token=metrics_token, redactor=redactor).register(app)
-    Rest(factory, clock, engine, registry, redactor=redactor).register(app)
+    Rest(factory, clock, engine, registry, redactor=redactor, mail=mail).register(app)
     if reconnect is not None:
         reconnect.register(app)
     (sign_in or SignIn(factory, clock)).register(app)
     Dashboard(
         factory,
         clock,
-        services={"engine": engine, "redactor": redactor, "registry": registry},
+        services={"engine": engine, "redactor": redactor, "registry": registry, "mail": mail},
     ).register(app, SECTIONS)
 
     @app.exception_handler(Exception)

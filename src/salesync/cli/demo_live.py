@@ -39,6 +39,7 @@ from salesync.cli.worker import stopped_by_signals
 from salesync.clock import system_clock
 from salesync.config import Settings
 from salesync.domain.postings import AccountPlan
+from salesync.engine.inbox import Inbox, RecordState
 from salesync.engine.mappings import Mappings
 from salesync.engine.policies import DEFAULT_WINDOWS, next_window
 from salesync.engine.runner import InProcessRunner
@@ -267,6 +268,8 @@ def serve_live(console: Console, cfg: Settings, stage: Stage, options: LiveOptio
         clock.set(max(clock(), window - LEAD))
         version = inject_unmapped_category(factory, tenant, clock())
         logins = demo_logins(factory, tenant)
+        with factory() as session:
+            quarantined = len(Inbox(session, tenant, clock).in_state(RecordState.QUARANTINED))
         tokens = token_manager(cfg, factory, clock, incidents=stage.engine.incidents)
         app = create_app(
             factory,
@@ -278,6 +281,7 @@ def serve_live(console: Console, cfg: Settings, stage: Stage, options: LiveOptio
             redactor=redactor(cfg),
             reconnect=reconnect(cfg, factory, clock, tokens),
             sign_in=SignIn(factory, system_clock),
+            mail=cfg.mail_settings(),
         )
         sock, asked = listening_socket(options.port)
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -301,6 +305,7 @@ def serve_live(console: Console, cfg: Settings, stage: Stage, options: LiveOptio
                 options,
                 asked=asked,
                 version=version,
+                quarantined=quarantined,
                 start=began,
                 window=window,
             )
@@ -331,6 +336,7 @@ def _announce(
     *,
     asked: bool,
     version: int,
+    quarantined: int,
     start: datetime,
     window: datetime,
 ) -> None:
@@ -347,10 +353,15 @@ def _announce(
         f"at 06:00 and 18:00 local (the Bay Area's next in about {max(wait, 0):.0f} real "
         "minute(s))."
     )
+    kept = (
+        f" The {quarantined} quarantined record(s) of the narrated run stay set aside, "
+        "with their ticket."
+        if quarantined
+        else ""
+    )
     console.print(
         f"Injected: mapping version {version} maps every category but Square's "
         f"{UNMAPPED!r}, so Bakery sales are held at their sync window and a ticket asks "
-        "for the mapping: add it in the dashboard. The broken Shopify order stays "
-        "quarantined with its ticket."
+        f"for the mapping: add it in the dashboard.{kept}"
     )
     console.print("Ctrl-C stops the demo.")

@@ -67,6 +67,7 @@ def serve(
             metrics_token=cfg.metrics_token.get_secret_value() if cfg.metrics_token else None,
             redactor=redactor(cfg),
             reconnect=reconnect(cfg, factory, system_clock, tokens),
+            mail=cfg.mail_settings(),
         )
         passes = (
             InProcessRunner(engine, interval, monitor(cfg, factory, system_clock))

@@ -422,7 +422,7 @@ class PostingDocumentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
     destination: Mapped[str] = mapped_column(String(64))
-    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """The document revision this posting brings into the books: the first posting covers
     the revision current when it was planned; each adjustment covers a later one."""

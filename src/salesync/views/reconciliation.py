@@ -26,7 +26,7 @@ from salesync.engine.reconcile import DayReconciliation, DocumentDifference, Rec
 from salesync.store import codec
 from salesync.store.repositories import Locations
 from salesync.store.tables import DocumentRow, PostingRow
-from salesync.views.sales import State, standing
+from salesync.views.freshness import State, standing
 
 
 def takings(amounts: dict[str, Decimal]) -> Decimal:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from salesync.api.dashboard import merchant, reports, staff
+from salesync.api.dashboard import measures, merchant, reports, staff
 from salesync.api.dashboard.shell import Dashboard, NavItem, PageRefused, Viewer
 
-SECTIONS: list[ModuleType] = [merchant, staff, reports]
+SECTIONS: list[ModuleType] = [merchant, staff, measures, reports]
 
 __all__ = ["SECTIONS", "Dashboard", "NavItem", "PageRefused", "Viewer"]

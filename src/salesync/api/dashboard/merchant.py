@@ -4,6 +4,9 @@
   and the latest syncs;
 - ``/app/{tenant_id}/connections``: every connection's health, with the reconnect link
   when only the merchant can bring it back;
+- ``POST /app/{tenant_id}/sync-now``: the "Sync now" button on both pages, which posts
+  what waits for a sync window at once (needs the right to edit mappings, since it
+  changes when sales are booked);
 - ``/app/{tenant_id}/timeline``: what each sync did, newest first, page by page;
 - ``/app/{tenant_id}/errors``: the error log in plain words, each with its fix and its
   knowledge-base article;
@@ -29,6 +32,7 @@ from salesync.domain.errors import ConflictError
 from salesync.domain.tickets import TicketState
 from salesync.engine.inbox import RecordState
 from salesync.engine.mappings import Mappings
+from salesync.engine.runner import Engine, SyncNowReport
 from salesync.rules import MappingDataError, Target
 from salesync.store.tables import InboxRecordRow, LocationRow, QueuedDocumentRow, TicketRow
 from salesync.views.documents import DocumentState, documents, explain
@@ -53,6 +57,8 @@ NAV = (
 )
 PAGE = 50
 MAX_ID = 2**63 - 1
+SYNC_BACK = {"": "", "connections": "/connections"}
+"""The pages the "Sync now" button sits on, by the ``back`` value its form sends."""
 
 
 def _cursor(dash: Dashboard, viewer: Viewer, request: Request) -> int | None:
@@ -110,6 +116,7 @@ def overview(dash: Dashboard, request: Request, tenant_id: str) -> Response:
         held=held or 0,
         set_aside=set_aside or 0,
         recent=recent,
+        may_sync=viewer.can(Action.EDIT_MAPPINGS),
     )
 
 
@@ -119,8 +126,52 @@ def connections(dash: Dashboard, request: Request, tenant_id: str) -> Response:
     with dash.factory() as session:
         health = connection_health(session, tenant_id, dash.clock())
     return dash.render(
-        request, viewer, "dashboard/merchant_connections.html", title="Connections", health=health
+        request,
+        viewer,
+        "dashboard/merchant_connections.html",
+        title="Connections",
+        health=health,
+        may_sync=viewer.can(Action.EDIT_MAPPINGS),
     )
+
+
+def sync_notice(report: SyncNowReport) -> str:
+    """What a "Sync now" did, in plain words: what it released and posted, and what still
+    waits and why."""
+    work = report.work
+    sent = work.sent.posted + work.sent.found_on_read_back
+    parts = [
+        f"Synced now: {report.released} document(s) that were waiting for a sync window "
+        f"were released, and {sent} entr{'y' if sent == 1 else 'ies'} posted to your books."
+    ]
+    if work.sent.retrying or work.sent.failed:
+        parts.append(
+            f"{work.sent.retrying} will be tried again and {work.sent.failed} failed; "
+            "the error log says why."
+        )
+    if report.held:
+        parts.append(
+            f"{report.held} document(s) still wait for a mapping; Held records shows what to map."
+        )
+    if report.waiting:
+        parts.append(
+            f"{report.waiting} document(s) still wait: a daily summary posts once its "
+            "business day has ended, and a sale booked per payout posts with its payout."
+        )
+    if len(parts) == 1 and not (report.released or sent):
+        parts.append("Nothing was waiting.")
+    return " ".join(parts)
+
+
+async def sync_now(dash: Dashboard, request: Request, tenant_id: str) -> Response:
+    """Post what waits for a sync window now, then show what it did on the page the
+    button was pressed on."""
+    viewer = dash.viewer(request, tenant_id, Action.EDIT_MAPPINGS)
+    fields = await dash.form(request, viewer)
+    back = SYNC_BACK.get(fields.get("back", ""), "")
+    engine: Engine = dash.services["engine"]
+    report = await dash.blocking(engine.sync_now, tenant_id)
+    return dash.redirect(f"/app/{tenant_id}{back}", notice=sync_notice(report))
 
 
 def sync_timeline(dash: Dashboard, request: Request, tenant_id: str) -> Response:
@@ -320,6 +371,10 @@ def register(dash: Dashboard) -> None:
     @dash.get("/app/{tenant_id}/connections")
     def connections_page(request: Request, tenant_id: str) -> Response:
         return connections(dash, request, tenant_id)
+
+    @dash.post("/app/{tenant_id}/sync-now")
+    async def sync_now_page(request: Request, tenant_id: str) -> Response:
+        return await sync_now(dash, request, tenant_id)
 
     @dash.get("/app/{tenant_id}/timeline")
     def timeline_page(request: Request, tenant_id: str) -> Response:

@@ -30,7 +30,8 @@ from salesync.domain.errors import SyncError
 from salesync.engine.destinations import DestinationBooks
 from salesync.store.repositories import Locations
 from salesync.views.reconciliation import UnknownLocationError, day_detail, reconciliation
-from salesync.views.sales import CursorError, SalesReport, sales_log, sales_report
+from salesync.views.sales import CursorError, sales_log
+from salesync.views.sales_report import SalesReport, sales_report
 
 NAV = (
     NavItem("Sales log", "/app/{tenant_id}/sales"),

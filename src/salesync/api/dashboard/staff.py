@@ -1,5 +1,5 @@
-"""The support side of the dashboard: the ticket queue, each ticket with what can be done
-about it, and how fast the support loop works.
+"""The support side of the dashboard: the ticket queue and each ticket with what can be
+done about it.
 
 Staff (``view_tickets`` across tenants) see every tenant's tickets at
 ``/staff/tickets``, filtered by owner, state, tenant and kind, with missed SLA times
@@ -10,8 +10,7 @@ comment, retry, replay, resolve, close, and for a mapping gap the one-click mapp
 
 A merchant's users see their own tenant's tickets at ``/app/{tenant_id}/tickets`` in
 their own words (what happened, its state, what they can do) without the developer's
-context. ``/staff/measures`` and ``/app/{tenant_id}/measures`` chart the measures of
-``salesync.monitor.measures``.
+context. How fast the support loop works is the ``measures`` section.
 
 Everything shown from incidents and the timeline goes through the redactor once more:
 it was redacted when recorded, and this is the last guard before a person reads it.
@@ -22,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,27 +31,23 @@ from sqlalchemy.orm import Session
 
 from salesync.accounts.roles import Action
 from salesync.accounts.users import Users
-from salesync.api.dashboard.charts import bars
 from salesync.api.dashboard.shell import Dashboard, NavItem, Viewer
 from salesync.domain.errors import ConflictError, ErrorKind
 from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import TicketState
 from salesync.engine.mappings import Mappings
 from salesync.monitor.desk import DeskError, TicketDesk, Verification, resolved_hook
-from salesync.monitor.measures import DEFAULT_WINDOW, Measures, Span, measure
+from salesync.monitor.notify import MailSettings
 from salesync.rules import MappingDataError
 from salesync.store.tables import TenantRow, TicketRow
 from salesync.views.held import Suggestion, account_choices, suggestions
 
 NAV = (
     NavItem("Ticket queue", "/staff/tickets", Action.VIEW_TICKETS, staff=True),
-    NavItem("Support measures", "/staff/measures", Action.VIEW_TICKETS, staff=True),
     NavItem("Tickets", "/app/{tenant_id}/tickets", Action.VIEW_TICKETS),
-    NavItem("Support times", "/app/{tenant_id}/measures", Action.VIEW_TICKETS),
 )
 
 PAGE_SIZE = 100
-MAX_DAYS = 366
 UNASSIGNED = "unassigned"
 STATES = ("active", *(s.value for s in TicketState), "all")
 """The queue's state filter: ``active`` (not yet resolved) unless asked otherwise."""
@@ -66,12 +61,6 @@ ACTIONS = {
     "close": "close the ticket",
 }
 """The ticket's forms, by the last part of their address, with what each does."""
-SPAN_TITLES = {
-    Span.DETECT: "Time to detect",
-    Span.TICKET: "Time to ticket",
-    Span.ASSIGN: "Time to assign",
-    Span.RESOLVE: "Time to resolve",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +101,6 @@ def due(ticket: TicketRow, now: datetime) -> Due | None:
     return None
 
 
-def duration(seconds: float) -> str:
-    """Seconds in the unit a person reads them in: ``42 s``, ``3.5 min``, ``2.0 h``."""
-    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"
-
-
 def pretty(value: Any) -> str:
     """Stored JSON (an HTTP exchange, details) laid out for reading."""
     return json.dumps(value, indent=2, sort_keys=True, default=str, ensure_ascii=False)
@@ -131,19 +112,21 @@ class StaffPages:
     def __init__(self, dash: Dashboard) -> None:
         self.dash = dash
         self.redactor: Redactor = dash.services.get("redactor") or Redactor.of()
+        self.mail: MailSettings | None = dash.services.get("mail")
         engine = dash.services.get("engine")
         books = getattr(engine, "books", None)
         self.destination: Callable[[str], str] | None = books.name_for if books else None
 
     def desk(self, tenant_id: str | None = None) -> TicketDesk:
         """The ticket desk, as ``wiring.ticket_desk`` builds it, over the dashboard's
-        database: verified against each tenant's books, resolutions tell the merchant."""
+        database: verified against each tenant's books, resolutions tell the merchant,
+        with links to the mail settings' ``public_url``."""
         return TicketDesk(
             self.dash.factory,
             self.dash.clock,
             tenant_id=tenant_id,
             destination=self.destination,
-            resolved=resolved_hook(self.dash.clock, redactor=self.redactor),
+            resolved=resolved_hook(self.dash.clock, self.mail, redactor=self.redactor),
         )
 
     # -- the queue ---------------------------------------------------------------------
@@ -407,34 +390,6 @@ class StaffPages:
             f"{released} held document(s) released; they post within a minute.",
         )
 
-    # -- measures --------------------------------------------------------------------
-
-    def measures(self, request: Request, tenant_id: str | None = None) -> Response:
-        """Time to detect, ticket, assign and resolve, per provider and kind, with the
-        healed failures and missed SLA times: of every tenant, or of one."""
-        viewer = self.dash.viewer(request, tenant_id, Action.VIEW_TICKETS)
-        raw = request.query_params.get("days")
-        days = _int(raw) if raw is not None else DEFAULT_WINDOW.days
-        if days is None or not 1 <= days <= MAX_DAYS:
-            raise self.dash.refuse(
-                viewer, 400, f"Days must be a whole number from 1 to {MAX_DAYS}."
-            )
-        with self.dash.factory() as session:
-            found = measure(
-                session, self.dash.clock(), window=timedelta(days=days), tenant_id=tenant_id
-            )
-        return self.dash.render(
-            request,
-            viewer,
-            "dashboard/staff_measures.html",
-            title="Support measures" if tenant_id is None else "How fast problems are handled",
-            found=found,
-            days=days,
-            charts=_charts(found),
-            spans=SPAN_TITLES,
-            duration=duration,
-        )
-
     # -- helpers -----------------------------------------------------------------------
 
     def _number(self, viewer: Viewer, ticket_id: str) -> int:
@@ -498,26 +453,6 @@ def _workloads(session: Session) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
-def _charts(found: Measures) -> list[Any]:
-    """A chart per span (the median per provider and kind, in minutes), then the
-    tickets by state, the healed failures and the missed SLA times."""
-    made = []
-    for span, title in SPAN_TITLES.items():
-        points = [
-            (f"{t.provider} / {t.kind}", round(t.durations.quantiles["0.5"] / 60, 2))
-            for t in found.timings
-            if t.span is span
-        ]
-        made.append(bars(points, title=f"{title}, median", unit="min", heading="Provider / kind"))
-    made.append(bars(list(found.tickets.items()), title="Tickets by state", heading="State"))
-    healed = [(f"{p} / {k}", n) for (p, k), n in sorted(found.healed.items())]
-    made.append(
-        bars(healed, title="Failures healed by retrying, no ticket", heading="Provider / kind")
-    )
-    made.append(bars(list(found.breaches.items()), title="Missed SLA times", heading="SLA clock"))
-    return made
-
-
 def _acting(pages: StaffPages, action: str) -> Callable[[Request, str], Any]:
     """The handler of one ticket action; the action is fixed here, never read from the
     request, so a form cannot ask for more than its route's permission allows."""
@@ -529,7 +464,7 @@ def _acting(pages: StaffPages, action: str) -> Callable[[Request, str], Any]:
 
 
 def register(dash: Dashboard) -> None:
-    """Add the queue, the ticket pages and their actions, and the measures."""
+    """Add the queue, the ticket pages and their actions."""
     pages = StaffPages(dash)
 
     @dash.get("/staff/tickets")
@@ -543,10 +478,6 @@ def register(dash: Dashboard) -> None:
     for name in ACTIONS:
         dash.post(f"/staff/tickets/{{ticket_id}}/{name}")(_acting(pages, name))
 
-    @dash.get("/staff/measures")
-    def staff_measures(request: Request) -> Response:
-        return pages.measures(request)
-
     @dash.get("/app/{tenant_id}/tickets")
     def merchant_tickets(request: Request, tenant_id: str) -> Response:
         return pages.merchant_tickets(request, tenant_id)
@@ -558,7 +489,3 @@ def register(dash: Dashboard) -> None:
     @dash.post("/app/{tenant_id}/tickets/{ticket_id}/map")
     async def fix_mapping(request: Request, tenant_id: str, ticket_id: str) -> Response:
         return await pages.fix_mapping(request, tenant_id, ticket_id)
-
-    @dash.get("/app/{tenant_id}/measures")
-    def merchant_measures(request: Request, tenant_id: str) -> Response:
-        return pages.measures(request, tenant_id)

@@ -1,6 +1,9 @@
 """Connections: a tenant's links to its sources and books, with how each is doing and,
 when the provider refused its authorization, the link the merchant reconnects from.
-Credentials never leave the vault: no answer here carries them."""
+Credentials never leave the vault: no answer here carries them.
+
+``POST .../sync-now`` is the merchant's "Sync now": what waits for a sync window is posted
+at once, and the answer says what moved and what still waits."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from fastapi import FastAPI, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from salesync.accounts.roles import Action
 from salesync.api.answers import answer
@@ -17,6 +21,7 @@ from salesync.api.auth import Refused
 from salesync.api.paging import BAD_PARAMETER, TEXT_PAGING, choice, known, text_page
 from salesync.api.rest.common import TENANT, Parts, refusals, route
 from salesync.connectors.tokens import RECONNECT, default_reconnect_url
+from salesync.engine.runner import SyncNowReport
 from salesync.store.tables import ConnectionRow
 from salesync.views.health import ConnectionHealth, Health, connection_health
 
@@ -71,8 +76,41 @@ class ConnectionPage(BaseModel):
     next_cursor: str | None
 
 
+class SyncNowOut(BaseModel):
+    """What a "sync now" did and what still waits."""
+
+    released: int = Field(description="Documents that waited for a sync window, made due.")
+    taken_in: int = Field(description="Received records turned into documents.")
+    quarantined: int = Field(description="Received records set aside as unreadable.")
+    planned: int = Field(description="Postings planned from due documents.")
+    posted: int = Field(description="Postings now in the books (found there on read-back too).")
+    retrying: int = Field(description="Postings that will be tried again.")
+    failed: int = Field(description="Postings that failed and wait for a fix.")
+    held: int = Field(description="Documents still held until a mapping places them.")
+    waiting: int = Field(
+        description="Documents still not planned: a daily summary waits for its business "
+        "day to end, a per-payout sale for its payout."
+    )
+
+
+def sync_now_out(report: SyncNowReport) -> SyncNowOut:
+    """The report of ``Engine.sync_now`` as the API answers it."""
+    work, sent = report.work, report.work.sent
+    return SyncNowOut(
+        released=report.released,
+        taken_in=work.normalized,
+        quarantined=work.quarantined,
+        planned=work.planned,
+        posted=sent.posted + sent.found_on_read_back,
+        retrying=sent.retrying,
+        failed=sent.failed,
+        held=report.held,
+        waiting=report.waiting,
+    )
+
+
 class Connections:
-    """``GET .../connections`` and ``GET .../connections/{id}``."""
+    """``GET .../connections``, ``GET .../connections/{id}`` and ``POST .../sync-now``."""
 
     def __init__(self, parts: Parts) -> None:
         self.parts = parts
@@ -98,6 +136,16 @@ class Connections:
             tag="connections",
             model=ConnectionOut,
             refused=refusals(_UNKNOWN),
+        )
+        route(
+            app,
+            "POST",
+            TENANT + "/sync-now",
+            self.sync_now,
+            summary="Post what waits for a sync window now; says what moved and what waits",
+            tag="connections",
+            model=SyncNowOut,
+            refused=refusals(),
         )
 
     def connections(self, tenant_id: str, request: Request) -> ConnectionPage:
@@ -128,6 +176,12 @@ class Connections:
                     )
                 )
             return _connection(row, self._health(session, tenant_id).get(row.id))
+
+    async def sync_now(self, tenant_id: str, request: Request) -> SyncNowOut:
+        """Take in what was received, make what waits for a window due and post it."""
+        await self.parts.admit_async(tenant_id, request, Action.EDIT_MAPPINGS)
+        report = await run_in_threadpool(self.parts.engine.sync_now, tenant_id)
+        return sync_now_out(report)
 
     def _health(self, session: Session, tenant_id: str) -> dict[str, ConnectionHealth]:
         return {

@@ -31,6 +31,7 @@ from salesync.api.rest.common import (
 from salesync.connectors.destination import Books
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.domain.errors import SyncError
+from salesync.views.freshness import State
 from salesync.views.reconciliation import (
     DayRow,
     DocumentLine,
@@ -38,7 +39,6 @@ from salesync.views.reconciliation import (
     day_detail,
     reconciliation,
 )
-from salesync.views.sales import State
 
 MAX_DAYS = 92
 """The longest range compared at once, a quarter: each day is read back from the books."""

@@ -35,15 +35,9 @@ from salesync.api.rest.common import (
     refusals,
     route,
 )
-from salesync.views.sales import (
-    CursorError,
-    Figures,
-    Freshness,
-    LogEntry,
-    State,
-    sales_log,
-    sales_report,
-)
+from salesync.views.freshness import Freshness, State
+from salesync.views.sales import CursorError, LogEntry, sales_log
+from salesync.views.sales_report import Figures, sales_report
 
 MAX_REPORT_DAYS = 366
 """The longest report: a year, read in bounded chunks whatever the number of sales."""
