@@ -221,7 +221,10 @@ def test_a_developer_may_look_but_not_fix_and_bad_fixes_are_explained(
 ) -> None:
     """Staff developers get 403 on the fix; a form without an account or CSRF is refused."""
     developer = signed_in(DEVELOPER)
-    assert developer.get("/app/demo/held").status_code == 200
+    looked = developer.get("/app/demo/held")
+    assert looked.status_code == 200
+    assert "“Candles” (1 held) — ask your bookkeeper" in looked.text
+    assert 'action="/app/demo/held/fix"' not in looked.text
     form = {"target": "income", "condition": 'category == "Candles"', "account": "Income:X"}
     refused = developer.post(
         "/app/demo/held/fix", data={**form, "csrf_token": csrf(developer, "/app/demo/held")}

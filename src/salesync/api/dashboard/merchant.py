@@ -27,21 +27,17 @@ from fastapi import Request, Response
 from sqlalchemy import func, select
 
 from salesync.accounts.roles import Action
+from salesync.api.dashboard.fixes import fixes, publish
 from salesync.api.dashboard.shell import Dashboard, NavItem, Viewer
-from salesync.domain.errors import ConflictError
 from salesync.domain.tickets import TicketState
 from salesync.engine.inbox import RecordState
-from salesync.engine.mappings import Mappings
 from salesync.engine.runner import Engine, SyncNowReport
-from salesync.rules import MappingDataError, Target
 from salesync.store.tables import InboxRecordRow, LocationRow, QueuedDocumentRow, TicketRow
 from salesync.views.documents import DocumentState, documents, explain
 from salesync.views.errors import LogState, error_log
 from salesync.views.health import connection_health
 from salesync.views.held import (
-    account_choices,
     held_documents,
-    placeable,
     quarantined_records,
     suggestions,
 )
@@ -232,8 +228,7 @@ def held(dash: Dashboard, request: Request, tenant_id: str) -> Response:
     viewer = dash.viewer(request, tenant_id)
     with dash.factory() as session:
         documents = held_documents(session, tenant_id)
-        fixes = suggestions(session, tenant_id)
-        choices = {t.value: account_choices(session, tenant_id, t.value) for t in Target}
+        offered = fixes(session, tenant_id, suggestions(session, tenant_id))
         records = quarantined_records(session, tenant_id)
     return dash.render(
         request,
@@ -241,8 +236,8 @@ def held(dash: Dashboard, request: Request, tenant_id: str) -> Response:
         "dashboard/merchant_held.html",
         title="Held records",
         documents=documents,
-        fixes=fixes,
-        choices=choices,
+        fixes=offered,
+        fix_action=f"/app/{tenant_id}/held/fix",
         records=records,
         zones=_zones(dash, tenant_id),
         may_fix=viewer.can(Action.EDIT_MAPPINGS),
@@ -251,41 +246,8 @@ def held(dash: Dashboard, request: Request, tenant_id: str) -> Response:
 
 async def fix(dash: Dashboard, request: Request, tenant_id: str) -> Response:
     """Publish the latest mapping plus the chosen rule, which releases what it held."""
-    viewer = dash.viewer(request, tenant_id, Action.EDIT_MAPPINGS)
-    fields = await dash.form(request, viewer)
-    target, condition = fields.get("target", ""), fields.get("condition", "")
-    account = fields.get("new_account", "").strip() or fields.get("account", "").strip()
-    who = viewer.principal.email
-
-    def publish() -> tuple[int, int, int]:
-        with dash.factory() as session, session.begin():
-            waiting = [
-                d
-                for s in suggestions(session, tenant_id)
-                if s.target == target and s.condition == condition
-                for d in s.documents
-            ]
-            mappings = Mappings(session, tenant_id)
-            version = mappings.add_rule(target, condition, account, dash.clock(), by=who)
-            return version, len(waiting), placeable(session, tenant_id, waiting)
-
-    try:
-        if not account:
-            raise MappingDataError(["choose the account these amounts should go to"])
-        version, waiting, ready = await dash.blocking(publish)
-    except MappingDataError as bad:
-        raise dash.refuse(
-            viewer, 400, "The mapping was not changed: " + "; ".join(bad.problems) + "."
-        ) from None
-    except ConflictError as clash:
-        raise dash.refuse(viewer, 409, clash.user_message) from None
-    still = waiting - ready
-    more = f" {still} still wait for another mapping." if still else ""
-    return dash.redirect(
-        f"/app/{tenant_id}/held",
-        notice=f"Published mapping version {version}: {condition} goes to {account}. "
-        f"{ready} held document(s) released; they post with the next sync.{more}",
-    )
+    _, notice = await publish(dash, request, tenant_id)
+    return dash.redirect(f"/app/{tenant_id}/held", notice=notice)
 
 
 def document_list(dash: Dashboard, request: Request, tenant_id: str) -> Response:
@@ -340,12 +302,7 @@ def document(dash: Dashboard, request: Request, tenant_id: str, document_id: str
     viewer = dash.viewer(request, tenant_id)
     with dash.factory() as session:
         found = explain(session, tenant_id, document_id, dash.clock())
-        if found is not None and found.suggestions:
-            choices = {
-                s.target: account_choices(session, tenant_id, s.target) for s in found.suggestions
-            }
-        else:
-            choices = {}
+        offered = fixes(session, tenant_id, found.suggestions) if found is not None else []
     if found is None:
         raise dash.refuse(viewer, 404, "There is no such document.")
     summary = found.document
@@ -355,7 +312,8 @@ def document(dash: Dashboard, request: Request, tenant_id: str, document_id: str
         "dashboard/merchant_document.html",
         title=f"{summary.kind.capitalize()} {summary.external_id}",
         found=found,
-        choices=choices,
+        fixes=offered,
+        fix_action=f"/app/{tenant_id}/held/fix",
         zone=_zones(dash, tenant_id).get(summary.location_id, "UTC"),
         may_fix=viewer.can(Action.EDIT_MAPPINGS),
     )

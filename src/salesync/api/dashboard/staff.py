@@ -31,16 +31,15 @@ from sqlalchemy.orm import Session
 
 from salesync.accounts.roles import Action
 from salesync.accounts.users import Users
+from salesync.api.dashboard.fixes import Fix, fixes, publish
 from salesync.api.dashboard.shell import Dashboard, NavItem, Viewer
-from salesync.domain.errors import ConflictError, ErrorKind
+from salesync.domain.errors import ErrorKind
 from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import TicketState
-from salesync.engine.mappings import Mappings
 from salesync.monitor.desk import DeskError, TicketDesk, Verification, resolved_hook
 from salesync.monitor.notify import MailSettings
-from salesync.rules import MappingDataError
 from salesync.store.tables import TenantRow, TicketRow
-from salesync.views.held import Suggestion, account_choices, suggestions
+from salesync.views.held import suggestions
 
 NAV = (
     NavItem("Ticket queue", "/staff/tickets", Action.VIEW_TICKETS, staff=True),
@@ -77,14 +76,6 @@ class QueueRow:
     ticket: TicketRow
     tenant_name: str
     due: Due | None
-
-
-@dataclass(frozen=True, slots=True)
-class Fix:
-    """A one-click mapping fix offered on a ticket, with the accounts to pick from."""
-
-    suggestion: Suggestion
-    choices: list[str]
 
 
 def due(ticket: TicketRow, now: datetime) -> Due | None:
@@ -210,7 +201,7 @@ class StaffPages:
             detail = self.desk(tenant_id).detail(number, incidents=0)
         except KeyError:
             raise self.dash.refuse(viewer, 404, "There is no such ticket.") from None
-        fixes = self._fixes(viewer, detail.ticket, detail.documents)
+        offered = self._fixes(viewer, detail.ticket, detail.documents)
         return self.dash.render(
             request,
             viewer,
@@ -218,7 +209,8 @@ class StaffPages:
             title="A problem with your sync",
             ticket=detail.ticket,
             documents=detail.documents,
-            fixes=fixes,
+            fixes=offered,
+            fix_action=_fix_action(detail.ticket),
         )
 
     def detail_page(
@@ -278,6 +270,7 @@ class StaffPages:
             verification=verification,
             due=due(ticket, self.dash.clock()),
             fixes=self._fixes(viewer, ticket, detail.documents),
+            fix_action=_fix_action(ticket),
             staff=staff,
             active=TicketState(ticket.state).active,
             error=error[1] if error else None,
@@ -356,39 +349,18 @@ class StaffPages:
     async def fix_mapping(self, request: Request, tenant_id: str, ticket_id: str) -> Response:
         """The one-click fix of a mapping ticket: publish a mapping version with the rule
         its held documents need, which releases them to post."""
-        viewer = self.dash.viewer(request, tenant_id, Action.EDIT_MAPPINGS)
-        fields = await self.dash.form(request, viewer)
+        viewer = self.dash.viewer(request, tenant_id)
         number = self._number(viewer, ticket_id)
+
+        def the_tenants() -> None:
+            try:
+                self.desk(tenant_id).detail(number, incidents=0)
+            except KeyError:
+                raise self.dash.refuse(viewer, 404, "There is no such ticket.") from None
+
+        viewer, notice = await publish(self.dash, request, tenant_id, check=the_tenants)
         back = f"/staff/tickets/{number}" if viewer.staff else f"/app/{tenant_id}/tickets/{number}"
-        account = fields.get("new_account", "").strip() or fields.get("account", "").strip()
-        target, condition = fields.get("target", ""), fields.get("condition", "")
-
-        def publish() -> tuple[int, int]:
-            self.desk(tenant_id).detail(number, incidents=0)  # the ticket is the tenant's
-            with self.dash.factory() as session, session.begin():
-                mappings = Mappings(session, tenant_id)
-                version = mappings.add_rule(
-                    target, condition, account, self.dash.clock(), by=viewer.principal.email
-                )
-                return version, mappings.released
-
-        try:
-            if not account:
-                raise MappingDataError(["choose the account these sales should go to"])
-            version, released = await self.dash.blocking(publish)
-        except KeyError:
-            raise self.dash.refuse(viewer, 404, "There is no such ticket.") from None
-        except MappingDataError as bad:
-            raise self.dash.refuse(
-                viewer, 400, "The mapping was not changed: " + "; ".join(bad.problems) + "."
-            ) from None
-        except ConflictError as clash:
-            raise self.dash.refuse(viewer, 409, clash.user_message) from None
-        return self.dash.redirect(
-            back,
-            notice=f"Published mapping version {version}: {condition} goes to {account}. "
-            f"{released} held document(s) released; they post within a minute.",
-        )
+        return self.dash.redirect(back, notice=notice)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -406,10 +378,13 @@ class StaffPages:
         if not viewer.can(Action.EDIT_MAPPINGS, ticket.tenant_id):
             return []
         with self.dash.factory() as session:
-            return [
-                Fix(s, account_choices(session, ticket.tenant_id, s.target))
-                for s in suggestions(session, ticket.tenant_id, documents)
-            ]
+            return fixes(
+                session, ticket.tenant_id, suggestions(session, ticket.tenant_id, documents)
+            )
+
+
+def _fix_action(ticket: TicketRow) -> str:
+    return f"/app/{ticket.tenant_id}/tickets/{ticket.id}/map"
 
 
 def _int(text: str | None) -> int | None:
