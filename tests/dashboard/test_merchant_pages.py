@@ -6,26 +6,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from shop import brooklyn_sale
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.domain.documents import (
-    DocumentKind,
-    Payment,
-    Sale,
-    SaleLine,
-    TaxLine,
-    TaxMode,
-    document_id,
-)
 from salesync.domain.errors import AuthError
-from salesync.domain.money import Money
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.runner import Engine
@@ -39,34 +29,6 @@ OWNER, BOOKKEEPER = "owner@harbor.example", "books@harbor.example"
 OTHER, DEVELOPER = "owner@other.example", "dev@salesync.example"
 CREDENTIAL = b"refresh-token-that-must-never-show"
 PAGES = ["", "/connections", "/timeline", "/errors", "/held"]
-
-
-def sale(number: str, category: str, occurred_at: datetime) -> Sale:
-    """A Brooklyn sale of one item of ``category``."""
-    usd = "USD"
-    return Sale(
-        id=document_id("demo", "simulator", DocumentKind.SALE, number),
-        tenant_id="demo",
-        location_id="brooklyn",
-        source="simulator",
-        external_id=number,
-        occurred_at=occurred_at,
-        currency=usd,
-        tax_mode=TaxMode.EXCLUSIVE,
-        lines=(
-            SaleLine(
-                "SKU-" + number,
-                "Thing",
-                category,
-                Decimal(1),
-                Money(Decimal("10.00"), usd),
-                taxes=(TaxLine("NY sales tax", Decimal("0.08875"), Money(Decimal("0.89"), usd)),),
-            ),
-        ),
-        payments=(Payment("card", Money(Decimal("10.89"), usd), "visa"),),
-        declared_total=Money(Decimal("10.89"), usd),
-        number=number,
-    )
 
 
 @pytest.fixture
@@ -106,8 +68,8 @@ def world(db: sessionmaker[Session], clock: ManualClock) -> dict[str, str]:
             ),
         )
     engine = Engine(db, clock)
-    posted = sale("1001", "Apparel", clock() - timedelta(hours=2))
-    held = sale("1002", "Candles", clock() - timedelta(hours=1))
+    posted = brooklyn_sale("1001", "Apparel", clock() - timedelta(hours=2))
+    held = brooklyn_sale("1002", "Candles", clock() - timedelta(hours=1))
     for doc in (posted, held):
         engine.receive("demo", "simulator", "sale", json.dumps(codec.encode(doc)))
     clock.advance(timedelta(days=1))

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from shop import brooklyn_sale
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,17 +22,7 @@ from salesync.api.session import SignIn
 from salesync.clock import ManualClock
 from salesync.connectors.capture import Exchange
 from salesync.connectors.registry import SourceRegistry
-from salesync.domain.documents import (
-    DocumentKind,
-    Payment,
-    Sale,
-    SaleLine,
-    TaxLine,
-    TaxMode,
-    document_id,
-)
 from salesync.domain.errors import SyncError
-from salesync.domain.money import Money
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.runner import Engine
@@ -60,34 +50,6 @@ def app(db: sessionmaker[Session], clock: ManualClock) -> FastAPI:
         registry=SourceRegistry(points=[]),
         sign_in=SignIn(db, clock, cost=Cost(n=2**10)),
         mail=MAIL,
-    )
-
-
-def coffee_sale(number: str, occurred_at: datetime) -> Sale:
-    """A Brooklyn sale of one coffee, whose category the strict mapping does not name."""
-    usd = "USD"
-    return Sale(
-        id=document_id("demo", "simulator", DocumentKind.SALE, number),
-        tenant_id="demo",
-        location_id="brooklyn",
-        source="simulator",
-        external_id=number,
-        occurred_at=occurred_at,
-        currency=usd,
-        tax_mode=TaxMode.EXCLUSIVE,
-        lines=(
-            SaleLine(
-                "COF-1",
-                "Flat white",
-                "Coffee",
-                Decimal(1),
-                Money(Decimal("4.50"), usd),
-                taxes=(TaxLine("NY sales tax", Decimal("0.08875"), Money(Decimal("0.40"), usd)),),
-            ),
-        ),
-        payments=(Payment("card", Money(Decimal("4.90"), usd), "visa"),),
-        declared_total=Money(Decimal("4.90"), usd),
-        number=number,
     )
 
 
@@ -132,7 +94,14 @@ def tickets(db: sessionmaker[Session], clock: ManualClock) -> dict[str, int]:
             strict_retail(categories=["Apparel"], taxes=TAXES), clock()
         )
     engine = Engine(db, clock)
-    sale = coffee_sale("BRO-0001", now - timedelta(minutes=5))
+    sale = brooklyn_sale(
+        "BRO-0001",
+        "Coffee",
+        now - timedelta(minutes=5),
+        sku="COF-1",
+        name="Flat white",
+        price="4.50",
+    )
     engine.receive("demo", "simulator", "sale", json.dumps(codec.encode(sale)))
     clock.set(now + timedelta(hours=9))  # past the evening sync window in New York
     engine.run_until_idle("demo")

@@ -6,24 +6,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from shop import brooklyn_sale
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.domain.documents import (
-    DocumentKind,
-    Payment,
-    Sale,
-    SaleLine,
-    TaxLine,
-    TaxMode,
-    document_id,
-)
-from salesync.domain.money import Money
 from salesync.engine.mappings import Mappings
 from salesync.engine.runner import Engine
 from salesync.rules import strict_retail
@@ -38,34 +28,6 @@ OTHER = "owner@other.example"
 BUTTON = 'action="/app/demo/sync-now"'
 
 
-def sale(number: str, category: str, occurred_at: datetime) -> Sale:
-    """A Brooklyn sale of one item of ``category``."""
-    usd = "USD"
-    return Sale(
-        id=document_id("demo", "simulator", DocumentKind.SALE, number),
-        tenant_id="demo",
-        location_id="brooklyn",
-        source="simulator",
-        external_id=number,
-        occurred_at=occurred_at,
-        currency=usd,
-        tax_mode=TaxMode.EXCLUSIVE,
-        lines=(
-            SaleLine(
-                "SKU-" + number,
-                "Thing",
-                category,
-                Decimal(1),
-                Money(Decimal("10.00"), usd),
-                taxes=(TaxLine("NY sales tax", Decimal("0.08875"), Money(Decimal("0.89"), usd)),),
-            ),
-        ),
-        payments=(Payment("card", Money(Decimal("10.89"), usd), "visa"),),
-        declared_total=Money(Decimal("10.89"), usd),
-        number=number,
-    )
-
-
 @pytest.fixture
 def waiting(db: sessionmaker[Session], clock: ManualClock) -> None:
     """Two Apparel sales taken in and waiting for their sync window, and a Candles sale
@@ -76,7 +38,7 @@ def waiting(db: sessionmaker[Session], clock: ManualClock) -> None:
         )
     engine = Engine(db, clock)
     for number, category in (("2001", "Apparel"), ("2002", "Apparel"), ("2003", "Candles")):
-        doc = sale(number, category, clock() - timedelta(hours=1))
+        doc = brooklyn_sale(number, category, clock() - timedelta(hours=1))
         engine.receive("demo", "simulator", "sale", json.dumps(codec.encode(doc)))
     engine.run_until_idle("demo")
 

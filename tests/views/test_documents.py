@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.domain.documents import Document, Sale
-from salesync.domain.errors import BugError
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.mappings import Mappings
 from salesync.engine.runner import Engine
@@ -24,37 +21,12 @@ from salesync.store import codec
 from salesync.store.repositories import Locations, Tenants
 from salesync.views.documents import DocumentState, documents, explain
 
+from .books import BrokenBooks
+
 MERCHANT = demo_merchant(orders_per_day=8)
 START = date(2026, 10, 30)
 CATEGORIES = ["Accessories", "Apparel", "Homeware", "Stationery"]  # no Coffee
 TAXES = ["NY sales tax", "VAT 20"]
-
-
-@dataclass
-class BrokenBooks:
-    """The ledger, except that every post fails with an unexpected error."""
-
-    inner: Books
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> DestinationCapabilities:
-        return self.inner.capabilities
-
-    def post(self, postings: Sequence[Posting]) -> list[Written]:
-        raise BugError("KeyError: 'TxnDate' in the destination's answer", code="bug")
-
-    def find(self, keys: Sequence[str]) -> dict[str, str]:
-        return self.inner.find(keys)
-
-    def batch_group(self, posting: Posting) -> str:
-        return self.inner.batch_group(posting)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture

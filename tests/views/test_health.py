@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
-from salesync.domain.errors import AuthError, BugError
+from salesync.domain.errors import AuthError
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.runner import Engine
@@ -22,36 +20,11 @@ from salesync.store.repositories import Locations, Tenants
 from salesync.store.tables import ConnectionRow
 from salesync.views.health import ConnectionHealth, Health, connection_health
 
+from .books import BrokenBooks
+
 MERCHANT = demo_merchant(orders_per_day=4)
 START = date(2026, 10, 30)
 SECRET = b"sealed-refresh-token-do-not-show"
-
-
-@dataclass
-class BrokenBooks:
-    """The ledger, except that every post fails with an unexpected error."""
-
-    inner: Books
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> DestinationCapabilities:
-        return self.inner.capabilities
-
-    def post(self, postings: Sequence[Posting]) -> list[Written]:
-        raise BugError("KeyError: 'TxnDate' in the destination's answer", code="bug")
-
-    def find(self, keys: Sequence[str]) -> dict[str, str]:
-        return self.inner.find(keys)
-
-    def batch_group(self, posting: Posting) -> str:
-        return self.inner.batch_group(posting)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture
