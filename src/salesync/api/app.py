@@ -27,6 +27,7 @@ from salesync.api.writer import GroupWriter
 from salesync.connectors.registry import SourceRegistry, sources
 from salesync.domain.redaction import Redactor
 from salesync.engine.runner import Engine
+from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.notify import MailSettings
 from salesync.store.failures import unavailable
 from salesync.store.vault import Vault
@@ -80,19 +81,33 @@ def create_app(
     )
     app.state.connections = connections
     app.state.writer = writer
+
+    def desks(tenant_id: str | None = None) -> TicketDesk:
+        """The ticket desk the dashboard and the REST API act through, as
+        ``wiring.ticket_desk`` builds it: verified against each tenant's books, and
+        resolutions tell the merchant with ``mail``'s links."""
+        books = engine.books
+        return TicketDesk(
+            factory,
+            clock,
+            tenant_id=tenant_id,
+            destination=books.name_for if books is not None else None,
+            resolved=resolved_hook(clock, mail, redactor=redactor),
+        )
+
     Ingress(
         connections, registry, writer, clock, max_body_bytes, incidents=engine.incidents
     ).register(app)
     ManualEntry(factory, clock, engine, registry, max_body_bytes).register(app)
     Support(factory, clock, metrics_token=metrics_token, redactor=redactor).register(app)
-    Rest(factory, clock, engine, registry, redactor=redactor, mail=mail).register(app)
+    Rest(factory, clock, engine, registry, redactor=redactor, desks=desks).register(app)
     if reconnect is not None:
         reconnect.register(app)
     (sign_in or SignIn(factory, clock)).register(app)
     Dashboard(
         factory,
         clock,
-        services={"engine": engine, "redactor": redactor, "registry": registry, "mail": mail},
+        services={"engine": engine, "redactor": redactor, "registry": registry, "desks": desks},
     ).register(app, SECTIONS)
 
     @app.exception_handler(Exception)

@@ -36,8 +36,7 @@ from salesync.api.dashboard.shell import Dashboard, NavItem, Viewer
 from salesync.domain.errors import ErrorKind
 from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import TicketState
-from salesync.monitor.desk import DeskError, TicketDesk, Verification, resolved_hook
-from salesync.monitor.notify import MailSettings
+from salesync.monitor.desk import DeskError, TicketDesk, Verification
 from salesync.store.tables import TenantRow, TicketRow
 from salesync.views.held import suggestions
 
@@ -103,22 +102,8 @@ class StaffPages:
     def __init__(self, dash: Dashboard) -> None:
         self.dash = dash
         self.redactor: Redactor = dash.services.get("redactor") or Redactor.of()
-        self.mail: MailSettings | None = dash.services.get("mail")
-        engine = dash.services.get("engine")
-        books = getattr(engine, "books", None)
-        self.destination: Callable[[str], str] | None = books.name_for if books else None
-
-    def desk(self, tenant_id: str | None = None) -> TicketDesk:
-        """The ticket desk, as ``wiring.ticket_desk`` builds it, over the dashboard's
-        database: verified against each tenant's books, resolutions tell the merchant,
-        with links to the mail settings' ``public_url``."""
-        return TicketDesk(
-            self.dash.factory,
-            self.dash.clock,
-            tenant_id=tenant_id,
-            destination=self.destination,
-            resolved=resolved_hook(self.dash.clock, self.mail, redactor=self.redactor),
-        )
+        self.desk: Callable[..., TicketDesk] = dash.services["desks"]
+        """The ticket desk (of one tenant, or every tenant's), as ``create_app`` builds it."""
 
     # -- the queue ---------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from salesync.api.rest.tickets import Tickets
 from salesync.connectors.registry import SourceRegistry
 from salesync.domain.redaction import Redactor
 from salesync.engine.runner import Engine
-from salesync.monitor.notify import MailSettings
+from salesync.monitor.desk import TicketDesk
 
 __all__ = ["Rest"]
 
@@ -49,13 +49,13 @@ class Rest:
         registry: SourceRegistry,
         *,
         redactor: Redactor | None = None,
-        mail: MailSettings | None = None,
+        desks: Callable[[str], TicketDesk],
     ) -> None:
         """``engine`` names each tenant's books (tickets verify against them);
         ``registry`` holds the sources a sync policy may name; ``redactor`` is the last
-        guard on what runs show; ``mail`` gives a resolution notice its links."""
+        guard on what runs show; ``desks`` gives the ticket desk of a tenant."""
         self.parts = Parts(factory, clock, engine, registry, redactor or Redactor.of())
-        self.mail = mail
+        self.desks = desks
 
     def register(self, app: FastAPI) -> None:
         app.add_exception_handler(Refused, refused)
@@ -66,7 +66,7 @@ class Rest:
             Policies(self.parts),
             Mappings(self.parts),
             Runs(self.parts),
-            Tickets(self.parts, mail=self.mail),
+            Tickets(self.parts, self.desks),
             Documents(self.parts),
             Sales(self.parts),
             Reconciliation(self.parts),

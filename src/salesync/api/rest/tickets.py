@@ -23,8 +23,7 @@ from salesync.api.answers import answer
 from salesync.api.auth import Caller, Refused
 from salesync.api.paging import BAD_BODY, MAX_ID, json_body
 from salesync.api.rest.common import TENANT, Parts, refusals, route
-from salesync.monitor.desk import DeskError, TicketDesk, resolved_hook
-from salesync.monitor.notify import MailSettings
+from salesync.monitor.desk import DeskError, TicketDesk
 from salesync.store.tables import TicketRow
 
 _UNKNOWN = {
@@ -101,11 +100,11 @@ class Tickets:
     """``POST .../tickets/{id}/replay``, ``/retry``, ``/comment``, ``/assign``,
     ``/resolve`` and ``/close``."""
 
-    def __init__(self, parts: Parts, *, mail: MailSettings | None = None) -> None:
-        """``mail`` is what resolution notices are sent with (their links start at its
-        ``public_url``)."""
+    def __init__(self, parts: Parts, desks: Callable[[str], TicketDesk]) -> None:
+        """``desks`` gives a tenant's ticket desk (``create_app`` builds it, with the mail
+        settings resolution notices link with)."""
         self.parts = parts
-        self.mail = mail
+        self.desks = desks
 
     def register(self, app: FastAPI) -> None:
         path = TENANT + "/tickets/{ticket_id}/"
@@ -180,16 +179,7 @@ class Tickets:
     # -- helpers -------------------------------------------------------------------
 
     def desk(self, tenant_id: str) -> TicketDesk:
-        """The desk for one tenant's tickets, as ``wiring.ticket_desk`` builds it: verified
-        against the books its postings go to, resolutions tell the merchant."""
-        books = self.parts.engine.books
-        return TicketDesk(
-            self.parts.factory,
-            self.parts.clock,
-            tenant_id=tenant_id,
-            destination=books.name_for if books is not None else None,
-            resolved=resolved_hook(self.parts.clock, self.mail, redactor=self.parts.redactor),
-        )
+        return self.desks(tenant_id)
 
     async def _admit(
         self,
