@@ -37,7 +37,7 @@ from salesync.domain.tickets import DEFAULT_PLAN, TicketState, clocks, merchant_
 from salesync.store.tables import (
     ConnectionRow,
     IncidentRow,
-    SupportPlanRow,
+    SubscriptionRow,
     TicketDocumentRow,
     TicketEventRow,
     TicketRow,
@@ -286,7 +286,9 @@ class IncidentLog:
     ) -> TicketRow:
         """Insert the ticket unless another transaction just did; return it either way."""
         plan = (
-            session.scalar(select(SupportPlanRow.plan).where(SupportPlanRow.tenant_id == tenant_id))
+            session.scalar(
+                select(SubscriptionRow.plan).where(SubscriptionRow.tenant_id == tenant_id)
+            )
             or DEFAULT_PLAN
         )
         respond_by, resolve_by = clocks(plan, now)

@@ -35,6 +35,7 @@ from salesync.store.tables import (
     DocumentRow,
     JournalEntryRow,
     JournalLineRow,
+    LocationPeriodRow,
     LocationRow,
     ProductRow,
     TenantRow,
@@ -84,8 +85,10 @@ class TenantScoped:
 
 
 class Locations(TenantScoped):
-    def add(self, location: Location) -> None:
+    def add(self, location: Location, *, at: datetime | None = None) -> None:
+        """Add a location, active (billed) from ``at`` (now when not given)."""
         self._own(location.tenant_id, f"location {location.id}")
+        since = at or datetime.now(UTC)
         self.session.add(
             LocationRow(
                 tenant_id=self.tenant_id,
@@ -93,9 +96,53 @@ class Locations(TenantScoped):
                 name=location.name,
                 timezone=location.timezone,
                 currency=location.currency,
+                created_at=since,
             )
         )
         self.session.flush()
+        self.session.add(
+            LocationPeriodRow(tenant_id=self.tenant_id, location_id=location.id, active_from=since)
+        )
+        self.session.flush()
+
+    def active(self, location_id: str) -> bool:
+        """Whether the location is active (billed) now."""
+        return self._open_period(location_id) is not None
+
+    def deactivate(self, location_id: str, at: datetime) -> bool:
+        """End the location's active period at ``at``; False if it was not active."""
+        period = self._open_period(location_id)
+        if period is None:
+            return False
+        if at < period.active_from:
+            raise ValueError(
+                f"location {location_id} became active at {period.active_from.isoformat()}; "
+                "it cannot stop before that"
+            )
+        period.active_until = at
+        self.session.flush()
+        return True
+
+    def reactivate(self, location_id: str, at: datetime) -> bool:
+        """Start a new active period at ``at``; False if it was active already."""
+        if self.get(location_id) is None:
+            raise KeyError(f"no location {location_id!r}")
+        if self._open_period(location_id) is not None:
+            return False
+        self.session.add(
+            LocationPeriodRow(tenant_id=self.tenant_id, location_id=location_id, active_from=at)
+        )
+        self.session.flush()
+        return True
+
+    def _open_period(self, location_id: str) -> LocationPeriodRow | None:
+        return self.session.scalar(
+            select(LocationPeriodRow).where(
+                LocationPeriodRow.tenant_id == self.tenant_id,
+                LocationPeriodRow.location_id == location_id,
+                LocationPeriodRow.active_until.is_(None),
+            )
+        )
 
     def get(self, location_id: str) -> Location | None:
         row = self.session.get(LocationRow, (self.tenant_id, location_id))

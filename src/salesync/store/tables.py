@@ -513,6 +513,16 @@ class TicketRow(Base):
     """The tenant's support plan when the ticket opened: it sets the SLA clocks."""
     respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolve_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Waiting on the merchant since then: the SLA clocks are paused."""
+    respond_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolve_breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the breach alert went out for each clock (once per clock)."""
+    tier: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The support tier working it: 1 (support agents) or 2 (developers)."""
+    regression: Mapped[str | None] = mapped_column(String(32))
+    """The salesync release whose change caused it, when detected: it reaches Tier 2
+    whatever the plan."""
 
 
 class IncidentRow(Base):
@@ -642,13 +652,144 @@ class ContactRow(Base):
     unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class SupportPlanRow(Base):
-    """A tenant's support plan (its SLA clocks); tenants without one are on standard."""
+class SubscriptionRow(Base):
+    """A tenant's plan from the catalog; tenants without one are on the catalog's default.
+    ``started_at`` anchors the billing periods and the subscription years (renewals)."""
 
-    __tablename__ = "support_plans"
+    __tablename__ = "subscriptions"
 
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
     plan: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    plan_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PlanChangeRow(Base):
+    """Every plan a tenant was put on, when and by whom: invoices and entitlements read the
+    plan in force at any moment from here."""
+
+    __tablename__ = "plan_changes"
+    __table_args__ = (Index("ix_plan_changes_tenant", "tenant_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    plan: Mapped[str] = mapped_column(String(32))
+    previous: Mapped[str | None] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(120))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class LocationPeriodRow(Base):
+    """When a location was active (billed): opened when it is added, closed when it is
+    removed; a location reopened later gets a new period."""
+
+    __tablename__ = "location_periods"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "location_id"], ["locations.tenant_id", "locations.id"]),
+        Index("ix_location_periods_tenant", "tenant_id", "location_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str] = mapped_column(String(64))
+    active_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    active_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class InvoiceRow(Base):
+    """A bill: one billing period's plan for its active locations, an upgrade's prorated
+    difference, or extra developer time. Issued once per (tenant, kind, key)."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """period, upgrade or extra_time."""
+    key: Mapped[str] = mapped_column(String(120))
+    """What makes it unique for its kind: the period start, the plan change, the purchase."""
+    plan: Mapped[str] = mapped_column(String(32))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InvoiceLineRow(Base):
+    __tablename__ = "invoice_lines"
+
+    invoice_id: Mapped[int] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True
+    )
+    line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[str] = mapped_column(String(32))
+    """A decimal as text: locations, the fraction of a period, blocks of time."""
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class HourEntryRow(Base):
+    """The developer-hour ledger: grants at renewal or upgrade, time logged against
+    tickets, extra time bought, and unused hours lapsing at the end of a subscription
+    year. Entries are only ever added, so every change is auditable."""
+
+    __tablename__ = "hour_entries"
+    __table_args__ = (Index("ix_hour_entries_year", "tenant_id", "year_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    year_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    """The subscription year the entry counts in."""
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    entry: Mapped[str] = mapped_column(String(16))
+    """grant, use, purchase or lapse."""
+    minutes: Mapped[int] = mapped_column(Integer)
+    """Added to the balance (grant, purchase) or taken from it (use, lapse: negative)."""
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    actor: Mapped[str] = mapped_column(String(120))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class SupportRequestRow(Base):
+    """A merchant's request for help (dashboard, API or e-mail), kept as received, with
+    its triage against the scope of work and the answer it got."""
+
+    __tablename__ = "support_requests"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "message_id"),
+        Index("ix_support_requests_tenant", "tenant_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    """dashboard, api or email."""
+    sender: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    """An e-mail's Message-ID: the same message delivered twice is one request."""
+    raw: Mapped[str | None] = mapped_column(Text)
+    """The e-mail as received, kept so triage can run again."""
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    category: Mapped[str | None] = mapped_column(String(64))
+    in_scope: Mapped[bool] = mapped_column(default=True)
+    state: Mapped[str] = mapped_column(String(16))
+    """answered (out of scope: the policy text went back), open (a ticket for Tier 1),
+    or closed."""
+    answer: Mapped[str | None] = mapped_column(Text)
+    article: Mapped[str | None] = mapped_column(String(120))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OnCallOverrideRow(Base):
