@@ -26,6 +26,8 @@ from salesync.monitor.notify.settings import MailSettings
 from salesync.monitor.routing.config import DEFAULT_SUPPORT, SupportConfig
 from salesync.monitor.trackers.settings import GitHubSettings, JiraSettings
 from salesync.store.vault import Vault, new_key
+from salesync.support.catalog import CatalogError, load_catalog
+from salesync.support.plans import Catalog
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
@@ -109,6 +111,11 @@ class Settings(BaseSettings):
         default=DEFAULT_SUPPORT,
         description="a [support] table of teams and ownership rules (see README, Support)",
     )
+    catalog: str = Field(
+        default="proactive",
+        description="the plan catalog: 'proactive' (one $10 plan, developers on every "
+        "failure), 'tiered' (Silver, Gold, Platinum) or the path of a catalog TOML file",
+    )
     github: GitHubSettings | None = Field(
         default=None,
         description="a [github] table (owner, repo, token) whose issues mirror the tickets",
@@ -154,6 +161,19 @@ class Settings(BaseSettings):
         if url.get_backend_name() not in SUPPORTED_DATABASES:
             raise ValueError(f"{url.get_backend_name()} is not supported")
         return value
+
+    @field_validator("catalog")
+    @classmethod
+    def _check_catalog(cls, value: str) -> str:
+        try:
+            load_catalog(value)
+        except CatalogError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    def plan_catalog(self) -> Catalog:
+        """The plan catalog in force (checked when the settings were read)."""
+        return load_catalog(self.catalog)
 
     @field_validator("public_url")
     @classmethod
@@ -223,7 +243,9 @@ def _describe(exc: ValidationError) -> str:
         if error["type"] == "extra_forbidden":
             lines.append(f"- `{path}` in {_config_file()} is not a setting salesync knows")
         else:
-            lines.append(f"- {where}: {error['msg']}; expected {expected}")
+            lines.append(
+                f"- {where}: {str(error['msg']).removeprefix('Value error, ')}; expected {expected}"
+            )
     return "\n".join(lines)
 
 
