@@ -759,6 +759,20 @@ class HourEntryRow(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+class ReleaseRow(Base):
+    """A salesync release as deployed here, with what it changed: escalation reads this
+    history to tell a regression (a release changed how the account behaves) from a
+    failure of the account's own making."""
+
+    __tablename__ = "releases"
+
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    released_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """What it changed: providers (``qbo``, ``shopify``), ``engine``, or ``*`` for all."""
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
 class SupportRequestRow(Base):
     """A merchant's request for help (dashboard, API or e-mail), kept as received, with
     its triage against the scope of work and the answer it got."""

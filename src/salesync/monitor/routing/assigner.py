@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 from sqlalchemy import select
@@ -37,6 +38,7 @@ from salesync.monitor.routing.outcomes import (
     How,
     Unescalated,
 )
+from salesync.monitor.routing.rules import Rule, route
 from salesync.monitor.routing.schedule import render_duration
 from salesync.monitor.routing.turns import Turns, load_overrides, override_of
 from salesync.store.tables import OnCallOverrideRow, TicketEventRow, TicketRow
@@ -44,6 +46,22 @@ from salesync.store.tables import OnCallOverrideRow, TicketEventRow, TicketRow
 log = structlog.get_logger("salesync.assign")
 
 EXHAUSTED = "escalation_exhausted"
+REFUSED = "tier2_refused"
+
+
+class TierAnswer(Protocol):
+    allowed: bool
+
+    @property
+    def regression(self) -> object | None: ...
+
+    def answer(self) -> str: ...
+
+
+class TierGate(Protocol):
+    """Decides whether a ticket may reach a Tier 2 team (``salesync.support.escalation``)."""
+
+    def decide(self, session: Session, ticket: TicketRow, now: datetime) -> TierAnswer: ...
 
 
 class AssignmentError(ValueError):
@@ -62,10 +80,12 @@ class Assigner:
         factory: sessionmaker[Session],
         config: SupportConfig = DEFAULT_SUPPORT,
         clock: Callable[[], datetime] = system_clock,
+        tiers: TierGate | None = None,
     ) -> None:
         self.factory = factory
         self.config = config
         self.clock = clock
+        self.tiers = tiers
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
@@ -91,11 +111,21 @@ class Assigner:
             routed: list[tuple[TicketRow, TeamConfig, str | None]] = []
             for ticket in tickets:
                 if ticket.team in self.config.teams:
-                    routed.append((ticket, self.config.teams[ticket.team], None))
-                elif (matched := self.config.route(_facts(ticket))) is not None:
-                    routed.append((ticket, self.config.teams[matched.team], str(matched)))
-                else:
+                    found = self._cleared(session, ticket, self.config.teams[ticket.team], now)
+                    if found is not None:
+                        routed.append((ticket, found, None))
+                    else:
+                        unrouted.append(ticket.id)
+                    continue
+                matched = self.config.route(_facts(ticket))
+                team = None
+                if matched is not None:
+                    team = self._cleared(session, ticket, self.config.teams[matched.team], now)
+                if matched is None or team is None:
                     unrouted.append(ticket.id)
+                    continue
+                chosen = matched if team.name == matched.team else self._tier_one_rule(ticket)
+                routed.append((ticket, team, str(chosen) if chosen else None))
             picker = Turns(session, now)
             picker.lock(team for _, team, _ in routed)
             for ticket, team, rule in routed:
@@ -163,6 +193,20 @@ class Assigner:
                     continue
                 team, target = found
                 to_team = self.config.teams[target.team] if target.team else None
+                refusal = self._refusal(session, ticket, to_team, now)
+                if refusal is not None:
+                    stuck.append(
+                        Unescalated(
+                            ticket.id,
+                            ticket.tenant_id,
+                            ticket.team,
+                            ticket.assignee,
+                            now - since,
+                            refusal,
+                        )
+                    )
+                    _note_stuck(session, ticket, since, now, refusal)
+                    continue
                 due.append((ticket, team, to_team, target.lead))
             picker = Turns(session, now)
             picker.lock(to_team for _, _, to_team, _ in due if to_team is not None)
@@ -257,6 +301,9 @@ class Assigner:
                         f"{', '.join(sorted(self.config.teams))}"
                     ]
                 )
+            refusal = self._refusal(session, ticket, team, now)
+            if refusal is not None:
+                raise AssignmentError([refusal])
             check_move(state, TicketState.ASSIGNED)
             before_team, before_member = ticket.team, ticket.assignee
             _give(ticket, team.name, member, now)
@@ -277,6 +324,53 @@ class Assigner:
                 },
             )
             return Assignment(ticket.id, ticket.tenant_id, team.name, member, how)
+
+    def _decide(
+        self, session: Session, ticket: TicketRow, team: TeamConfig | None, now: datetime
+    ) -> TierAnswer | None:
+        """Whether the ticket may go to ``team``; None when nothing needs deciding (a
+        Tier 1 team, no gate, or a ticket cleared for Tier 2 already). A ticket cleared
+        for Tier 2 keeps it; a regression is put on its timeline."""
+        if team is None or team.tier == 1 or self.tiers is None or ticket.tier == 2:
+            return None
+        decision = self.tiers.decide(session, ticket, now)
+        if decision.allowed:
+            ticket.tier = 2
+            ticket.regression = getattr(decision.regression, "version", None)
+            if ticket.regression is not None:
+                add_event(
+                    session,
+                    ticket,
+                    "regression",
+                    now,
+                    text=decision.answer(),
+                    data={"release": ticket.regression},
+                )
+        return decision
+
+    def _cleared(
+        self, session: Session, ticket: TicketRow, team: TeamConfig, now: datetime
+    ) -> TeamConfig | None:
+        """``team`` if the ticket may go there, else the Tier 1 team the rules give (the
+        refusal and its upgrade path go on the timeline); None when no team is left."""
+        decision = self._decide(session, ticket, team, now)
+        if decision is None or decision.allowed:
+            return team
+        add_event(session, ticket, REFUSED, now, text=decision.answer(), data={"team": team.name})
+        rule = self._tier_one_rule(ticket)
+        return self.config.teams[rule.team] if rule is not None else None
+
+    def _tier_one_rule(self, ticket: TicketRow) -> Rule | None:
+        """The first rule matching the ticket that leads to a Tier 1 team."""
+        tier_one = [r for r in self.config.rules if self.config.teams[r.team].tier == 1]
+        return route(tier_one, _facts(ticket))
+
+    def _refusal(
+        self, session: Session, ticket: TicketRow, team: TeamConfig | None, now: datetime
+    ) -> str | None:
+        """Why the ticket may not move to ``team``, if it may not."""
+        decision = self._decide(session, ticket, team, now)
+        return None if decision is None or decision.allowed else decision.answer()
 
     def _home(self, member: str, current: str | None) -> TeamConfig:
         teams = self.config.teams

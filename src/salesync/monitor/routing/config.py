@@ -21,6 +21,7 @@ Read from a TOML table (``[support]`` in a file, or the table itself)::
 
     [support.teams.dev-shopify]
     mode = "oncall"
+    tier = 2                               # developers: Tier 2 plans and regressions
     ack_within = "30m"
     escalate_to = "lead:cy"
     members = [
@@ -147,6 +148,9 @@ class TeamConfig(_Model):
     rotation: Rotation | None = None
     ack_within: Duration = timedelta(minutes=15)
     escalate_to: Target | None = None
+    tier: Literal[1, 2] = 1
+    """The support tier the team is: 1 (support agents) or 2 (developers). Only customers
+    whose plan reaches Tier 2, or whose failure is a regression, are routed to a Tier 2 team."""
 
     @field_validator("name")
     @classmethod
@@ -235,6 +239,15 @@ class SupportConfig(_Model):
                 yield f"{where}: {target.lead!r} is not a member of any team"
             elif (loop := self._loop(name)) is not None:
                 yield f"{where}: escalation goes round in a circle ({' -> '.join(loop)})"
+        if any(t.tier == 2 for t in self.teams.values()) and not any(
+            not r.matchers and self.teams[r.team].tier == 1
+            for r in self.rules
+            if r.team in self.teams
+        ):
+            yield (
+                "rules: a Tier 2 team needs a catch-all rule to a Tier 1 team ('* -> tier1'), "
+                "where tickets go whose plan does not reach Tier 2"
+            )
         for person in sorted(people & set(self.teams)):
             yield f"{person!r} is both a team and a member; rename one so reassigning is clear"
 
@@ -308,6 +321,7 @@ DEFAULT_SUPPORT = SupportConfig.model_validate(
             },
             "dev": {
                 "mode": "oncall",
+                "tier": 2,
                 "ack_within": "30m",
                 "members": [{"name": "developer", "timezone": "UTC"}],
                 "rotation": {

@@ -139,6 +139,17 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "releases",
+        sa.Column("version", sa.String(length=32), nullable=False),
+        sa.Column("released_at", salesync.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("areas", sa.JSON(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("version", name=op.f("pk_releases")),
+    )
+    with op.batch_alter_table("releases", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_releases_released_at"), ["released_at"], unique=False)
+
+    op.create_table(
         "support_requests",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
@@ -237,6 +248,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_support_requests_tenant")
 
     op.drop_table("support_requests")
+    with op.batch_alter_table("releases", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_releases_released_at"))
+
+    op.drop_table("releases")
     with op.batch_alter_table("location_periods", schema=None) as batch_op:
         batch_op.drop_index("ix_location_periods_tenant")
 
