@@ -9,12 +9,20 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.domain.errors import AuthError, BugError, MappingError, SyncError, TransientError
+from salesync.domain.errors import (
+    AuthError,
+    BugError,
+    ConflictError,
+    MappingError,
+    SyncError,
+    TransientError,
+)
 from salesync.domain.simulate import demo_merchant
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.monitor.desk import TicketDesk
 from salesync.store.repositories import Tenants
 from salesync.store.tables import ConnectionRow
+from salesync.support.knowledge import KnowledgeBase
 from salesync.views.errors import BUG_MESSAGE, ErrorEntry, error_log
 
 MERCHANT = demo_merchant(orders_per_day=1)
@@ -157,3 +165,31 @@ def test_the_log_filters_by_state_pages_by_id_and_refuses_unknown_states(
     assert closed[0].fix.text.startswith("Nothing: this is fixed")
     assert everything == [third, second, first]
     assert page == [second]
+
+
+def test_every_entry_links_to_a_knowledge_base_article_unless_it_has_its_own(
+    db: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """An error's own help URL is kept; without one, its code's or its kind's article."""
+    fail(
+        db,
+        clock,
+        AuthError("refused", code="invalid_grant", help_url="https://help.example.com/x"),
+        "connection:c-qbo",
+        connection_id="c-qbo",
+    )
+    fail(db, clock, MappingError("held", code="duplicate_name"), "document:d1")
+    fail(db, clock, TransientError("HTTP 503", code="no_such_code"), "posting:1")
+    fail(db, clock, ConflictError("edited"), "posting:2")
+    fail(db, clock, BugError("KeyError"), "posting:3")
+    with db() as session:
+        found = {e.kind: e.help_url for e in error_log(session, "demo")}
+    assert found == {
+        "auth": "https://help.example.com/x",
+        "mapping": "/help/qbo-duplicate-name",
+        "transient": "/help/errors-transient",
+        "conflict": "/help/errors-conflict",
+        "bug": "/help/errors-bug",
+    }
+    slugs = [url.removeprefix("/help/") for url in found.values() if url.startswith("/help/")]
+    assert all(KnowledgeBase.built_in().get(slug) for slug in slugs)

@@ -21,6 +21,7 @@ from salesync.domain.errors import ErrorKind
 from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import OPERATOR_CODES, TicketState
 from salesync.store.tables import ConnectionRow, TicketRow
+from salesync.support.knowledge import KnowledgeBase
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -64,7 +65,8 @@ class ErrorEntry:
     code: str | None
     state: str
     message: str
-    help_url: str | None
+    help_url: str
+    """The error's own help page, else the knowledge-base article for its code or kind."""
     occurrences: int
     first_seen: datetime
     last_seen: datetime
@@ -163,6 +165,7 @@ def error_log(
         known = ", ".join(s.value for s in LogState)
         raise ValueError(f"state {state!r} is not one of {known}") from None
     redact = redactor or Redactor.of()
+    articles = KnowledgeBase.built_in()
     query = select(TicketRow).where(
         TicketRow.tenant_id == tenant_id, TicketRow.state.in_(_STATES[which])
     )
@@ -193,7 +196,7 @@ def error_log(
                 message=BUG_MESSAGE
                 if row.kind == ErrorKind.BUG.value
                 else redact.text(row.user_message),
-                help_url=row.help_url,
+                help_url=row.help_url or articles.for_error(row.kind, row.code).path,
                 occurrences=row.occurrences,
                 first_seen=row.first_seen,
                 last_seen=row.last_seen,
