@@ -742,7 +742,10 @@ class HourEntryRow(Base):
     year. Entries are only ever added, so every change is auditable."""
 
     __tablename__ = "hour_entries"
-    __table_args__ = (Index("ix_hour_entries_year", "tenant_id", "year_start"),)
+    __table_args__ = (
+        Index("ix_hour_entries_year", "tenant_id", "year_start"),
+        UniqueConstraint("tenant_id", "request_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
@@ -750,11 +753,14 @@ class HourEntryRow(Base):
     """The subscription year the entry counts in."""
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     entry: Mapped[str] = mapped_column(String(16))
-    """grant, use, purchase or lapse."""
+    """grant, use, included (time that does not count: the plan includes it, or a
+    regression), purchase or lapse."""
     minutes: Mapped[int] = mapped_column(Integer)
     """Added to the balance (grant, purchase) or taken from it (use, lapse: negative)."""
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    request_key: Mapped[str | None] = mapped_column(String(100))
+    """A purchase's idempotency key: the same request twice buys once."""
     actor: Mapped[str] = mapped_column(String(120))
     note: Mapped[str] = mapped_column(Text, default="")
 

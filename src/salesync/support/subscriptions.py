@@ -110,13 +110,14 @@ class Subscriptions:
         return change
 
     def plan_at(self, tenant_id: str, at: datetime) -> Plan:
-        """The plan in force at ``at``."""
+        """The plan in force at ``at``; before the first recorded plan, that first plan
+        (a subscription starting at 01:00 is on it from its day's midnight)."""
+        history = select(PlanChangeRow.plan).where(PlanChangeRow.tenant_id == tenant_id)
         found = self.session.scalar(
-            select(PlanChangeRow.plan)
-            .where(PlanChangeRow.tenant_id == tenant_id, PlanChangeRow.at <= at)
+            history.where(PlanChangeRow.at <= at)
             .order_by(PlanChangeRow.at.desc(), PlanChangeRow.id.desc())
             .limit(1)
-        )
+        ) or self.session.scalar(history.order_by(PlanChangeRow.at, PlanChangeRow.id).limit(1))
         return self._plan(found) if found is not None else self.get(tenant_id).plan
 
     def changes(self, tenant_id: str) -> list[PlanChange]:

@@ -85,6 +85,7 @@ def upgrade() -> None:
         sa.Column("minutes", sa.Integer(), nullable=False),
         sa.Column("ticket_id", sa.Integer(), nullable=True),
         sa.Column("invoice_id", sa.Integer(), nullable=True),
+        sa.Column("request_key", sa.String(length=100), nullable=True),
         sa.Column("actor", sa.String(length=120), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -95,6 +96,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["ticket_id"], ["tickets.id"], name=op.f("fk_hour_entries_ticket_id_tickets")
+        ),
+        sa.UniqueConstraint(
+            "tenant_id", "request_key", name=op.f("uq_hour_entries_tenant_id_request_key")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hour_entries")),
     )
