@@ -27,6 +27,7 @@ from salesync.monitor.routing.config import DEFAULT_SUPPORT, SupportConfig
 from salesync.monitor.trackers.settings import GitHubSettings, JiraSettings
 from salesync.store.vault import Vault, new_key
 from salesync.support.catalog import CatalogError, load_catalog
+from salesync.support.inbound import InboundSettings
 from salesync.support.plans import Catalog
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
@@ -115,6 +116,11 @@ class Settings(BaseSettings):
         default="proactive",
         description="the plan catalog: 'proactive' (one $10 plan, developers on every "
         "failure), 'tiered' (Silver, Gold, Platinum) or the path of a catalog TOML file",
+    )
+    inbound: InboundSettings | None = Field(
+        default=None,
+        description="an [inbound] table (address, host, port): the SMTP server `salesync "
+        "serve` runs for merchants' support requests by e-mail to that address",
     )
     github: GitHubSettings | None = Field(
         default=None,

@@ -80,6 +80,21 @@ OPERATIONS = (
     ("GET", "/api/v1/tenants/{tenant_id}/reports/sales"),
     ("GET", "/api/v1/tenants/{tenant_id}/reconciliation"),
     ("GET", "/api/v1/tenants/{tenant_id}/reconciliation/{location_id}/{day}"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/wait"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/replied"),
+    ("GET", "/api/v1/tenants/{tenant_id}/plans"),
+    ("GET", "/api/v1/tenants/{tenant_id}/subscription"),
+    ("PUT", "/api/v1/tenants/{tenant_id}/subscription"),
+    ("GET", "/api/v1/tenants/{tenant_id}/invoices"),
+    ("GET", "/api/v1/tenants/{tenant_id}/invoices/{invoice_id}"),
+    ("GET", "/api/v1/tenants/{tenant_id}/hours"),
+    ("POST", "/api/v1/tenants/{tenant_id}/hours/purchases"),
+    ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/time"),
+    ("GET", "/api/v1/tenants/{tenant_id}/requests"),
+    ("POST", "/api/v1/tenants/{tenant_id}/requests"),
+    ("GET", "/api/v1/tenants/{tenant_id}/requests/{request_id}"),
+    ("GET", "/api/v1/help"),
+    ("GET", "/api/v1/help/{slug}"),
 )
 EXAMPLES = 25
 """Cases per operation: enough to reach every branch the parameters open, while the whole

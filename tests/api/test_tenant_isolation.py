@@ -34,6 +34,10 @@ from salesync.rules import mapping_to_dict, retail_default
 from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import TicketRow
 from salesync.store.vault import Vault
+from salesync.support.catalog import load_catalog
+from salesync.support.invoices import bill_extra_time
+from salesync.support.requests import SupportRequests
+from salesync.support.subscriptions import Subscriptions
 
 HOME, OTHER, NOWHERE = "demo", "beta", "omega"
 MARKS = {HOME: "DEMO-ONLY-7f3a", OTHER: "BETA-ONLY-91c2"}
@@ -75,6 +79,19 @@ KNOWN: dict[tuple[str, str], Action] = {
     ("GET", TENANT + "/reports/sales"): Action.VIEW_TENANT,
     ("GET", TENANT + "/reconciliation"): Action.VIEW_TENANT,
     ("GET", TENANT + "/reconciliation/{location_id}/{day}"): Action.VIEW_TENANT,
+    ("POST", TENANT + "/tickets/{ticket_id}/wait"): Action.ACT_ON_TICKETS,
+    ("POST", TENANT + "/tickets/{ticket_id}/replied"): Action.ACT_ON_TICKETS,
+    ("GET", TENANT + "/plans"): Action.VIEW_BILLING,
+    ("GET", TENANT + "/subscription"): Action.VIEW_BILLING,
+    ("PUT", TENANT + "/subscription"): Action.BILLING,
+    ("GET", TENANT + "/invoices"): Action.VIEW_BILLING,
+    ("GET", TENANT + "/invoices/{invoice_id}"): Action.VIEW_BILLING,
+    ("GET", TENANT + "/hours"): Action.VIEW_BILLING,
+    ("POST", TENANT + "/hours/purchases"): Action.BILLING,
+    ("POST", TENANT + "/tickets/{ticket_id}/time"): Action.LOG_TIME,
+    ("GET", TENANT + "/requests"): Action.VIEW_TICKETS,
+    ("POST", TENANT + "/requests"): Action.REQUEST_SUPPORT,
+    ("GET", TENANT + "/requests/{request_id}"): Action.VIEW_TICKETS,
 }
 """Every tenant route this file has been reviewed against, and the action it needs."""
 PARAMS = {
@@ -87,6 +104,8 @@ PARAMS = {
     "kind",
     "document_id",
     "day",
+    "invoice_id",
+    "request_id",
 }
 """The path parameters this file knows how to fill."""
 ROLES = {
@@ -109,6 +128,8 @@ class World:
     documents: dict[str, str]
     tenant_token: str
     keys: dict[str, str]
+    requests: dict[str, int]
+    invoices: dict[str, int]
 
 
 def _ticket(session: Session, clock: ManualClock, tenant_id: str) -> int:
@@ -162,6 +183,22 @@ def world(
             )
             Documents(session, tenant).add(marked, place, now=clock())
         tickets = {tenant: _ticket(session, clock, tenant) for tenant in (HOME, OTHER)}
+        catalog = load_catalog("tiered")
+        requests, invoices = {}, {}
+        for tenant in (HOME, OTHER):
+            Subscriptions(session, catalog).subscribe(tenant, "platinum", clock(), actor="tests")
+            asked = SupportRequests(session, catalog, public_url="http://x.test").open(
+                tenant,
+                channel="api",
+                sender="owner@example.com",
+                subject=f"Please reinstall the web connector {MARKS[tenant]}",
+                body="",
+                at=clock(),
+            )
+            requests[tenant] = asked.id
+            invoices[tenant] = bill_extra_time(
+                session, catalog, tenant, 1, clock(), MARKS[tenant], f"k-{tenant}"
+            ).id
         connections = {
             tenant: Connections(session, tenant, vault).add(
                 "qbo", "destination", f"Books {MARKS[tenant]}", {"access_token": "a"}, {}
@@ -192,7 +229,9 @@ def world(
     with db() as session, session.begin():
         Users(session, clock).disable("disabled@example.com")
     app = accounts_app(db, clock, vault, registry)
-    return World(app, tickets, locations, connections, documents, tenant_token, keys)
+    return World(
+        app, tickets, locations, connections, documents, tenant_token, keys, requests, invoices
+    )
 
 
 @pytest.fixture
@@ -235,6 +274,8 @@ def call(
         kind="sale",
         document_id=world.documents[other],
         day=DAY,
+        invoice_id=world.invoices[other],
+        request_id=world.requests[other],
     )
     if path.endswith(("/reports/sales", "/reconciliation")):
         url += f"?from={DAY}&to={DAY}"

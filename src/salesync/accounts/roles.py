@@ -40,6 +40,9 @@ class Action(enum.StrEnum):
     REPLAY = "replay"
     MANAGE_USERS = "manage_users"
     BILLING = "billing"
+    VIEW_BILLING = "view_billing"
+    LOG_TIME = "log_time"
+    REQUEST_SUPPORT = "request_support"
 
 
 class Reach(enum.Enum):
@@ -68,6 +71,9 @@ _GRID: dict[Action, tuple[Reach, Reach, Reach, Reach, Reach]] = {
     Action.REPLAY:             (N,    N,         N,    A,        A),
     Action.MANAGE_USERS:       (O,    N,         N,    N,        A),
     Action.BILLING:            (O,    N,         N,    N,        A),
+    Action.VIEW_BILLING:       (O,    O,         A,    A,        A),
+    Action.LOG_TIME:           (N,    N,         N,    A,        A),
+    Action.REQUEST_SUPPORT:    (O,    O,         A,    N,        A),
 }  # fmt: skip
 
 PERMISSIONS: Mapping[Action, Mapping[Role, Reach]] = MappingProxyType(
@@ -85,7 +91,11 @@ sales are booked: mappings, each location's posting mode and the sync policies. 
 see tickets in their own words (view_tickets) but do not work them.
 Replay re-runs failed records through code that was just fixed, so it stays with Tier 2
 and admins; Tier 1 fixes mappings, and held records follow a fixed mapping on their own.
-Owners manage their own tenant's merchant users only (see ``Principal.may_grant``)."""
+Owners manage their own tenant's merchant users only (see ``Principal.may_grant``).
+Billing (the plan, buying developer time) is the owner's; the bookkeeper and staff read
+the plan, invoices and hours (view_billing). Developers log their time against tickets
+(log_time); merchants open support requests (request_support), and Tier 1 may open one
+for a merchant who called."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,9 @@ from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.notify import MailSettings
 from salesync.store.failures import unavailable
 from salesync.store.vault import Vault
+from salesync.support.catalog import load_catalog
+from salesync.support.service import SupportService
+from salesync.support.sla import SlaPolicy
 
 log = structlog.get_logger("salesync.api")
 
@@ -49,6 +52,7 @@ def create_app(
     reconnect: Reconnect | None = None,
     sign_in: SignIn | None = None,
     mail: MailSettings | None = None,
+    support: SupportService | None = None,
 ) -> FastAPI:
     """The salesync API on ``factory``'s database.
 
@@ -56,13 +60,23 @@ def create_app(
     default); ``engine`` processes manual entries (one on the same database by default).
     ``metrics_token`` guards ``/metrics``; ``redactor`` is the last guard on what the
     ticket routes show; ``reconnect`` serves the merchants' reconnect links (see
-    ``wiring.reconnect``), absent when no provider app is configured. ``sign_in`` serves
-    the sign-in pages and sessions (one with the default password cost by default).
+    ``wiring.reconnect``) and the sign-ins that connect new books, absent when no provider
+    app is configured. ``sign_in`` serves the sign-in pages and sessions (one with the
+    default password cost by default).
     ``mail`` is what the dashboard's and the REST API's resolution notices are sent with
-    (their links start at its ``public_url``).
+    (their links start at its ``public_url``). ``support`` is the plan catalog, billing,
+    developer hours, support requests and knowledge base (``wiring.support_service``; the
+    proactive catalog by default), whose SLA policy the ticket desk keeps.
     """
     registry = registry or sources()
     engine = engine or Engine(factory, clock, registry=registry)
+    support = support or SupportService(
+        factory,
+        load_catalog("proactive"),
+        clock,
+        public_url=(mail or MailSettings()).public_url,
+    )
+    sla = SlaPolicy(support.catalog)
     writer = GroupWriter(factory, clock)
     connections = ConnectionCache(factory, vault, ttl=connection_ttl)
 
@@ -81,6 +95,8 @@ def create_app(
     )
     app.state.connections = connections
     app.state.writer = writer
+    # Connecting new books starts from the dashboard and the REST API alike.
+    app.state.connect = reconnect.connect if reconnect is not None else None
 
     def desks(tenant_id: str | None = None) -> TicketDesk:
         """The ticket desk the dashboard and the REST API act through, as
@@ -93,6 +109,7 @@ def create_app(
             tenant_id=tenant_id,
             destination=books.name_for if books is not None else None,
             resolved=resolved_hook(clock, mail, redactor=redactor),
+            sla=sla,
         )
 
     Ingress(
@@ -100,14 +117,23 @@ def create_app(
     ).register(app)
     ManualEntry(factory, clock, engine, registry, max_body_bytes).register(app)
     Support(factory, clock, metrics_token=metrics_token, redactor=redactor).register(app)
-    Rest(factory, clock, engine, registry, redactor=redactor, desks=desks).register(app)
+    Rest(
+        factory, clock, engine, registry, redactor=redactor, desks=desks, support=support
+    ).register(app)
     if reconnect is not None:
         reconnect.register(app)
     (sign_in or SignIn(factory, clock)).register(app)
     Dashboard(
         factory,
         clock,
-        services={"engine": engine, "redactor": redactor, "registry": registry, "desks": desks},
+        services={
+            "engine": engine,
+            "redactor": redactor,
+            "registry": registry,
+            "desks": desks,
+            "support": support,
+            "connect": app.state.connect,
+        },
     ).register(app, SECTIONS)
 
     @app.exception_handler(Exception)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from salesync.cli import locations, operate, pos, serve, sources, tickets, users, worker
+from salesync.cli import locations, operate, pos, serve, sources, support, tickets, users, worker
 from salesync.cli.common import console, database, err, parse_day, require_tenant, settings
 from salesync.cli.demo import run_demo
 from salesync.cli.demo_live import LiveOptions
@@ -29,6 +29,7 @@ locations.register(app)
 app.add_typer(pos.pos_app, name="pos")
 sources.register(app)
 serve.register(app)
+support.register(app)
 tickets.register(app)
 users.register(app)
 worker.register(app)

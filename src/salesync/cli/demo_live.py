@@ -43,7 +43,13 @@ from salesync.engine.inbox import Inbox, RecordState
 from salesync.engine.mappings import Mappings
 from salesync.engine.policies import DEFAULT_WINDOWS, next_window
 from salesync.engine.runner import InProcessRunner
-from salesync.engine.wiring import monitor, reconnect, redactor, token_manager
+from salesync.engine.wiring import (
+    monitor,
+    reconnect,
+    redactor,
+    support_service,
+    token_manager,
+)
 from salesync.rules import Mapping, Rule, Target, retail_default
 from salesync.rules.conditions import literal
 from salesync.sandbox.shopify.activity import CATALOGUE as SHOPIFY_CATALOGUE
@@ -282,6 +288,7 @@ def serve_live(console: Console, cfg: Settings, stage: Stage, options: LiveOptio
             reconnect=reconnect(cfg, factory, clock, tokens),
             sign_in=SignIn(factory, system_clock),
             mail=cfg.mail_settings(),
+            support=support_service(cfg, factory, clock),
         )
         sock, asked = listening_socket(options.port)
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"

@@ -1,4 +1,5 @@
-"""``salesync location``: add a tenant's stores and till groups, and list them.
+"""``salesync location``: add a tenant's stores and till groups, list them, and stop or
+start billing them.
 
 A location's time zone decides which business day a sale falls on, and its currency is
 the currency of its books, so both are checked before anything is written.
@@ -13,18 +14,24 @@ from typing import Annotated
 from zoneinfo import available_timezones
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from salesync.cli.common import console, database, fail, require_tenant, settings
+from salesync.cli.common import console, database, err, fail, require_tenant, settings
+from salesync.clock import system_clock
 from salesync.domain.documents import Location
 from salesync.domain.money import CurrencyError, minor_unit
 from salesync.domain.planning import PostingMode
 from salesync.store.repositories import Locations
 from salesync.store.tables import LocationSettingsRow
+from salesync.support.plans import Term
+from salesync.support.subscriptions import Subscriptions
 
 location_app = typer.Typer(
-    help="A tenant's locations: stores and till groups.", no_args_is_help=True
+    help="A tenant's locations: stores and till groups, and which of them are billed.",
+    no_args_is_help=True,
 )
 
 Tenant = Annotated[str, typer.Option(help="tenant id")]
@@ -155,3 +162,68 @@ def list_locations(tenant: Tenant = "demo") -> None:
             mode.replace("_", " "),
         )
     console.print(table)
+
+
+LocationId = Annotated[
+    str, typer.Argument(metavar="ID", help="the location's id (see `salesync location list`)")
+]
+
+
+@location_app.command("deactivate")
+def deactivate(location_id: LocationId, tenant: Tenant = "demo") -> None:
+    """Stop billing a location from now on (a store that closed or stopped using salesync)."""
+    cfg = settings()
+    now = system_clock()
+    with database(cfg) as factory, factory() as session, session.begin():
+        location = _known(session, tenant, location_id)
+        try:
+            stopped = Locations(session, tenant).deactivate(location_id, now)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        if not stopped:
+            err.print(
+                f"[yellow]Location {location_id} ({escape(location.name)}) of {tenant} is not "
+                "already inactive: it is not billed.[/yellow] Bill it again with "
+                f"`salesync location reactivate {location_id} --tenant {tenant}`."
+            )
+            raise typer.Exit(1)
+        plan = Subscriptions(session, cfg.plan_catalog()).get(tenant).plan
+    console.print(
+        f"Location [bold]{location_id}[/bold] ({escape(location.name)}) of {tenant} is no "
+        f"longer billed from {now:%Y-%m-%d %H:%M}."
+    )
+    if plan.term is Term.ANNUAL:
+        console.print(
+            f"On the annual {escape(plan.name)} plan it was paid ahead: it stays paid for "
+            "until the renewal, without a refund."
+        )
+
+
+@location_app.command("reactivate")
+def reactivate(location_id: LocationId, tenant: Tenant = "demo") -> None:
+    """Bill a deactivated location again from now on."""
+    cfg = settings()
+    now = system_clock()
+    with database(cfg) as factory, factory() as session, session.begin():
+        location = _known(session, tenant, location_id)
+        if not Locations(session, tenant).reactivate(location_id, now):
+            err.print(
+                f"[yellow]Location {location_id} ({escape(location.name)}) of {tenant} is "
+                "active already: it is billed.[/yellow] Stop billing it with "
+                f"`salesync location deactivate {location_id} --tenant {tenant}`."
+            )
+            raise typer.Exit(1)
+    console.print(
+        f"Location [bold]{location_id}[/bold] ({escape(location.name)}) of {tenant} is billed "
+        f"again from {now:%Y-%m-%d %H:%M}."
+    )
+
+
+def _known(session: Session, tenant: str, location_id: str) -> Location:
+    """The tenant's location ``location_id``, or a refusal naming the ones it has."""
+    require_tenant(session, tenant)
+    location = Locations(session, tenant).get(location_id)
+    if location is None:
+        ids = ", ".join(loc.id for loc in Locations(session, tenant).all()) or "none yet"
+        raise fail(f"No location {location_id!r} for tenant {tenant}.", [f"Its locations: {ids}"])
+    return location

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.api import create_app, server
 from salesync.api.tokens import ApiTokens
 from salesync.cli.common import console, database, err, require_tenant, settings
 from salesync.clock import system_clock
+from salesync.config import Settings
 from salesync.engine.runner import InProcessRunner
 from salesync.engine.wiring import (
     configured_engine,
     monitor,
     reconnect,
     redactor,
+    support_service,
     token_manager,
 )
+from salesync.support.inbound import InboundServer, serve_inbound
 
 token_app = typer.Typer(help="Bearer tokens for the API (manual entry).", no_args_is_help=True)
 
@@ -26,6 +33,32 @@ token_app = typer.Typer(help="Bearer tokens for the API (manual entry).", no_arg
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.add_typer(token_app, name="api-token")
+
+
+def start_inbound(
+    cfg: Settings, factory: sessionmaker[Session], clock: Callable[[], datetime]
+) -> InboundServer | None:
+    """The SMTP server for support requests by e-mail that ``[inbound]`` configures,
+    started; None when there is no ``[inbound]`` table."""
+    if cfg.inbound is None:
+        return None
+    try:
+        return serve_inbound(
+            factory, cfg.plan_catalog(), cfg.inbound, clock, public_url=cfg.public_url
+        )
+    except OSError as exc:
+        where = f"{cfg.inbound.host}:{cfg.inbound.port}"
+        err.print(
+            f"[red]The support mail server cannot listen on {where}: {escape(str(exc))}[/red]\n"
+            "  Set `host` and `port` in the \\[inbound] table to an address that is free "
+            "and this user may bind (ports below 1024 need root)."
+        )
+        raise typer.Exit(1) from None
+
+
+def _address(inbound: InboundServer) -> str:
+    settings = inbound.handler.settings
+    return f"{settings.host}:{settings.port} for {settings.address}"
 
 
 def serve(
@@ -68,6 +101,7 @@ def serve(
             redactor=redactor(cfg),
             reconnect=reconnect(cfg, factory, system_clock, tokens),
             mail=cfg.mail_settings(),
+            support=support_service(cfg, factory, system_clock),
         )
         passes = (
             InProcessRunner(engine, interval, monitor(cfg, factory, system_clock))
@@ -80,23 +114,31 @@ def serve(
             if passes
             else "  no runner here: `salesync worker` takes in, plans and sends"
         )
-        console.print(
-            f"salesync is listening on http://{host}:{port}\n"
-            "  dashboard:    / (sign in with a user from `salesync user add`)\n"
-            "  REST API:     /api/v1 (OpenAPI at /openapi.json, browsable at /docs)\n"
-            "  webhooks:     POST /webhooks/<connection id>\n"
-            "  manual entry: POST /api/v1/tenants/<tenant>/sales (and /refunds)\n"
-            "  tickets:      GET /api/v1/tenants/<tenant>/tickets (and /measures, /notices)\n"
-            "  metrics:      GET /metrics; reconnect links: /connections/<id>/reconnect\n"
-            f"{work}; Ctrl-C stops"
+        inbound = start_inbound(cfg, factory, system_clock)
+        mail = (
+            f"  support mail: SMTP on {_address(inbound)}\n"
+            if inbound is not None
+            else "  support mail: off (an \\[inbound] table turns it on)\n"
         )
-        if passes is not None:
-            passes.start()
         try:
+            console.print(
+                f"salesync is listening on http://{host}:{port}\n"
+                "  dashboard:    / (sign in with a user from `salesync user add`)\n"
+                "  REST API:     /api/v1 (OpenAPI at /openapi.json, browsable at /docs)\n"
+                "  webhooks:     POST /webhooks/<connection id>\n"
+                "  manual entry: POST /api/v1/tenants/<tenant>/sales (and /refunds)\n"
+                "  tickets:      GET /api/v1/tenants/<tenant>/tickets (and /measures, /notices)\n"
+                "  metrics:      GET /metrics; reconnect links: /connections/<id>/reconnect\n"
+                f"{mail}{work}; Ctrl-C stops"
+            )
+            if passes is not None:
+                passes.start()
             server.run(
                 app, host, port, log_level=cfg.log_level, forwarded_allow_ips=forwarded_allow_ips
             )
         finally:
+            if inbound is not None:
+                inbound.stop()
             if passes is not None:
                 passes.stop()
                 if passes.last_error is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 
 class TicketState(enum.StrEnum):
@@ -49,30 +50,49 @@ def check_move(current: TicketState, target: TicketState) -> None:
         )
 
 
+class SlaClocks(Protocol):
+    """How a plan's SLA clocks run: when a ticket's first response and resolution are due,
+    and how far a pause (waiting on the merchant) pushes them."""
+
+    @property
+    def default_plan(self) -> str:
+        """The plan of a tenant without a subscription."""
+        ...
+
+    def clocks(self, plan: str, opened_at: datetime) -> tuple[datetime, datetime]:
+        """``(respond_by, resolve_by)`` for a ticket opened at ``opened_at`` on ``plan``."""
+        ...
+
+    def paused(self, plan: str, paused_from: datetime, paused_until: datetime) -> timedelta:
+        """How much of ``plan``'s clock time passed between the two moments."""
+        ...
+
+    def extend(
+        self, ticket_clock: datetime, paused_from: datetime, paused_until: datetime, plan: str
+    ) -> datetime:
+        """``ticket_clock`` pushed later by the clock time that passed while paused."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
-class Sla:
-    """How soon a plan promises a first response and a resolution."""
+class FixedSla:
+    """The same targets for every plan, counted around the clock: the clocks salesync
+    keeps when no plan catalog is given."""
 
-    respond: timedelta
-    resolve: timedelta
+    respond: timedelta = timedelta(hours=8)
+    resolve: timedelta = timedelta(days=3)
+    default_plan: str = "standard"
 
+    def clocks(self, plan: str, opened_at: datetime) -> tuple[datetime, datetime]:
+        return opened_at + self.respond, opened_at + self.resolve
 
-SLAS: dict[str, Sla] = {
-    "standard": Sla(respond=timedelta(hours=8), resolve=timedelta(days=3)),
-    "priority": Sla(respond=timedelta(hours=1), resolve=timedelta(hours=24)),
-    "enterprise": Sla(respond=timedelta(minutes=15), resolve=timedelta(hours=4)),
-}
-DEFAULT_PLAN = "standard"
+    def paused(self, plan: str, paused_from: datetime, paused_until: datetime) -> timedelta:
+        return max(paused_until - paused_from, timedelta(0))
 
-
-def sla_for(plan: str) -> Sla:
-    return SLAS.get(plan, SLAS[DEFAULT_PLAN])
-
-
-def clocks(plan: str, opened_at: datetime) -> tuple[datetime, datetime]:
-    """When the first response and the resolution are due for a ticket opened then."""
-    sla = sla_for(plan)
-    return opened_at + sla.respond, opened_at + sla.resolve
+    def extend(
+        self, ticket_clock: datetime, paused_from: datetime, paused_until: datetime, plan: str
+    ) -> datetime:
+        return ticket_clock + self.paused(plan, paused_from, paused_until)
 
 
 MERCHANT_CODES = frozenset(

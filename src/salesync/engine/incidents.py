@@ -33,7 +33,7 @@ from salesync.connectors.capture import Exchange
 from salesync.domain.errors import SyncError
 from salesync.domain.fingerprint import VERSION, Cause, entity_of
 from salesync.domain.redaction import Redactor
-from salesync.domain.tickets import DEFAULT_PLAN, TicketState, clocks, merchant_can_fix
+from salesync.domain.tickets import FixedSla, SlaClocks, TicketState, merchant_can_fix
 from salesync.store.tables import (
     ConnectionRow,
     IncidentRow,
@@ -95,6 +95,23 @@ def add_event(
     )
 
 
+def plan_of(session: Session, tenant_id: str, sla: SlaClocks) -> str:
+    """The code of the tenant's support plan: its subscription's, else the default."""
+    found = session.scalar(
+        select(SubscriptionRow.plan).where(SubscriptionRow.tenant_id == tenant_id)
+    )
+    return found or sla.default_plan
+
+
+def restart_clocks(session: Session, ticket: TicketRow, sla: SlaClocks, now: datetime) -> None:
+    """A reopened ticket's SLA clocks start again at ``now`` on the tenant's plan of today,
+    not waiting on anyone and with no breach reported yet."""
+    ticket.plan = plan_of(session, ticket.tenant_id, sla)
+    ticket.respond_by, ticket.resolve_by = sla.clocks(ticket.plan, now)
+    ticket.waiting_since = None
+    ticket.respond_breached_at = ticket.resolve_breached_at = None
+
+
 class IncidentLog:
     """Records incidents and groups them into tickets (see the module docstring)."""
 
@@ -106,11 +123,14 @@ class IncidentLog:
         redactor: Redactor | None = None,
         secrets: Iterable[str | None] = (),
         on_ticket: TicketHook | None = None,
+        sla: SlaClocks | None = None,
     ) -> None:
         """``vault`` opens the tenant's connection credentials so their exact values are
         removed wherever they appear; ``secrets`` adds values salesync holds elsewhere
-        (the OAuth apps' client secrets)."""
+        (the OAuth apps' client secrets); ``sla`` sets each new ticket's clocks from the
+        tenant's plan (``FixedSla``, the same for every plan, by default)."""
         self.clock = clock
+        self.sla: SlaClocks = sla or FixedSla()
         self.vault = vault
         self.redactor = (redactor or Redactor.of()).with_secrets(secrets)
         self.on_ticket = on_ticket
@@ -261,7 +281,7 @@ class IncidentLog:
             ticket.first_failed_at = incident.failed_at
             ticket.resolved_at = None
             ticket.acknowledged_at = None
-            ticket.respond_by, ticket.resolve_by = clocks(ticket.plan, now)
+            restart_clocks(session, ticket, self.sla, now)
             add_event(
                 session,
                 ticket,
@@ -285,13 +305,8 @@ class IncidentLog:
         now: datetime,
     ) -> TicketRow:
         """Insert the ticket unless another transaction just did; return it either way."""
-        plan = (
-            session.scalar(
-                select(SubscriptionRow.plan).where(SubscriptionRow.tenant_id == tenant_id)
-            )
-            or DEFAULT_PLAN
-        )
-        respond_by, resolve_by = clocks(plan, now)
+        plan = plan_of(session, tenant_id, self.sla)
+        respond_by, resolve_by = self.sla.clocks(plan, now)
         values = {
             "tenant_id": tenant_id,
             "fingerprint": cause.fingerprint,

@@ -22,6 +22,8 @@ from salesync.engine.runner import Engine
 from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.loop import Monitor, notice_hook
 from salesync.monitor.trackers import GitHubTracker, JiraTracker, Tracker
+from salesync.support.service import SupportService
+from salesync.support.sla import SlaPolicy
 
 
 def known_secrets(cfg: Settings) -> list[str]:
@@ -52,12 +54,14 @@ def tenant_redactor(cfg: Settings, session: Session, tenant_id: str) -> Redactor
 def incident_log(cfg: Settings, clock: Callable[[], datetime]) -> IncidentLog:
     """Incidents with every secret salesync holds removed: each tenant's connection
     credentials (through the vault) and ``known_secrets``. A ticket opening or reopening
-    queues the merchant's notice in the same transaction."""
+    queues the merchant's notice in the same transaction; its SLA clocks follow the
+    tenant's plan in the configured catalog."""
     return IncidentLog(
         clock,
         vault=cfg.vault(),
         secrets=known_secrets(cfg),
         on_ticket=notice_hook(clock, cfg.mail_settings(), redactor=redactor(cfg)),
+        sla=SlaPolicy(cfg.plan_catalog()),
     )
 
 
@@ -73,15 +77,26 @@ def monitor(
         trackers.append(GitHubTracker(cfg.github, transport=transport, clock=clock))
     if cfg.jira is not None:
         trackers.append(JiraTracker(cfg.jira, transport=transport))
+    desk = support_service(cfg, factory, clock)
     return Monitor(
         factory,
         clock,
         support=cfg.support,
+        tiers=desk.escalations(),
+        upkeep=desk.run_due,
         mail=cfg.mail_settings() if cfg.mail is not None else None,
         trackers=trackers,
         redactor=redactor(cfg),
         incidents=incident_log(cfg, clock),
     )
+
+
+def support_service(
+    cfg: Settings, factory: sessionmaker[Session], clock: Callable[[], datetime]
+) -> SupportService:
+    """Plans, billing, developer hours, support requests and the knowledge base under the
+    configured catalog."""
+    return SupportService(factory, cfg.plan_catalog(), clock, public_url=cfg.public_url)
 
 
 def ticket_desk(
@@ -91,8 +106,9 @@ def ticket_desk(
     *,
     tenant_id: str | None = None,
 ) -> TicketDesk:
-    """The ticket desk: verifies against each tenant's books, and its resolutions tell the
-    merchant, with links to ``public_url``."""
+    """The ticket desk: verifies against each tenant's books, its resolutions tell the
+    merchant, with links to ``public_url``, and a wait on the merchant pauses the SLA
+    clocks in the catalog's business hours."""
     books = DestinationBooks(factory, cfg.vault(), clock)
     return TicketDesk(
         factory,
@@ -100,6 +116,7 @@ def ticket_desk(
         tenant_id=tenant_id,
         destination=books.name_for,
         resolved=resolved_hook(clock, cfg.mail_settings(), redactor=redactor(cfg)),
+        sla=SlaPolicy(cfg.plan_catalog()),
     )
 
 

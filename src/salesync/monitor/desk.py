@@ -5,6 +5,10 @@ failed units now; replay exactly the records, documents and postings its inciden
 (after a fix or a mapping change); verify through reconciliation that every affected
 document is in the books exactly as the source has it; and resolve it with a
 plain-language explanation, which is refused until that verification passes.
+
+While the ticket waits on the merchant (an answer, a reconnect) its SLA clocks are
+paused: ``wait_on_merchant`` stops them and ``merchant_replied`` pushes them later by the
+plan's clock time that passed meanwhile.
 """
 
 from __future__ import annotations
@@ -12,19 +16,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.domain.redaction import Redactor
-from salesync.domain.tickets import TicketState, check_move
+from salesync.domain.tickets import FixedSla, SlaClocks, TicketState, check_move
 from salesync.engine.inbox import Inbox, RecordState
 from salesync.engine.incidents import add_event
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Outbox, PostingState
 from salesync.engine.reconcile import Reconciler
 from salesync.monitor.notify import MailSettings, NoticeReason, Notices
+from salesync.monitor.routing.schedule import render_duration
 from salesync.store.repositories import Locations
 from salesync.store.tables import (
     ConnectionRow,
@@ -105,16 +110,20 @@ class TicketDesk:
         tenant_id: str | None = None,
         destination: Callable[[str], str] | None = None,
         resolved: Callable[[Session, TicketRow], None] | None = None,
+        sla: SlaClocks | None = None,
     ) -> None:
         """``tenant_id`` scopes every action to one tenant (the merchant's API);
         ``destination`` names each tenant's books for verification (the built-in ledger
         by default); ``resolved`` is told, in the resolving transaction, that a ticket was
-        resolved (by default the merchant's contacts get a notice, sent by delivery)."""
+        resolved (by default the merchant's contacts get a notice, sent by delivery);
+        ``sla`` counts the clock time a wait on the merchant paused (the plan catalog's
+        business hours; around the clock by default)."""
         self.factory = factory
         self.clock = clock
         self.tenant_id = tenant_id
         self.destination = destination or (lambda _tenant: "ledger")
         self.resolved = resolved or resolved_hook(clock)
+        self.sla: SlaClocks = sla or FixedSla()
 
     # -- reading ---------------------------------------------------------------
 
@@ -196,6 +205,7 @@ class TicketDesk:
         with self.factory() as session, session.begin():
             ticket = self._ticket(session, ticket_id)
             self._move(ticket, TicketState.CLOSED)
+            ticket.waiting_since = None
             add_event(session, ticket, "closed", self.clock(), actor=actor, text=reason)
 
     def resolve(self, ticket_id: int, actor: str, explanation: str) -> Verification:
@@ -220,6 +230,7 @@ class TicketDesk:
             self._move(ticket, TicketState.RESOLVED)
             now = self.clock()
             ticket.resolved_at, ticket.resolution = now, explanation.strip()
+            ticket.waiting_since = None
             add_event(
                 session,
                 ticket,
@@ -232,6 +243,74 @@ class TicketDesk:
             if self.resolved is not None:
                 self.resolved(session, ticket)
         return verification
+
+    # -- waiting on the merchant ----------------------------------------------------
+
+    def wait_on_merchant(self, ticket_id: int, actor: str, text: str) -> None:
+        """Pause the ticket's SLA clocks until the merchant replies; ``text`` says what
+        they were asked for."""
+        if not text.strip():
+            raise DeskError("say what the merchant was asked for")
+        with self.factory() as session, session.begin():
+            ticket = self._ticket(session, ticket_id)
+            if not TicketState(ticket.state).active:
+                raise DeskError(
+                    f"ticket {ticket_id} is {ticket.state}: only an active ticket waits on "
+                    "the merchant"
+                )
+            if ticket.waiting_since is not None:
+                raise DeskError(
+                    f"ticket {ticket_id} has waited on the merchant since "
+                    f"{ticket.waiting_since.isoformat()}; record their reply first"
+                )
+            now = self.clock()
+            ticket.waiting_since = now
+            add_event(session, ticket, "waiting", now, actor=actor, text=text.strip())
+
+    def merchant_replied(self, ticket_id: int, actor: str, text: str = "") -> timedelta | None:
+        """The merchant answered: the clocks run again, each pushed later by the plan's
+        clock time spent waiting. Returns that time; None when the ticket was not waiting
+        (a reply or a reconnect may come in at any time).
+
+        A clock already met (a first response given) or already reported breached stays
+        where it is: the pause cannot undo what happened before it."""
+        with self.factory() as session, session.begin():
+            ticket = self._ticket(session, ticket_id)
+            since = ticket.waiting_since
+            if since is None:
+                return None
+            now = self.clock()
+            paused = self.sla.paused(ticket.plan, since, now)
+            responded = ticket.acknowledged_at is not None or ticket.resolved_at is not None
+            if (
+                ticket.respond_by is not None
+                and not responded
+                and ticket.respond_breached_at is None
+            ):
+                ticket.respond_by = self.sla.extend(ticket.respond_by, since, now, ticket.plan)
+            if ticket.resolve_by is not None and ticket.resolve_breached_at is None:
+                ticket.resolve_by = self.sla.extend(ticket.resolve_by, since, now, ticket.plan)
+            ticket.waiting_since = None
+            what = (
+                f"The SLA clocks were paused for {render_span(paused)}"
+                if paused
+                else "The wait fell outside the plan's hours: the SLA clocks did not move"
+            )
+            add_event(
+                session,
+                ticket,
+                "resumed",
+                now,
+                actor=actor,
+                text=f"{text.strip()}\n\n{what}." if text.strip() else f"{what}.",
+                data={
+                    "waiting_since": since.isoformat(),
+                    "paused_seconds": int(paused.total_seconds()),
+                    "respond_by": _iso(ticket.respond_by),
+                    "resolve_by": _iso(ticket.resolve_by),
+                },
+            )
+            return paused
 
     # -- repair ------------------------------------------------------------------
 
@@ -422,3 +501,13 @@ class TicketDesk:
             f"document {d} is not in the books yet" for d in sorted(stored - posted - differing)
         ]
         return found
+
+
+def render_span(delta: timedelta) -> str:
+    """A span of time to the minute, as people write it: ``2h``, ``1d3h15m``."""
+    minutes = int(delta.total_seconds()) // 60
+    return render_duration(timedelta(minutes=minutes)) if minutes > 0 else "under a minute"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

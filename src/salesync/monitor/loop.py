@@ -9,6 +9,12 @@ runner calls ``Monitor.tick`` after each engine pass:
 - ``assign``: open tickets get a team by the ownership rules and a member by the team's
   rotation (``routing.Assigner``);
 - ``escalate``: tickets nobody acknowledged in time move up their team's escalation;
+- ``breaches``: an SLA clock that ran out (no first response by ``respond_by``, not
+  resolved by ``resolve_by``) is reported once per clock and ticket, as an
+  ``sla_breached`` event the staff queue shows; a ticket waiting on the merchant has its
+  clocks paused and is never reported;
+- ``billing``: developer-hour ledgers granted and lapsed at renewals and plan changes,
+  and every invoice that has come due issued (both idempotent, so every pass may run them);
 - ``deliver``: notices that are due are e-mailed (only when a mail server is configured:
   without one they wait, visible in the API, and go out once it is);
 - ``trackers``: tickets are kept in step with their GitHub or Jira issues, at most once
@@ -27,15 +33,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.domain.redaction import Redactor
+from salesync.domain.tickets import TicketState
 from salesync.engine.inbox import PARKED_TOO_LONG, Inbox
-from salesync.engine.incidents import IncidentLog, TicketHook
+from salesync.engine.incidents import IncidentLog, TicketHook, add_event
+from salesync.monitor.desk import render_span
 from salesync.monitor.notify import MailSettings, NoticeReason, Notices
 from salesync.monitor.notify.delivery import DeliveryReport, deliver_due
 from salesync.monitor.notify.mailer import Mailer
 from salesync.monitor.routing import DEFAULT_SUPPORT, Assigner, SupportConfig
+from salesync.monitor.routing.assigner import TierGate
 from salesync.monitor.trackers import SyncReport, Tracker, TrackerSync
 from salesync.store.repositories import Tenants
 from salesync.store.tables import TicketRow
@@ -53,6 +63,12 @@ class MonitorReport:
     unrouted: int = 0
     """Open tickets no ownership rule matched: they wait for a person."""
     escalated: int = 0
+    breached: int = 0
+    """SLA clocks newly reported as run out (a ticket's two clocks count twice)."""
+    hour_entries: int = 0
+    """Developer-hour grants and lapses written."""
+    invoiced: int = 0
+    """Invoices issued."""
     delivered: DeliveryReport | None = None
     """None when no mail server is configured."""
     trackers: SyncReport | None = None
@@ -99,6 +115,8 @@ class Monitor:
         trackers: Sequence[Tracker] = (),
         redactor: Redactor | None = None,
         incidents: IncidentLog | None = None,
+        tiers: TierGate | None = None,
+        upkeep: Callable[[], tuple[int, int]] | None = None,
         tracker_interval: timedelta = TRACKER_INTERVAL,
         parked_limit: timedelta = PARKED_TOO_LONG,
     ) -> None:
@@ -106,10 +124,14 @@ class Monitor:
         self.clock = clock
         self.incidents = incidents or IncidentLog(clock)
         self.parked_limit = parked_limit
-        self.assigner = Assigner(factory, support, clock)
+        self.assigner = Assigner(factory, support, clock, tiers=tiers)
+        self.upkeep = upkeep
+        """Brings hour ledgers and invoices up to date: (entries written, invoices issued)."""
         self.mailer = mailer or (Mailer(mail) if mail is not None else None)
         self.trackers = (
-            TrackerSync(factory, trackers, clock, redactor=redactor) if trackers else None
+            TrackerSync(factory, trackers, clock, redactor=redactor, sla=self.incidents.sla)
+            if trackers
+            else None
         )
         self.tracker_interval = tracker_interval
         self._trackers_due: datetime | None = None
@@ -120,6 +142,8 @@ class Monitor:
             ("parked", self._parked),
             ("assign", self._assign),
             ("escalate", self._escalate),
+            ("breaches", self._breaches),
+            ("billing", self._billing),
             ("deliver", self._deliver),
             ("trackers", self._sync_trackers),
         ]
@@ -147,6 +171,34 @@ class Monitor:
     def _escalate(self, report: MonitorReport) -> None:
         report.escalated = len(self.assigner.escalate_due().escalated)
 
+    def _breaches(self, report: MonitorReport) -> None:
+        now = self.clock()
+        unanswered = and_(
+            TicketRow.respond_breached_at.is_(None),
+            TicketRow.respond_by < now,
+            TicketRow.acknowledged_at.is_(None),
+            TicketRow.resolved_at.is_(None),
+        )
+        unresolved = and_(TicketRow.resolve_breached_at.is_(None), TicketRow.resolve_by < now)
+        query = (
+            select(TicketRow)
+            .where(
+                TicketRow.state.in_([s.value for s in TicketState if s.active]),
+                TicketRow.waiting_since.is_(None),
+                or_(unanswered, unresolved),
+            )
+            .order_by(TicketRow.id)
+            # A second monitor skips the tickets this one is reporting: one alert each.
+            .with_for_update(skip_locked=True)
+        )
+        with self.factory() as session, session.begin():
+            for ticket in session.scalars(query):
+                report.breached += _report_breaches(session, ticket, now)
+
+    def _billing(self, report: MonitorReport) -> None:
+        if self.upkeep is not None:
+            report.hour_entries, report.invoiced = self.upkeep()
+
     def _deliver(self, report: MonitorReport) -> None:
         if self.mailer is not None:
             report.delivered = deliver_due(self.factory, self.mailer, self.clock)
@@ -159,3 +211,49 @@ class Monitor:
             return
         self._trackers_due = now + self.tracker_interval
         report.trackers = self.trackers.sync()
+
+
+_CLOCKS = {"respond": "first response", "resolve": "resolution"}
+
+
+def _report_breaches(session: Session, ticket: TicketRow, now: datetime) -> int:
+    """Mark and report each of the ticket's clocks that ran out; how many did."""
+    due = []
+    responded = ticket.acknowledged_at is not None or ticket.resolved_at is not None
+    if ticket.respond_breached_at is None and not responded:
+        due.append(("respond", ticket.respond_by))
+    if ticket.resolve_breached_at is None:
+        due.append(("resolve", ticket.resolve_by))
+    count = 0
+    for clock, by in due:
+        if by is None or by >= now:
+            continue
+        late = now - by
+        if clock == "respond":
+            ticket.respond_breached_at = now
+        else:
+            ticket.resolve_breached_at = now
+        text = (
+            f"The {_CLOCKS[clock]} is overdue by {render_span(late)} on the {ticket.plan} "
+            f"plan (due {by.isoformat(timespec='minutes')})."
+        )
+        data = {
+            "clock": clock,
+            "due": by.isoformat(),
+            "late_seconds": int(late.total_seconds()),
+            "plan": ticket.plan,
+            "assignee": ticket.assignee,
+        }
+        add_event(session, ticket, "sla_breached", now, text=text, data=data)
+        log.warning(
+            "sla_breached",
+            ticket=ticket.id,
+            tenant=ticket.tenant_id,
+            clock=clock,
+            due=by.isoformat(),
+            late_seconds=data["late_seconds"],
+            plan=ticket.plan,
+            assignee=ticket.assignee,
+        )
+        count += 1
+    return count

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from salesync.monitor.routing.config import describe_problems
 from salesync.support.plans import Catalog
 
 BUILT_IN = ("proactive", "tiered")
@@ -55,16 +56,5 @@ def parse_catalog(text: str, *, source: str = "catalog") -> Catalog:
         return Catalog.model_validate(document)
     except ValidationError as exc:
         lines = [f"{source}: {exc.error_count()} problem(s)"]
-        for error in exc.errors():
-            where = "".join(
-                f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]
-            ).lstrip(".")
-            message = str(error["msg"]).removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "is not a setting here"
-            elif error["type"] == "missing":
-                message = "is required"
-            lines.extend(
-                f"- {where}: {line}" if where else f"- {line}" for line in message.splitlines()
-            )
+        lines.extend(f"- {problem}" for problem in describe_problems(exc))
         raise CatalogError("\n".join(lines)) from None

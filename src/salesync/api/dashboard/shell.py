@@ -360,7 +360,11 @@ class Dashboard:
             elif viewer.tenant_id is not None and viewer.can(item.action):
                 path = item.path.format(tenant_id=viewer.tenant_id)
                 links.append({"label": item.label, "path": path, "group": "tenant"})
-        return links
+        # A page every reader shares (help) is listed once, where it first appears.
+        unique: dict[str, dict[str, str]] = {}
+        for link in links:
+            unique.setdefault(link["path"], link)
+        return list(unique.values())
 
     def _error(self, opened: OpenSession, status_code: int, message: str) -> HTMLResponse:
         titles = {403: "Not allowed", 404: "Not found", 409: "Cannot do that now"}

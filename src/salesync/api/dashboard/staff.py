@@ -5,8 +5,10 @@ Staff (``view_tickets`` across tenants) see every tenant's tickets at
 ``/staff/tickets``, filtered by owner, state, tenant and kind, with missed SLA times
 marked; a ticket's page at ``/staff/tickets/{id}`` has its redacted incidents, its
 timeline, the documents it affected, whether they are in the books as the source has
-them (``TicketDesk.verify``), and forms for what the viewer's role allows: take, assign,
-comment, retry, replay, resolve, close, and for a mapping gap the one-click mapping fix.
+them (``TicketDesk.verify``), the developer time logged on it, and forms for what the
+viewer's role allows: take, assign, comment, wait on the merchant and record their
+reply, retry, replay, resolve, close, log developer time, and for a mapping gap the
+one-click mapping fix.
 
 A merchant's users see their own tenant's tickets at ``/app/{tenant_id}/tickets`` in
 their own words (what happened, its state, what they can do) without the developer's
@@ -31,13 +33,16 @@ from sqlalchemy.orm import Session
 
 from salesync.accounts.roles import Action
 from salesync.accounts.users import Users
+from salesync.api.dashboard.billing import MINUTES, log_time, logged
 from salesync.api.dashboard.fixes import Fix, fixes, publish
 from salesync.api.dashboard.shell import Dashboard, NavItem, Viewer
 from salesync.domain.errors import ErrorKind
 from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import TicketState
-from salesync.monitor.desk import DeskError, TicketDesk, Verification
+from salesync.monitor.desk import DeskError, TicketDesk, Verification, render_span
 from salesync.store.tables import TenantRow, TicketRow
+from salesync.support.hours import HoursError
+from salesync.support.service import SupportService
 from salesync.views.held import suggestions
 
 NAV = (
@@ -53,12 +58,17 @@ ACTIONS = {
     "take": "take the ticket",
     "assign": "assign the ticket",
     "comment": "add the comment",
+    "wait": "mark the ticket as waiting on the merchant",
+    "replied": "record the merchant's reply",
     "retry": "retry the ticket",
     "replay": "replay the ticket",
     "resolve": "resolve the ticket",
     "close": "close the ticket",
+    "time": "log the time",
 }
 """The ticket's forms, by the last part of their address, with what each does."""
+NEEDS = {"retry": Action.REPLAY, "replay": Action.REPLAY, "time": Action.LOG_TIME}
+"""What a form needs beyond the default, ``act_on_tickets``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +114,7 @@ class StaffPages:
         self.redactor: Redactor = dash.services.get("redactor") or Redactor.of()
         self.desk: Callable[..., TicketDesk] = dash.services["desks"]
         """The ticket desk (of one tenant, or every tenant's), as ``create_app`` builds it."""
+        self.support: SupportService = dash.services["support"]
 
     # -- the queue ---------------------------------------------------------------------
 
@@ -263,24 +274,29 @@ class StaffPages:
             form=form or {},
             can_act=viewer.can(Action.ACT_ON_TICKETS, ticket.tenant_id),
             can_replay=viewer.can(Action.REPLAY, ticket.tenant_id),
+            can_log=viewer.can(Action.LOG_TIME, ticket.tenant_id),
+            minutes=MINUTES,
+            logged=logged(self.support.ticket_time(ticket.tenant_id, ticket.id)),
         )
 
     # -- actions -------------------------------------------------------------------
 
     async def act(self, request: Request, ticket_id: str, action: str) -> Response:
-        """A form on the ticket's page: take, assign, comment, retry, replay, resolve or
-        close. A refused action shows the page again with the reason, never an error."""
-        needs = Action.REPLAY if action in ("retry", "replay") else Action.ACT_ON_TICKETS
-        viewer = self.dash.viewer(request, None, needs)
+        """A form on the ticket's page (``ACTIONS``). A refused action shows the page
+        again with the reason, never an error."""
+        viewer = self.dash.viewer(request, None, NEEDS.get(action, Action.ACT_ON_TICKETS))
         fields = await self.dash.form(request, viewer)
         number = self._number(viewer, ticket_id)
         who = viewer.principal.email
         desk = self.desk()
         try:
-            notice = await self.dash.blocking(self._do, desk, number, who, action, fields)
+            if action == "time":
+                notice = await self.dash.blocking(self._log, desk, number, who, fields)
+            else:
+                notice = await self.dash.blocking(self._do, desk, number, who, action, fields)
         except KeyError:
             raise self.dash.refuse(viewer, 404, "There is no such ticket.") from None
-        except DeskError as refused:
+        except (DeskError, HoursError) as refused:
             reason = f"Could not {ACTIONS[action]}: {refused}."
         else:
             return self.dash.redirect(f"/staff/tickets/{number}", notice=notice)
@@ -290,6 +306,10 @@ class StaffPages:
             )
         )
         return page
+
+    def _log(self, desk: TicketDesk, number: int, who: str, fields: dict[str, str]) -> str:
+        tenant_id = desk.detail(number, incidents=0).ticket.tenant_id
+        return log_time(self.support, tenant_id, number, who, fields)
 
     @staticmethod
     def _do(desk: TicketDesk, number: int, who: str, action: str, fields: dict[str, str]) -> str:
@@ -309,6 +329,14 @@ class StaffPages:
         if action == "comment":
             desk.comment(number, who, text)
             return "Comment added."
+        if action == "wait":
+            desk.wait_on_merchant(number, who, text)
+            return "Waiting on the merchant: the SLA clocks are paused until they reply."
+        if action == "replied":
+            paused = desk.merchant_replied(number, who, text)
+            if paused is None:
+                return "The ticket was not waiting on the merchant; nothing changed."
+            return f"The merchant replied: the SLA times moved {render_span(paused)} later."
         if action == "close":
             desk.close(number, who, text)
             return "Ticket closed."

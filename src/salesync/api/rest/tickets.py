@@ -96,9 +96,17 @@ class Closing(BaseModel):
     reason: str = Field(min_length=1, max_length=_TEXT, pattern=r"\S")
 
 
+class Reply(BaseModel):
+    """What the merchant answered, for the timeline (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(default="", max_length=_TEXT)
+
+
 class Tickets:
     """``POST .../tickets/{id}/replay``, ``/retry``, ``/comment``, ``/assign``,
-    ``/resolve`` and ``/close``."""
+    ``/resolve``, ``/close``, ``/wait`` and ``/replied``."""
 
     def __init__(self, parts: Parts, desks: Callable[[str], TicketDesk]) -> None:
         """``desks`` gives a tenant's ticket desk (``create_app`` builds it, with the mail
@@ -121,6 +129,20 @@ class Tickets:
             ("assign", self.assign, "Give the ticket to someone", TicketOut, Assignment),
             ("resolve", self.resolve, "Resolve the ticket once verified", ResolveOut, Resolution),
             ("close", self.close, "Close the ticket without a fix", TicketOut, Closing),
+            (
+                "wait",
+                self.wait,
+                "Wait on the merchant: the SLA clocks pause",
+                TicketOut,
+                Comment,
+            ),
+            (
+                "replied",
+                self.replied,
+                "The merchant replied: the SLA clocks run again, later by the wait",
+                TicketOut,
+                Reply,
+            ),
         ):
             route(
                 app,
@@ -166,6 +188,24 @@ class Tickets:
         body = await json_body(request, Closing)
         return await self._act(
             tenant_id, number, lambda desk: desk.close(number, caller.actor, body.reason)
+        )
+
+    async def wait(self, tenant_id: str, ticket_id: str, request: Request) -> TicketOut:
+        """Wait on the merchant (``text`` says for what): the SLA clocks pause."""
+        caller, number = await self._admit(tenant_id, ticket_id, request)
+        body = await json_body(request, Comment)
+        return await self._act(
+            tenant_id, number, lambda desk: desk.wait_on_merchant(number, caller.actor, body.text)
+        )
+
+    async def replied(self, tenant_id: str, ticket_id: str, request: Request) -> TicketOut:
+        """The merchant answered: the clocks run again, their due times later by the wait."""
+        caller, number = await self._admit(tenant_id, ticket_id, request)
+        body = await json_body(request, Reply)
+        return await self._act(
+            tenant_id,
+            number,
+            lambda desk: desk.merchant_replied(number, caller.actor, body.text),
         )
 
     async def resolve(self, tenant_id: str, ticket_id: str, request: Request) -> ResolveOut:
@@ -215,7 +255,7 @@ class Tickets:
         return await run_in_threadpool(replay)
 
     async def _act(
-        self, tenant_id: str, number: int, action: Callable[[TicketDesk], None]
+        self, tenant_id: str, number: int, action: Callable[[TicketDesk], object]
     ) -> TicketOut:
         def act() -> TicketOut:
             self._guarded(tenant_id, number, action)

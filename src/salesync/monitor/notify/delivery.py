@@ -87,7 +87,8 @@ class _Claim:
     tenant: str
     recipient: str
     name: str
-    token: str
+    token: str | None
+    """The contact's unsubscribe token; None for a reply to a request."""
     digest: bool
     notices: tuple[_Claimed, ...]
 
@@ -153,6 +154,16 @@ def _claim(
     recipient: str,
     counts: Counter[str],
 ) -> _Claim | None:
+    reason = session.scalar(select(NoticeRow.reason).where(NoticeRow.id == notice_id))
+    if reason == NoticeReason.REQUEST_ANSWER.value:
+        return _reply_claim(
+            session,
+            now,
+            policy=policy,
+            notice_id=notice_id,
+            tenant_id=tenant_id,
+            recipient=recipient,
+        )
     contact = session.get(ContactRow, (tenant_id, recipient))
     if contact is None or contact.opted_out:
         if _take(session, notice_id, now, NoticeState.SUPPRESSED, now):
@@ -203,6 +214,33 @@ def _claim(
     )
 
 
+def _reply_claim(
+    session: Session,
+    now: datetime,
+    *,
+    policy: MailRetry,
+    notice_id: int,
+    tenant_id: str,
+    recipient: str,
+) -> _Claim | None:
+    """A reply goes to whoever asked, on its own, whatever their notice settings."""
+    if not _take(session, notice_id, now, NoticeState.SENDING, now + policy.lease):
+        return None
+    row = session.get(NoticeRow, notice_id)
+    tenant = session.get(TenantRow, tenant_id)
+    if row is None:
+        return None
+    return _Claim(
+        tenant_id=tenant_id,
+        tenant=tenant.name if tenant else tenant_id,
+        recipient=recipient,
+        name="",
+        token=None,
+        digest=False,
+        notices=(_Claimed(row.id, row.ticket_id, row.subject, row.body),),
+    )
+
+
 def _take(
     session: Session, notice_id: int, now: datetime, state: NoticeState, due_at: datetime
 ) -> bool:
@@ -220,7 +258,7 @@ def _take(
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
-def _letter(claim: _Claim, unsubscribe_url: str) -> Letter:
+def _letter(claim: _Claim, unsubscribe_url: str | None) -> Letter:
     guard = Redactor.of()
     if not claim.digest:
         notice = claim.notices[0]
@@ -229,7 +267,7 @@ def _letter(claim: _Claim, unsubscribe_url: str) -> Letter:
         name=claim.name,
         tenant=claim.tenant,
         items=[Item(n.subject, letters.unframe(n.body)) for n in claim.notices],
-        unsubscribe_url=unsubscribe_url,
+        unsubscribe_url=unsubscribe_url or "",  # a digest is a contact's: it has a token
         redactor=guard,
     )
 
@@ -243,7 +281,9 @@ def _send(
     claim: _Claim,
     counts: Counter[str],
 ) -> None:
-    unsubscribe_url = mailer.settings.link(f"unsubscribe/{claim.token}")
+    unsubscribe_url = (
+        mailer.settings.link(f"unsubscribe/{claim.token}") if claim.token is not None else None
+    )
     letter = _letter(claim, unsubscribe_url)
     first = claim.notices[0].id
     key = f"digest.{first}" if claim.digest else f"notice.{first}"

@@ -50,7 +50,8 @@ class Envelope:
     recipient: str
     message_id: str
     date: datetime
-    unsubscribe_url: str
+    unsubscribe_url: str | None
+    """None for a reply to the merchant's own request, which nobody unsubscribes from."""
 
 
 def _reply(text: bytes | str) -> str:
@@ -82,8 +83,9 @@ class Mailer:
         message["Subject"] = letter.subject
         message["Date"] = format_datetime(envelope.date)
         message["Message-ID"] = envelope.message_id
-        message["List-Unsubscribe"] = f"<{envelope.unsubscribe_url}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if envelope.unsubscribe_url is not None:
+            message["List-Unsubscribe"] = f"<{envelope.unsubscribe_url}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         # RFC 3834: out-of-office replies and the like are not sent back to us.
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(letter.text)

@@ -55,6 +55,9 @@ class NoticeReason(enum.StrEnum):
     """A fixed problem came back."""
     DIGEST = "digest"
     """The record of one digest email folding a contact's notices."""
+    REQUEST_ANSWER = "request_answer"
+    """The answer to a merchant's own support request: sent to whoever asked, contact or
+    not, never folded into a digest."""
 
 
 class NoticeState(enum.StrEnum):

@@ -50,7 +50,8 @@ REFUSED = "tier2_refused"
 
 
 class TierAnswer(Protocol):
-    allowed: bool
+    @property
+    def allowed(self) -> bool: ...
 
     @property
     def regression(self) -> object | None: ...
@@ -177,6 +178,11 @@ class Assigner:
                 if team is not None and now - since < team.ack_within:
                     continue
                 found = _escalation(team, ticket)
+                to_team = None
+                if not isinstance(found, str):
+                    target = found[1]
+                    to_team = self.config.teams[target.team] if target.team else None
+                    found = self._refusal(session, ticket, to_team, now) or found
                 if isinstance(found, str):
                     stuck.append(
                         Unescalated(
@@ -192,21 +198,6 @@ class Assigner:
                         log.warning("escalation_exhausted", ticket=ticket.id, reason=found)
                     continue
                 team, target = found
-                to_team = self.config.teams[target.team] if target.team else None
-                refusal = self._refusal(session, ticket, to_team, now)
-                if refusal is not None:
-                    stuck.append(
-                        Unescalated(
-                            ticket.id,
-                            ticket.tenant_id,
-                            ticket.team,
-                            ticket.assignee,
-                            now - since,
-                            refusal,
-                        )
-                    )
-                    _note_stuck(session, ticket, since, now, refusal)
-                    continue
                 due.append((ticket, team, to_team, target.lead))
             picker = Turns(session, now)
             picker.lock(to_team for _, _, to_team, _ in due if to_team is not None)

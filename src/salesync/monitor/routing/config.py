@@ -279,7 +279,7 @@ def load_support(table: Mapping[str, Any]) -> SupportConfig:
     try:
         return SupportConfig.model_validate(table)
     except ValidationError as exc:
-        raise SupportConfigError(_describe(exc)) from None
+        raise SupportConfigError(describe_problems(exc)) from None
 
 
 def parse_support(text: str) -> SupportConfig:
@@ -294,7 +294,8 @@ def parse_support(text: str) -> SupportConfig:
     return load_support(support)
 
 
-def _describe(exc: ValidationError) -> list[str]:
+def describe_problems(exc: ValidationError) -> list[str]:
+    """Each problem of a settings table as ``where: what to fix``, one line each."""
     problems: list[str] = []
     for error in exc.errors():
         where = "".join(

@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.domain.errors import ConflictError, ErrorKind, SyncError, TransientError
 from salesync.domain.redaction import Redactor
-from salesync.domain.tickets import TicketState, check_move, clocks
-from salesync.engine.incidents import add_event
+from salesync.domain.tickets import FixedSla, SlaClocks, TicketState, check_move
+from salesync.engine.incidents import add_event, restart_clocks
 from salesync.monitor.trackers.content import content_of
 from salesync.monitor.trackers.settlement import PUSHED_FOR, Plan, Seen, settle
 from salesync.monitor.trackers.tracker import (
@@ -133,14 +133,17 @@ class TrackerSync:
         *,
         redactor: Redactor | None = None,
         follow_closed: timedelta = FOLLOW_CLOSED,
+        sla: SlaClocks | None = None,
     ) -> None:
         """``redactor`` is applied to every text on its way out, over the redaction done
-        when it was recorded (give it the secrets ``IncidentLog`` knows)."""
+        when it was recorded (give it the secrets ``IncidentLog`` knows); ``sla`` restarts
+        the clocks of a ticket its issue reopens (give it the ``IncidentLog``'s)."""
         self.factory = factory
         self.trackers = list(trackers)
         self.clock = clock
         self.redactor = redactor or Redactor.of()
         self.follow_closed = follow_closed
+        self.sla: SlaClocks = sla or FixedSla()
 
     def sync(self, tenant_id: str | None = None) -> SyncReport:
         """One pass over every tracker, for one tenant's tickets or everyone's."""
@@ -397,7 +400,7 @@ class TrackerSync:
         row.opened_at = now
         row.resolved_at = None
         row.acknowledged_at = None
-        row.respond_by, row.resolve_by = clocks(row.plan, now)
+        restart_clocks(session, row, self.sla, now)
         add_event(session, row, "reopened", now, actor=actor, text=f"Reopened {where}.", data=data)
         report.revived += 1
 
