@@ -4,7 +4,7 @@ when out of scope, ticketed for Tier 1 when in scope."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -111,7 +111,8 @@ def test_gold_customer_out_of_scope_request_gets_the_policy_and_the_article(
 
 
 def test_in_scope_request_opens_a_tier_1_ticket(db: sessionmaker[Session], tiered: Catalog) -> None:
-    """A mapping question opens a Tier 1 ``request`` ticket with an ``opened`` event."""
+    """A mapping question opens a Tier 1 ``request`` ticket with an ``opened`` event and
+    the plan's SLA clocks."""
     _gold_customer(db, tiered)
     body = "How do I map a new tax rate? " + "x" * 400
     request = _open(db, tiered, channel="api", subject="Tax rate", body=body, at=START)
@@ -132,7 +133,13 @@ def test_in_scope_request_opens_a_tier_1_ticket(db: sessionmaker[Session], tiere
         assert ticket.fingerprint == f"request:{request.id}"
         assert ticket.title == "Request: Tax rate"
         assert ticket.user_message == body[:300]
-        assert (ticket.team, ticket.respond_by, ticket.resolve_by) == (None, None, None)
+        assert ticket.team is None
+        # Gold: a first answer within 4 and a resolution within 24 business hours
+        # (mon-fri 09:00-17:00 New York), counted from Sunday night.
+        assert (ticket.respond_by, ticket.resolve_by) == (
+            datetime(2026, 11, 2, 18, tzinfo=UTC),
+            datetime(2026, 11, 4, 22, tzinfo=UTC),
+        )
         assert (ticket.opened_at, ticket.first_failed_at, ticket.occurrences) == (START, START, 1)
         assert ticket.merchant_action is False
         events = session.scalars(

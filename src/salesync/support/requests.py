@@ -35,6 +35,7 @@ from salesync.store.tables import (
     UserRow,
 )
 from salesync.support.plans import Catalog
+from salesync.support.sla import SlaPolicy
 from salesync.support.subscriptions import Subscriptions
 from salesync.support.triage import Triage, classify
 
@@ -260,6 +261,7 @@ class SupportRequests:
     def _ticket(self, row: SupportRequestRow, triage: Triage, at: datetime) -> None:
         category = triage.category
         plan = Subscriptions(self.session, self.catalog).get(row.tenant_id).plan
+        respond_by, resolve_by = SlaPolicy(self.catalog).clocks(plan.code, at)
         ticket = TicketRow(
             tenant_id=row.tenant_id,
             fingerprint=f"request:{row.id}",
@@ -280,6 +282,8 @@ class SupportRequests:
             reopened=0,
             merchant_action=False,
             plan=plan.code,
+            respond_by=respond_by,
+            resolve_by=resolve_by,
             tier=TICKET_TIER,
         )
         self.session.add(ticket)
