@@ -47,6 +47,7 @@ pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"  # noqa: S105  the test users' password
 AGENT = "sam@salesync.example"
 DEVELOPER = "dev@salesync.example"
+OWNER = "owner@harborandpine.example"
 SALE = document_id("demo", "simulator", DocumentKind.SALE, "BRO-0042")
 EXPLANATION = "Coffee had no account in your mapping; it now books to Income:Sales:Coffee."
 
@@ -93,6 +94,7 @@ def salesync_seed() -> Seed:
             users = Users(session, clock, CHEAP)
             users.add(AGENT, PASSWORD, Role.TIER1)
             users.add(DEVELOPER, PASSWORD, Role.DEVELOPER)
+            users.add(OWNER, PASSWORD, Role.OWNER, "demo")
             Mappings(session, "demo").publish(
                 strict_retail(categories=["Apparel"], taxes=["NY sales tax"]), clock()
             )
@@ -196,3 +198,29 @@ def test_a_held_sale_is_mapped_replayed_reconciled_and_resolved_from_the_dashboa
         state = session.scalar(select(TicketRow.state).where(TicketRow.id == ticket.id))
     assert posted == 1
     assert state == "resolved"
+
+
+def test_a_merchant_asks_for_help_and_reads_the_policy_answer_and_its_article(
+    page: Page, running_salesync: RunningSalesync, screenshot: Callable[[str], Path]
+) -> None:
+    """The owner asks support to reinstall the Web Connector, gets the scope-of-work
+    answer at once with its help article, and finds another article by searching."""
+    live = running_salesync
+    sign_in(page, live.url, OWNER)
+    page.get_by_role("link", name="Requests").click()
+    page.get_by_label("Subject").fill("Can you reinstall the Web Connector for us?")
+    page.get_by_label("What do you need?").fill("It stopped after a Windows update.")
+    page.get_by_role("button", name="Send request").click()
+    answer = page.get_by_role("status").last
+    expect(answer).to_contain_text("outside our scope of work")
+    screenshot("6-request-answered")
+
+    page.get_by_role("link", name=re.compile("^Read: ")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("QuickBooks")
+    screenshot("7-article")
+
+    page.goto(f"{live.url}/help?q=reconnect")
+    expect(page.locator("main")).to_contain_text("Reconnecting")
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{live.url}/help/reconnecting")
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
