@@ -61,6 +61,7 @@ OPERATIONS = (
     ("GET", "/api/v1/tenants/{tenant_id}/connections"),
     ("GET", "/api/v1/tenants/{tenant_id}/connections/{connection_id}"),
     ("POST", "/api/v1/tenants/{tenant_id}/sync-now"),
+    ("POST", "/api/v1/tenants/{tenant_id}/connections/authorizations"),
     ("GET", "/api/v1/tenants/{tenant_id}/policies"),
     ("PUT", "/api/v1/tenants/{tenant_id}/policies/{source}/{kind}"),
     ("GET", "/api/v1/tenants/{tenant_id}/mappings"),
@@ -142,7 +143,8 @@ def api(
         clock,
         vault,
         tokens,
-        clients=lambda name: qbo if name == "qbo" else None,
+        # Both providers have an app, so connecting new books answers 201 (never 503).
+        clients=lambda name: qbo if name in {"qbo", "xero"} else None,
         public_url="http://testserver",
         transport=books,
     )

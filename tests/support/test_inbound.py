@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
@@ -12,8 +13,15 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
+from salesync.monitor.desk import TicketDesk
 from salesync.monitor.notify import Contacts
-from salesync.store.tables import NoticeRow, SupportRequestRow, UserRow
+from salesync.store.tables import (
+    NoticeRow,
+    SupportRequestRow,
+    TicketEventRow,
+    TicketRow,
+    UserRow,
+)
 from salesync.support.inbound import (
     InboundMail,
     InboundServer,
@@ -22,6 +30,8 @@ from salesync.support.inbound import (
     strip_tags,
 )
 from salesync.support.plans import Catalog
+from salesync.support.service import SupportService
+from salesync.support.sla import SlaPolicy
 
 from .conftest import START, TENANT
 from monitor.smtp import HOST, free_port
@@ -192,3 +202,62 @@ def test_the_support_address_must_be_an_address() -> None:
     with pytest.raises(ValueError, match="not an e-mail address"):
         InboundSettings(address="help desk")
     assert InboundSettings(address=" Help@Salesync.Example ").address == SUPPORT
+
+
+def test_a_reply_tagged_with_its_request_ends_the_wait_on_the_merchant(
+    db: sessionmaker[Session], tiered: Catalog, clock: ManualClock, inbound: InboundServer
+) -> None:
+    """Support asks the merchant a question on a request's ticket (an e-mail tagged with
+    the request goes out, the clocks pause); the merchant's tagged reply lands on the
+    ticket's timeline and the clocks run again, pushed later by the wait."""
+    _send(inbound, ANN, SUPPORT, _mail(ANN, "Mapping", "How do I map a new tax rate?"))
+    [request] = _requests(db)
+    assert request.ticket_id is not None
+    service = SupportService(db, tiered, clock, public_url=PUBLIC_URL)
+    desk = TicketDesk(db, clock, sla=SlaPolicy(tiered), asked=service.asked)
+    clock.set(datetime(2026, 11, 2, 15, tzinfo=UTC))  # Monday 10:00 in New York
+    desk.wait_on_merchant(request.ticket_id, "support", "Which tax rate: 8.875% or 4%?")
+    with db() as session:
+        question = session.scalars(
+            select(NoticeRow).where(NoticeRow.ticket_id == request.ticket_id)
+        ).one()
+        assert question.recipient == ANN
+        assert f"[request #{request.id}]" in question.subject
+        assert "Which tax rate" in question.body
+        asked = session.get(TicketRow, request.ticket_id)
+        assert asked is not None
+        due_before = asked.respond_by
+
+    clock.set(datetime(2026, 11, 2, 17, tzinfo=UTC))  # two business hours later
+    reply = _mail(ANN, f"Re: {question.subject}", "The 8.875% rate.", message_id="<r2@acme.test>")
+    _send(inbound, ANN, SUPPORT, reply)
+
+    assert len(_requests(db)) == 1  # a reply, not a new request
+    with db() as session:
+        ticket = session.get(TicketRow, request.ticket_id)
+        assert ticket is not None
+        assert ticket.waiting_since is None
+        # Silver answers within 8 business hours (mon-fri 09:00-17:00 New York): due
+        # Monday 17:00, two business hours later is Tuesday 11:00.
+        assert due_before == datetime(2026, 11, 2, 22, tzinfo=UTC)
+        assert ticket.respond_by == datetime(2026, 11, 3, 16, tzinfo=UTC)
+        events = [
+            e.event
+            for e in session.scalars(
+                select(TicketEventRow).where(TicketEventRow.ticket_id == ticket.id)
+            )
+        ]
+        assert events[-2:] == ["merchant_reply", "resumed"]
+
+
+def test_a_tagged_reply_to_an_answered_request_is_a_new_request(
+    db: sessionmaker[Session], inbound: InboundServer
+) -> None:
+    """An out-of-scope request has no ticket to reply on: the reply opens a new request."""
+    _send(inbound, ANN, SUPPORT, _mail(ANN, "Firewall", "Please open a port in my firewall."))
+    [first] = _requests(db)
+    reply = _mail(
+        ANN, f"Re: Firewall [request #{first.id}]", "But why?", message_id="<r3@acme.test>"
+    )
+    _send(inbound, ANN, SUPPORT, reply)
+    assert len(_requests(db)) == 2

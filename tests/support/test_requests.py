@@ -103,7 +103,7 @@ def test_gold_customer_out_of_scope_request_gets_the_policy_and_the_article(
     assert report.sent == 1
     [mail] = smtp.received
     assert mail.recipients == (ANN,)
-    assert mail.subject == "Re: Please change our QuickBooks settings"
+    assert mail.subject == f"Re: Please change our QuickBooks settings [request #{request.id}]"
     text = mail.part("plain")
     assert policy.answer in text
     assert f"{PUBLIC_URL}/help/quickbooks-settings" in text

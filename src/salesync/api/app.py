@@ -110,6 +110,7 @@ def create_app(
             destination=books.name_for if books is not None else None,
             resolved=resolved_hook(clock, mail, redactor=redactor),
             sla=sla,
+            asked=support.asked,
         )
 
     Ingress(

@@ -12,6 +12,9 @@ connection and sends the merchant to ``/connections/<id>/reconnect``. From there
    the tokens and resumes the connection, makes the postings held for the reconnect due
    again, and notes the reconnect on the connection's open auth ticket.
 
+The callback also finishes the sign-ins that connect new books (``api.connect``), told
+apart by the purpose sealed in their state; what both flows share is in ``api.oauth``.
+
 The providers' side, as documented:
 
 - Intuit, "Set up OAuth 2.0" (authorization request with client_id, scope, redirect_uri,
@@ -30,38 +33,47 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import quote, urlencode
 
 import httpx
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import QueryParams
 
-from salesync.api.answers import declared
-from salesync.connectors.tokens import Grant, TokenManager, _parse_grant
-from salesync.domain.errors import AuthError, ErrorKind, SyncError
+from salesync.api.connect import PURPOSE as CONNECT
+from salesync.api.connect import Connect
+from salesync.api.oauth import (
+    CALLBACK_PATH,
+    COOKIE,
+    QBO_AUTHORIZE_URL,
+    STATE_TTL,
+    XERO_AUTHORIZE_URL,
+    XERO_CONNECTIONS_URL,
+    Consent,
+    OAuthApp,
+    Provider,
+    RefusedError,
+    company_of,
+    page,
+    pages,
+    render,
+)
+from salesync.connectors.tokens import TokenManager
+from salesync.domain.errors import ErrorKind
 from salesync.domain.tickets import TicketState
 from salesync.engine.incidents import add_event
 from salesync.engine.outbox import Outbox, PostingState
 from salesync.store.tables import ConnectionRow, PostingRow, TicketRow
 from salesync.store.vault import Vault
 
+__all__ = ["CALLBACK_PATH", "COOKIE", "OAuthApp", "Reconnect"]
+
 log = structlog.get_logger("salesync.reconnect")
 
-QBO_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
-XERO_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
-XERO_CONNECTIONS_URL = "https://api.xero.com/connections"
-CALLBACK_PATH = "/oauth/callback"
-STATE_TTL = timedelta(minutes=10)
-COOKIE = "salesync_reconnect"
-"""Holds the nonce of the sign-in this browser started (OAuth's CSRF defence, RFC 6749
-§10.12): a state carried to another browser cannot complete there."""
 _PURPOSE = "reconnect"
+_WHERE = "the reconnect link"
 _ACTIVE_TICKETS = [s.value for s in TicketState if s.active]
 _CALLBACK_QUERY = [
     {
@@ -88,79 +100,12 @@ _CALLBACK_QUERY = [
     }
 ]
 
-_ENV = Environment(
-    loader=PackageLoader("salesync.api", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthApp:
-    """salesync's app at one provider, in the order ``Settings.oauth_client`` gives it."""
-
-    token_url: str
-    client_id: str
-    client_secret: str
-
-
-@dataclass(frozen=True, slots=True)
-class Provider:
-    """How one provider's consent is asked for, and which company a grant reaches."""
-
-    name: str
-    label: str
-    authorize_url: str
-    scope: str
-    company_keys: tuple[str, ...]
-    """Where a connection names the company its postings go into (its settings, else
-    its credentials)."""
-
 
 @dataclass(frozen=True, slots=True)
 class _State:
     tenant_id: str
     connection_id: str
     nonce: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Company:
-    """What the new grant reaches: the company ids, and their names where known."""
-
-    ids: tuple[str, ...]
-    names: tuple[str, ...] = ()
-
-
-class _RefusedError(Exception):
-    """The sign-in cannot complete; carries the page that says why."""
-
-    def __init__(self, page: HTMLResponse) -> None:
-        super().__init__(page.status_code)
-        self.page = page
-
-
-def pages(statuses: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
-    """A route's ``responses``: each status (and when) a page for the merchant's browser;
-    a database that is unavailable or an unexpected failure answers in the API's JSON."""
-    html = {"text/html": {"schema": {"type": "string"}}}
-    responses: dict[int | str, dict[str, Any]] = {
-        status: {"description": when, "content": html} for status, when in statuses.items()
-    }
-    for status, json_answer in declared({}).items():
-        if status in responses:
-            responses[status]["model"] = json_answer["model"]
-        else:
-            responses[status] = json_answer
-    return responses
-
-
-def page(status: int, title: str, *paragraphs: str, link: str | None = None) -> HTMLResponse:
-    """A small page in plain words; ``link`` is offered as the way to start again."""
-    html = _ENV.get_template("message.html").render(title=title, paragraphs=paragraphs, link=link)
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 class Reconnect:
@@ -181,37 +126,32 @@ class Reconnect:
         transport: httpx.BaseTransport | None = None,
         state_ttl: timedelta = STATE_TTL,
         timeout: float = 30.0,
+        api_urls: Mapping[str, str] | None = None,
     ) -> None:
         """``clients`` gives salesync's OAuth app at a provider (None when not configured);
         ``public_url`` is where merchants reach salesync, so the provider sends them back
-        to ``<public_url>/oauth/callback`` (registered as a redirect URI of each app)."""
+        to ``<public_url>/oauth/callback`` (registered as a redirect URI of each app).
+        ``api_urls`` is the accounting API, by provider, that books connected from the
+        dashboard post to (the provider's own when not given; a sandbox's in tests)."""
         self.factory = factory
         self.clock = clock
         self.vault = vault
         self.tokens = tokens
-        self.clients = clients
-        self.public_url = public_url.rstrip("/")
-        self.redirect_uri = self.public_url + CALLBACK_PATH
-        self.xero_connections_url = xero_connections_url
-        self.transport = transport
-        self.state_ttl = state_ttl
-        self.timeout = timeout
-        self.providers = {
-            "qbo": Provider(
-                "qbo",
-                "QuickBooks Online",
-                qbo_authorize_url,
-                "com.intuit.quickbooks.accounting",
-                ("realm_id", "realmId"),
-            ),
-            "xero": Provider(
-                "xero",
-                "Xero",
-                xero_authorize_url,
-                "offline_access accounting.transactions accounting.settings accounting.contacts",
-                ("tenant_id",),
-            ),
-        }
+        self.consent = Consent(
+            clock,
+            vault,
+            clients=clients,
+            public_url=public_url,
+            qbo_authorize_url=qbo_authorize_url,
+            xero_authorize_url=xero_authorize_url,
+            xero_connections_url=xero_connections_url,
+            transport=transport,
+            state_ttl=state_ttl,
+            timeout=timeout,
+        )
+        self.public_url = self.consent.public_url
+        self.connect = Connect(factory, clock, vault, self.consent, api_urls=api_urls)
+        """Connecting new books, which comes back through the same callback."""
 
     def register(self, app: FastAPI) -> None:
         # Each answer is built whole (a page or a redirect); ``Response`` keeps FastAPI from
@@ -248,16 +188,30 @@ class Reconnect:
             tags=["reconnect"],
             response_class=Response,
             response_description="Connected again, or nothing changed as the merchant chose.",
-            responses=pages(
-                {
-                    200: "Connected again, or nothing changed as the merchant chose.",
-                    400: "The sign-in cannot finish: expired, started in another browser, "
-                    "not from salesync, or refused by the provider.",
-                    404: "The connection no longer exists.",
-                    409: "The merchant signed in to another company than the connection's.",
-                    502: "The provider did not answer, or refused salesync's app.",
-                }
-            ),
+            responses={
+                303: {
+                    "description": "New books connected: to the tenant's connections page; "
+                    "or, not signed in, to the sign-in page and back here.",
+                    "headers": {
+                        "Location": {"required": True, "schema": {"type": "string"}},
+                    },
+                },
+                **pages(
+                    {
+                        200: "Connected again, or nothing changed as the merchant chose.",
+                        400: "The sign-in cannot finish: expired, started in another browser, "
+                        "not from salesync, or refused by the provider.",
+                        403: "New books: another user than the one who started is signed in, "
+                        "or one who may not manage the tenant's connections.",
+                        404: "The connection, or the tenant new books were for, no longer exists.",
+                        409: "The merchant signed in to another company than the connection's, "
+                        "to books the tenant already posts into, or to several at once.",
+                        502: "The provider did not answer, or refused salesync's app.",
+                        503: "Sign-in with this provider is no longer set up on this server, "
+                        "or the database is unavailable (then in the API's JSON).",
+                    }
+                ),
+            },
             openapi_extra={"parameters": _CALLBACK_QUERY},
         )
 
@@ -283,35 +237,20 @@ class Reconnect:
         tenant_id, name = found
         try:
             provider, app = self._provider(name)
-        except _RefusedError as refused:
+        except RefusedError as refused:
             return refused.page
         nonce = secrets.token_urlsafe(16)
-        query = urlencode(
-            {
-                "client_id": app.client_id,
-                "redirect_uri": self.redirect_uri,
-                "response_type": "code",
-                "scope": provider.scope,
-                "state": self._seal(_State(tenant_id, connection_id, nonce)),
-            },
-            quote_via=quote,
+        state = self._seal(_State(tenant_id, connection_id, nonce))
+        response = RedirectResponse(
+            self.consent.authorize_url(provider, app, state), status_code=302
         )
-        response = RedirectResponse(f"{provider.authorize_url}?{query}", status_code=302)
-        response.set_cookie(
-            COOKIE,
-            nonce,
-            max_age=int(self.state_ttl.total_seconds()),
-            path=CALLBACK_PATH,
-            secure=self.public_url.startswith("https://"),
-            httponly=True,
-            samesite="lax",  # the provider's redirect back is a top-level GET
-        )
+        self.consent.hold_nonce(response, nonce)
         return response
 
     def _provider(self, name: str) -> tuple[Provider, OAuthApp]:
-        provider = self.providers.get(name)
+        provider = self.consent.providers.get(name)
         if provider is None:
-            raise _RefusedError(
+            raise RefusedError(
                 page(
                     404,
                     "Nothing to reconnect here",
@@ -320,10 +259,10 @@ class Reconnect:
                     "it connects.",
                 )
             )
-        app = self.clients(name)
+        app = self.consent.clients(name)
         if app is None:
             setting = f"SALESYNC_{name.upper()}_CLIENT"
-            raise _RefusedError(
+            raise RefusedError(
                 page(
                     503,
                     f"{provider.label} sign-in is not set up",
@@ -339,8 +278,12 @@ class Reconnect:
     # -- the way back -----------------------------------------------------------------
 
     def callback(self, request: Request) -> Response:
-        """Finish the sign-in the provider sends the merchant back from."""
+        """Finish the sign-in the provider sends the merchant back from: new books when
+        the state says so (``Connect``), else a reconnect."""
         params = request.query_params
+        opened = self.consent.unseal(params.get("state", ""))
+        if opened is not None and opened.get("purpose") == CONNECT:
+            return self.connect.callback(request, opened)
         state = self._open(params.get("state", ""), request.cookies.get(COOKIE))
         if state is None:
             return page(
@@ -353,7 +296,7 @@ class Reconnect:
         link = self.link(state.connection_id)
         try:
             answer = self._finish(state, params.get("error"), params, link)
-        except _RefusedError as refused:
+        except RefusedError as refused:
             return refused.page
         answer.delete_cookie(COOKIE, path=CALLBACK_PATH)
         return answer
@@ -364,11 +307,11 @@ class Reconnect:
         with self.factory() as session:
             row = session.get(ConnectionRow, state.connection_id)
             if row is None or row.tenant_id != state.tenant_id:
-                raise _RefusedError(
+                raise RefusedError(
                     page(404, "Connection not found", "This connection no longer exists.")
                 )
             name, (provider, app) = row.name, self._provider(row.provider)
-            expected = _company_of(provider, row.settings or {}, self.vault.open(row.credentials))
+            expected = company_of(provider, row.settings or {}, self.vault.open(row.credentials))
         if error == "access_denied":
             return page(
                 200,
@@ -380,7 +323,7 @@ class Reconnect:
             )
         if error or not params.get("code"):
             described = params.get("error_description") or error or "no authorization code"
-            raise _RefusedError(
+            raise RefusedError(
                 page(
                     400,
                     "The sign-in did not finish",
@@ -389,9 +332,10 @@ class Reconnect:
                     link=link,
                 )
             )
-        with httpx.Client(transport=self.transport, timeout=self.timeout) as http:
-            grant = self._exchange(http, provider, app, params["code"], link)
-            company = self._company(http, provider, grant, params, link)
+        with self.consent.client() as http:
+            code = params["code"]
+            grant = self.consent.exchange(http, provider, app, code, link=link, where=_WHERE)
+            company = self.consent.company(http, provider, grant, params, link=link, where=_WHERE)
         if expected is None or expected not in company.ids:
             log.warning(
                 "reconnect_refused",
@@ -402,7 +346,7 @@ class Reconnect:
             )
             chosen = ", ".join(company.names or company.ids) or "no company"
             own = f"company {expected}" if expected else "company it was set up for"
-            raise _RefusedError(
+            raise RefusedError(
                 page(
                     409,
                     "That is a different company",
@@ -418,7 +362,7 @@ class Reconnect:
         try:
             self.tokens.reconnected(state.tenant_id, state.connection_id, grant)
         except KeyError:
-            raise _RefusedError(
+            raise RefusedError(
                 page(404, "Connection not found", "This connection no longer exists.")
             ) from None
         released = self._resume(state, provider, name)
@@ -429,102 +373,12 @@ class Reconnect:
             provider=provider.name,
             released=released,
         )
-        html = _ENV.get_template("reconnected.html").render(
+        return render(
+            "reconnected.html",
             title=f"{provider.label} is connected again",
             label=provider.label,
             name=name,
             released=released,
-        )
-        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
-
-    def _exchange(
-        self, http: httpx.Client, provider: Provider, app: OAuthApp, code: str, link: str
-    ) -> Grant:
-        """The authorization_code grant (RFC 6749 §4.1.3) with HTTP Basic client auth."""
-        try:
-            response = http.post(
-                app.token_url,
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": self.redirect_uri,
-                },
-                auth=(app.client_id, app.client_secret),
-                headers={"Accept": "application/json"},
-            )
-            body = response.json() if response.content else {}
-        except (httpx.HTTPError, ValueError):
-            body, response = {}, None
-        if response is None or response.status_code == 429 or response.status_code >= 500:
-            raise _RefusedError(self._unanswered(provider, link))
-        error = str(body.get("error") or "") if isinstance(body, dict) else ""
-        if error == "invalid_client":
-            raise _RefusedError(
-                page(
-                    502,
-                    f"{provider.label} refused salesync's app",
-                    f"{provider.label} did not accept salesync's app credentials, so the "
-                    "sign-in could not finish. Nothing has changed.",
-                    f"The person running salesync should check SALESYNC_{provider.name.upper()}"
-                    f"_CLIENT_ID and SALESYNC_{provider.name.upper()}_CLIENT_SECRET.",
-                )
-            )
-        if response.status_code >= 400 or not isinstance(body, dict):
-            raise _RefusedError(
-                page(
-                    400,
-                    "The sign-in could not be finished",
-                    f"{provider.label} did not accept the sign-in ({error or response.status_code}"
-                    "): it may have been used already or have expired. Nothing has changed.",
-                    "Start again from the reconnect link.",
-                    link=link,
-                )
-            )
-        try:
-            return _parse_grant(body, Grant(""), self.clock())
-        except SyncError:
-            raise _RefusedError(self._unanswered(provider, link)) from None
-
-    def _company(
-        self,
-        http: httpx.Client,
-        provider: Provider,
-        grant: Grant,
-        params: QueryParams,
-        link: str,
-    ) -> _Company:
-        """The companies the grant reaches: Intuit names the one chosen in ``realmId``;
-        Xero lists the connected tenants at ``GET /connections``."""
-        if provider.name == "qbo":
-            realm = params.get("realmId")
-            return _Company((realm,) if realm else ())
-        try:
-            response = http.get(
-                self.xero_connections_url,
-                headers={
-                    "Authorization": f"Bearer {grant.access_token}",
-                    "Accept": "application/json",
-                },
-            )
-            listed = response.json() if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
-            listed = None
-        if not isinstance(listed, list):
-            raise _RefusedError(self._unanswered(provider, link))
-        tenants = [t for t in listed if isinstance(t, dict) and t.get("tenantId")]
-        return _Company(
-            tuple(str(t["tenantId"]) for t in tenants),
-            tuple(str(t.get("tenantName") or t["tenantId"]) for t in tenants),
-        )
-
-    def _unanswered(self, provider: Provider, link: str) -> HTMLResponse:
-        return page(
-            502,
-            f"{provider.label} did not answer",
-            f"{provider.label}'s sign-in service did not answer in time, so the sign-in "
-            "could not finish. Nothing has changed.",
-            "Try again in a few minutes from the reconnect link.",
-            link=link,
         )
 
     def _resume(self, state: _State, provider: Provider, name: str) -> int:
@@ -565,44 +419,27 @@ class Reconnect:
     # -- the state --------------------------------------------------------------------
 
     def _seal(self, state: _State) -> str:
-        expires_at = self.clock() + self.state_ttl
-        sealed = self.vault.seal(
-            {
-                "purpose": _PURPOSE,
-                "tenant": state.tenant_id,
-                "connection": state.connection_id,
-                "nonce": state.nonce,
-                "expires_at": expires_at.isoformat(),
-            }
+        sealed, _ = self.consent.seal(
+            _PURPOSE,
+            {"tenant": state.tenant_id, "connection": state.connection_id, "nonce": state.nonce},
         )
-        return sealed.decode()
+        return sealed
 
     def _open(self, sealed: str, nonce: str | None) -> _State | None:
         """The state if the vault sealed it, it has not expired, and this browser holds
         its nonce; None otherwise."""
-        if not sealed or not nonce:
+        if not nonce:
+            return None
+        data = self.consent.unseal(sealed)
+        if data is None or data.get("purpose") != _PURPOSE or self.consent.expired(data):
             return None
         try:
-            data = self.vault.open(sealed.encode())
-            expires_at = datetime.fromisoformat(str(data["expires_at"]))
             state = _State(str(data["tenant"]), str(data["connection"]), str(data["nonce"]))
-        except (AuthError, KeyError, TypeError, ValueError):
-            return None
-        if data.get("purpose") != _PURPOSE or expires_at <= self.clock():
+        except KeyError:
             return None
         if not hmac.compare_digest(state.nonce.encode(), nonce.encode()):
             return None
         return state
-
-
-def _company_of(
-    provider: Provider, settings: dict[str, Any], credentials: dict[str, Any]
-) -> str | None:
-    for source in (settings, credentials):
-        for key in provider.company_keys:
-            if source.get(key):
-                return str(source[key])
-    return None
 
 
 def _held_for(posting: PostingRow, connection_id: str) -> bool:

@@ -108,7 +108,7 @@ def ticket_desk(
 ) -> TicketDesk:
     """The ticket desk: verifies against each tenant's books, its resolutions tell the
     merchant, with links to ``public_url``, and a wait on the merchant pauses the SLA
-    clocks in the catalog's business hours."""
+    clocks in the catalog's business hours and e-mails the merchant what is asked."""
     books = DestinationBooks(factory, cfg.vault(), clock)
     return TicketDesk(
         factory,
@@ -117,6 +117,7 @@ def ticket_desk(
         destination=books.name_for,
         resolved=resolved_hook(clock, cfg.mail_settings(), redactor=redactor(cfg)),
         sla=SlaPolicy(cfg.plan_catalog()),
+        asked=support_service(cfg, factory, clock).asked,
     )
 
 

@@ -111,19 +111,23 @@ class TicketDesk:
         destination: Callable[[str], str] | None = None,
         resolved: Callable[[Session, TicketRow], None] | None = None,
         sla: SlaClocks | None = None,
+        asked: Callable[[Session, TicketRow, str, datetime], object] | None = None,
     ) -> None:
         """``tenant_id`` scopes every action to one tenant (the merchant's API);
         ``destination`` names each tenant's books for verification (the built-in ledger
         by default); ``resolved`` is told, in the resolving transaction, that a ticket was
         resolved (by default the merchant's contacts get a notice, sent by delivery);
         ``sla`` counts the clock time a wait on the merchant paused (the plan catalog's
-        business hours; around the clock by default)."""
+        business hours; around the clock by default); ``asked`` is told, in the same
+        transaction, what a ticket now waits on the merchant for (the support desk
+        e-mails the merchant who opened the request behind it)."""
         self.factory = factory
         self.clock = clock
         self.tenant_id = tenant_id
         self.destination = destination or (lambda _tenant: "ledger")
         self.resolved = resolved or resolved_hook(clock)
         self.sla: SlaClocks = sla or FixedSla()
+        self.asked = asked
 
     # -- reading ---------------------------------------------------------------
 
@@ -266,6 +270,8 @@ class TicketDesk:
             now = self.clock()
             ticket.waiting_since = now
             add_event(session, ticket, "waiting", now, actor=actor, text=text.strip())
+            if self.asked is not None:
+                self.asked(session, ticket, text, now)
 
     def merchant_replied(self, ticket_id: int, actor: str, text: str = "") -> timedelta | None:
         """The merchant answered: the clocks run again, each pushed later by the plan's
@@ -276,41 +282,7 @@ class TicketDesk:
         where it is: the pause cannot undo what happened before it."""
         with self.factory() as session, session.begin():
             ticket = self._ticket(session, ticket_id)
-            since = ticket.waiting_since
-            if since is None:
-                return None
-            now = self.clock()
-            paused = self.sla.paused(ticket.plan, since, now)
-            responded = ticket.acknowledged_at is not None or ticket.resolved_at is not None
-            if (
-                ticket.respond_by is not None
-                and not responded
-                and ticket.respond_breached_at is None
-            ):
-                ticket.respond_by = self.sla.extend(ticket.respond_by, since, now, ticket.plan)
-            if ticket.resolve_by is not None and ticket.resolve_breached_at is None:
-                ticket.resolve_by = self.sla.extend(ticket.resolve_by, since, now, ticket.plan)
-            ticket.waiting_since = None
-            what = (
-                f"The SLA clocks were paused for {render_span(paused)}"
-                if paused
-                else "The wait fell outside the plan's hours: the SLA clocks did not move"
-            )
-            add_event(
-                session,
-                ticket,
-                "resumed",
-                now,
-                actor=actor,
-                text=f"{text.strip()}\n\n{what}." if text.strip() else f"{what}.",
-                data={
-                    "waiting_since": since.isoformat(),
-                    "paused_seconds": int(paused.total_seconds()),
-                    "respond_by": _iso(ticket.respond_by),
-                    "resolve_by": _iso(ticket.resolve_by),
-                },
-            )
-            return paused
+            return resume_clocks(session, ticket, self.sla, self.clock(), actor=actor, text=text)
 
     # -- repair ------------------------------------------------------------------
 
@@ -511,3 +483,50 @@ def render_span(delta: timedelta) -> str:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+def resume_clocks(
+    session: Session,
+    ticket: TicketRow,
+    sla: SlaClocks,
+    now: datetime,
+    *,
+    actor: str,
+    text: str = "",
+) -> timedelta | None:
+    """The merchant answered ``ticket``: its SLA clocks run again, each pushed later by the
+    plan's clock time spent waiting, and the timeline says so. Returns that time; None
+    when the ticket was not waiting.
+
+    A clock already met (a first response given) or already reported breached stays where
+    it is: the pause cannot undo what happened before it."""
+    since = ticket.waiting_since
+    if since is None:
+        return None
+    paused = sla.paused(ticket.plan, since, now)
+    responded = ticket.acknowledged_at is not None or ticket.resolved_at is not None
+    if ticket.respond_by is not None and not responded and ticket.respond_breached_at is None:
+        ticket.respond_by = sla.extend(ticket.respond_by, since, now, ticket.plan)
+    if ticket.resolve_by is not None and ticket.resolve_breached_at is None:
+        ticket.resolve_by = sla.extend(ticket.resolve_by, since, now, ticket.plan)
+    ticket.waiting_since = None
+    what = (
+        f"The SLA clocks were paused for {render_span(paused)}"
+        if paused
+        else "The wait fell outside the plan's hours: the SLA clocks did not move"
+    )
+    add_event(
+        session,
+        ticket,
+        "resumed",
+        now,
+        actor=actor,
+        text=f"{text.strip()}\n\n{what}." if text.strip() else f"{what}.",
+        data={
+            "waiting_since": since.isoformat(),
+            "paused_seconds": int(paused.total_seconds()),
+            "respond_by": _iso(ticket.respond_by),
+            "resolve_by": _iso(ticket.resolve_by),
+        },
+    )
+    return paused

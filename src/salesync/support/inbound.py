@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesync.monitor.notify.contacts import ContactError, normalize_email
 from salesync.store.tables import ContactRow, UserRow
 from salesync.support.plans import Catalog
-from salesync.support.requests import RequestError, SupportRequests
+from salesync.support.requests import RequestError, SupportRequests, tagged
 
 log = structlog.get_logger("salesync.support.inbound")
 
@@ -119,7 +119,19 @@ class InboundMail:
                 tenants = account_of(session, mail.sender)
                 if len(tenants) != 1:
                     return _stranger(mail.sender, several=len(tenants) > 1)
-                request = SupportRequests(session, self.catalog, public_url=self.public_url).open(
+                requests = SupportRequests(session, self.catalog, public_url=self.public_url)
+                number = tagged(mail.subject)
+                replied = (
+                    requests.follow_up(
+                        tenants[0], number, sender=mail.sender, body=mail.body, at=self.clock()
+                    )
+                    if number is not None
+                    else None
+                )
+                if replied is not None:
+                    log.info("inbound_reply", tenant=tenants[0], request=number, ticket=replied.id)
+                    return ACCEPTED
+                request = requests.open(
                     tenants[0],
                     channel="email",
                     sender=mail.sender,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import enum
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from salesync.domain.tickets import TicketState
 from salesync.engine.incidents import add_event
+from salesync.monitor.desk import resume_clocks
 from salesync.monitor.notify.contacts import ContactError, normalize_email
 from salesync.monitor.notify.letters import SIGNATURE, one_line
 from salesync.monitor.notify.notices import NoticeReason, NoticeState
@@ -212,6 +214,73 @@ class SupportRequests:
             )
         )
 
+    def ask(self, ticket: TicketRow, text: str, at: datetime) -> bool:
+        """E-mail the merchant who opened the request behind ``ticket`` what support needs
+        from them (the ticket now waits on them); their reply, tagged with the request,
+        comes back as a follow-up. False when the ticket is not a request's."""
+        row = self.session.scalar(
+            select(SupportRequestRow).where(
+                SupportRequestRow.tenant_id == ticket.tenant_id,
+                SupportRequestRow.ticket_id == ticket.id,
+            )
+        )
+        if row is None:
+            return False
+        quoted = "\n".join(f"> {line}" for line in _topic(row).splitlines())
+        body = "\n\n".join(
+            (
+                f"Hello {self._name(row.tenant_id, row.sender) or 'there'},",
+                f"About your request to salesync support:\n{quoted}",
+                f"We need something from you\n--------------------------\n{text.strip()}",
+                "Reply to this e-mail (keep the request number in the subject) and we go on "
+                "at once.",
+                SIGNATURE,
+            )
+        )
+        self._mail(row, f"We need something from you: {_topic(row)} {tag(row.id)}", body, at)
+        return True
+
+    def follow_up(
+        self, tenant_id: str, request_id: int, *, sender: str, body: str, at: datetime
+    ) -> TicketRow | None:
+        """The merchant's reply to request ``request_id``: on its ticket's timeline (kept
+        whole), and the end of any wait on them. None when the request has no active
+        ticket (answered out of scope, or its ticket is closed): the reply is then a new
+        request."""
+        row = self.session.get(SupportRequestRow, request_id)
+        if row is None or row.tenant_id != tenant_id or row.ticket_id is None:
+            return None
+        ticket = self.session.get(TicketRow, row.ticket_id, with_for_update=True)
+        if ticket is None or not TicketState(ticket.state).active:
+            return None
+        add_event(
+            self.session,
+            ticket,
+            "merchant_reply",
+            at,
+            actor=sender,
+            text=body.strip() or "(an empty reply)",
+            data={"request": row.id},
+        )
+        resume_clocks(self.session, ticket, SlaPolicy(self.catalog), at, actor=sender)
+        return ticket
+
+    def _mail(self, row: SupportRequestRow, subject: str, body: str, at: datetime) -> None:
+        self.session.add(
+            NoticeRow(
+                tenant_id=row.tenant_id,
+                ticket_id=row.ticket_id,
+                reason=ANSWER_REASON,
+                recipient=row.sender,
+                subject=one_line(subject),
+                body=body,
+                state=NoticeState.PENDING.value,
+                due_at=at,
+                created_at=at,
+                attempts=0,
+            )
+        )
+
     def _answer(self, row: SupportRequestRow, triage: Triage, at: datetime) -> None:
         category = triage.category
         if category is None:  # pragma: no cover - an out-of-scope triage names its category
@@ -219,20 +288,7 @@ class SupportRequests:
         row.state = RequestState.ANSWERED.value
         row.answer = category.answer
         row.article = category.article
-        self.session.add(
-            NoticeRow(
-                tenant_id=row.tenant_id,
-                ticket_id=None,
-                reason=ANSWER_REASON,
-                recipient=row.sender,
-                subject=one_line(f"Re: {_topic(row)}"),
-                body=self._answer_text(row),
-                state=NoticeState.PENDING.value,
-                due_at=at,
-                created_at=at,
-                attempts=0,
-            )
-        )
+        self._mail(row, f"Re: {_topic(row)} {tag(row.id)}", self._answer_text(row), at)
 
     def _answer_text(self, row: SupportRequestRow) -> str:
         """The answer as a framed letter (greeting, content, footer), like every notice."""
@@ -324,6 +380,20 @@ class SupportRequests:
             article_url=self.article_url(row.article) if row.article else None,
             ticket_id=row.ticket_id,
         )
+
+
+_TAG = re.compile(r"\[request #(\d{1,18})\]")
+
+
+def tag(request_id: int) -> str:
+    """How e-mails about a request name it in their subject, so replies find it."""
+    return f"[request #{request_id}]"
+
+
+def tagged(subject: str) -> int | None:
+    """The request an e-mail's subject names with its tag, if any."""
+    found = _TAG.search(subject)
+    return int(found.group(1)) if found else None
 
 
 def _topic(row: SupportRequestRow) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.domain.money import Money
 from salesync.store.database import transaction
-from salesync.store.tables import LocationPeriodRow
+from salesync.store.tables import LocationPeriodRow, TicketRow
 from salesync.support.billing import Invoice, Quote
 from salesync.support.escalation import Escalations, Release, Releases
 from salesync.support.hours import Balance, DeveloperHours, HourEntry
@@ -75,6 +75,10 @@ class SupportService:
     ) -> tuple[Money, datetime]:
         found = quote_upgrade(session, self.catalog, tenant_id, plan, at)
         return found.total, found.period.end
+
+    def asked(self, session: Session, ticket: TicketRow, text: str, at: datetime) -> bool:
+        """The ticket desk's ``asked``: e-mail the merchant behind a request's ticket."""
+        return self._requests(session).ask(ticket, text, at)
 
     def hours_in(self, session: Session) -> DeveloperHours:
         return DeveloperHours(session, self.catalog, bill=self._bill)

@@ -3,14 +3,18 @@ when the provider refused its authorization, the link the merchant reconnects fr
 Credentials never leave the vault: no answer here carries them.
 
 ``POST .../sync-now`` is the merchant's "Sync now": what waits for a sync window is posted
-at once, and the answer says what moved and what still waits."""
+at once, and the answer says what moved and what still waits.
+
+``POST .../connections/authorizations`` starts connecting new books (``api.connect``): the
+answer is the provider's consent URL, which a signed-in user finishes in their browser."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import FastAPI, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +22,16 @@ from starlette.concurrency import run_in_threadpool
 from salesync.accounts.roles import Action
 from salesync.api.answers import answer
 from salesync.api.auth import Refused
-from salesync.api.paging import BAD_PARAMETER, TEXT_PAGING, choice, known, text_page
+from salesync.api.connect import MAX_NAME, Connect, ConnectRefusedError
+from salesync.api.paging import (
+    BAD_BODY,
+    BAD_PARAMETER,
+    TEXT_PAGING,
+    choice,
+    json_body,
+    known,
+    text_page,
+)
 from salesync.api.rest.common import TENANT, Parts, refusals, route
 from salesync.connectors.tokens import RECONNECT, default_reconnect_url
 from salesync.engine.runner import SyncNowReport
@@ -36,6 +49,13 @@ _QUERIES = [
     },
     *TEXT_PAGING,
 ]
+_AUTHORIZING = {
+    409: "The tenant has a connection of that name already (`name_taken`).",
+    422: "The body does not say what it must (`invalid_body`), or the name cannot be a "
+    "connection's (`bad_name`).",
+    503: "Sign-in with this provider is not set up on this server (`oauth_app_missing`), or "
+    "the database is unavailable.",
+}
 _UNKNOWN = {
     404: "There is no such tenant (`unknown_tenant`), or it has no such connection "
     "(`unknown_connection`)."
@@ -93,6 +113,27 @@ class SyncNowOut(BaseModel):
     )
 
 
+class AuthorizationIn(BaseModel):
+    """New books to connect: the provider and the name the connection will have."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Literal["qbo", "xero"] = Field(description="`qbo` (QuickBooks Online) or `xero`.")
+    name: str = Field(min_length=1, max_length=MAX_NAME, examples=["QuickBooks books"])
+
+
+class AuthorizationOut(BaseModel):
+    """Where the merchant signs in to the provider, and until when the sign-in may end."""
+
+    authorize_url: str = Field(
+        description="The provider's consent screen. Open it in the browser of a user "
+        "signed in to salesync who may manage the tenant's connections (the user whose "
+        "API key started it); the provider sends them back to salesync, which adds the "
+        "connection."
+    )
+    expires_at: datetime
+
+
 def sync_now_out(report: SyncNowReport) -> SyncNowOut:
     """The report of ``Engine.sync_now`` as the API answers it."""
     work, sent = report.work, report.work.sent
@@ -147,6 +188,18 @@ class Connections:
             model=SyncNowOut,
             refused=refusals(),
         )
+        route(
+            app,
+            "POST",
+            TENANT + "/connections/authorizations",
+            self.authorize,
+            summary="Start connecting QuickBooks Online or Xero books: the consent URL",
+            tag="connections",
+            model=AuthorizationOut,
+            status_code=201,
+            refused=refusals(BAD_BODY, _AUTHORIZING),
+            body=AuthorizationIn,
+        )
 
     def connections(self, tenant_id: str, request: Request) -> ConnectionPage:
         """The tenant's connections, ``limit`` at a time, sources or books only on ask."""
@@ -182,6 +235,30 @@ class Connections:
         await self.parts.admit_async(tenant_id, request, Action.EDIT_MAPPINGS)
         report = await run_in_threadpool(self.parts.engine.sync_now, tenant_id)
         return sync_now_out(report)
+
+    async def authorize(self, tenant_id: str, request: Request) -> AuthorizationOut:
+        """Seal the sign-in that connects new books; a tenant token's may be finished by
+        any user who may manage the tenant's connections, a user's only by that user."""
+        caller = await self.parts.admit_async(tenant_id, request, Action.MANAGE_CONNECTIONS)
+        wanted = await json_body(request, AuthorizationIn)
+        connect: Connect | None = getattr(request.app.state, "connect", None)
+        if connect is None:
+            raise Refused(
+                answer(
+                    503,
+                    "oauth_app_missing",
+                    "Connecting books through salesync is not set up on this server: "
+                    "it has no QuickBooks Online or Xero app to sign in with.",
+                )
+            )
+        user = caller.principal if caller.token_id is None else None
+        try:
+            started = await run_in_threadpool(
+                lambda: connect.begin(tenant_id, wanted.provider, wanted.name, user, browser=False)
+            )
+        except ConnectRefusedError as refused:
+            raise Refused(answer(refused.status, refused.code, refused.message)) from None
+        return AuthorizationOut(authorize_url=started.authorize_url, expires_at=started.expires_at)
 
     def _health(self, session: Session, tenant_id: str) -> dict[str, ConnectionHealth]:
         return {
