@@ -281,3 +281,14 @@ def test_the_proactive_catalog_gives_every_customer_a_developer(proactive: Desk)
         assert found["ticket"]["team"] == "dev", shop
     plans = proactive.client.get(proactive.url("/plans"), headers=proactive.owner).json()
     assert [(p["code"], p["support_tier"]) for p in plans["plans"]] == [("standard", 2)]
+
+
+def test_a_plan_the_catalog_no_longer_has_is_a_clear_refusal(proactive: Desk) -> None:
+    """A tenant left on Platinum under the proactive catalog gets a 409 naming the plan
+    and what to do, not a failure."""
+    with proactive.factory() as session, session.begin():
+        Subscriptions(session, load_catalog("tiered")).subscribe("acme", "platinum", START, "x")
+    answer = proactive.client.get(proactive.url("/subscription"), headers=proactive.owner)
+    assert answer.status_code == 409
+    assert answer.json()["error"] == "plan_not_in_catalog"
+    assert "no plan 'platinum' in the proactive catalog" in answer.json()["message"]

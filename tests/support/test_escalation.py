@@ -17,6 +17,7 @@ from salesync.monitor.routing.config import DEFAULT_SUPPORT
 from salesync.store.tables import PostingRow, TicketEventRow, TicketRow
 from salesync.support.escalation import Escalations, ReleaseError, Releases
 from salesync.support.plans import Catalog
+from salesync.support.service import SupportService
 from salesync.support.subscriptions import Subscriptions
 
 from .conftest import OTHER, START, TENANT
@@ -246,3 +247,21 @@ def test_a_tier_two_team_needs_a_tier_one_catch_all() -> None:
     table["rules"] = ["kind:bug -> dev", "kind:auth -> tier1"]
     with pytest.raises(SupportConfigError, match="catch-all rule to a Tier 1 team"):
         load_support(table)
+
+
+def test_a_plan_the_catalog_no_longer_has_stops_neither_support_nor_other_bills(
+    db: sessionmaker[Session], tiered: Catalog, proactive: Catalog
+) -> None:
+    """A tenant left on Platinum after the operator switched to the proactive catalog is
+    reported and not billed, while the other tenant is billed and both tickets route."""
+    _setup(db, tiered, "platinum")
+    with db() as session, session.begin():
+        Subscriptions(session, proactive).subscribe(OTHER, "standard", START, actor="ops")
+    tickets = [_ticket(db, FAILED), _ticket(db, FAILED, tenant=OTHER)]
+    service = SupportService(db, proactive, ManualClock(datetime(2026, 12, 2, tzinfo=UTC)))
+    entries, issued = service.run_due()
+    assert (entries, issued) == (0, 1)
+    assert [i.plan for i in service.invoices(OTHER)] == ["standard"]
+    assert service.invoices(TENANT) == []
+    _assign(db, proactive, FAILED)
+    assert [_state(db, t)[0].team for t in tickets] == ["dev", "dev"]

@@ -34,6 +34,7 @@ from salesync.store.vault import Vault
 from salesync.support.catalog import load_catalog
 from salesync.support.service import SupportService
 from salesync.support.sla import SlaPolicy
+from salesync.support.subscriptions import SubscriptionError
 
 log = structlog.get_logger("salesync.api")
 
@@ -136,6 +137,16 @@ def create_app(
             "connect": app.state.connect,
         },
     ).register(app, SECTIONS)
+
+    @app.exception_handler(SubscriptionError)
+    async def unknown_plan(request: Request, exc: SubscriptionError) -> JSONResponse:
+        # A tenant left on a plan the catalog in force does not have (the operator
+        # changed catalogs): say so instead of failing.
+        return answer(
+            409,
+            "plan_not_in_catalog",
+            f"{exc}. Run salesync with the catalog that has the tenant's plan.",
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -46,6 +46,9 @@ def run(
         host=host,
         port=port,
         log_level=log_level.lower(),
+        # uvicorn's own lines go through salesync's logging (salesync.logs): JSON when not
+        # on a terminal, redacted, like every other line.
+        log_config=None,
         access_log=False,
         proxy_headers=forwarded_allow_ips is not None,
         forwarded_allow_ips=forwarded_allow_ips,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from salesync.domain.money import Money
 from salesync.store.tables import PostingRow, ReleaseRow, TicketRow
 from salesync.support.plans import Catalog, Plan
-from salesync.support.subscriptions import Subscriptions
+from salesync.support.subscriptions import SubscriptionError, Subscriptions
 
 ALL = "*"
 ENGINE = "engine"
@@ -154,7 +154,12 @@ class Escalations:
         self.quote = quote
 
     def decide(self, session: Session, ticket: TicketRow, now: datetime) -> Decision:
-        plan = Subscriptions(session, self.catalog).plan_at(ticket.tenant_id, now)
+        try:
+            plan = Subscriptions(session, self.catalog).plan_at(ticket.tenant_id, now)
+        except SubscriptionError:
+            # A plan the catalog no longer has: decide as for the catalog's default plan
+            # (billing reports the tenant; support goes on).
+            plan = self.catalog.plan(None)
         if plan.support_tier == 2:
             return Decision(True, plan, f"The {plan.name} plan includes developer support.")
         regression = Releases(session).cause_of(ticket, self.catalog)

@@ -34,13 +34,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal, cast
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from salesync.store.tables import HourEntryRow, SubscriptionRow, TenantRow, TicketRow
 from salesync.support.periods import Period, local_day, period_at, shift_months
 from salesync.support.plans import Catalog, Plan
-from salesync.support.subscriptions import PlanChange, Subscriptions
+from salesync.support.subscriptions import PlanChange, SubscriptionError, Subscriptions
+
+log = structlog.get_logger("salesync.support")
 
 EntryKind = Literal["grant", "use", "included", "purchase", "lapse"]
 Bill = Callable[[Session, str, int, datetime, str, str], int]
@@ -142,9 +145,17 @@ class DeveloperHours:
         return written
 
     def renew_all(self, at: datetime) -> int:
-        """``renew`` every tenant; returns how many entries were written."""
+        """``renew`` every tenant; returns how many entries were written. A tenant whose
+        plan the catalog no longer has is reported and skipped, the others go on."""
         tenants = self.session.scalars(select(TenantRow.id).order_by(TenantRow.id)).all()
-        return sum(len(self.renew(tenant, at)) for tenant in tenants)
+        written = 0
+        for tenant in tenants:
+            try:
+                with self.session.begin_nested():
+                    written += len(self.renew(tenant, at))
+            except SubscriptionError as error:
+                log.error("hours_not_renewed", tenant=tenant, error=str(error))
+        return written
 
     def on_plan_change(self, change: PlanChange) -> list[HourEntry]:
         """Grant the hours due when ``change`` moved the tenant onto a metered plan."""

@@ -20,6 +20,7 @@ from itertools import count
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -67,6 +68,7 @@ __all__ = [
     "quote_upgrades",
 ]
 _NUMBERING_ATTEMPTS = 5
+log = structlog.get_logger("salesync.support")
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +155,18 @@ class Invoices:
         return fresh
 
     def issue_all_due(self, at: datetime) -> int:
-        """Issue every tenant's due period invoices; how many were issued."""
+        """Issue every tenant's due period invoices; how many were issued. A tenant whose
+        plan the catalog no longer has is reported and not billed (at no price rather
+        than a wrong one); the others are."""
         tenants = self.session.scalars(select(TenantRow.id).order_by(TenantRow.id)).all()
-        return sum(len(self.issue_due(tenant_id, at)) for tenant_id in tenants)
+        issued = 0
+        for tenant_id in tenants:
+            try:
+                with self.session.begin_nested():
+                    issued += len(self.issue_due(tenant_id, at))
+            except (SubscriptionError, BillingError) as error:
+                log.error("invoices_not_issued", tenant=tenant_id, error=str(error))
+        return issued
 
     def _month_draft(
         self,
