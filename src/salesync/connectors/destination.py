@@ -21,8 +21,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
@@ -31,6 +31,7 @@ from salesync.domain.documents import Payout, Refund, Sale
 from salesync.domain.errors import SyncError
 from salesync.domain.journal import JournalEntry
 from salesync.domain.planning import PostingMode
+from salesync.rules.customers import CustomerIntent
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,11 @@ class Posting:
     """Which attempt this is. From the second on, an earlier one may have written part of
     a posting that takes several calls (an invoice, then its payments): the books look
     before they write. A first attempt has nothing to look for."""
+    customers: Mapping[str, CustomerIntent] = field(default_factory=dict)
+    """By sale id: the customer each sale asks for under the mapping version the posting
+    was planned with; filled only for ``itemized`` destinations and postings planned under
+    a mapping. Books that keep customers decide each sale's customer from it; a sale
+    without one is recorded as the connection's settings say."""
 
     @property
     def document_ids(self) -> tuple[str, ...]:

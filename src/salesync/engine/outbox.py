@@ -31,6 +31,8 @@ from salesync.domain.errors import BugError, ErrorKind, SyncError, TransientErro
 from salesync.domain.journal import JournalEntry
 from salesync.domain.planning import PostingMode
 from salesync.engine.incidents import Failure, IncidentLog
+from salesync.engine.intents import customer_intents
+from salesync.rules.customers import CustomerIntent
 from salesync.store.failures import reason, unavailable
 from salesync.store.repositories import Documents, TenantScoped
 from salesync.store.tables import PostingDocumentRow, PostingRow
@@ -237,6 +239,7 @@ class _Claimed:
     kind: str
     body: dict[str, Any]
     attempt: int
+    mapping_version: int | None = None
 
 
 class Sender:
@@ -328,7 +331,7 @@ class Sender:
                 unclaimed = [
                     _Claimed(
                         r.id, r.tenant_id, r.destination, r.key, r.mode, r.kind, r.body,
-                        r.attempts + 1,
+                        r.attempts + 1, r.mapping_version,
                     )
                     for r in rows
                 ]  # fmt: skip
@@ -401,6 +404,7 @@ class Sender:
                 row.kind,
                 row.body,
                 attempt,
+                row.mapping_version,
             )
             result = session.execute(
                 update(PostingRow)
@@ -475,8 +479,9 @@ class Sender:
 
     def _postings(self, books: Books, claimed: list[_Claimed]) -> list[Posting]:
         documents: dict[int, tuple[Sale | Refund | Payout, ...]] = {}
+        customers: dict[int, dict[str, CustomerIntent]] = {}
         if books.capabilities.itemized and claimed:
-            documents = self._documents(claimed)
+            documents, customers = self._documents(claimed)
         return [
             Posting(
                 key=c.key,
@@ -485,13 +490,18 @@ class Sender:
                 documents=documents.get(c.posting_id, ()),
                 kind=c.kind,
                 attempt=c.attempt,
+                customers=customers.get(c.posting_id, {}),
             )
             for c in claimed
         ]
 
-    def _documents(self, claimed: list[_Claimed]) -> dict[int, tuple[Sale | Refund | Payout, ...]]:
-        """The documents each posting covers, at the revision it brings into the books."""
+    def _documents(
+        self, claimed: list[_Claimed]
+    ) -> tuple[dict[int, tuple[Sale | Refund | Payout, ...]], dict[int, dict[str, CustomerIntent]]]:
+        """The documents each posting covers, at the revision it brings into the books, and
+        the customer each of its sales asks for under the posting's mapping version."""
         out: dict[int, tuple[Sale | Refund | Payout, ...]] = {}
+        intents: dict[int, dict[str, CustomerIntent]] = {}
         with self.factory() as session:
             for tenant, group in _by_tenant(claimed).items():
                 store = Documents(session, tenant)
@@ -508,7 +518,9 @@ class Sender:
                     document = store.at_revision(document_id, revision)
                     if isinstance(document, Sale | Refund | Payout):
                         out[posting_id] = (*out.get(posting_id, ()), document)
-        return out
+                versions = {c.posting_id: c.mapping_version for c in group}
+                intents |= customer_intents(session, tenant, versions, out)
+        return out, intents
 
     def _posted(self, c: _Claimed, ref: str) -> None:
         self._finish(c, PostingState.POSTED, remote_ref=ref, posted_at=self.clock())

@@ -4,6 +4,7 @@ accounts, items, tax codes and classes, versioned, and never guessing."""
 from salesync.rules.conditions import Condition, ConditionError, FieldType, parse
 from salesync.rules.customers import (
     CustomerDecision,
+    CustomerIntent,
     CustomerPolicy,
     CustomerRule,
     ExistingCustomer,
@@ -34,6 +35,7 @@ __all__ = [
     "Condition",
     "ConditionError",
     "CustomerDecision",
+    "CustomerIntent",
     "CustomerPolicy",
     "CustomerRule",
     "ExistingCustomer",

@@ -79,6 +79,57 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerIntent:
+    """What one sale asks of the books' customers: the mapping's policy, under the version
+    the sale's posting was planned with, and the source's record of the buyer (None when
+    the sale names none, or its source never sent the record)."""
+
+    policy: CustomerPolicy
+    mapping_version: int
+    buyer: Customer | None = None
+
+    @property
+    def email(self) -> str | None:
+        """The buyer's email, when there is one to look up (not under ``named_customer``)."""
+        if self.policy.rule is CustomerRule.NAMED_CUSTOMER or self.buyer is None:
+            return None
+        return self.buyer.email or None
+
+    def decide(
+        self, sale: Sale, known_customers_by_email: abc.Mapping[str, str]
+    ) -> CustomerDecision:
+        """Decide the customer of ``sale`` by the policy; see ``customer_for``."""
+        policy, customer = self.policy, self.buyer
+        if policy.rule is CustomerRule.NAMED_CUSTOMER:
+            return NamedCustomer(str(policy.name))
+        email = self.email
+        if email:
+            found = known_customers_by_email.get(email_key(email))
+            if found is not None:
+                return ExistingCustomer(found)
+        if policy.rule is CustomerRule.MATCH_BY_EMAIL:
+            return NamedCustomer(str(policy.name))
+        if policy.rule is CustomerRule.CREATE and customer is not None:
+            return NewCustomer(customer.name, customer.email)
+        if customer is None:
+            reason = "names no buyer"
+        elif not email:
+            reason = f"names buyer {customer.id}, who has no email to match"
+        else:
+            reason = f"names buyer {email}, who matches no customer in the books"
+        raise MappingError(
+            f"sale {sale.external_id} {reason}; add the customer to the books, or choose "
+            f"another customer policy than {policy.rule.value} in the mapping (version "
+            f"{self.mapping_version})",
+            user_message=f"Sale {sale.external_id} has no customer in your books to record it on.",
+            code="unmatched_customer",
+            location=sale.location_id,
+            documents=(sale.id,),
+            details={"email": email or "", "policy": policy.rule.value},
+        )
+
+
 def customer_for(
     mapping: Mapping,
     sale: Sale,
@@ -95,30 +146,5 @@ def customer_for(
         raise ValueError(f"sale {sale.external_id} names customer {sale.customer_id}; pass it")
     if customer is not None and customer.id != sale.customer_id:
         raise ValueError(f"customer {customer.id} is not the buyer of sale {sale.external_id}")
-    policy = mapping.customer_policy
-    if policy.rule is CustomerRule.NAMED_CUSTOMER:
-        return NamedCustomer(str(policy.name))
-    email = customer.email if customer is not None else None
-    if email:
-        found = known_customers_by_email.get(email_key(email))
-        if found is not None:
-            return ExistingCustomer(found)
-    if policy.rule is CustomerRule.MATCH_BY_EMAIL:
-        return NamedCustomer(str(policy.name))
-    if policy.rule is CustomerRule.CREATE and customer is not None:
-        return NewCustomer(customer.name, customer.email)
-    if customer is None:
-        reason = "names no buyer"
-    elif not email:
-        reason = f"names buyer {customer.id}, who has no email to match"
-    else:
-        reason = f"names buyer {email}, who matches no customer in the books"
-    raise MappingError(
-        f"sale {sale.external_id} {reason}; add the customer to the books, or choose another "
-        f"customer policy than {policy.rule.value} in the mapping (version {mapping.version})",
-        user_message=f"Sale {sale.external_id} has no customer in your books to record it on.",
-        code="unmatched_customer",
-        location=sale.location_id,
-        documents=(sale.id,),
-        details={"email": email or "", "policy": policy.rule.value},
-    )
+    intent = CustomerIntent(mapping.customer_policy, mapping.version, customer)
+    return intent.decide(sale, known_customers_by_email)

@@ -7,6 +7,7 @@
   merchant can act on;
 - ``lists``: accounts, products, locations and classes, found or created;
 - ``customers``: the customers sales name, created in a batch call ahead of the postings;
+- ``buyers``: the customer of each sale under the mapping's customer policy, by email;
 - ``translate``: which form carries a posting, and its payload;
 - ``books``: ``post`` in batches of 30 and ``find`` by DocNumber.
 """

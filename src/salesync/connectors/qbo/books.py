@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from salesync.connectors.destination import DestinationCapabilities, Posting, Written
+from salesync.connectors.qbo.buyers import Buyers, customer_of, to_ensure
 from salesync.connectors.qbo.client import BATCH_MAX, Json, QboClient, quoted
 from salesync.connectors.qbo.customers import Customers
 from salesync.connectors.qbo.errors import PROVIDER, fault_error, faults_in
@@ -50,6 +51,8 @@ from salesync.connectors.qbo.translate import (
 from salesync.domain.errors import ErrorKind, SyncError, TransientError
 
 NAME = "qbo"
+NAMING_FORMS = frozenset({"SalesReceipt", "Invoice"})
+"""The forms that name the sale's customer."""
 FIND_PER_QUERY = 25
 """DocNumbers per ``IN (...)`` query: five forms x six queries fill one batch of 30."""
 CAPABILITIES = DestinationCapabilities(
@@ -166,7 +169,10 @@ class QboBooks:
             refs = {name: ref for name, ref in mine.items() if isinstance(ref, Ref)}
             shaped.append((posting, shape(posting, self.settings, refs), refs))
         items = self.lists.items({a: refs[a] for _, s, refs in shaped for a in s.item_accounts})
-        customers = self.customers.named({s.customer for _, s, _ in shaped if s.customer})
+        decided = Buyers(self.client).decide(p for p, s, _ in shaped if s.form in NAMING_FORMS)
+        names, emails = to_ensure(decided.values())
+        names |= {s.customer for p, s, _ in shaped if s.customer and p.key not in decided}
+        customers = self.customers.named(names, emails)
         tracking = self.lists.tracking_class() if shaped else None
         places = {p.entry.location_id for p, _, _ in shaped}
         departments = {place: self.lists.department(place) for place in places}
@@ -174,7 +180,7 @@ class QboBooks:
         for posting, form, refs in shaped:
             wanted: list[Ref | SyncError | None] = [items[a] for a in sorted(form.item_accounts)]
             wanted += [
-                customers[form.customer] if form.customer else None,
+                customer_of(decided.get(posting.key), form.customer, customers),
                 departments[posting.entry.location_id],
                 tracking,
             ]

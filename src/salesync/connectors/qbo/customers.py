@@ -10,7 +10,7 @@ be had is an error for the postings naming it alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from salesync.connectors.qbo.client import BATCH_MAX, Json
 from salesync.connectors.qbo.errors import PROVIDER, fault_error, faults_in
@@ -31,14 +31,17 @@ class Customers:
         self.realm = lists.realm
         self.context = lists.context
 
-    def named(self, names: Iterable[str]) -> dict[str, Ref | SyncError]:
-        """The customer of each display name, or why there is none."""
+    def named(
+        self, names: Iterable[str], emails: Mapping[str, str] | None = None
+    ) -> dict[str, Ref | SyncError]:
+        """The customer of each display name, or why there is none; one created gets its
+        email from ``emails`` (by display name), when there is one."""
         wanted = sorted(set(names))
         with self.realm.lock:
             unknown = [n for n in wanted if n.casefold() not in self.realm.customers]
             refused: dict[str, SyncError] = {}
             for start in range(0, len(unknown), BATCH_MAX):
-                refused |= self._create(unknown[start : start + BATCH_MAX])
+                refused |= self._create(unknown[start : start + BATCH_MAX], emails or {})
             found: dict[str, Ref | SyncError] = {}
             for name in wanted:
                 obj = self.realm.customers.get(name.casefold())
@@ -59,7 +62,7 @@ class Customers:
                     found[name] = ref_of("Customer", obj)
             return found
 
-    def _create(self, names: Sequence[str]) -> dict[str, SyncError]:
+    def _create(self, names: Sequence[str], emails: Mapping[str, str]) -> dict[str, SyncError]:
         """Create ``names`` in one batch call, keeping what QuickBooks answers; the error
         of each it refused. Names already taken are read instead, in one query.
 
@@ -68,7 +71,7 @@ class Customers:
         names sent again after the lists were forgotten are read as they are now.
         """
         items = [
-            {"bId": str(n), "operation": "create", "Customer": {"DisplayName": name}}
+            {"bId": str(n), "operation": "create", "Customer": _customer(name, emails.get(name))}
             for n, name in enumerate(names)
         ]
         rid = batch_requestid("c", items, self.realm.spent)
@@ -118,3 +121,10 @@ class Customers:
             details={"customer": name},
             **self.context,
         )
+
+
+def _customer(name: str, email: str | None) -> Json:
+    """A new customer's create payload."""
+    if not email:
+        return {"DisplayName": name}
+    return {"DisplayName": name, "PrimaryEmailAddr": {"Address": email.strip()}}

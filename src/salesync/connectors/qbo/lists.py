@@ -9,7 +9,8 @@ found, or created when the connection allows it:
 - a **product** (Item) per account a sales form credits, named after its account
   (``item_name``) and selling into it, so each account moves by exactly the entry's
   amount;
-- a **customer** per sale that names one, matched by display name (``customers``);
+- a **customer** per sale that names one, matched by display name (``customers``), or
+  by the buyer's email under the mapping's customer policy (``buyers``);
 - a **location** (Department) and a **class** when the connection tracks them.
 
 Accounts, products, locations and classes are few and found once: their lookups and

@@ -54,7 +54,11 @@ class QboSettings(BaseModel):
     invoice ``walk_in_customer``); ``each``: a sale whose source names its customer posts
     under a QuickBooks customer of its own, created when missing. ``single`` keeps the
     customer list, and the calls spent on it, from growing with every buyer, and keeps
-    buyers' details out of the books; clienteling is where customers are followed."""
+    buyers' details out of the books; clienteling is where customers are followed.
+
+    Kept for connections that set it: a sale posted under a mapping is recorded on the
+    customer the mapping's customer policy decides, whatever this says; it speaks only
+    for sales planned with the built-in chart."""
 
     @field_validator("accounts", "departments", mode="before")
     @classmethod

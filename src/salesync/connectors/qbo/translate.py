@@ -130,8 +130,14 @@ def shape(posting: Posting, settings: QboSettings, accounts: Mapping[str, Ref]) 
         None,
     )
     lines = tuple(ln for ln in rest if ln is not discount)
+    # A sale carrying a customer intent is recorded on the customer the mapping decides
+    # (``buyers``); the connection's ``customers`` setting speaks only for the others.
     named = (
-        customer_name(document) if document.customer_id and settings.customers == "each" else None
+        customer_name(document)
+        if document.customer_id
+        and settings.customers == "each"
+        and document.id not in posting.customers
+        else None
     )
     if settings.sales_form == "invoice":
         return Shape("Invoice", tenders, lines, discount, named or settings.walk_in_customer)

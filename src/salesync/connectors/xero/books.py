@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from salesync.connectors.destination import DestinationCapabilities, Posting, Written
 from salesync.connectors.xero import errors, problems, readback
 from salesync.connectors.xero.accounts import Chart, Usage
 from salesync.connectors.xero.batches import BATCH, runs
+from salesync.connectors.xero.buyers import contacts_for
 from salesync.connectors.xero.client import XeroClient
 from salesync.connectors.xero.forms import (
     BankForm,
@@ -246,6 +247,7 @@ class _Call:
         theirs are answered with why."""
         self._ensure_accounts()
         self._confirm(unfinished)
+        self._decide_contacts()
         chart = self.books.chart
         named: list[DocumentForm | BankForm] = []
         for key in self._open():
@@ -276,6 +278,20 @@ class _Call:
                 self._fail(form.key, problem)
         self.books.lists.items({ln.item for f in new for ln in f.lines if ln.item is not None})
         self._settle_problems()
+
+    def _decide_contacts(self) -> None:
+        """The contact of each sale the mapping's customer policy decides (``buyers``)."""
+        open_keys = set(self._open())
+        naming = [
+            p
+            for p in self.postings
+            if p.key in open_keys and not isinstance(self.forms[p.key], JournalForm)
+        ]
+        for key, outcome in contacts_for(self.books.lists, naming).items():
+            if isinstance(outcome, SyncError):
+                self._fail(key, outcome)
+            else:
+                self.forms[key] = replace(self.forms[key], contact=outcome)
 
     def _ensure_accounts(self) -> None:
         self.codes, refused = self._resolve()

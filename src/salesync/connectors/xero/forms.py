@@ -83,6 +83,8 @@ class Tender:
 class Contact:
     name: str
     number: str | None = None
+    email: str | None = None
+    """Given to a contact salesync creates for a buyer (the ``create`` customer policy)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +334,9 @@ def _document_form(
         _groups(document),
         fixed={i for i, ln in enumerate(others) if ln.memo},
     )
-    if isinstance(document, Sale) and each_customer:
+    # A sale carrying a customer intent names the contact the mapping decides (``buyers``);
+    # until then, and for every other sale, the connection's ``customers`` setting speaks.
+    if isinstance(document, Sale) and each_customer and document.id not in posting.customers:
         contact = (
             Contact(f"Customer {document.customer_id}", document.customer_id[:50])
             if document.customer_id

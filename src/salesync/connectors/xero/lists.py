@@ -23,6 +23,7 @@ from salesync.connectors.xero import errors
 from salesync.connectors.xero.client import XeroClient
 from salesync.connectors.xero.forms import Contact, Item
 from salesync.domain.errors import SyncError
+from salesync.rules.customers import email_key
 
 LOOKUP_CHUNK = 25
 """Values per ``where`` filter, keeping the URL well inside what servers accept."""
@@ -93,7 +94,12 @@ class Lists:
         if not missing:
             return {}
         elements = [
-            {"Name": c.name, **({"ContactNumber": c.number} if c.number else {})} for c in missing
+            {
+                "Name": c.name,
+                **({"ContactNumber": c.number} if c.number else {}),
+                **({"EmailAddress": c.email} if c.email else {}),
+            }
+            for c in missing
         ]
         saved = self.client.write(
             "PUT", "Contacts", "Contacts", elements, step="contacts", keys=[c.name for c in missing]
@@ -124,6 +130,27 @@ class Lists:
             key = str(contact.get("Name", "")).casefold()
             if key in names:
                 self._learn(key, str(contact["ContactID"]), replace=False)
+
+    def by_email(self, emails: Iterable[str]) -> dict[str, Contact]:
+        """The active contact holding each of ``emails``, by ``email_key``; each one found
+        is remembered by name, so ``contacts`` does not look it up again.
+
+        ``where`` filters on EmailAddress as on any string field, without regard to case
+        (https://developer.xero.com/documentation/api/accounting/contacts); when several
+        contacts share an email, the first Xero lists wins.
+        """
+        wanted = sorted({e.strip() for e in emails if e and e.strip()})
+        found: dict[str, Contact] = {}
+        for chunk in _chunks(wanted):
+            answer = self.client.get("Contacts", {"where": where("EmailAddress", chunk)})
+            for contact in answer.get("Contacts") or []:
+                if not isinstance(contact, dict) or not contact.get("ContactID"):
+                    continue
+                key = email_key(str(contact.get("EmailAddress") or ""))
+                if key and key not in found:
+                    found[key] = Contact(str(contact["Name"]))
+                    self._learn(str(contact["Name"]).casefold(), str(contact["ContactID"]))
+        return found
 
     def contact_id(self, contact: Contact) -> str | None:
         with self.directory.lock:

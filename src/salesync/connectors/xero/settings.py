@@ -50,7 +50,11 @@ class XeroSettings(pydantic.BaseModel):
     """``single``: every sale and refund names ``cash_contact``; ``each``: a sale whose
     source names its customer names a contact of its own, created when missing. ``single``
     keeps the contact list, and the calls spent on it, from growing with every buyer,
-    and keeps buyers' details out of the books."""
+    and keeps buyers' details out of the books.
+
+    Kept for connections that set it: a sale posted under a mapping names the contact the
+    mapping's customer policy decides, whatever this says; it speaks only for sales
+    planned with the built-in chart."""
     no_tax_type: str | None = None
     """The zero tax rate of lines (found in the organisation when not given)."""
 

@@ -33,6 +33,7 @@ COMMON_FIELDS = frozenset(
         "customerref",
         "totalamt",
         "synctoken",
+        "primaryemailaddr",
     }
 )
 
@@ -200,6 +201,10 @@ def _lookup(obj: dict[str, Any], field: str) -> Any:
         current = matches[0] if matches else None
     if isinstance(current, dict) and "value" in current:
         return current["value"]
+    if isinstance(current, dict) and "Address" in current:
+        # An email (PrimaryEmailAddr) is filtered by its address:
+        # https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/customer
+        return current["Address"]
     return current
 
 
