@@ -3,6 +3,7 @@ decides: found by the buyer's email, else named, created, or held."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -93,16 +94,22 @@ def qbo(template: Path, tmp_path: Path) -> Iterator[QboHarness]:
 
 
 class EmailLookups(httpx.BaseTransport):
-    """The sandbox, keeping the queries that look a customer up by email."""
+    """The sandbox, keeping the calls and queries that look a customer up by email."""
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
         self.seen: list[str] = []
+        self.calls = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        statement = request.url.params.get("query", "")
-        if "PrimaryEmailAddr" in statement:
-            self.seen.append(statement)
+        statements = [request.url.params.get("query", "")]
+        if request.url.path.endswith("/batch"):
+            request.read()
+            items = json.loads(request.content or b"{}").get("BatchItemRequest", [])
+            statements = [str(i.get("Query", "")) for i in items if isinstance(i, dict)]
+        found = [s for s in statements if "PrimaryEmailAddr" in s]
+        self.seen.extend(found)
+        self.calls += bool(found)
         return self.inner.handle_request(request)
 
 
@@ -206,10 +213,16 @@ def test_an_invoice_names_the_customer_the_mapping_decides(qbo: QboHarness) -> N
 
 
 def test_each_email_is_looked_up_once_per_call(qbo: QboHarness) -> None:
-    """Three sales of one buyer in one call cost one lookup of the buyer's email."""
+    """Three sales of one buyer and one of another in one call cost one batch call
+    holding one lookup per email."""
     lookups = EmailLookups(qbo.transport)
-    post(qbo, [buying(f"S-{n}", ADA, WALK_IN) for n in range(3)], lookups)
-    assert lookups.seen == ["select * from Customer where PrimaryEmailAddr = 'ada@example.com'"]
+    sales = [buying(f"S-{n}", ADA, WALK_IN) for n in range(3)]
+    post(qbo, [*sales, buying("S-3", GRACE, WALK_IN)], lookups)
+    assert lookups.calls == 1
+    assert sorted(lookups.seen) == [
+        "select * from Customer where PrimaryEmailAddr = 'ada@example.com'",
+        "select * from Customer where PrimaryEmailAddr = 'grace@example.com'",
+    ]
 
 
 def test_the_sandbox_filters_customers_by_their_email(qbo: QboHarness) -> None:

@@ -8,7 +8,8 @@ customer (``match_by_email``, ``named_customer``) or a new customer from the buy
 and email (``create``), both ensured by display name as the walk-in customer is; under
 ``error`` the posting is refused with the mapping error, and the engine holds it.
 
-Each email is read once per ``post`` call: a company's customers change under
+Each email is read once per ``post`` call, every email of the call in one batch request:
+a company's customers change under
 salesync's feet (a bookkeeper adds the one a held sale waits for), so what a lookup found
 is not kept beyond the call.
 """
@@ -18,10 +19,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from salesync.connectors.destination import Posting
-from salesync.connectors.qbo.client import Json, QboClient, quoted
+from salesync.connectors.qbo.client import BATCH_MAX, Json, QboClient, quoted
+from salesync.connectors.qbo.errors import PROVIDER, fault_error, faults_in
 from salesync.connectors.qbo.refs import Ref, ref_of
 from salesync.domain.documents import Sale
-from salesync.domain.errors import MappingError, SyncError
+from salesync.domain.errors import MappingError, SyncError, TransientError
 from salesync.rules.customers import (
     CustomerDecision,
     ExistingCustomer,
@@ -102,23 +104,54 @@ class Buyers:
         return out
 
     def _look_up(self, emails: Iterable[str | None]) -> None:
+        pending: dict[str, str] = {}
         for email in sorted({e.strip() for e in emails if e and e.strip()}):
-            key = email_key(email)
-            if key in self._found:
-                continue
-            statement = f"select * from Customer where PrimaryEmailAddr = {quoted(email)}"  # noqa: S608 - QBO's query language
-            rows = self.client.query(statement).get("Customer") or []
-            # The query compares as written; the lowest Id wins when several share an email.
-            matching = sorted(
-                (
-                    r
-                    for r in rows
-                    if isinstance(r, dict)
-                    and email_key(str((r.get("PrimaryEmailAddr") or {}).get("Address", ""))) == key
-                ),
-                key=lambda r: int(r["Id"]) if str(r.get("Id", "")).isdigit() else 0,
-            )
-            self._found[key] = matching[0] if matching else None
+            if email_key(email) not in self._found:
+                pending.setdefault(email_key(email), email)
+        written = list(pending.values())
+        # One query per email, up to BATCH_MAX of them in one batch call: a batch may
+        # carry Query items (https://developer.intuit.com/app/developer/qbo/docs/api/
+        # accounting/all-entities/batch), so a batch of 30 sales costs one lookup call.
+        for start in range(0, len(written), BATCH_MAX):
+            chunk = written[start : start + BATCH_MAX]
+            items = [
+                {
+                    "bId": f"c{n}",
+                    "Query": f"select * from Customer where PrimaryEmailAddr = {quoted(email)}",  # noqa: S608 - QBO's query language
+                }
+                for n, email in enumerate(chunk)
+            ]
+            answers = self.client.batch(items, None, operation="find_customers")
+            for n, email in enumerate(chunk):
+                self._found[email_key(email)] = _first_holder(answers.get(f"c{n}"), email)
+
+
+def _first_holder(answer: Json | None, email: str) -> Json | None:
+    """The customer one Query item found holding ``email`` (the query compares as written;
+    the lowest Id wins when several share it). A failed item fails the lookup: a customer
+    must not be created beside one the books have."""
+    faults = faults_in(answer, 200)
+    if faults:
+        raise fault_error(faults[0], operation="find_customers")
+    response = answer.get("QueryResponse") if answer is not None else None
+    if not isinstance(response, dict):
+        raise TransientError(
+            "qbo customer lookup answered no QueryResponse",
+            code="missing_batch_item",
+            provider=PROVIDER,
+            operation="find_customers",
+        )
+    key = email_key(email)
+    matching = sorted(
+        (
+            r
+            for r in response.get("Customer") or []
+            if isinstance(r, dict)
+            and email_key(str((r.get("PrimaryEmailAddr") or {}).get("Address", ""))) == key
+        ),
+        key=lambda r: int(r["Id"]) if str(r.get("Id", "")).isdigit() else 0,
+    )
+    return matching[0] if matching else None
 
 
 def _sale(posting: Posting) -> Sale | None:
