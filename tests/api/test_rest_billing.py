@@ -292,3 +292,26 @@ def test_a_plan_the_catalog_no_longer_has_is_a_clear_refusal(proactive: Desk) ->
     assert answer.status_code == 409
     assert answer.json()["error"] == "plan_not_in_catalog"
     assert "no plan 'platinum' in the proactive catalog" in answer.json()["message"]
+
+
+def test_requests_are_listed_newest_first_a_page_at_a_time(tiered: Desk) -> None:
+    """Three requests answer two on the first page and the third after its cursor."""
+    for subject in ("Firewall port", "Web Connector reinstall", "How do I map a tax rate?"):
+        tiered.clock.advance(timedelta(minutes=1))
+        sent = tiered.client.post(
+            tiered.url("/requests"), headers=tiered.owner, json={"subject": subject}
+        )
+        assert sent.status_code == 201, sent.text
+    first = tiered.client.get(tiered.url("/requests?limit=2"), headers=tiered.owner).json()
+    assert [r["subject"] for r in first["requests"]] == [
+        "How do I map a tax rate?",
+        "Web Connector reinstall",
+    ]
+    cursor = first["next_cursor"]
+    rest = tiered.client.get(
+        tiered.url(f"/requests?limit=2&cursor={cursor}"), headers=tiered.owner
+    ).json()
+    assert ([r["subject"] for r in rest["requests"]], rest["next_cursor"]) == (
+        ["Firewall port"],
+        None,
+    )

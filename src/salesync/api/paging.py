@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pydantic
 from fastapi import Request
@@ -99,6 +99,27 @@ def page(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, str(getattr(rows[-1], key.key)) if more else None
+
+
+class _Numbered(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+_Item = TypeVar("_Item", bound=_Numbered)
+
+
+def list_page(items: Sequence[_Item], request: Request) -> tuple[list[_Item], str | None]:
+    """One page of ``items`` (newest, highest ``id`` first, already read), and the cursor
+    of the next page (None on the last): for lists a service gives whole, as ``page``
+    does for queries."""
+    limit = limit_of(request)
+    cursor = request.query_params.get("cursor")
+    if cursor is not None:
+        below = number("cursor", cursor)
+        items = [i for i in items if i.id < below]
+    found = list(items[:limit])
+    return found, str(found[-1].id) if len(items) > limit else None
 
 
 def text_page(

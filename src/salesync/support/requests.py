@@ -166,8 +166,8 @@ class SupportRequests:
         row = self._row(tenant_id, request_id)
         return self._request(row) if row is not None else None
 
-    def list(self, tenant_id: str, limit: int = 50) -> builtins.list[SupportRequest]:
-        """The tenant's requests, newest first."""
+    def list(self, tenant_id: str, limit: int | None = 50) -> builtins.list[SupportRequest]:
+        """The tenant's requests, newest first (every one when ``limit`` is None)."""
         rows = self.session.scalars(
             select(SupportRequestRow)
             .where(SupportRequestRow.tenant_id == tenant_id)

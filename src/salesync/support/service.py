@@ -173,7 +173,7 @@ class SupportService:
                 at=self.clock(),
             )
 
-    def requests(self, tenant_id: str, limit: int = 50) -> list[SupportRequest]:
+    def requests(self, tenant_id: str, limit: int | None = 50) -> list[SupportRequest]:
         with self.factory() as session:
             return self._requests(session).list(tenant_id, limit=limit)
 

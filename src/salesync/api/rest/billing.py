@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from salesync.accounts.roles import Action
 from salesync.api.answers import answer
 from salesync.api.auth import Refused
-from salesync.api.paging import BAD_BODY, BAD_PARAMETER, MAX_ID, PAGING, json_body, limit_of, number
+from salesync.api.paging import BAD_BODY, BAD_PARAMETER, MAX_ID, PAGING, json_body, list_page
 from salesync.api.rest.common import TENANT, MoneyOut, Parts, money, refusals, route
 from salesync.store.tables import TicketRow
 from salesync.support.billing import BillingError, Invoice, Quote
@@ -294,17 +294,8 @@ class Billing:
 
     def invoices(self, tenant_id: str, request: Request) -> InvoicePage:
         self.parts.admit(tenant_id, request, Action.VIEW_BILLING)
-        limit = limit_of(request)
-        cursor = request.query_params.get("cursor")
-        found = self.support.invoices(tenant_id)
-        if cursor is not None:
-            below = number("cursor", cursor)
-            found = [i for i in found if i.id < below]
-        page = found[:limit]
-        more = len(found) > limit
-        return InvoicePage(
-            invoices=[_invoice(i) for i in page], next_cursor=str(page[-1].id) if more else None
-        )
+        page, cursor = list_page(self.support.invoices(tenant_id), request)
+        return InvoicePage(invoices=[_invoice(i) for i in page], next_cursor=cursor)
 
     def invoice(self, tenant_id: str, invoice_id: str, request: Request) -> InvoiceOut:
         self.parts.admit(tenant_id, request, Action.VIEW_BILLING)

@@ -24,8 +24,7 @@ from salesync.api.paging import (
     MAX_ID,
     PAGING,
     json_body,
-    limit_of,
-    number,
+    list_page,
     query_parameter,
     text,
 )
@@ -160,17 +159,8 @@ class Requests:
 
     def requests(self, tenant_id: str, request: Request) -> RequestPage:
         self.parts.admit(tenant_id, request, Action.VIEW_TICKETS)
-        limit = limit_of(request)
-        cursor = request.query_params.get("cursor")
-        found = self.support.requests(tenant_id, limit=10_000)
-        if cursor is not None:
-            below = number("cursor", cursor)
-            found = [r for r in found if r.id < below]
-        page = found[:limit]
-        more = len(found) > limit
-        return RequestPage(
-            requests=[_request(r) for r in page], next_cursor=str(page[-1].id) if more else None
-        )
+        page, cursor = list_page(self.support.requests(tenant_id, limit=None), request)
+        return RequestPage(requests=[_request(r) for r in page], next_cursor=cursor)
 
     async def open(self, tenant_id: str, request: Request) -> RequestOut:
         caller = await self.parts.admit_async(tenant_id, request, Action.REQUEST_SUPPORT)
