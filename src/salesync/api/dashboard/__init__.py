@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from salesync.api.dashboard import billing, help, measures, merchant, reports, staff
+from salesync.api.dashboard import (
+    billing,
+    connections,
+    help,
+    measures,
+    merchant,
+    reports,
+    staff,
+)
 from salesync.api.dashboard.shell import Dashboard, NavItem, PageRefused, Viewer
 
-SECTIONS: list[ModuleType] = [merchant, staff, measures, reports, billing, help]
+SECTIONS: list[ModuleType] = [merchant, connections, staff, measures, reports, billing, help]
 
 __all__ = ["SECTIONS", "Dashboard", "NavItem", "PageRefused", "Viewer"]
