@@ -41,7 +41,6 @@ from salesync.domain.planning import plan_per_order
 from salesync.domain.simulate import SalesSimulator
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import serving
-from salesync.store.database import make_engine, migrate, session_factory
 
 SHOREDITCH = MERCHANT.locations[1]
 
@@ -78,36 +77,6 @@ class TestXeroInvoiceContract(DestinationContract, TokenContract):
 
 
 # --- fixtures and helpers ------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
-    """One migrated SQLite database for the focused tests (each uses its own connection
-    and organisation); the contract above runs on SQLite and PostgreSQL."""
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('xero') / 'salesync.db'}")
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def start(db: sessionmaker[Session]) -> Iterator[Callable[..., XeroHarness]]:
-    """Starts harnesses on a fresh clock and closes them after the test."""
-    started: list[XeroHarness] = []
-
-    def make(**settings: Any) -> XeroHarness:
-        harness = XeroHarness.start(db, ManualClock(START), **settings)
-        started.append(harness)
-        return harness
-
-    yield make
-    for harness in started:
-        harness.close()
-
-
-@pytest.fixture
-def xero(start: Callable[..., XeroHarness]) -> XeroHarness:
-    return start()
 
 
 @pytest.fixture(scope="module")

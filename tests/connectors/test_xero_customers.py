@@ -3,16 +3,14 @@ the buyer's email, else named, created, or held."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from destination_contract import MERCHANT, START, sample_postings
-from sqlalchemy.orm import Session, sessionmaker
+from destination_contract import MERCHANT, sample_postings
 from xero_harness import XeroHarness
 
-from salesync.clock import ManualClock
 from salesync.connectors.destination import Posting
 from salesync.connectors.xero.forms import number_for
 from salesync.domain.documents import Customer, Sale
@@ -20,7 +18,6 @@ from salesync.domain.errors import ErrorKind
 from salesync.domain.planning import plan_per_order
 from salesync.rules.customers import CustomerIntent, CustomerPolicy, CustomerRule
 from salesync.sandbox.xero.lists import build_contact
-from salesync.store.database import make_engine, migrate, session_factory
 
 TENANT = MERCHANT.tenant.id
 ADA = Customer("c-ada", TENANT, "Ada Lovelace", "ada@example.com")
@@ -38,35 +35,6 @@ def template_sale() -> Sale:
     assert isinstance(first, Sale)
     assert len(first.payments) == 1
     return first
-
-
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
-    """One migrated SQLite database; each test has its own connection and organisation."""
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('xero-c') / 'salesync.db'}")
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def start(db: sessionmaker[Session]) -> Iterator[Callable[..., XeroHarness]]:
-    """Starts harnesses on a fresh clock and closes them after the test."""
-    started: list[XeroHarness] = []
-
-    def make(**settings: Any) -> XeroHarness:
-        harness = XeroHarness.start(db, ManualClock(START), **settings)
-        started.append(harness)
-        return harness
-
-    yield make
-    for harness in started:
-        harness.close()
-
-
-@pytest.fixture
-def xero(start: Callable[..., XeroHarness]) -> XeroHarness:
-    return start()
 
 
 @pytest.fixture
