@@ -192,3 +192,36 @@ def test_a_till_export_can_book_to_a_location_added_from_the_command_line(
     )
     assert preview.exit_code == 0, preview.output
     assert "5 read cleanly" in preview.output
+
+
+def test_a_location_s_posting_mode_is_chosen_and_checked_against_its_sources(
+    cli: CliRunner,
+) -> None:
+    """`location mode` sets daily summaries; per payout is refused while a POS-file
+    connection without payouts feeds the location, naming it and the modes left."""
+    assert cli.invoke(app, SHOREDITCH).exit_code == 0
+    summary = cli.invoke(app, ["location", "mode", "shoreditch", "daily_summary"])
+    assert summary.exit_code == 0, summary.output
+    assert "posts daily summary from now on" in summary.output
+    added = cli.invoke(
+        app,
+        ["connection", "add", "pos_file", "Till export", "--default-location", "shoreditch"],
+    )
+    assert added.exit_code == 0, added.output
+    assert "Sales arrive in export files you upload" in added.output
+    refused = cli.invoke(app, ["location", "mode", "shoreditch", "per_payout"])
+    assert refused.exit_code != 0
+    assert "Till export (POS export files) reports none" in " ".join(refused.output.split())
+    listed = cli.invoke(app, ["location", "list"])
+    assert "daily summary" in listed.output
+    unknown = cli.invoke(app, ["location", "mode", "shoreditch", "weekly"])
+    assert unknown.exit_code == 2
+    assert "per_order" in unknown.output
+
+
+def test_the_sources_on_offer_are_listed(cli: CliRunner) -> None:
+    listed = cli.invoke(app, ["connection", "sources"])
+    assert listed.exit_code == 0, listed.output
+    shopify = next(line for line in listed.output.splitlines() if "shopify" in line)
+    assert "webhooks, with a sweep" in shopify
+    assert "yes" in shopify

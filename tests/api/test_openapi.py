@@ -62,6 +62,7 @@ OPERATIONS = (
     ("GET", "/api/v1/tenants/{tenant_id}/connections/{connection_id}"),
     ("POST", "/api/v1/tenants/{tenant_id}/sync-now"),
     ("POST", "/api/v1/tenants/{tenant_id}/connections/authorizations"),
+    ("GET", "/api/v1/tenants/{tenant_id}/sources"),
     ("GET", "/api/v1/tenants/{tenant_id}/policies"),
     ("PUT", "/api/v1/tenants/{tenant_id}/policies/{source}/{kind}"),
     ("GET", "/api/v1/tenants/{tenant_id}/mappings"),

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 from callers import Callers, opened
-from hooksource import MERCHANT
+from hooksource import MERCHANT, HookSource
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
 from salesync.connectors.registry import SourceRegistry
 from salesync.domain.planning import PostingMode
 from salesync.engine.planner import Planner
-from salesync.store.repositories import Locations
+from salesync.store.repositories import Connections, Locations
 from salesync.store.vault import Vault
 
 LOCATIONS = "/api/v1/tenants/demo/locations"
@@ -130,3 +130,42 @@ def test_another_tenants_location_is_not_found(api: Callers) -> None:
     )
     assert response.status_code == 404
     assert api.get("admin", f"{LOCATIONS}/{FIRST}").json()["posting_mode"] == "per_order"
+
+
+def test_per_payout_is_refused_where_a_feeding_source_reports_no_payouts(
+    api: Callers, db: sessionmaker[Session], vault: Vault
+) -> None:
+    """A location fed by a source without payouts cannot post per payout: 409 naming the
+    connection and the modes it can use; the other location, fed by nothing, can."""
+    with db() as session, session.begin():
+        Connections(session, "demo", vault).add(
+            HookSource.name, "source", "Web shop", {"secret": "s"}, {"default_location": FIRST}
+        )
+    refused = api.send(
+        "owner", "PUT", f"{LOCATIONS}/{FIRST}/posting-mode", {"posting_mode": "per_payout"}
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"] == "mode_not_offered"
+    assert "Web shop (Hooktest)" in refused.json()["message"]
+    assert "per order or as a daily summary" in refused.json()["message"]
+    assert api.get("owner", f"{LOCATIONS}/{FIRST}").json()["posting_mode"] == "per_order"
+    summary = api.send(
+        "owner", "PUT", f"{LOCATIONS}/{FIRST}/posting-mode", {"posting_mode": "daily_summary"}
+    )
+    assert summary.status_code == 200, summary.text
+    other = api.send(
+        "owner", "PUT", f"{LOCATIONS}/{SECOND}/posting-mode", {"posting_mode": "per_payout"}
+    )
+    assert other.status_code == 200, other.text
+
+
+def test_the_sources_on_offer_say_what_they_can_do(api: Callers) -> None:
+    """``GET .../sources`` lists each installed source with how its sales arrive and the
+    posting modes they can use."""
+    response = api.get("bookkeeper", "/api/v1/tenants/demo/sources")
+    assert response.status_code == 200, response.text
+    [hook] = response.json()["sources"]
+    assert hook["name"] == HookSource.name
+    assert (hook["arrival"], hook["webhooks"], hook["payouts"]) == ("webhooks", True, False)
+    assert hook["posting_modes"] == ["per_order", "daily_summary"]
+    assert any("not per payout" in line for line in hook["explained"])

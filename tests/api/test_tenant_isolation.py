@@ -61,6 +61,7 @@ KNOWN: dict[tuple[str, str], Action] = {
     ("GET", TENANT + "/connections/{connection_id}"): Action.VIEW_TENANT,
     ("POST", TENANT + "/sync-now"): Action.EDIT_MAPPINGS,
     ("POST", TENANT + "/connections/authorizations"): Action.MANAGE_CONNECTIONS,
+    ("GET", TENANT + "/sources"): Action.VIEW_TENANT,
     ("GET", TENANT + "/policies"): Action.VIEW_TENANT,
     ("PUT", TENANT + "/policies/{source}/{kind}"): Action.EDIT_MAPPINGS,
     ("GET", TENANT + "/mappings"): Action.VIEW_TENANT,

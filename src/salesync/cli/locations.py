@@ -1,5 +1,5 @@
-"""``salesync location``: add a tenant's stores and till groups, list them, and stop or
-start billing them.
+"""``salesync location``: add a tenant's stores and till groups, list them, choose how each
+posts, and stop or start billing them.
 
 A location's time zone decides which business day a sale falls on, and its currency is
 the currency of its books, so both are checked before anything is written.
@@ -21,9 +21,12 @@ from sqlalchemy.orm import Session
 
 from salesync.cli.common import console, database, err, fail, require_tenant, settings
 from salesync.clock import system_clock
+from salesync.connectors.offer import feeders, mode_refusal
+from salesync.connectors.registry import sources
 from salesync.domain.documents import Location
 from salesync.domain.money import CurrencyError, minor_unit
 from salesync.domain.planning import PostingMode
+from salesync.engine.planner import Planner
 from salesync.store.repositories import Locations
 from salesync.store.tables import LocationSettingsRow
 from salesync.support.plans import Term
@@ -197,6 +200,27 @@ def deactivate(location_id: LocationId, tenant: Tenant = "demo") -> None:
             f"On the annual {escape(plan.name)} plan it was paid ahead: it stays paid for "
             "until the renewal, without a refund."
         )
+
+
+@location_app.command("mode")
+def set_mode(
+    location_id: LocationId,
+    mode: Annotated[PostingMode, typer.Argument(help="per_order, daily_summary or per_payout")],
+    tenant: Tenant = "demo",
+) -> None:
+    """Change how a location posts from now on; what is posted already stays as it is."""
+    cfg = settings()
+    with database(cfg) as factory, factory() as session, session.begin():
+        _known(session, tenant, location_id)
+        refusal = mode_refusal(feeders(session, tenant, location_id), mode, sources())
+        if refusal is not None:
+            raise fail(refusal)
+        planner = Planner(session, tenant, Locations(session, tenant).all(), system_clock)
+        planner.set_mode(location_id, mode)
+    console.print(
+        f"Location [bold]{location_id}[/bold] of {tenant} posts "
+        f"{mode.value.replace('_', ' ')} from now on; documents posted already stay as they are."
+    )
 
 
 @location_app.command("reactivate")

@@ -1,4 +1,4 @@
-"""Source connections from the command line: add, list, sweep."""
+"""Source connections from the command line: add, list, sweep, and the sources offered."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from salesync.cli.common import console, database, err, require_tenant, settings
 from salesync.clock import system_clock
 from salesync.connectors.ledger.destination import NAME as LEDGER
+from salesync.connectors.offer import offer, offers
 from salesync.connectors.registry import destinations, sources
 from salesync.domain.errors import SyncError
 from salesync.engine.sweep import Sweeper
@@ -99,6 +100,27 @@ def add(
         )
     after = "; postings of this tenant now go to it" if role == "destination" else ""
     console.print(f"Connected {provider} as {name!r} ({created}){after}.")
+    if role == "source":
+        for line in offer(sources().get(provider)).lines():
+            console.print(f"  {line}")
+
+
+@connection_app.command("sources")
+def list_sources() -> None:
+    """The sources salesync can connect, and what each offers: how sales arrive, history,
+    payouts and the posting modes its sales can use."""
+    table = Table(title="Sources salesync can connect")
+    for column in ("Name", "Source", "How sales arrive", "History", "Posting modes"):
+        table.add_column(column)
+    for offered in offers(sources()):
+        table.add_row(
+            offered.name,
+            offered.title,
+            offered.arrival,
+            "yes" if offered.history else "no",
+            ", ".join(m.value.replace("_", " ") for m in offered.posting_modes),
+        )
+    console.print(table)
 
 
 @connection_app.command("list")

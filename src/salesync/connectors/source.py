@@ -47,6 +47,8 @@ class SourceCapabilities:
     """How old a delivery's ``triggered_at`` may be and still be accepted: the provider's
     retry window plus a margin (Shopify retries for 4 hours). Older ones are refused as
     replays; ``None`` accepts any age."""
+    title: str = ""
+    """The provider's name as a merchant knows it (``Shopify``); empty: from the name."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """The merchant's connections: their health, and connecting new books.
 
 - ``/app/{tenant_id}/connections``: every connection's health, with the reconnect link
-  when only the merchant can bring it back, and links to connect new books;
+  when only the merchant can bring it back, links to connect new books, and what each
+  source salesync can connect offers (webhooks or polling, history, payouts, posting
+  modes);
 - ``/app/{tenant_id}/connections/new``: the form that connects QuickBooks Online or Xero
   books; sending it goes to the provider's consent screen (``salesync.api.connect``;
   needs the right to manage connections).
@@ -17,6 +19,8 @@ from fastapi.responses import RedirectResponse
 from salesync.accounts.roles import Action
 from salesync.api.connect import Connect, ConnectRefusedError
 from salesync.api.dashboard.shell import Dashboard, NavItem
+from salesync.connectors.offer import offers
+from salesync.connectors.registry import SourceRegistry
 from salesync.views.health import connection_health
 
 NAV: tuple[NavItem, ...] = ()
@@ -29,6 +33,8 @@ def connections(dash: Dashboard, request: Request, tenant_id: str) -> Response:
         health = connection_health(session, tenant_id, dash.clock())
     connect: Connect | None = dash.services.get("connect")
     offered = connect.offered() if connect and viewer.can(Action.MANAGE_CONNECTIONS) else []
+    registry: SourceRegistry = dash.services["registry"]
+    sources = offers(registry)
     return dash.render(
         request,
         viewer,
@@ -37,6 +43,8 @@ def connections(dash: Dashboard, request: Request, tenant_id: str) -> Response:
         health=health,
         may_sync=viewer.can(Action.EDIT_MAPPINGS),
         offered=offered,
+        sources=sources,
+        arrivals={o.name: o.arrival for o in sources},
     )
 
 

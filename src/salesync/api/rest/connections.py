@@ -33,7 +33,9 @@ from salesync.api.paging import (
     text_page,
 )
 from salesync.api.rest.common import TENANT, Parts, refusals, route
+from salesync.connectors.offer import SourceOffer, offers
 from salesync.connectors.tokens import RECONNECT, default_reconnect_url
+from salesync.domain.planning import PostingMode
 from salesync.engine.runner import SyncNowReport
 from salesync.store.tables import ConnectionRow
 from salesync.views.health import ConnectionHealth, Health, connection_health
@@ -89,6 +91,30 @@ class ConnectionOut(BaseModel):
         description="Where the merchant signs in to the provider again, when they must."
     )
     health: HealthOut | None
+
+
+class SourceOut(BaseModel):
+    """A kind of source salesync can connect, and what connecting it means."""
+
+    name: str = Field(description="The provider name connections are made with.")
+    title: str
+    brings: list[str] = Field(description="What its records become: sales, refunds...")
+    arrival: str = Field(
+        description="How records arrive: `webhooks, with a sweep`, `webhooks`, `polling only`, "
+        "`uploaded files`."
+    )
+    webhooks: bool
+    polling: list[str] = Field(description="Streams salesync reads on a schedule.")
+    history: bool = Field(description="Whether past sales can be imported (backfill).")
+    payouts: bool
+    posting_modes: list[PostingMode] = Field(
+        description="The posting modes its sales can use: per-payout needs payouts."
+    )
+    explained: list[str] = Field(description="What connecting it means, a sentence each.")
+
+
+class SourceList(BaseModel):
+    sources: list[SourceOut]
 
 
 class ConnectionPage(BaseModel):
@@ -180,6 +206,16 @@ class Connections:
         )
         route(
             app,
+            "GET",
+            TENANT + "/sources",
+            self.sources,
+            summary="The sources salesync can connect, and what each offers",
+            tag="connections",
+            model=SourceList,
+            refused=refusals(),
+        )
+        route(
+            app,
             "POST",
             TENANT + "/sync-now",
             self.sync_now,
@@ -230,6 +266,12 @@ class Connections:
                 )
             return _connection(row, self._health(session, tenant_id).get(row.id))
 
+    def sources(self, tenant_id: str, request: Request) -> SourceList:
+        """Every installed source with what it offers: how its records arrive, history,
+        payouts and the posting modes its sales can use."""
+        self.parts.admit(tenant_id, request, Action.VIEW_TENANT)
+        return SourceList(sources=[_source(o) for o in offers(self.parts.registry)])
+
     async def sync_now(self, tenant_id: str, request: Request) -> SyncNowOut:
         """Take in what was received, make what waits for a window due and post it."""
         await self.parts.admit_async(tenant_id, request, Action.EDIT_MAPPINGS)
@@ -266,6 +308,21 @@ class Connections:
             for h in connection_health(session, tenant_id, self.parts.clock())
             if h.connection_id is not None
         }
+
+
+def _source(offered: SourceOffer) -> SourceOut:
+    return SourceOut(
+        name=offered.name,
+        title=offered.title,
+        brings=list(offered.brings),
+        arrival=offered.arrival,
+        webhooks=offered.webhooks,
+        polling=list(offered.polling),
+        history=offered.history,
+        payouts=offered.payouts,
+        posting_modes=list(offered.posting_modes),
+        explained=offered.lines(),
+    )
 
 
 def _connection(row: ConnectionRow, health: ConnectionHealth | None) -> ConnectionOut:

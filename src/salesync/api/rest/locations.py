@@ -15,6 +15,7 @@ from salesync.api.answers import answer
 from salesync.api.auth import Refused
 from salesync.api.paging import BAD_BODY, BAD_PARAMETER, TEXT_PAGING, json_body, known, text_page
 from salesync.api.rest.common import TENANT, Parts, refusals, route
+from salesync.connectors.offer import feeders, mode_refusal
 from salesync.domain.planning import PostingMode
 from salesync.engine.planner import Planner
 from salesync.store.repositories import Locations as LocationStore
@@ -23,6 +24,10 @@ from salesync.store.tables import LocationRow, LocationSettingsRow
 _UNKNOWN = {
     404: "There is no such tenant (`unknown_tenant`), or it has no such location "
     "(`unknown_location`)."
+}
+_NOT_OFFERED = {
+    409: "A source connection feeding the location cannot give what the mode needs: "
+    "per-payout posting needs a source that reports payouts (`mode_not_offered`)."
 }
 
 
@@ -91,7 +96,7 @@ class Locations:
             summary="Change how a location posts (bookkeepers, owners, support)",
             tag="locations",
             model=LocationOut,
-            refused=refusals(BAD_BODY, _UNKNOWN),
+            refused=refusals(BAD_BODY, _UNKNOWN, _NOT_OFFERED),
             body=PostingModeChange,
         )
 
@@ -121,6 +126,10 @@ class Locations:
     def _set_mode(self, tenant_id: str, location_id: str, change: PostingModeChange) -> LocationOut:
         with self.parts.factory() as session, session.begin():
             _one(session, tenant_id, location_id)
+            feeding = feeders(session, tenant_id, location_id)
+            refusal = mode_refusal(feeding, change.posting_mode, self.parts.registry)
+            if refusal is not None:
+                raise Refused(answer(409, "mode_not_offered", refusal))
             planner = Planner(
                 session, tenant_id, LocationStore(session, tenant_id).all(), self.parts.clock
             )

@@ -116,7 +116,9 @@ class PosFileSource:
     @property
     def capabilities(self) -> SourceCapabilities:
         return SourceCapabilities(
-            kinds=frozenset({DocumentKind.SALE, DocumentKind.REFUND}), files=True
+            kinds=frozenset({DocumentKind.SALE, DocumentKind.REFUND}),
+            files=True,
+            title="POS export files",
         )
 
     def verify(self, request: WebhookRequest, connection: SourceConnection) -> Webhook:

@@ -41,6 +41,7 @@ CAPABILITIES = SourceCapabilities(
     # Shopify retries a delivery for about four hours
     # (https://shopify.dev/changelog/updates-to-webhook-retry-mechanism).
     replay_horizon=timedelta(hours=5),
+    title="Shopify",
 )
 
 

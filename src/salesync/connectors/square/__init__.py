@@ -43,6 +43,7 @@ CAPABILITIES = SourceCapabilities(
     # Square retries a notification for up to 72 hours after the event
     # (https://developer.squareup.com/docs/webhooks-api/delivery-sla); an hour of margin.
     replay_horizon=timedelta(hours=73),
+    title="Square",
 )
 
 __all__ = ["SquareSource"]
