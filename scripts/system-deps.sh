@@ -6,6 +6,7 @@ set -euo pipefail
 want=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want+=(postgresql)
 command -v hledger >/dev/null 2>&1 || want+=(hledger)
+command -v redis-server >/dev/null 2>&1 || want+=(redis-server)
 [ -x /usr/bin/chromium ] || want+=(chromium)
 
 [ ${#want[@]} -eq 0 ] && exit 0

@@ -7,7 +7,8 @@ left (``X-MinLimit-Remaining`` and the like) when that is less than it counted (
 apps, other workers), and stops everyone when the provider answers 429 with Retry-After.
 
 Budgets are shared by every connection to the same account in this process
-(``budget_for``). Sharing them across worker processes is the scale-out runner's job.
+(``budget_for``), and across worker processes through Redis once ``share_budgets`` is
+set up (``salesync.scale.budget``).
 
 Time is injected (``clock`` and ``sleep``), so tests and benchmarks run in simulated
 time: a sleep moves a manual clock that the sandbox reads too.
@@ -139,15 +140,31 @@ class CallBudget:
 
 _BUDGETS: dict[str, CallBudget] = {}
 _GUARD = threading.Lock()
+Sharing = Callable[[str, CallBudget], CallBudget]
+_sharing: Sharing | None = None
 
 
 def budget_for(account: str, make: Callable[[], CallBudget]) -> CallBudget:
-    """The process-wide budget of ``account`` (e.g. ``qbo:<realm>``), made on first use."""
+    """The process-wide budget of ``account`` (e.g. ``qbo:<realm>``), made on first use;
+    shared with other worker processes once ``share_budgets`` was called."""
     with _GUARD:
         found = _BUDGETS.get(account)
         if found is None:
-            found = _BUDGETS[account] = make()
+            found = make()
+            if _sharing is not None:
+                found = _sharing(account, found)
+            _BUDGETS[account] = found
         return found
+
+
+def share_budgets(sharing: Sharing | None) -> None:
+    """Make every budget from now on with ``sharing`` (the budget as this process would
+    keep it in, the one all workers share out; ``salesync.scale.budget``); ``None``: keep
+    budgets in this process again."""
+    global _sharing  # noqa: PLW0603 -- one way of keeping budgets per process
+    with _GUARD:
+        _sharing = sharing
+        _BUDGETS.clear()
 
 
 def forget_budgets() -> None:

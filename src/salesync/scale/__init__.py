@@ -1,0 +1,1 @@
+"""Running salesync on more than one process: Celery workers on Redis, shared limits."""
