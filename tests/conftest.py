@@ -97,6 +97,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A new, empty database on the test PostgreSQL server."""
+    return _fresh_postgres_database(postgres_server)
+
+
+@pytest.fixture
 def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
     """A session factory on a migrated database."""
     engine = make_engine(database_url)

@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import Select, func, select
 from typer.testing import CliRunner
 
@@ -171,3 +172,19 @@ def test_sync_now_sweeps_the_named_connection_and_posts_what_it_brought(
         QueuedDocumentRow.planned.is_(False), QueuedDocumentRow.held.is_(False)
     )
     assert _count(waiting) == 0
+
+
+def test_a_celery_worker_needs_a_broker_and_known_queues(
+    cli_home: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without broker_url the worker says what to set; with one, an unknown queue is
+    refused naming the queues there are. Nothing starts."""
+    runner = CliRunner()
+    missing = runner.invoke(app, ["worker", "--celery"])
+    assert missing.exit_code == 2
+    assert "SALESYNC_BROKER_URL" in missing.output
+    monkeypatch.setenv("SALESYNC_BROKER_URL", "redis://127.0.0.1:1/0")
+    unknown = runner.invoke(app, ["worker", "--celery", "--queues", "realtime,bulk"])
+    assert unknown.exit_code == 2
+    assert "No queue 'bulk'" in unknown.output
+    assert "realtime, scheduled" in unknown.output

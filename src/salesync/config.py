@@ -135,6 +135,18 @@ class Settings(BaseSettings):
         default=None,
         description="a bearer token /metrics requires (open to every caller when unset)",
     )
+    send_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a worker holds a posting it is sending; a posting whose "
+        "worker died is read back by its key and sent by another after this long",
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="a Redis URL (redis://host:6379/0): run the work on Celery workers "
+        "(`salesync worker --celery`) with rate limits shared through that Redis; unset, "
+        "the work runs in process",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -23,10 +23,12 @@ from rich.table import Table
 from salesync.cli.common import console, database, err, require_tenant, settings
 from salesync.cli.sources import connection_id
 from salesync.clock import system_clock
+from salesync.config import Settings
 from salesync.domain.errors import SyncError
 from salesync.engine.runner import Engine, SyncNowReport, Ticking, TickReport
 from salesync.engine.sweep import Sweeper, SweepReport
 from salesync.engine.wiring import configured_engine, monitor
+from salesync.scale.dispatch import Queue
 from salesync.store.repositories import Connections
 
 sync_app = typer.Typer(
@@ -110,11 +112,25 @@ def worker(
     once: Annotated[
         bool, typer.Option("--once", help="run one pass, then exit (for cron and tests)")
     ] = False,
+    celery: Annotated[
+        bool,
+        typer.Option("--celery", help="run as a Celery worker on broker_url (SALESYNC_BROKER_URL)"),
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="with --celery: tasks run at once in this process")
+    ] = 2,
+    queues: Annotated[
+        str, typer.Option(help="with --celery: the queues to take tasks from, comma-separated")
+    ] = "realtime,scheduled",
 ) -> None:
     """Run the engine and the support loop without the HTTP API: beside `salesync serve`
     or on another machine on the same database. Ctrl-C or SIGTERM stops it between
-    passes."""
+    passes. With --celery, a Celery worker takes each tenant's work from Redis, and the
+    worker holding the dispatcher's lease sends what is due."""
     cfg = settings()  # logging is set up there, redacted (salesync.logs)
+    if celery:
+        celery_worker(cfg, interval, concurrency, queues)
+        return
     stop = threading.Event()
     started = time.monotonic()
     with stopped_by_signals(stop), database(cfg) as factory:
@@ -126,6 +142,53 @@ def worker(
             )
         done = run_passes(engine, monitor(cfg, factory, system_clock), interval, stop, once=once)
     console.print(done.summary(time.monotonic() - started))
+
+
+def celery_worker(cfg: Settings, interval: float, concurrency: int, queues: str) -> None:
+    """A Celery worker on the configured broker, with the dispatch loop beside it; the
+    worker that dispatches also runs the support loop's timed work."""
+    if not cfg.broker_url:
+        err.print(
+            "[red]--celery needs a broker:[/red] set broker_url in salesync.toml or "
+            "SALESYNC_BROKER_URL, e.g. redis://127.0.0.1:6379/0"
+        )
+        raise typer.Exit(2)
+    wanted = [q.strip() for q in queues.split(",") if q.strip()]
+    known = [q.value for q in Queue]
+    if not wanted or (unknown := [q for q in wanted if q not in known]):
+        err.print(
+            f"[red]No queue {', '.join(unknown) or queues!r}.[/red] Queues: {', '.join(known)}"
+        )
+        raise typer.Exit(2)
+    from salesync.scale import tasks  # noqa: PLC0415 -- Celery loads only for --celery
+
+    with database(cfg):  # migrated before any worker takes a task
+        pass
+    support = monitor(cfg, tasks.process().factory, system_clock)
+    stop = threading.Event()
+    dispatching = threading.Thread(
+        target=tasks.dispatch_loop,
+        args=(stop, interval, support),
+        name="dispatch",
+        daemon=True,
+    )
+    dispatching.start()
+    try:
+        tasks.app.worker_main(
+            [
+                "worker",
+                "--pool=threads",
+                f"--concurrency={concurrency}",
+                f"--queues={','.join(wanted)}",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ]
+        )
+    finally:
+        stop.set()
+        dispatching.join(timeout=10)
 
 
 @sync_app.command("now")

@@ -4,7 +4,7 @@ manager that keeps OAuth destinations connected, and the support loop around the
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +18,7 @@ from salesync.domain.errors import AuthError
 from salesync.domain.redaction import Redactor
 from salesync.engine.destinations import DestinationBooks
 from salesync.engine.incidents import Failure, IncidentLog
+from salesync.engine.outbox import RetryPolicy
 from salesync.engine.runner import Engine
 from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.loop import Monitor, notice_hook
@@ -192,7 +193,8 @@ def configured_engine(
         tokens=token_manager(cfg, factory, clock, transport, incidents),
         transport=transport,
     )
-    return Engine(factory, clock, registry=sources, books=books, incidents=incidents)
+    retry = RetryPolicy(lease=timedelta(seconds=cfg.send_lease_seconds))
+    return Engine(factory, clock, registry=sources, books=books, incidents=incidents, retry=retry)
 
 
 def reconnect(

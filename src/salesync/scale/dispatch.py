@@ -1,0 +1,143 @@
+"""Dispatch driven from the database: which tenants have work now, and on which queue.
+
+The database is the truth about what is due (DESIGN.md §2), so dispatch reads it instead
+of keeping a schedule of its own: a tenant with received records is live work
+(``realtime``); one whose documents reached their sync window, or whose postings are due
+to be sent or retried, is ``scheduled`` work; a running backfill is ``backfill`` work, a
+window at a time. A location's window "opens" simply by its documents' ``due_at``
+passing, so every location's windows are dispatched on time in its own time zone.
+
+Each tenant has at most one task waiting per queue (a marker in Redis that the task
+clears when it starts), so a tenant with much work cannot crowd a queue: tenants take
+turns in the order their work became due. Only one dispatcher runs at a time across all
+machines (a lease in Redis); any worker can take over when it lapses.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.engine.inbox import RecordState
+from salesync.engine.outbox import PostingState
+from salesync.store.tables import InboxRecordRow, PostingRow, QueuedDocumentRow
+
+
+class Queue(enum.StrEnum):
+    REALTIME = "realtime"
+    SCHEDULED = "scheduled"
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What is due now: tenants by queue."""
+
+    realtime: tuple[str, ...] = ()
+    scheduled: tuple[str, ...] = ()
+
+
+def due_work(session: Session, now: datetime) -> Work:
+    """Tenants with received records, and with documents or postings due, each in the
+    order its oldest work became due (so no tenant waits behind another's backlog)."""
+    received = (
+        select(InboxRecordRow.tenant_id)
+        .where(InboxRecordRow.state == RecordState.RECEIVED.value)
+        .group_by(InboxRecordRow.tenant_id)
+        .order_by(_oldest(InboxRecordRow.id))
+    )
+    documents = (
+        select(QueuedDocumentRow.tenant_id)
+        .where(
+            QueuedDocumentRow.planned.is_(False),
+            QueuedDocumentRow.held.is_(False),
+            QueuedDocumentRow.due_at <= now,
+        )
+        .group_by(QueuedDocumentRow.tenant_id)
+        .order_by(_oldest(QueuedDocumentRow.due_at))
+    )
+    ready = (PostingState.PENDING.value, PostingState.RETRYING.value)
+    postings = (
+        select(PostingRow.tenant_id)
+        .where(
+            or_(
+                PostingRow.state.in_(ready) & (PostingRow.next_attempt_at <= now),
+                (PostingRow.state == PostingState.SENDING.value) & (PostingRow.lease_until < now),
+            )
+        )
+        .group_by(PostingRow.tenant_id)
+        .order_by(_oldest(PostingRow.id))
+    )
+    live = list(session.scalars(received))
+    scheduled = [*session.scalars(documents), *session.scalars(postings)]
+    return Work(
+        realtime=tuple(dict.fromkeys(live)),
+        scheduled=tuple(dict.fromkeys(t for t in scheduled if t not in live)),
+    )
+
+
+def _oldest(column: Any) -> Any:
+    return func.min(column)
+
+
+Send = Callable[[str, tuple[Any, ...], Queue], None]
+"""Sends a task by name with its arguments to a queue."""
+
+
+@dataclass
+class Dispatcher:
+    """Sends each tenant's due work once: a tick on the queue of its most urgent part."""
+
+    factory: sessionmaker[Session]
+    clock: Callable[[], datetime]
+    redis: Any
+    send: Send
+    marker_seconds: int = 300
+    """A marker outlives a task lost before it started (its worker died with the message
+    unacknowledged: the broker gives it to another worker); then dispatch sends again."""
+    sent: dict[Queue, int] = field(default_factory=lambda: dict.fromkeys(Queue, 0))
+
+    def dispatch(self) -> Work:
+        """Send what is due and not already waiting in a queue; returns what was due."""
+        with self.factory() as session:
+            work = due_work(session, self.clock())
+        for tenant in work.realtime:
+            self._once(("tick", tenant), "salesync.tick", (tenant,), Queue.REALTIME)
+        for tenant in work.scheduled:
+            self._once(("tick", tenant), "salesync.tick", (tenant,), Queue.SCHEDULED)
+        return work
+
+    def _once(self, key: tuple[str, str], task: str, args: tuple[Any, ...], queue: Queue) -> None:
+        if self.redis.set(marker(*key), queue.value, nx=True, ex=self.marker_seconds):
+            self.send(task, args, queue)
+            self.sent[queue] += 1
+
+
+def marker(kind: str, subject: str) -> str:
+    """The Redis key saying a task for ``subject`` waits in a queue."""
+    return f"salesync:queued:{kind}:{subject}"
+
+
+LEADER = "salesync:dispatcher"
+
+
+def lead(redis: Any, me: str, seconds: float) -> bool:
+    """Take or keep the dispatcher's lease for ``seconds``; whether this process leads."""
+    ms = int(seconds * 1000)
+    if redis.set(LEADER, me, nx=True, px=ms):
+        return True
+    # Keep it only if it is still ours (compare and extend in one step).
+    renewed: int = redis.eval(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+        "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end",
+        1,
+        LEADER,
+        me,
+        ms,
+    )
+    return bool(renewed)

@@ -1,0 +1,85 @@
+"""Dispatch from the database: each tenant with due work gets one task on the queue of
+its most urgent part, in the order its work became due, never two waiting at once; one
+dispatcher leads at a time."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.clock import ManualClock
+from salesync.domain.simulate import demo_merchant, simulate
+from salesync.engine.inbox import Inbox
+from salesync.engine.runner import Engine
+from salesync.scale.dispatch import Dispatcher, Queue, due_work, lead, marker
+from salesync.store import codec
+from salesync.store.repositories import Locations, Tenants
+
+NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+def trade(factory: sessionmaker[Session], clock: ManualClock, tenant: str) -> None:
+    """A tenant with the demo merchant's locations and a day of its sales received."""
+    merchant = demo_merchant(tenant, orders_per_day=3)
+    with factory() as session, session.begin():
+        Tenants(session).add(merchant.tenant)
+        for location in merchant.locations:
+            Locations(session, tenant).add(location)
+        inbox = Inbox(session, tenant, clock)
+        for document in simulate(merchant, NOW.date() - timedelta(days=2), 1, seed=3):
+            inbox.receive("simulator", document.kind.value, json.dumps(codec.encode(document)))
+
+
+def test_received_records_are_realtime_and_due_documents_scheduled(
+    factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """Records just received make a tenant realtime work; once taken in, its documents
+    wait for their window (not due), and at the window they are scheduled work."""
+    trade(factory, clock, "late")
+    clock.advance(timedelta(minutes=1))
+    trade(factory, clock, "early")
+    with factory() as session:
+        assert due_work(session, clock()).realtime == ("late", "early")
+    Engine(factory, clock).take_in("late")
+    with factory() as session:
+        work = due_work(session, clock())
+    assert (work.realtime, work.scheduled) == (("early",), ())
+    clock.advance(timedelta(days=1))
+    with factory() as session:
+        assert due_work(session, clock()).scheduled == ("late",)
+
+
+def test_a_tenant_gets_one_task_until_that_task_starts(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """Dispatching twice sends one task per tenant; once its task clears the marker,
+    the next dispatch sends another."""
+    trade(factory, clock, "shop")
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
+    dispatcher.dispatch()
+    dispatcher.dispatch()
+    assert sent == [("salesync.tick", ("shop",), Queue.REALTIME)]
+    redis_client.delete(marker("tick", "shop"))
+    dispatcher.dispatch()
+    assert len(sent) == 2
+    assert dispatcher.sent[Queue.REALTIME] == 2
+
+
+def test_one_dispatcher_leads_until_its_lease_lapses(redis_client: redis.Redis) -> None:
+    assert lead(redis_client, "a", seconds=0.3)
+    assert not lead(redis_client, "b", seconds=0.3)
+    assert lead(redis_client, "a", seconds=0.3)  # renewed by its holder
+    redis_client.delete("salesync:dispatcher")
+    assert lead(redis_client, "b", seconds=0.3)
+    assert not lead(redis_client, "a", seconds=0.3)
