@@ -3,12 +3,7 @@ test on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.sandbox.servers import PostgresServer
 from salesync.store.database import make_engine, migrate, session_factory
 
 # The command line's console takes its width when it is made, at import: a fixed width
@@ -24,60 +20,14 @@ from salesync.store.database import make_engine, migrate, session_factory
 os.environ["COLUMNS"] = "200"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _pg_bin(name: str) -> str:
-    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    if not found:
-        raise RuntimeError(
-            "PostgreSQL server binaries not found; `make test` installs the Debian package "
-            "postgresql (apt-get install postgresql)"
-        )
-    return found[-1]
-
-
-def _as_server_user(cmd: list[str]) -> list[str]:
-    # PostgreSQL refuses to run as root; CI runs as root, so drop to the postgres user.
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL server on a free loopback port; yields its admin URL."""
-    root = Path(tempfile.mkdtemp(prefix="salesync-pg-"))
-    data, sockets = root / "data", root / "sock"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(sockets, "postgres")
-    port = _free_port()
-    subprocess.run(
-        _as_server_user(
-            [_pg_bin("initdb"), "-D", str(data), "-U", "salesync", "--auth=trust", "-E", "UTF8"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
-    start = [_pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w"]
-    subprocess.run(
-        _as_server_user([*start, "start"]),
-        check=True,
-        capture_output=True,
-    )
+    server = PostgresServer().create()
     try:
-        yield f"postgresql+psycopg://salesync@127.0.0.1:{port}/postgres"
+        yield server.url
     finally:
-        subprocess.run(
-            _as_server_user([_pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        server.destroy()
 
 
 def _fresh_postgres_database(admin_url: str) -> str:

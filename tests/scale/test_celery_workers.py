@@ -140,8 +140,15 @@ def settled(factory: sessionmaker[Session], documents: int, timeout: float = 90)
         if planned == documents and open_postings == 0:
             return
         time.sleep(0.2)
+    with factory() as session:
+        stuck = session.execute(
+            select(PostingRow.state, PostingRow.attempts, PostingRow.last_error).where(
+                PostingRow.state != "posted"
+            )
+        ).all()
     raise AssertionError(
-        f"not settled in {timeout} s: {planned} of {documents} planned, {open_postings} open"
+        f"not settled in {timeout} s: {planned} of {documents} planned, {open_postings} "
+        f"open: {stuck[:3]}"
     )
 
 

@@ -26,7 +26,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from salesync.connectors.capture import Exchange
@@ -34,6 +33,7 @@ from salesync.domain.errors import SyncError
 from salesync.domain.fingerprint import VERSION, Cause, entity_of
 from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import FixedSla, SlaClocks, TicketState, merchant_can_fix
+from salesync.store.database import insert_new
 from salesync.store.tables import (
     ConnectionRow,
     IncidentRow,
@@ -334,10 +334,8 @@ class IncidentLog:
             "respond_by": respond_by,
             "resolve_by": resolve_by,
         }
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(
-            insert(TicketRow)
+            insert_new(session, TicketRow)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["tenant_id", "fingerprint"])
         )

@@ -10,6 +10,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -81,3 +82,12 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits together at the end, or not at all."""
     with factory() as session, session.begin():
         yield session
+
+
+def insert_new(session: Session, model: Any) -> Any:
+    """An ``INSERT`` of ``model`` rows in the session's dialect, to be finished with
+    ``.on_conflict_do_nothing(...)``: a row another writer inserted first is left as it
+    is instead of failing the transaction (SQLite and PostgreSQL both say it so)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)

@@ -27,6 +27,7 @@ from salesync.domain.errors import BugError, ConflictError
 from salesync.domain.journal import Account, JournalEntry, JournalLine, account_type
 from salesync.domain.money import Money
 from salesync.store import codec
+from salesync.store.database import insert_new
 from salesync.store.tables import (
     AccountRow,
     ConnectionRow,
@@ -446,13 +447,21 @@ class Accounts(TenantScoped):
         query = select(AccountRow.name).where(
             AccountRow.tenant_id == self.tenant_id, AccountRow.name.in_(wanted)
         )
-        missing = wanted - set(self.session.scalars(query))
-        for name in sorted(missing):
-            Account(name)
-            self.session.add(
-                AccountRow(tenant_id=self.tenant_id, name=name, type=account_type(name).value)
+        missing = sorted(wanted - set(self.session.scalars(query)))
+        for name in missing:
+            Account(name)  # refuses a name that cannot be an account
+        if missing:
+            # Another worker may open the same account at the same moment: its row wins.
+            self.session.execute(
+                insert_new(self.session, AccountRow)
+                .values(
+                    [
+                        {"tenant_id": self.tenant_id, "name": n, "type": account_type(n).value}
+                        for n in missing
+                    ]
+                )
+                .on_conflict_do_nothing()
             )
-        self.session.flush()
         return len(missing)
 
     def all(self) -> list[Account]:

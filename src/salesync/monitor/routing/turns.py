@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from salesync.monitor.routing.config import TeamConfig
 from salesync.monitor.routing.oncall import Override, on_call
 from salesync.monitor.routing.outcomes import How
+from salesync.store.database import insert_new
 from salesync.store.tables import AssignmentCursorRow, OnCallOverrideRow
 
 
@@ -27,11 +27,9 @@ class Turns:
     def lock(self, teams: Iterable[TeamConfig]) -> None:
         """Lock the cursors of the round-robin ``teams``, in name order."""
         names = sorted({t.name for t in teams if t.mode == "round_robin"} - set(self.cursors))
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         for name in names:
             self.session.execute(
-                insert(AssignmentCursorRow)
+                insert_new(self.session, AssignmentCursorRow)
                 .values(team=name, last_member="", updated_at=self.now)
                 .on_conflict_do_nothing(index_elements=["team"])
             )
