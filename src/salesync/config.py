@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         description="how long a worker holds a posting it is sending; a posting whose "
         "worker died is read back by its key and sent by another after this long",
     )
+    retry_base_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="the first wait before a posting that failed transiently is tried "
+        "again; each further try waits up to twice as long (with jitter, at most an hour)",
+    )
     broker_url: str | None = Field(
         default=None,
         description="a Redis URL (redis://host:6379/0): run the work on Celery workers "

@@ -193,7 +193,10 @@ def configured_engine(
         tokens=token_manager(cfg, factory, clock, transport, incidents),
         transport=transport,
     )
-    retry = RetryPolicy(lease=timedelta(seconds=cfg.send_lease_seconds))
+    retry = RetryPolicy(
+        base=timedelta(seconds=cfg.retry_base_seconds),
+        lease=timedelta(seconds=cfg.send_lease_seconds),
+    )
     return Engine(factory, clock, registry=sources, books=books, incidents=incidents, retry=retry)
 
 
