@@ -6,9 +6,11 @@ after failed deliveries, and a week of two outlets reaching balanced, reconciled
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,6 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from woocommerce_harness import LOCATIONS, SECRET, START, TENANT, WooWorld, woo_world
 
+from salesync.clock import ManualClock
+from salesync.connectors.ledger.books import LedgerBooks
 from salesync.connectors.source import (
     ForgedWebhookError,
     Skip,
@@ -37,20 +41,34 @@ from salesync.connectors.woocommerce.webhooks import SIGNATURE, signature
 from salesync.domain.documents import Customer, Product, Refund, Sale, Tenant
 from salesync.domain.errors import AuthError, ErrorKind, TransientError, ValidationError
 from salesync.domain.validation import validate_refund
+from salesync.engine.backfill import Backfills, BackfillState
+from salesync.engine.inbox import RecordState
 from salesync.engine.incidents import IncidentLog
+from salesync.engine.reconcile import Reconciler
+from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
 from salesync.monitor.loop import notice_hook
 from salesync.monitor.notify import Contacts
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.woocommerce import RateLimit
+from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Connections, Locations, Tenants
-from salesync.store.tables import NoticeRow
+from salesync.store.tables import NoticeRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
 # A vector computed apart from salesync: printf '{"id":1}' | openssl dgst -sha256
 # -hmac doc-secret -binary | base64
 DOC_BODY = b'{"id":1}'
 DOC_SIGNATURE = "rq2Am4wdQLCxt8givmC9/PiITqFOjbECWEzttT/qQZc="
+
+
+@pytest.fixture
+def books(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A migrated SQLite database of its own (the contract suite runs on PostgreSQL too)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'salesync.db'}")
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
 
 
 def no_wait(_: float) -> None:
@@ -373,12 +391,12 @@ def set_up(factory: sessionmaker[Session], world: WooWorld, vault: Vault) -> str
 
 
 def test_a_webhook_disabled_by_failed_deliveries_is_restored_and_its_orders_swept(
-    factory: sessionmaker[Session], world: WooWorld
+    books: sessionmaker[Session], world: WooWorld
 ) -> None:
     """While salesync's endpoint fails, WooCommerce disables the order webhook; the next
     sweep turns it back on, tells the merchant, and brings in the orders it missed."""
     vault = Vault([new_key()])
-    connection_id = set_up(factory, world, vault)
+    connection_id = set_up(books, world, vault)
     world.answer = 503
     world.delivered.clear()
     world.trade(world.clock() + timedelta(hours=12))
@@ -386,13 +404,13 @@ def test_a_webhook_disabled_by_failed_deliveries_is_restored_and_its_orders_swep
     world.answer = 200
     incidents = IncidentLog(world.clock, on_ticket=notice_hook(world.clock))
     sweeper = Sweeper(
-        factory, world.clock, vault, transport=lambda _: world.transport, incidents=incidents
+        books, world.clock, vault, transport=lambda _: world.transport, incidents=incidents
     )
     report = sweeper.sweep(TENANT, connection_id)
     repaired = {r.topic: (r.found, r.action) for r in report.repairs}
     assert repaired["order.created"] == ("disabled", "reactivated")
     assert set(world.webhooks().values()) == {"active"}
-    with factory() as session:
+    with books() as session:
         [notice] = session.scalars(select(NoticeRow)).all()
     assert notice.recipient == "owner@shop.example"
     assert "turned it back on" in notice.body
@@ -421,7 +439,7 @@ def test_a_webhook_disabled_by_failed_deliveries_is_restored_and_its_orders_swep
 
 
 def test_a_deleted_webhook_is_created_again_and_a_paused_one_left_to_the_merchant(
-    factory: sessionmaker[Session], world: WooWorld
+    world: WooWorld,
 ) -> None:
     """A missing topic is subscribed again; a paused one is reported, not overridden."""
     hooks = {w["topic"]: w["id"] for w in world.shop.data.webhooks.values()}
@@ -441,3 +459,93 @@ def test_a_deleted_webhook_is_created_again_and_a_paused_one_left_to_the_merchan
     }
     assert world.webhooks()["order.updated"] == "active"
     assert world.webhooks()["customer.created"] == "paused"
+
+
+# -- a week through the engine -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def week() -> Iterator[WooWorld]:
+    """Seven days of trading at the web store and the counter."""
+    with woo_world(seed=3) as world:
+        world.trade(START + timedelta(days=7))
+        yield world
+
+
+def assert_balanced_and_reconciled(factory: sessionmaker[Session], world: WooWorld) -> Counter[str]:
+    """Every document posted, the books balanced, and each day reconciled to zero; returns
+    the documents queued, by kind."""
+    with factory() as session:
+        waiting = session.scalars(
+            select(QueuedDocumentRow.document_id).where(QueuedDocumentRow.planned.is_(False))
+        ).all()
+        kinds = Counter(session.scalars(select(QueuedDocumentRow.kind)).all())
+        balances = LedgerBooks(session, TENANT).trial_balance()
+        days = Reconciler(session, TENANT, LOCATIONS).reconcile(
+            START.date() - timedelta(days=1), START.date() + timedelta(days=8)
+        )
+    assert waiting == []
+    by_currency: Counter[str] = Counter()
+    for row in balances:
+        by_currency[row.balance.currency] += row.balance.to_minor()
+    assert by_currency == Counter({"USD": 0})
+    assert {d.location_id for d in days} == {"web", "counter"}
+    assert len({d.day for d in days}) >= 7
+    for day in days:
+        assert day.clean, (day.location_id, day.day, day.differences, day.documents)
+    return kinds
+
+
+def paid_orders(world: WooWorld) -> list[dict[str, object]]:
+    return [
+        o
+        for o in world.shop.data.orders.values()
+        if o["status"] in ("processing", "completed", "refunded")
+    ]
+
+
+def test_a_week_of_two_outlets_reaches_the_ledger_balanced_and_reconciled(
+    books: sessionmaker[Session], week: WooWorld
+) -> None:
+    """A week's sweep posts every paid order and every refund once, in balanced books that
+    reconcile to zero for each outlet and day."""
+    vault = Vault([new_key()])
+    connection_id = set_up(books, week, vault)
+    clock = ManualClock(week.clock())
+    Sweeper(books, clock, vault, transport=lambda _: week.transport).sweep(TENANT, connection_id)
+    engine = Engine(books, clock)
+    counts = engine.take_in(TENANT)
+    assert counts[RecordState.QUARANTINED.value] == 0
+    clock.advance(timedelta(days=2))
+    engine.run_until_idle(TENANT, max_ticks=50)
+    kinds = assert_balanced_and_reconciled(books, week)
+    assert kinds["sale"] == len(paid_orders(week))
+    assert kinds["refund"] == sum(len(r) for r in week.shop.data.refunds.values())
+    assert {o["created_via"] for o in paid_orders(week)} == {"checkout", "pos-rest-api"}
+
+
+def test_a_backfill_of_the_week_posts_the_same_books(
+    books: sessionmaker[Session], week: WooWorld
+) -> None:
+    """History read day by day brings the same sales and refunds, balanced and reconciled."""
+    vault = Vault([new_key()])
+    connection_id = set_up(books, week, vault)
+    clock = ManualClock(week.clock() + timedelta(days=1))
+    backfills = Backfills(books, clock)
+    first = START.date() - timedelta(days=1)
+    job = backfills.start(TENANT, "woocommerce", first, first + timedelta(days=8))
+    with books() as session:
+        opened = Connections(session, TENANT, vault).opened(connection_id)
+    client = source().connect(opened, week.transport)
+    done = backfills.run(job, client)
+    client.close()
+    assert done.state is BackfillState.DONE
+    engine = Engine(books, clock)
+    counts = engine.take_in(TENANT)
+    assert counts[RecordState.QUARANTINED.value] == 0
+    assert counts[RecordState.PARKED.value] == 0
+    clock.advance(timedelta(days=2))
+    engine.run_until_idle(TENANT, max_ticks=50)
+    kinds = assert_balanced_and_reconciled(books, week)
+    assert kinds["sale"] == len(paid_orders(week))
+    assert kinds["refund"] == sum(len(r) for r in week.shop.data.refunds.values())
