@@ -15,7 +15,7 @@ from salesync.connectors.ledger.destination import NAME as LEDGER
 from salesync.connectors.registry import destinations, sources
 from salesync.domain.errors import SyncError
 from salesync.engine.sweep import Sweeper
-from salesync.engine.wiring import configured_engine
+from salesync.engine.wiring import configured_engine, incident_log
 from salesync.store.repositories import Connections, Locations
 from salesync.store.tables import ConnectionRow, SourceCursorRow
 
@@ -138,7 +138,9 @@ def sweep(
         with factory() as session:
             require_tenant(session, tenant)
             chosen = connection_id(session, tenant, connection) if connection else None
-        sweeper = Sweeper(factory, system_clock, cfg.vault())
+        sweeper = Sweeper(
+            factory, system_clock, cfg.vault(), incidents=incident_log(cfg, system_clock)
+        )
         try:
             if chosen:
                 reports = {chosen: sweeper.sweep(tenant, chosen)}
