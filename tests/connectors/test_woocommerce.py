@@ -53,7 +53,7 @@ from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.woocommerce import RateLimit
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Connections, Locations, Tenants
-from salesync.store.tables import NoticeRow, QueuedDocumentRow
+from salesync.store.tables import InboxRecordRow, NoticeRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
 # A vector computed apart from salesync: printf '{"id":1}' | openssl dgst -sha256
@@ -284,7 +284,11 @@ def test_server_errors_and_lost_answers_are_retried_and_never_leak_httpx(world: 
 
 def test_a_bad_store_url_or_sweep_since_is_refused_with_a_problem(world: WooWorld) -> None:
     """Settings that cannot be used say which one and how to write it."""
-    for settings in ({"store_url": "shop.example"}, {"sweep_since": "yesterday"}):
+    for settings in (
+        {"store_url": "shop.example"},
+        {"store_url": "http://shop.example"},
+        {"sweep_since": "yesterday"},
+    ):
         with pytest.raises(ValidationError) as caught:
             source().connect(world.connection(**settings), world.transport)
         assert caught.value.problems[0].path == next(iter(settings))
@@ -360,6 +364,19 @@ def test_a_malformed_order_names_every_problem_and_its_path(traded: WooWorld) ->
     assert {"total", "line_items[0].quantity", "currency"} <= paths
 
 
+def test_a_refund_that_names_no_items_is_refused_saying_what_to_do(traded: WooWorld) -> None:
+    """An amount-only refund cannot be split into what was given back: it is held with a
+    problem naming the fix, not guessed."""
+    record = next(r for r, t in records_of(traded, "orders") if isinstance(t, Refund))
+    wrapped = json.loads(record.payload)
+    wrapped["refund"] |= {"line_items": [], "shipping_lines": []}
+    context = traded.connection().context("woocommerce")
+    with pytest.raises(ValidationError) as caught:
+        source().translate("order_refund", json.dumps(wrapped), context)
+    [problem] = caught.value.problems
+    assert (problem.code, problem.path) == ("refund_without_items", "refund.line_items")
+
+
 def test_an_unmapped_channel_falls_back_to_the_default_location(traded: WooWorld) -> None:
     """An order from a channel not in the mapping is booked at the default location."""
     record = next(r for r, t in records_of(traded, "orders") if isinstance(t, Sale))
@@ -414,13 +431,11 @@ def test_a_webhook_disabled_by_failed_deliveries_is_restored_and_its_orders_swep
         [notice] = session.scalars(select(NoticeRow)).all()
     assert notice.recipient == "owner@shop.example"
     assert "turned it back on" in notice.body
-    swept = {
-        json.loads(r.payload)["id"]
-        for r in sweep_stream(
-            source().connect(world.connection(), world.transport).fetch, "orders", None
-        )[0]
-        if r.record_type == "order"
-    }
+    with books() as session:
+        stored = session.scalars(
+            select(InboxRecordRow.payload).where(InboxRecordRow.record_type == "order")
+        ).all()
+    swept = {json.loads(payload)["id"] for payload in stored}
     lost = {
         json.loads(d.body)["id"]
         for d in world.delivered

@@ -279,3 +279,18 @@ def test_a_week_of_trading_adds_up_order_by_order(woo: Shop) -> None:
         r["id"] for r in woo.shop.data.refunds[order_id]
     ]
     assert json.loads(woo.api.get(f"/orders/{order_id}").content)["refunds"]
+
+
+def test_deliveries_lost_on_the_way_never_arrive_and_count_as_nothing(woo: Shop) -> None:
+    """The chaos control drops deliveries before they are sent: none arrive, and the
+    webhook keeps no failures for them."""
+    webhook = subscribe(woo)
+    deliver_due(woo.shop)
+    bare = httpx.Client(transport=woo.transport, base_url="https://shop.example")
+    assert bare.post("/_sandbox/webhooks/chaos", json={"drop_next": 1000}).status_code == 200
+    woo.received.clear()
+    woo.trade(8)
+    assert bare.post("/_sandbox/webhooks/deliver").json() == []
+    assert woo.received == []
+    assert woo.shop.deliveries.dropped
+    assert woo.shop.failures[int(str(webhook["id"]))] == 0

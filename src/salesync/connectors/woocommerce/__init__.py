@@ -54,12 +54,21 @@ def _refused(setting: str, fix: str, message: str) -> ValidationError:
 
 
 def _store_url(settings: Mapping[str, Any]) -> str:
+    """The shop's address. WooCommerce takes a key pair as Basic credentials or query
+    parameters only over HTTPS (plain HTTP needs OAuth 1.0a signatures), so a plain
+    address is refused unless it is this machine's (a sandbox, a local test shop)."""
     url = settings.get("store_url")
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         raise _refused(
             "store_url",
             "write the shop's address, such as https://shop.example",
             f"store_url {url!r}",
+        )
+    if url.startswith("http://") and httpx.URL(url).host not in ("localhost", "127.0.0.1", "::1"):
+        raise _refused(
+            "store_url",
+            "use the shop's https:// address: WooCommerce accepts API keys only over HTTPS",
+            f"store_url {url!r} is not HTTPS",
         )
     return url
 

@@ -187,12 +187,8 @@ class WooClient:
                     found.append((made, SourceRecord(ORDER_REFUND, dumps(refund))))
         # A refund in the window may belong to an order placed long before it; the refund
         # changed that order, so it is among the orders modified since the window opened.
-        older = {
-            **params,
-            "after": "",
-            "before": wc_param(start - PAY_SLACK),
-            "modified_after": wc_param(start - SECOND),
-        }
+        older = {k: v for k, v in params.items() if k != "after"}
+        older |= {"before": wc_param(start - PAY_SLACK), "modified_after": wc_param(start - SECOND)}
         for order in self.api.listed("/orders", "orders.list", older):
             for refund in self._refunds(order):
                 made = gmt(refund["refund"], "created")

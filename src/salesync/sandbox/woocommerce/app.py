@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from salesync.sandbox.controls import attempt_json, fault_routes
+from salesync.sandbox.controls import ChaosRequest, attempt_json, fault_routes
 from salesync.sandbox.delivery import deliver
 from salesync.sandbox.faults import BEFORE
 from salesync.sandbox.woocommerce import errors, notify
@@ -53,6 +53,14 @@ def create_app(shop: WooShop | None = None) -> FastAPI:
     @app.post("/_sandbox/webhooks/deliver")
     def deliver_webhooks() -> list[dict[str, Any]]:
         return [attempt_json(a) for a in notify.deliver_due(shop)]
+
+    @app.post("/_sandbox/webhooks/chaos")
+    def chaos(body: ChaosRequest) -> dict[str, int]:
+        """Lose, repeat or hold back the next deliveries."""
+        shop.deliveries.drop_next(body.drop_next)
+        shop.deliveries.duplicate_next(body.duplicate_next)
+        shop.deliveries.delay_next(body.delay_next, timedelta(seconds=body.delay_seconds))
+        return {"pending": len(shop.deliveries.pending())}
 
     @app.api_route(f"{BASE}/{{rest:path}}", methods=["GET", "POST", "PUT", "DELETE"])
     async def unknown(rest: str) -> Response:
