@@ -229,7 +229,7 @@ def test_a_limit_that_outlasts_the_budget_goes_up_as_transient(world: WooWorld) 
         client.fetch("orders", None)
     client.close()
     assert caught.value.retry_after == 7
-    assert caught.value.code == "woocommerce_rest_rate_limit_exceeded"
+    assert caught.value.code == "rate_limit_exceeded"
 
 
 def test_a_revoked_key_asks_the_merchant_for_a_new_one(world: WooWorld) -> None:

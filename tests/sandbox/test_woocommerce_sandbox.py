@@ -159,6 +159,8 @@ def test_the_limiter_answers_429_with_its_headers_until_the_window_resets(woo: S
     limited = woo.api.get("/products")
     assert limited.status_code == 429
     assert limited.headers["ratelimit-retry-after"] == "10"
+    assert limited.headers["ratelimit-reset"] == str(int(woo.clock().timestamp()) + 10)
+    assert limited.json()["code"] == "rate_limit_exceeded"
     assert limited.json()["data"]["status"] == 429
     woo.clock.advance(timedelta(seconds=10))
     assert woo.api.get("/products").status_code == 200

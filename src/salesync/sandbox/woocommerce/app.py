@@ -78,22 +78,23 @@ def _serve(
     authorization: str | None,
     query: dict[str, str],
 ) -> Response:
+    now = int(shop.now().timestamp())
     try:
         key = caller(shop, authorization, query, action)
         decision = shop.window.acquire(key.consumer_key)
-        reset = max(int(decision.retry_after.total_seconds() + 0.999), 1)
+        wait = max(int(decision.retry_after.total_seconds() + 0.999), 1)
         if not decision.allowed:
-            raise errors.rate_limited(shop.rate_limit.limit, reset, reset)
+            raise errors.rate_limited(shop.rate_limit.limit, wait, now + wait)
     except WooError as error:
         return error.response()
     limits = {
         "RateLimit-Limit": str(shop.rate_limit.limit),
         "RateLimit-Remaining": str(decision.remaining),
-        "RateLimit-Reset": str(shop.rate_limit.seconds),
+        "RateLimit-Reset": str(now + shop.rate_limit.seconds),
     }
     fault = shop.faults.take(operation)
     if fault is not None and fault.kind in BEFORE:
-        return errors.before_fault(fault)
+        return errors.before_fault(fault, now)
     with shop.lock:
         try:
             body, headers = work(query)

@@ -84,28 +84,30 @@ def no_route() -> WooError:
     return WooError(404, "rest_no_route", "No route was found matching the URL and request method.")
 
 
-def rate_limited(limit: int, retry_after: int, reset: int) -> WooError:
-    """WooCommerce's limiter's 429 and headers
+def rate_limited(limit: int, retry_after: int, reset_at: int) -> WooError:
+    """WooCommerce's limiter's 429: ``rate_limit_exceeded``, the seconds to wait in
+    ``RateLimit-Retry-After`` and the Unix time of the reset in ``RateLimit-Reset``
     (https://developer.woocommerce.com/docs/apis/store-api/rate-limiting)."""
     error = WooError(
         429,
-        "woocommerce_rest_rate_limit_exceeded",
+        "rate_limit_exceeded",
         f"Too many requests. Please wait {retry_after} seconds before trying again.",
     )
     error.headers = {
         "RateLimit-Limit": str(limit),
         "RateLimit-Remaining": "0",
-        "RateLimit-Reset": str(reset),
+        "RateLimit-Reset": str(reset_at),
         "RateLimit-Retry-After": str(retry_after),
     }
     return error
 
 
-def before_fault(fault: Fault) -> Response:
-    """The answer for a fault armed to stop the request before any work."""
+def before_fault(fault: Fault, now: int) -> Response:
+    """The answer for a fault armed to stop the request before any work; ``now`` is the
+    Unix time."""
     if fault.kind is FaultKind.RATE_LIMITED:
         seconds = max(int(fault.retry_after), 1)
-        return rate_limited(25, seconds, seconds).response()
+        return rate_limited(25, seconds, now + seconds).response()
     if fault.kind is FaultKind.UNAUTHORIZED:
         return bad_key().response()
     if fault.status >= 502:
