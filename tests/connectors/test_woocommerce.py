@@ -294,6 +294,26 @@ def test_a_bad_store_url_or_sweep_since_is_refused_with_a_problem(world: WooWorl
         assert caught.value.problems[0].path == next(iter(settings))
 
 
+def test_a_sweep_from_its_cursor_gives_exactly_what_changed_since(world: WooWorld) -> None:
+    """After more trading, resuming at the cursor brings every order changed since the
+    first sweep and none that did not change."""
+    client = source().connect(world.connection(), world.transport)
+    _, cursor = sweep_stream(client.fetch, "orders", None)
+    swept_at = world.clock()
+    world.trade(swept_at + timedelta(hours=4))
+    again, _ = sweep_stream(client.fetch, "orders", cursor)
+    client.close()
+    ids = {json.loads(r.payload)["id"] for r in again if r.record_type == "order"}
+    changed = {
+        o["id"]
+        for o in world.shop.data.orders.values()
+        if o["status"] != "trash"
+        and o["date_modified_gmt"] > swept_at.replace(tzinfo=None).isoformat()
+    }
+    assert changed
+    assert ids == changed
+
+
 # -- translation ---------------------------------------------------------------------------
 
 

@@ -134,8 +134,11 @@ class WooClient:
         }
         answer = self.api.get("/customers", "customers.list", params)
         found = items(answer)
+        # Changes in the watermark's own second are read again (a customer saved later in
+        # that second would be lost otherwise); an unchanged one is the same payload, which
+        # the inbox keeps once.
         changed = [
-            c for c in found if at.since is None or (gmt(c, "modified") or at.since) > at.since
+            c for c in found if at.since is None or (gmt(c, "modified") or at.since) >= at.since
         ]
         stamps = [m for c in found if (m := gmt(c, "modified")) is not None]
         high = max([*stamps, *([at.high] if at.high else [])], default=None)
