@@ -195,6 +195,28 @@ def test_order_deliveries_carry_the_order_under_its_delivery_id(traded: WooWorld
     assert json.loads(record.payload)["id"] == json.loads(delivery.body)["id"]
 
 
+def test_a_delivery_sent_twice_is_kept_once(books: sessionmaker[Session], world: WooWorld) -> None:
+    """A delivery repeated with its delivery id reaches the inbox once."""
+    vault = Vault([new_key()])
+    connection_id = set_up(books, world, vault)
+    world.shop.deliveries.duplicate_next(1)
+    world.delivered.clear()
+    world.activity.counter_sale()
+    world.deliver()
+    first, second = world.delivered
+    assert first.body == second.body
+    engine = Engine(books, world.clock)
+    received = [
+        engine.receive(
+            TENANT, "woocommerce", r.record_type, r.payload,
+            event_id=r.event_id, connection_id=connection_id,
+        )
+        for d in (first, second)
+        for r in source().verify(d, world.connection()).records
+    ]  # fmt: skip
+    assert [r.is_duplicate for r in received] == [False, True]
+
+
 # -- the REST API --------------------------------------------------------------------------
 
 
