@@ -27,7 +27,7 @@ from salesync.config import Settings
 from salesync.domain.errors import SyncError
 from salesync.engine.runner import Engine, SyncNowReport, Ticking, TickReport
 from salesync.engine.sweep import Sweeper, SweepReport
-from salesync.engine.wiring import configured_engine, monitor
+from salesync.engine.wiring import configured_engine, incident_log, monitor
 from salesync.scale.dispatch import Queue
 from salesync.store.repositories import Connections
 
@@ -207,7 +207,9 @@ def sync_now(
             require_tenant(session, tenant)
             chosen = [connection_id(session, tenant, name) for name in connection or []]
             infos = {c.id: c for c in Connections(session, tenant, cfg.vault()).all()}
-        sweeper = Sweeper(factory, system_clock, cfg.vault())
+        sweeper = Sweeper(
+            factory, system_clock, cfg.vault(), incidents=incident_log(cfg, system_clock)
+        )
         try:
             if chosen:
                 swept = {c: sweeper.sweep(tenant, c) for c in chosen}

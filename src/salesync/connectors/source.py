@@ -204,6 +204,30 @@ class SourceClient(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SubscriptionRepair:
+    """A webhook subscription the provider had stopped, found by a sweep, and what salesync
+    did about it."""
+
+    topic: str
+    found: str
+    """The provider's state of it: ``disabled``, ``paused``, ``deleted``..."""
+    action: str
+    """``reactivated``, ``recreated``, or ``none`` when only the merchant may turn it on."""
+    message: str
+    """What happened, in plain words for the merchant."""
+
+
+@runtime_checkable
+class SubscriptionKeeper(Protocol):
+    """A client that can check its webhook subscriptions at the provider and repair them
+    (providers that switch a failing subscription off without telling anyone)."""
+
+    def keep_subscriptions(self) -> tuple[SubscriptionRepair, ...]:
+        """Repair what can be repaired; returns every subscription found stopped."""
+        ...
+
+
 @runtime_checkable
 class Source(Protocol):
     """A kind of source, registered once under its name (an ``salesync.sources`` entry

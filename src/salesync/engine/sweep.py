@@ -17,12 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.registry import SourceRegistry, sources
-from salesync.connectors.source import Page, SourceClient
+from salesync.connectors.source import Page, SourceClient, SubscriptionKeeper, SubscriptionRepair
+from salesync.domain.errors import ErrorKind, SyncError
 from salesync.engine.inbox import Inbox
+from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.runs import recorded
 from salesync.store.repositories import Connections
 from salesync.store.tables import ConnectionRow, SourceCursorRow
 from salesync.store.vault import Vault
+
+WEBHOOK_STOPPED = "webhook_stopped"
 
 
 @dataclass(slots=True)
@@ -31,6 +35,8 @@ class SweepReport:
     records: int = 0
     duplicates: int = 0
     cursors: dict[str, str | None] = field(default_factory=dict)
+    repairs: tuple[SubscriptionRepair, ...] = ()
+    """Webhook subscriptions found stopped at the provider before the streams were read."""
 
 
 class Sweeper:
@@ -42,14 +48,18 @@ class Sweeper:
         *,
         registry: SourceRegistry | None = None,
         transport: Callable[[str], httpx.BaseTransport | None] | None = None,
+        incidents: IncidentLog | None = None,
     ) -> None:
         """``transport`` gives the HTTP transport for a provider name (a sandbox in process
-        for tests and the demo); by default connectors open real connections."""
+        for tests and the demo); by default connectors open real connections.
+        ``incidents`` records the webhook subscriptions a sweep found stopped, which tells
+        the merchant."""
         self.factory = factory
         self.clock = clock
         self.vault = vault
         self.registry = registry
         self.transport = transport or (lambda provider: None)
+        self.incidents = incidents
 
     def client(self, tenant_id: str, connection_id: str) -> SourceClient:
         """An open client on the connection's account (the caller closes it)."""
@@ -81,12 +91,55 @@ class Sweeper:
             client = self.client(tenant_id, connection_id)
             try:
                 source = (self.registry or sources()).get(client.name)
+                if isinstance(client, SubscriptionKeeper):
+                    report.repairs = client.keep_subscriptions()
+                    self._tell(tenant_id, connection_id, client.name, report.repairs)
                 for stream in streams or source.capabilities.streams:
                     self._stream(tenant_id, client, stream, report, max_pages)
             finally:
                 client.close()
             run.update(pages=report.pages, records=report.records, duplicates=report.duplicates)
         return report
+
+    def _tell(
+        self,
+        tenant_id: str,
+        connection_id: str,
+        provider: str,
+        repairs: tuple[SubscriptionRepair, ...],
+    ) -> None:
+        """One incident for the subscriptions found stopped; its ticket tells the merchant.
+        The sweep that follows brings in what the lost deliveries carried."""
+        if not repairs or self.incidents is None:
+            return
+        topics = ", ".join(sorted(r.topic for r in repairs))
+        error = SyncError(
+            f"{provider} webhook subscriptions were found stopped: {topics}",
+            user_message=" ".join(r.message for r in repairs)
+            + " salesync's sweep fetches anything they missed.",
+            kind=ErrorKind.TRANSIENT,
+            code=WEBHOOK_STOPPED,
+            provider=provider,
+            operation="webhooks.keep",
+            connection=connection_id,
+            details={
+                "repairs": [
+                    {"topic": r.topic, "found": r.found, "action": r.action} for r in repairs
+                ]
+            },
+        )
+        with self.factory() as session, session.begin():
+            self.incidents.record(
+                session,
+                tenant_id,
+                Failure(
+                    error=error,
+                    stage="connector",
+                    subject=f"connection:{connection_id}",
+                    failed_at=self.clock(),
+                    connection_id=connection_id,
+                ),
+            )
 
     def _stream(
         self,
