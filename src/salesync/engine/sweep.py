@@ -9,7 +9,7 @@ crash resumes at the first page not committed and a page read twice finds duplic
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import httpx
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.registry import SourceRegistry, sources
 from salesync.connectors.source import Page, SourceClient
+from salesync.connectors.tokens import ConnectionTokens, TokenManager
 from salesync.engine.inbox import Inbox
 from salesync.engine.runs import recorded
 from salesync.store.repositories import Connections
@@ -42,9 +43,12 @@ class Sweeper:
         *,
         registry: SourceRegistry | None = None,
         transport: Callable[[str], httpx.BaseTransport | None] | None = None,
+        tokens: TokenManager | None = None,
     ) -> None:
         """``transport`` gives the HTTP transport for a provider name (a sandbox in process
-        for tests and the demo); by default connectors open real connections."""
+        for tests and the demo); by default connectors open real connections. With
+        ``tokens``, connectors refresh (and persist) a connection's rotating tokens."""
+        self.tokens = tokens
         self.factory = factory
         self.clock = clock
         self.vault = vault
@@ -57,6 +61,8 @@ class Sweeper:
             connections = Connections(session, tenant_id, self.vault)
             info = connections.info(connection_id)
             opened = connections.opened(connection_id)
+        if self.tokens is not None:
+            opened = replace(opened, token=ConnectionTokens(self.tokens, tenant_id, connection_id))
         source = (self.registry or sources()).get(info.provider)
         return source.connect(opened, self.transport(info.provider))
 
