@@ -4,8 +4,11 @@ X-Series' own: sales by status, returns, the version sweep behind unreliable web
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,15 +33,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.ledger.books import LedgerBooks
-from salesync.connectors.lightspeed_x import LightspeedXSource
+from salesync.connectors.lightspeed_x import LightspeedXSource, token_refresher
 from salesync.connectors.lightspeed_x.client import LightspeedXClient
 from salesync.connectors.lightspeed_x.webhooks import SIGNATURE_HEADER
 from salesync.connectors.source import (
+    ForgedWebhookError,
     Skip,
     SourceConnection,
     SourceRecord,
     Translated,
+    WebhookRequest,
 )
+from salesync.connectors.tokens import TokenManager
 from salesync.domain.documents import (
     Customer,
     DocumentKind,
@@ -48,12 +54,22 @@ from salesync.domain.documents import (
     Tenant,
     document_id,
 )
+from salesync.domain.errors import (
+    AuthError,
+    BugError,
+    ErrorKind,
+    TransientError,
+    ValidationError,
+)
 from salesync.engine.inbox import RecordState
 from salesync.engine.reconcile import Reconciler
 from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
+from salesync.sandbox.faults import FaultKind
+from salesync.sandbox.lightspeed_x import RateLimit
+from salesync.sandbox.oauth import OAuthError
 from salesync.store.repositories import Connections, Documents, Locations, Tenants
-from salesync.store.tables import QueuedDocumentRow
+from salesync.store.tables import ConnectionRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
 FINISHED = ("CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED")
@@ -342,3 +358,355 @@ def test_customers_products_and_closures_are_listed(
     closures = [t for r, t in documents if r.record_type == "register_closure"]
     assert closures
     assert all(isinstance(t, Skip) and "till" in t.reason for t in closures)
+
+
+def test_a_layby_posts_nothing_until_completed_then_comes_again_as_a_sale(
+    quiet: LightspeedWorld,
+) -> None:
+    """A new layby is skipped; once paid off, the sweep from the saved version brings the
+    same sale again, now a sale with the deposit and the final payment."""
+    world = quiet
+    layby = world.activity.sell("LAYBY")
+    world.reissue()
+    connection = world.connection()
+    client = source_for(world).connect(connection, world.transport)
+    try:
+        first, cursor = sweep_stream(client.fetch, "sales", None)
+        assert [t for _, t in translate_all(first, connection)][-1] == Skip(
+            f"Lightspeed sale {layby.invoice_number} is on layby: the goods are held until "
+            "paid off; it posts once completed (LAYBY_CLOSED)"
+        )
+        world.clock.advance(timedelta(hours=20))
+        world.activity.settle()
+        again, _ = sweep_stream(client.fetch, "sales", cursor)
+    finally:
+        client.close()
+    [(_, sale)] = translate_all(again, connection)
+    assert isinstance(sale, Sale)
+    assert sale.external_id == layby.id
+    assert len(sale.payments) == 2
+    assert sale.paid == sale.grand_total
+    assert sale.occurred_at == START + timedelta(hours=20)
+
+
+def test_a_malformed_sale_names_every_problem_and_its_path(traded: LightspeedWorld) -> None:
+    """A sale that cannot be read lists each bad field with where it is."""
+    record = malformed()[0]
+    context = traded.connection().context("lightspeed_x")
+    with pytest.raises(ValidationError) as caught:
+        LightspeedXSource().translate(record.record_type, record.payload, context)
+    paths = {p.path for p in caught.value.problems}
+    assert {"sale.sale_date", "sale.total_price", "sale.line_items[0].product_id"} <= paths
+
+
+def test_a_return_without_its_sale_and_an_unknown_product_are_named(
+    traded: LightspeedWorld,
+) -> None:
+    """A return naming no sale, a line whose product is missing and an unmapped outlet are
+    all reported together."""
+    sale = {
+        "id": "S2",
+        "outlet_id": "elsewhere",
+        "status": "CLOSED",
+        "sale_date": "2026-03-02T01:00:00Z",
+        "total_price": -10,
+        "total_tax": -1.5,
+        "line_items": [
+            {
+                "id": "L1",
+                "product_id": "P404",
+                "quantity": -1,
+                "price": 10,
+                "price_total": -10,
+                "tax_total": -1.5,
+                "tax_id": "T1",
+            }
+        ],
+        "version": 9,
+    }
+    payload = json.dumps({"sale": sale, "currency": "NZD", "taxes": {}})
+    context = traded.connection().context("lightspeed_x")
+    with pytest.raises(ValidationError) as caught:
+        LightspeedXSource().translate("sale", payload, context)
+    codes = {p.code for p in caught.value.problems}
+    assert codes == {"return_without_sale", "unknown_product", "unmapped_location"}
+
+
+# -- webhooks ------------------------------------------------------------------------------
+
+FORM = (
+    b"payload=%7B%22id%22%3A%22c-1%22%2C%22customer_code%22%3A%22C001%22%2C"
+    b"%22first_name%22%3A%22Aroha%22%7D&type=customer.update"
+)
+
+
+def signed(body: bytes, secret: str, **headers: str) -> WebhookRequest:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return WebhookRequest(
+        "https://hooks.salesync.example/webhooks/lightspeed_x/conn-lsx",
+        {SIGNATURE_HEADER: f"signature={digest}, algorithm=HMAC-SHA256", **headers},
+        body,
+    )
+
+
+def test_a_delivery_is_checked_with_the_client_secret_over_the_raw_form(
+    traded: LightspeedWorld,
+) -> None:
+    """The HMAC-SHA256 of the raw form body under the add-on's client secret verifies; the
+    same under another app's secret, another algorithm or no secret at all does not."""
+    connection = traded.connection()
+    secret = traded.app.client_secret
+    webhook = LightspeedXSource().verify(signed(FORM, secret), connection)
+    assert webhook.topic == "customer.update"
+    [record] = webhook.records
+    customer = LightspeedXSource().translate(
+        record.record_type, record.payload, connection.context("lightspeed_x")
+    )
+    assert customer == Customer("lightspeed_x:c-1", TENANT, "Aroha")
+    other = traded.retailer.register_app()
+    sha1 = replace(
+        signed(FORM, secret),
+        headers={SIGNATURE_HEADER: signed(FORM, secret).headers[SIGNATURE_HEADER][:-6] + "SHA1"},
+    )
+    no_secret = replace(connection, credentials={"access_token": "x"})
+    for request, opened in (
+        (signed(FORM, other.client_secret), connection),
+        (sha1, connection),
+        (signed(FORM, secret), no_secret),
+    ):
+        with pytest.raises(ForgedWebhookError):
+            LightspeedXSource().verify(request, opened)
+
+
+def test_sale_updates_are_hints_and_repeats_share_an_event_id(traded: LightspeedWorld) -> None:
+    """A sale.update carries nothing to store (the sweep brings the sale whole) and a
+    delivery sent twice has one event id; customer updates carry their customer."""
+    source, connection = LightspeedXSource(), traded.connection()
+    webhooks = [source.verify(d, connection) for d in traded.delivered]
+    topics = {w.topic for w in webhooks}
+    assert {"sale.update", "customer.update", "register_closure.create"} <= topics
+    assert all(not w.records for w in webhooks if w.topic != "customer.update")
+    assert all(len(w.records) == 1 for w in webhooks if w.topic == "customer.update")
+    again = source.verify(traded.delivered[0], connection)
+    assert again.event_id == webhooks[0].event_id
+    assert len({w.event_id for w in webhooks}) == len(webhooks)
+
+
+def test_a_delivery_without_its_optional_type_is_told_by_its_payload(
+    traded: LightspeedWorld,
+) -> None:
+    """Lightspeed does not promise the type field; a customer's payload still reads as one."""
+    body = FORM.split(b"&type=")[0]
+    webhook = LightspeedXSource().verify(
+        signed(body, traded.app.client_secret), traded.connection()
+    )
+    assert webhook.topic == "customer.update"
+    assert webhook.records
+
+
+def test_a_genuine_delivery_that_cannot_be_read_is_a_validation_error(
+    traded: LightspeedWorld,
+) -> None:
+    """A signed body whose payload is not a JSON object is refused as unreadable."""
+    request = signed(b"payload=%5B1%2C2%5D&type=sale.update", traded.app.client_secret)
+    with pytest.raises(ValidationError) as caught:
+        LightspeedXSource().verify(request, traded.connection())
+    assert caught.value.problems[0].path == "payload"
+
+
+# -- rate limit, tokens and failures -------------------------------------------------------
+
+
+def test_the_rate_limit_is_waited_out_until_its_retry_after_date() -> None:
+    """Past 300 x registers + 50 requests, X-Series answers 429 with Retry-After as a date;
+    the client sleeps until then and reads on, spacing its calls as the window runs low."""
+    with lightspeed_world(seed=3, rate_limit=RateLimit(per_register=2, base=2)) as world:
+        world.trade(days=2)
+        limit = world.retailer.limit
+        assert limit == 2 * 4 + 2
+        sleeps: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+            world.wait(seconds)
+
+        client = LightspeedXSource(sleep=sleep, page_size=5).connect(
+            world.connection(), world.transport
+        )
+        before = world.clock()
+        try:
+            records = sweep_all(client)
+        finally:
+            client.close()
+        waited = world.clock() - before
+    sales = [r for r in records if r.record_type == "sale"]
+    assert len(sales) == len({json.loads(r.payload)["sale"]["id"] for r in sales}) > 10
+    assert waited >= timedelta(minutes=5)
+    assert any(s >= 60 for s in sleeps), "never waited for a Retry-After"
+    assert any(s == 300 / limit for s in sleeps), "never spaced calls near the limit"
+
+
+def test_a_limit_that_outlasts_the_budget_goes_up_as_transient(quiet: LightspeedWorld) -> None:
+    """A Retry-After beyond what one call may wait is handed to the engine to reschedule."""
+    with quiet.admin() as admin:
+        admin.post(
+            "/_sandbox/faults",
+            json={"operation": "sales.list", "kind": "rate_limited", "retry_after": 600},
+        )
+    client = source_for(quiet).connect(quiet.connection(), quiet.transport)
+    try:
+        with pytest.raises(TransientError) as caught:
+            client.fetch("sales", None)
+    finally:
+        client.close()
+    assert caught.value.retry_after == 600
+    assert caught.value.kind is ErrorKind.TRANSIENT
+
+
+@pytest.mark.parametrize("kind", ["server_error", "lost_response", "malformed"])
+def test_failures_are_asked_again_and_never_leak_httpx(quiet: LightspeedWorld, kind: str) -> None:
+    """A 503, a dropped answer or one cut short is retried, and the sweep completes."""
+    with quiet.admin() as admin:
+        admin.post("/_sandbox/faults", json={"operation": "customers.list", "kind": kind})
+    client = source_for(quiet).connect(quiet.connection(), quiet.transport)
+    try:
+        records, _ = sweep_stream(client.fetch, "customers", None)
+    finally:
+        client.close()
+    assert len(records) == len(quiet.retailer.customers)
+    assert quiet.retailer.faults.pending() == 0
+
+
+def test_questions_lightspeed_cannot_answer_are_bugs(quiet: LightspeedWorld) -> None:
+    """An unknown stream, an unreadable cursor and a 404 are salesync's bugs."""
+    client = source_for(quiet).connect(quiet.connection(), quiet.transport)
+    try:
+        for stream, cursor in (("consignments", None), ("sales", "v12")):
+            with pytest.raises(BugError):
+                client.fetch(stream, cursor)
+        with pytest.raises(BugError) as caught:
+            client._api.get("/api/2.0/products/none", "products.get")
+    finally:
+        client.close()
+    assert caught.value.code == "HTTP_404"
+
+
+def test_a_connection_needs_its_domain_prefix_and_a_token(quiet: LightspeedWorld) -> None:
+    """Without a domain prefix the setting is named; without a token, reconnecting is."""
+    bare = replace(quiet.connection(), settings={})
+    with pytest.raises(ValidationError) as caught:
+        LightspeedXSource().connect(bare)
+    assert caught.value.problems[0].path == "domain_prefix"
+    tokenless = replace(quiet.connection(), credentials={})
+    with pytest.raises(AuthError):
+        LightspeedXSource().connect(tokenless)
+
+
+def test_an_expired_token_with_no_store_asks_the_merchant_to_reconnect(
+    quiet: LightspeedWorld,
+) -> None:
+    """A day on, the access token is refused and nothing can refresh it here."""
+    connection = quiet.connection()
+    quiet.clock.advance(timedelta(days=1, minutes=1))
+    client = source_for(quiet).connect(connection, quiet.transport)
+    try:
+        with pytest.raises(AuthError) as caught:
+            client.fetch("customers", None)
+    finally:
+        client.close()
+    assert caught.value.code == "reconnect_required"
+    assert caught.value.kind is ErrorKind.AUTH
+
+
+def token_store(
+    factory: sessionmaker[Session], world: LightspeedWorld, vault: Vault
+) -> TokenManager:
+    """salesync's token store, refreshing at the retailer's token endpoint."""
+    return TokenManager(
+        factory,
+        vault,
+        world.clock,
+        lambda _: token_refresher(
+            world.retailer.domain_prefix,
+            world.app.client_id,
+            world.app.client_secret,
+            transport=world.transport,
+        ),
+    )
+
+
+def stored_credentials(factory: sessionmaker[Session], vault: Vault, connection_id: str) -> Any:
+    with factory() as session:
+        return Connections(session, TENANT, vault).credentials(connection_id)
+
+
+def test_an_expired_token_is_refreshed_and_the_rotated_refresh_token_kept(
+    factory: sessionmaker[Session], quiet: LightspeedWorld
+) -> None:
+    """A day on, the sweep refreshes once; the new refresh token is stored before use, the
+    one it replaced no longer works, and the stored one does."""
+    world = quiet
+    world.trade(days=1)
+    vault = Vault([new_key()])
+    connection = set_up(factory, world, vault)
+    replaced = world.refresh_token
+    world.clock.advance(timedelta(days=1, hours=1))
+    tokens = token_store(factory, world, vault)
+    sweeper = Sweeper(
+        factory, world.clock, vault, transport=lambda _: world.transport, tokens=tokens
+    )
+    assert sweeper.sweep(TENANT, connection.connection_id).records > 0
+    kept = stored_credentials(factory, vault, connection.connection_id)
+    assert kept["refresh_token"] != replaced
+    assert kept["access_token"] != world.access_token
+    with pytest.raises(OAuthError) as refused:
+        world.retailer.authority.refresh(world.app.client_id, replaced)
+    assert refused.value.error == "invalid_grant"
+    assert world.retailer.authority.refresh(world.app.client_id, kept["refresh_token"])
+
+
+def test_a_refused_token_is_refreshed_once_and_the_call_tried_again(
+    factory: sessionmaker[Session], quiet: LightspeedWorld
+) -> None:
+    """A 401 on a token salesync thought alive brings one refresh naming that token, and
+    the sweep carries on with the new one."""
+    world = quiet
+    vault = Vault([new_key()])
+    connection = set_up(factory, world, vault)
+    with world.admin() as admin:
+        admin.post("/_sandbox/faults", json={"operation": "sales.list", "kind": "unauthorized"})
+    sweeper = Sweeper(
+        factory,
+        world.clock,
+        vault,
+        transport=lambda _: world.transport,
+        tokens=token_store(factory, world, vault),
+    )
+    sweeper.sweep(TENANT, connection.connection_id, ("sales",))
+    kept = stored_credentials(factory, vault, connection.connection_id)
+    assert kept["refresh_token"] != world.refresh_token
+    assert world.retailer.faults.fired == [("sales.list", FaultKind.UNAUTHORIZED)]
+
+
+def test_a_revoked_add_on_pauses_the_connection_for_reconnecting(
+    factory: sessionmaker[Session], quiet: LightspeedWorld
+) -> None:
+    """Once the retailer removes the add-on, the refresh is refused: the connection waits
+    for the merchant to reconnect, with a link to do it."""
+    world = quiet
+    vault = Vault([new_key()])
+    connection = set_up(factory, world, vault)
+    world.retailer.authority.revoke_subject(world.retailer.id)
+    sweeper = Sweeper(
+        factory,
+        world.clock,
+        vault,
+        transport=lambda _: world.transport,
+        tokens=token_store(factory, world, vault),
+    )
+    with pytest.raises(AuthError) as caught:
+        sweeper.sweep(TENANT, connection.connection_id)
+    assert caught.value.code == "reconnect_required"
+    assert caught.value.help_url
+    with factory() as session:
+        assert session.get(ConnectionRow, connection.connection_id).status == "reconnect"

@@ -71,8 +71,9 @@ class RetryPolicy:
 
     attempts: int = 4
     first_wait: float = 1.0
-    longest_wait: float = 60.0
-    """A longer wait is not slept here: the engine reschedules the work."""
+    longest_wait: float = WINDOW_SECONDS
+    """A longer wait is not slept here: the engine reschedules the work. Up to one whole
+    window is waited out, since a window always reopens within five minutes."""
 
     def wait(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
