@@ -308,7 +308,7 @@ def test_a_paid_off_account_posts_every_payment_on_the_day_it_was_paid_off(
         assert sale.paid == sale.grand_total
         assert len(sale.payments) == len(raw["payments"])
         last = max(p["payment_date"] for p in raw["payments"])
-        assert sale.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ") == last
+        assert sale.occurred_at.isoformat() == last
 
 
 def test_a_return_is_a_refund_of_the_sale_it_came_from(

@@ -16,19 +16,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from salesync.sandbox.lightspeed_x.records import (
-    PENDING,
     CustomerRow,
-    LineItem,
     Outlet,
     ProductRow,
     Register,
     RegisterClosure,
-    SalePayment,
-    SaleRow,
     Tax,
     cents,
 )
 from salesync.sandbox.lightspeed_x.retailer import LightspeedRetailer
+from salesync.sandbox.lightspeed_x.sales import PENDING, LineItem, SalePayment, SaleRow
 
 TIP_SKU = "tip"
 CATALOG = (
@@ -204,8 +201,13 @@ class LightspeedActivity:
             note=f"Return of {sold.invoice_number}",
             line_items=[back],
         )
+        # A return starts as a parked sale naming the one it returns, and closes once the
+        # money is given back (https://x-series-api.lightspeedhq.com/docs/sales_returns).
+        sale.status = "SAVED"
+        r.save_sale(sale)
         tender_id, name = sold.payments[0].payment_type_id, sold.payments[0].name
         sale.payments = [SalePayment(_id(), tender_id, name, sale.total, now)]
+        sale.status = "CLOSED"
         return r.save_sale(sale)
 
     def settle(self) -> SaleRow | None:

@@ -28,10 +28,10 @@ from salesync.sandbox.lightspeed_x.records import (
     ProductRow,
     Register,
     RegisterClosure,
-    SaleRow,
     Tax,
     Versioned,
 )
+from salesync.sandbox.lightspeed_x.sales import SaleRow
 from salesync.sandbox.limits import FixedWindow, WindowDecision
 from salesync.sandbox.oauth import TokenAuthority, TokenPolicy
 
