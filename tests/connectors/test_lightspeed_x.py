@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -61,6 +62,7 @@ from salesync.domain.errors import (
     TransientError,
     ValidationError,
 )
+from salesync.engine.backfill import Backfills, BackfillState
 from salesync.engine.inbox import RecordState
 from salesync.engine.reconcile import Reconciler
 from salesync.engine.runner import Engine
@@ -710,3 +712,38 @@ def test_a_revoked_add_on_pauses_the_connection_for_reconnecting(
     assert caught.value.help_url
     with factory() as session:
         assert session.get(ConnectionRow, connection.connection_id).status == "reconnect"
+
+
+def test_a_backfill_of_the_week_posts_every_finished_sale_once_balanced(
+    factory: sessionmaker[Session], quiet: LightspeedWorld
+) -> None:
+    """History by day windows brings every finished sale and return of the week, each
+    posted once, in balanced books."""
+    world = quiet
+    world.trade(days=7)
+    vault = Vault([new_key()])
+    connection = set_up(factory, world, vault)
+    backfills = Backfills(factory, world.clock)
+    first = START.date()
+    job = backfills.start(TENANT, "lightspeed_x", first, first + timedelta(days=8))
+    client = source_for(world).connect(connection, world.transport)
+    try:
+        done = backfills.run(job, client)
+    finally:
+        client.close()
+    assert done.state is BackfillState.DONE
+    engine = Engine(factory, world.clock)
+    counts = engine.take_in(TENANT)
+    assert counts[RecordState.QUARANTINED.value] == 0
+    assert counts[RecordState.PARKED.value] == 0
+    world.clock.advance(timedelta(days=2))
+    engine.run_until_idle(TENANT, max_ticks=50)
+    sales = finished_sales(world)
+    with factory() as session:
+        kinds = Counter(session.scalars(select(QueuedDocumentRow.kind)).all())
+        balances = LedgerBooks(session, TENANT).trial_balance()
+    assert kinds == {
+        "sale": sum(1 for s in sales if not s.return_for),
+        "refund": sum(1 for s in sales if s.return_for),
+    }
+    assert sum(b.balance.to_minor() for b in balances) == 0

@@ -87,6 +87,35 @@ def test_a_refresh_hands_out_a_new_refresh_token_and_revokes_the_used_one(store:
     assert bad_client.json()["error"] == "invalid_client"
 
 
+def test_a_consented_code_is_redeemed_once_at_the_token_endpoint(store: Store) -> None:
+    """The consent redirect brings a code and the domain prefix; the code buys one token
+    pair, and a declined consent brings access_denied."""
+    redirect = "https://salesync.example/oauth/lightspeed"
+    asked = store.http.get(
+        "/connect",
+        params={"response_type": "code", "client_id": store.app.client_id,
+                "redirect_uri": redirect, "state": "s1"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert asked.status_code == 302
+    back = parse_qs(asked.headers["location"].split("?", 1)[1])
+    assert back["domain_prefix"] == ["kowhai"]
+    assert back["state"] == ["s1"]
+    code = back["code"][0]
+    grant = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect}
+    first = store.token(**grant)
+    assert first.status_code == 200
+    assert first.json()["refresh_token"]
+    assert store.token(**grant).json()["error"] == "invalid_grant"
+    store.http.post("/_sandbox/consent", json={"decline_next": 1})
+    declined = store.http.get(
+        "/connect",
+        params={"client_id": store.app.client_id, "redirect_uri": redirect},
+        follow_redirects=False,
+    )
+    assert "error=access_denied" in declined.headers["location"]
+
+
 def test_the_api_wants_a_live_bearer_token(store: Store) -> None:
     """No token, an unknown one, or one past its day is answered 401."""
     assert store.http.get("/api/2.0/sales").status_code == 401

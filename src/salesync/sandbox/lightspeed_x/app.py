@@ -13,13 +13,13 @@ import email.utils
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from salesync.sandbox.controls import delivery_routes, fault_routes
+from salesync.sandbox.controls import consent_routes, delivery_routes, fault_routes
 from salesync.sandbox.delivery import deliver
 from salesync.sandbox.faults import BEFORE, Fault, FaultKind
 from salesync.sandbox.lightspeed_x.records import Versioned
@@ -58,6 +58,7 @@ def create_app(retailer: LightspeedRetailer | None = None) -> FastAPI:
     app.state.retailer = retailer
     app.include_router(fault_routes(retailer.faults))
     app.include_router(delivery_routes(retailer.notifier.deliveries, topic_field="type"))
+    app.include_router(consent_routes(retailer.authority))
     _token_route(app, retailer)
     _api_routes(app, retailer)
     return app
@@ -85,6 +86,26 @@ def _before(retailer: LightspeedRetailer, fault: Fault) -> Response:
 
 
 def _token_route(app: FastAPI, retailer: LightspeedRetailer) -> None:
+    @app.get("/connect")
+    def connect(
+        client_id: str, redirect_uri: str, response_type: str = "code", state: str = ""
+    ) -> Response:
+        """The retailer signs in and allows the add-on (or, when told to, declines): back
+        to the app with a code and the store's domain prefix, whose token endpoint the
+        code is redeemed at (https://x-series-api.lightspeedhq.com/docs/authorization)."""
+        if response_type != "code":
+            query = {"error": "unsupported_response_type", "state": state}
+        elif not retailer.authority.consents():
+            query = {"error": "access_denied", "state": state}
+        else:
+            try:
+                code = retailer.authority.issue_code(client_id, redirect_uri, retailer.id)
+            except OAuthError as exc:
+                body = {"error": exc.error, "error_description": exc.description}
+                return _answer(retailer, exc.status, body, {})
+            query = {"code": code, "domain_prefix": retailer.domain_prefix, "state": state}
+        return RedirectResponse(f"{redirect_uri}?{urlencode(query)}", status_code=302)
+
     @app.post("/api/1.0/token")
     async def token(request: Request) -> Response:
         """The token endpoint: authorization_code and refresh_token grants, form encoded,

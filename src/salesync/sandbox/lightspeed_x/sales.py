@@ -12,7 +12,7 @@ from decimal import Decimal
 from salesync.sandbox.lightspeed_x.records import Json, Versioned, cents, number, stamp
 
 PENDING = frozenset({"ONACCOUNT", "LAYBY"})
-"""Sales whose goods left with a balance still owed (https://x-series-api.lightspeedhq.com/docs/sales_statuses)."""
+"""Sales not yet paid in full (https://x-series-api.lightspeedhq.com/docs/sales_statuses)."""
 STATES = {
     "CLOSED": "closed",
     "ONACCOUNT_CLOSED": "closed",
