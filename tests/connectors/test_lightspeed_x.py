@@ -68,8 +68,9 @@ from salesync.engine.reconcile import Reconciler
 from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
 from salesync.sandbox.faults import FaultKind
-from salesync.sandbox.lightspeed_x import RateLimit
+from salesync.sandbox.lightspeed_x import RateLimit, create_app
 from salesync.sandbox.oauth import OAuthError
+from salesync.sandbox.server import free_port, serving
 from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import ConnectionRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
@@ -747,3 +748,28 @@ def test_a_backfill_of_the_week_posts_every_finished_sale_once_balanced(
         "refund": sum(1 for s in sales if s.return_for),
     }
     assert sum(b.balance.to_minor() for b in balances) == 0
+
+
+def test_over_the_network_a_dropped_answer_is_asked_again_and_a_dead_host_is_transient(
+    quiet: LightspeedWorld,
+) -> None:
+    """Served under uvicorn, an answer cut off after the work is asked for again; a host
+    that does not answer is a transient error, never an httpx one."""
+    quiet.retailer.faults.arm("customers.list", FaultKind.LOST_RESPONSE)
+    waits: list[float] = []
+    source = LightspeedXSource(sleep=waits.append)
+    with serving(create_app(quiet.retailer)) as base:
+        client = source.connect(quiet.connection(base_url=base))
+        try:
+            records, _ = sweep_stream(client.fetch, "customers", None)
+        finally:
+            client.close()
+    assert len(records) == len(quiet.retailer.customers)
+    assert waits == [1.0]
+    gone = source.connect(quiet.connection(base_url=f"http://127.0.0.1:{free_port()}"))
+    try:
+        with pytest.raises(TransientError) as caught:
+            gone.fetch("customers", None)
+    finally:
+        gone.close()
+    assert caught.value.code == "network"
