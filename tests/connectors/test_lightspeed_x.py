@@ -23,6 +23,7 @@ from contract import (
     WebhookContract,
     sweep_stream,
 )
+from fastapi.testclient import TestClient
 from lightspeed_x_harness import (
     LOCATIONS,
     START,
@@ -33,6 +34,7 @@ from lightspeed_x_harness import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.api import create_app as create_api
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.connectors.lightspeed_x import LightspeedXSource, token_refresher
 from salesync.connectors.lightspeed_x.client import LightspeedXClient
@@ -773,3 +775,36 @@ def test_over_the_network_a_dropped_answer_is_asked_again_and_a_dead_host_is_tra
     finally:
         gone.close()
     assert caught.value.code == "network"
+
+
+def test_deliveries_reach_salesyncs_ingress_and_a_forged_one_is_refused(
+    factory: sessionmaker[Session], quiet: LightspeedWorld
+) -> None:
+    """The retailer's signed form posts are accepted by salesync's webhook endpoint and
+    their customers taken in; the same post with its body changed is answered 401."""
+    world = quiet
+    vault = Vault([new_key()])
+    connection = set_up(factory, world, vault)
+    for subscription in world.retailer.notifier.subscriptions.values():
+        subscription.active = False
+    url = f"https://hooks.salesync.example/webhooks/{connection.connection_id}"
+    for topic in ("sale.update", "customer.update"):
+        world.retailer.subscribe(world.app.client_id, url, topic)
+    api = create_api(factory, world.clock, vault)
+    with TestClient(api, raise_server_exceptions=False) as ingress:
+        deliveries = world.retailer.notifier.deliveries
+        deliveries.use_client(ingress)
+        world.activity.change_customer()
+        world.trade(days=1)
+        attempts = [a for a in deliveries.attempts if a.url == url]
+        assert {a.topic for a in attempts} == {"sale.update", "customer.update"}
+        assert {a.status for a in attempts} == {200}
+        world.activity.change_customer()
+        [message] = [m for _, m, _ in deliveries.pending() if m.url == url]
+        forged = ingress.post(url, content=message.body + b"&x=1", headers=dict(message.headers))
+        assert forged.status_code == 401
+    counts = Engine(factory, world.clock).take_in(TENANT)
+    assert counts[RecordState.QUARANTINED.value] == 0
+    assert counts[RecordState.NORMALIZED.value] == sum(
+        1 for a in attempts if a.topic == "customer.update"
+    )
