@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -73,6 +74,7 @@ from salesync.sandbox.faults import FaultKind
 from salesync.sandbox.lightspeed_x import RateLimit, create_app
 from salesync.sandbox.oauth import OAuthError
 from salesync.sandbox.server import free_port, serving
+from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import ConnectionRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
@@ -93,6 +95,16 @@ def quiet() -> Iterator[LightspeedWorld]:
     """A fresh retailer that has not traded yet."""
     with lightspeed_world(seed=5) as fresh:
         yield fresh
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A migrated SQLite database, for tests about Lightspeed rather than the store (the
+    week's end to end and the contract run on PostgreSQL too)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'salesync.db'}")
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
 
 
 def source_for(world: LightspeedWorld) -> LightspeedXSource:
@@ -244,30 +256,30 @@ def test_a_week_at_two_outlets_reaches_balanced_books_that_reconcile_to_zero(
 
 
 def test_a_missed_lightspeed_webhook_is_caught_by_the_sweep(
-    factory: sessionmaker[Session], quiet: LightspeedWorld
+    db: sessionmaker[Session], quiet: LightspeedWorld
 ) -> None:
     """With every delivery dropped, each sweep from the saved version still brings every
     finished sale in as a sale or a refund."""
     world = quiet
     vault = Vault([new_key()])
-    connection = set_up(factory, world, vault)
+    connection = set_up(db, world, vault)
     world.deliver()
     world.delivered.clear()
     with world.admin() as admin:
         admin.post("/_sandbox/webhooks/chaos", json={"drop_next": 100_000})
-    engine = Engine(factory, world.clock)
-    sweeper = Sweeper(factory, world.clock, vault, transport=lambda _: world.transport)
+    engine = Engine(db, world.clock)
+    sweeper = Sweeper(db, world.clock, vault, transport=lambda _: world.transport)
     for days in (2, 3):
         world.trade(days=days)
         assert world.delivered == []
-        with factory() as session, session.begin():
+        with db() as session, session.begin():
             Connections(session, TENANT, vault).replace_credentials(
                 connection.connection_id, world.credentials()
             )
         sweeper.sweep(TENANT, connection.connection_id)
         counts = engine.take_in(TENANT)
         assert counts[RecordState.QUARANTINED.value] == 0
-        with factory() as session:
+        with db() as session:
             stored = Documents(session, TENANT)
             for sale in finished_sales(world):
                 kind = DocumentKind.REFUND if sale.return_for else DocumentKind.SALE
@@ -646,22 +658,20 @@ def stored_credentials(factory: sessionmaker[Session], vault: Vault, connection_
 
 
 def test_an_expired_token_is_refreshed_and_the_rotated_refresh_token_kept(
-    factory: sessionmaker[Session], quiet: LightspeedWorld
+    db: sessionmaker[Session], quiet: LightspeedWorld
 ) -> None:
     """A day on, the sweep refreshes once; the new refresh token is stored before use, the
     one it replaced no longer works, and the stored one does."""
     world = quiet
     world.trade(days=1)
     vault = Vault([new_key()])
-    connection = set_up(factory, world, vault)
+    connection = set_up(db, world, vault)
     replaced = world.refresh_token
     world.clock.advance(timedelta(days=1, hours=1))
-    tokens = token_store(factory, world, vault)
-    sweeper = Sweeper(
-        factory, world.clock, vault, transport=lambda _: world.transport, tokens=tokens
-    )
+    tokens = token_store(db, world, vault)
+    sweeper = Sweeper(db, world.clock, vault, transport=lambda _: world.transport, tokens=tokens)
     assert sweeper.sweep(TENANT, connection.connection_id).records > 0
-    kept = stored_credentials(factory, vault, connection.connection_id)
+    kept = stored_credentials(db, vault, connection.connection_id)
     assert kept["refresh_token"] != replaced
     assert kept["access_token"] != world.access_token
     with pytest.raises(OAuthError) as refused:
@@ -671,62 +681,62 @@ def test_an_expired_token_is_refreshed_and_the_rotated_refresh_token_kept(
 
 
 def test_a_refused_token_is_refreshed_once_and_the_call_tried_again(
-    factory: sessionmaker[Session], quiet: LightspeedWorld
+    db: sessionmaker[Session], quiet: LightspeedWorld
 ) -> None:
     """A 401 on a token salesync thought alive brings one refresh naming that token, and
     the sweep carries on with the new one."""
     world = quiet
     vault = Vault([new_key()])
-    connection = set_up(factory, world, vault)
+    connection = set_up(db, world, vault)
     with world.admin() as admin:
         admin.post("/_sandbox/faults", json={"operation": "sales.list", "kind": "unauthorized"})
     sweeper = Sweeper(
-        factory,
+        db,
         world.clock,
         vault,
         transport=lambda _: world.transport,
-        tokens=token_store(factory, world, vault),
+        tokens=token_store(db, world, vault),
     )
     sweeper.sweep(TENANT, connection.connection_id, ("sales",))
-    kept = stored_credentials(factory, vault, connection.connection_id)
+    kept = stored_credentials(db, vault, connection.connection_id)
     assert kept["refresh_token"] != world.refresh_token
     assert world.retailer.faults.fired == [("sales.list", FaultKind.UNAUTHORIZED)]
 
 
 def test_a_revoked_add_on_pauses_the_connection_for_reconnecting(
-    factory: sessionmaker[Session], quiet: LightspeedWorld
+    db: sessionmaker[Session], quiet: LightspeedWorld
 ) -> None:
     """Once the retailer removes the add-on, the refresh is refused: the connection waits
     for the merchant to reconnect, with a link to do it."""
     world = quiet
     vault = Vault([new_key()])
-    connection = set_up(factory, world, vault)
+    connection = set_up(db, world, vault)
     world.retailer.authority.revoke_subject(world.retailer.id)
     sweeper = Sweeper(
-        factory,
+        db,
         world.clock,
         vault,
         transport=lambda _: world.transport,
-        tokens=token_store(factory, world, vault),
+        tokens=token_store(db, world, vault),
     )
     with pytest.raises(AuthError) as caught:
         sweeper.sweep(TENANT, connection.connection_id)
     assert caught.value.code == "reconnect_required"
     assert caught.value.help_url
-    with factory() as session:
+    with db() as session:
         assert session.get(ConnectionRow, connection.connection_id).status == "reconnect"
 
 
 def test_a_backfill_of_the_week_posts_every_finished_sale_once_balanced(
-    factory: sessionmaker[Session], quiet: LightspeedWorld
+    db: sessionmaker[Session], quiet: LightspeedWorld
 ) -> None:
     """History by day windows brings every finished sale and return of the week, each
     posted once, in balanced books."""
     world = quiet
     world.trade(days=7)
     vault = Vault([new_key()])
-    connection = set_up(factory, world, vault)
-    backfills = Backfills(factory, world.clock)
+    connection = set_up(db, world, vault)
+    backfills = Backfills(db, world.clock)
     first = START.date()
     job = backfills.start(TENANT, "lightspeed_x", first, first + timedelta(days=8))
     client = source_for(world).connect(connection, world.transport)
@@ -735,14 +745,14 @@ def test_a_backfill_of_the_week_posts_every_finished_sale_once_balanced(
     finally:
         client.close()
     assert done.state is BackfillState.DONE
-    engine = Engine(factory, world.clock)
+    engine = Engine(db, world.clock)
     counts = engine.take_in(TENANT)
     assert counts[RecordState.QUARANTINED.value] == 0
     assert counts[RecordState.PARKED.value] == 0
     world.clock.advance(timedelta(days=2))
     engine.run_until_idle(TENANT, max_ticks=50)
     sales = finished_sales(world)
-    with factory() as session:
+    with db() as session:
         kinds = Counter(session.scalars(select(QueuedDocumentRow.kind)).all())
         balances = LedgerBooks(session, TENANT).trial_balance()
     assert kinds == {
@@ -778,19 +788,19 @@ def test_over_the_network_a_dropped_answer_is_asked_again_and_a_dead_host_is_tra
 
 
 def test_deliveries_reach_salesyncs_ingress_and_a_forged_one_is_refused(
-    factory: sessionmaker[Session], quiet: LightspeedWorld
+    db: sessionmaker[Session], quiet: LightspeedWorld
 ) -> None:
     """The retailer's signed form posts are accepted by salesync's webhook endpoint and
     their customers taken in; the same post with its body changed is answered 401."""
     world = quiet
     vault = Vault([new_key()])
-    connection = set_up(factory, world, vault)
+    connection = set_up(db, world, vault)
     for subscription in world.retailer.notifier.subscriptions.values():
         subscription.active = False
     url = f"https://hooks.salesync.example/webhooks/{connection.connection_id}"
     for topic in ("sale.update", "customer.update"):
         world.retailer.subscribe(world.app.client_id, url, topic)
-    api = create_api(factory, world.clock, vault)
+    api = create_api(db, world.clock, vault)
     with TestClient(api, raise_server_exceptions=False) as ingress:
         deliveries = world.retailer.notifier.deliveries
         deliveries.use_client(ingress)
@@ -803,7 +813,7 @@ def test_deliveries_reach_salesyncs_ingress_and_a_forged_one_is_refused(
         [message] = [m for _, m, _ in deliveries.pending() if m.url == url]
         forged = ingress.post(url, content=message.body + b"&x=1", headers=dict(message.headers))
         assert forged.status_code == 401
-    counts = Engine(factory, world.clock).take_in(TENANT)
+    counts = Engine(db, world.clock).take_in(TENANT)
     assert counts[RecordState.QUARANTINED.value] == 0
     assert counts[RecordState.NORMALIZED.value] == sum(
         1 for a in attempts if a.topic == "customer.update"
