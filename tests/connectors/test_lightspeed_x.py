@@ -818,3 +818,23 @@ def test_deliveries_reach_salesyncs_ingress_and_a_forged_one_is_refused(
     assert counts[RecordState.NORMALIZED.value] == sum(
         1 for a in attempts if a.topic == "customer.update"
     )
+
+
+def test_a_sale_of_a_product_lightspeed_no_longer_has_is_refused_naming_the_line(
+    quiet: LightspeedWorld,
+) -> None:
+    """When a line's product cannot be found, the sale is not posted under a made-up SKU:
+    it is refused with the line's path."""
+    world = quiet
+    sale = world.activity.sell("CLOSED")
+    del world.retailer.products[sale.line_items[0].product_id]
+    client = source_for(world).connect(world.connection(), world.transport)
+    try:
+        [record], _ = sweep_stream(client.fetch, "sales", None)
+    finally:
+        client.close()
+    context = world.connection().context("lightspeed_x")
+    with pytest.raises(ValidationError) as caught:
+        LightspeedXSource().translate(record.record_type, record.payload, context)
+    [problem] = caught.value.problems
+    assert (problem.code, problem.path) == ("unknown_product", "sale.line_items[0].product_id")

@@ -137,7 +137,9 @@ class LightspeedXClient:
             body = {
                 "sale": row,
                 "currency": self._retailer_currency(),
-                "products": {i: self._product_facts(i) for i in sorted(ids) if i},
+                "products": {
+                    i: facts for i in sorted(ids) if i and (facts := self._product_facts(i))
+                },
                 "taxes": self._tax_facts(),
             }
         elif stream == "products":
@@ -172,15 +174,22 @@ class LightspeedXClient:
             }
         return self._taxes
 
-    def _product_facts(self, product_id: str) -> Json:
+    def _product_facts(self, product_id: str) -> Json | None:
+        """A product's SKU, name and category; None when X-Series has no such product (the
+        sale is then refused naming the line, never posted under a made-up SKU)."""
         if self._products is None:
             self._products = {str(p["id"]): _facts(p) for p in self._all("products") if p.get("id")}
         if product_id not in self._products:
-            answer = self._api.get(f"/api/2.0/products/{product_id}", "products.get")
+            try:
+                answer = self._api.get(f"/api/2.0/products/{product_id}", "products.get")
+            except BugError as exc:
+                if exc.code != "HTTP_404":
+                    raise
+                return None
             product = answer.get("data")
             if isinstance(product, dict):
                 self._products[product_id] = _facts(product)
-        return self._products.get(product_id) or {"sku": product_id}
+        return self._products.get(product_id)
 
 
 def _facts(product: Json) -> Json:
