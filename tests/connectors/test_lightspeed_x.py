@@ -308,6 +308,29 @@ def test_open_parked_and_voided_sales_are_skipped_with_their_reason(
     assert set(reasons) <= {"ONACCOUNT", "LAYBY", "SAVED", "VOIDED"}
 
 
+def test_state_and_attributes_decide_and_the_legacy_status_stands_in_without_them(
+    documents: list[tuple[SourceRecord, Translated]], traded: LightspeedWorld
+) -> None:
+    """Read by state and attributes alone, or by the deprecated status alone, every sale
+    translates the same; a sale still awaiting delivery posts nothing yet."""
+    context = traded.connection().context("lightspeed_x")
+    source = LightspeedXSource()
+    for record, translated in documents:
+        if record.record_type != "sale":
+            continue
+        body = json.loads(record.payload)
+        for dropped in (("status",), ("state", "attributes")):
+            sale = {k: v for k, v in body["sale"].items() if k not in dropped}
+            again = json.dumps({**body, "sale": sale})
+            assert source.translate("sale", again, context) == translated, dropped
+    record = next(r for r, t in documents if isinstance(t, Sale))
+    body = json.loads(record.payload)
+    body["sale"] |= {"state": "pending", "attributes": ["delivery"]}
+    waiting = source.translate("sale", json.dumps(body), context)
+    assert isinstance(waiting, Skip)
+    assert "delivery" in waiting.reason
+
+
 def test_a_paid_off_account_posts_every_payment_on_the_day_it_was_paid_off(
     documents: list[tuple[SourceRecord, Translated]],
 ) -> None:
@@ -391,7 +414,7 @@ def test_a_layby_posts_nothing_until_completed_then_comes_again_as_a_sale(
         first, cursor = sweep_stream(client.fetch, "sales", None)
         assert [t for _, t in translate_all(first, connection)][-1] == Skip(
             f"Lightspeed sale {layby.invoice_number} is on layby: the goods are held until "
-            "paid off; it posts once completed (LAYBY_CLOSED)"
+            "paid off; it posts once completed"
         )
         world.clock.advance(timedelta(hours=20))
         world.activity.settle()

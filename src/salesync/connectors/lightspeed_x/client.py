@@ -9,7 +9,7 @@ webhook never brought.
 
 Streams: ``sales`` (each with the currency, its products' facts and its taxes),
 ``customers``, ``products`` and ``register_closures``. ``history(start, end)`` reads the
-sales by version and keeps the finished ones dated in the window (X-Series has no date
+sales by version and keeps the closed ones dated in the window (X-Series has no date
 filter on its sale pages).
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from salesync.connectors.lightspeed_x.api import LightspeedApi
 from salesync.connectors.lightspeed_x.errors import PROVIDER
-from salesync.connectors.lightspeed_x.sales import FINISHED
+from salesync.connectors.lightspeed_x.standing import Standing, standing
 from salesync.connectors.source import Page, SourceConnection, SourceRecord
 from salesync.domain.errors import BugError
 
@@ -51,9 +51,19 @@ def _instant(raw: object) -> datetime | None:
         return None
 
 
+def _standing(sale: Json) -> Standing:
+    attributes = sale.get("attributes")
+    return standing(
+        str(sale.get("state") or ""),
+        [str(a) for a in attributes] if isinstance(attributes, list) else (),
+        str(sale.get("status") or ""),
+    )
+
+
 def occurred(sale: Json) -> datetime | None:
-    """When a finished sale counts: its sale date, or the day an open one was paid off."""
-    if sale.get("status") == "CLOSED":
+    """When a closed sale counts: its sale date, or the day an account or layby was paid
+    off."""
+    if not _standing(sale).paid_off:
         return _instant(sale.get("sale_date"))
     paid = [t for t in (_instant(p.get("payment_date")) for p in sale.get("payments") or []) if t]
     return max(paid, default=_instant(sale.get("updated_at")) or _instant(sale.get("sale_date")))
@@ -104,7 +114,7 @@ class LightspeedXClient:
             after = max(int(r.get("version") or after) for r in rows)
             for sale in rows:
                 when = occurred(sale)
-                if sale.get("status") in FINISHED and when is not None and start <= when < end:
+                if _standing(sale).closed and when is not None and start <= when < end:
                     found.append((when, self._record("sales", sale)))
         found.sort(key=lambda pair: pair[0])
         return iter([record for _, record in found])

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictStr, field_validator
 
+from salesync.connectors.lightspeed_x.standing import Standing, standing
 from salesync.domain.money import minor_unit
 
 
@@ -50,7 +51,10 @@ class LightspeedSale(LightspeedModel):
     user_id: str | None = None
     customer_id: str | None = None
     invoice_number: str | None = None
-    status: StrictStr
+    state: str | None = None
+    attributes: tuple[str, ...] = ()
+    status: str | None = None
+    """Deprecated for ``state`` and ``attributes``; read only when they are absent."""
     sale_date: AwareDatetime
     updated_at: AwareDatetime | None = None
     total_price: Decimal
@@ -60,6 +64,9 @@ class LightspeedSale(LightspeedModel):
     line_items: tuple[LineItem, ...] = ()
     payments: tuple[SalePayment, ...] = ()
     version: int
+
+    def standing(self) -> Standing:
+        return standing(self.state, self.attributes, self.status)
 
 
 class ProductFacts(LightspeedModel):

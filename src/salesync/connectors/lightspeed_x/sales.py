@@ -1,14 +1,15 @@
 """An X-Series sale as a salesync sale or refund, or a skip saying why it posts nothing.
 
-What posts is decided by the sale's status
-(https://x-series-api.lightspeedhq.com/docs/sales_statuses):
+What posts is decided by where the sale stands (``standing``), as X-Series documents its
+states (https://x-series-api.lightspeedhq.com/docs/sales_statuses):
 
-- ``CLOSED`` is a finished sale, posted when it happened (``sale_date``);
-- ``ONACCOUNT`` and ``LAYBY`` are open: the goods left (or wait) with money still owed.
-  They post nothing until paid off, when X-Series moves them to ``ONACCOUNT_CLOSED`` or
-  ``LAYBY_CLOSED``; then the whole sale posts, with every payment made towards it, on the
-  day it was paid off (its last payment);
-- ``SAVED`` (parked) and ``VOIDED`` sales post nothing.
+- a ``closed`` sale is finished, and posts when it happened (``sale_date``);
+- an on-account or layby sale is ``pending`` while money is still owed: the goods left
+  (or wait) unpaid. It posts nothing until paid off, when it closes; then the whole sale
+  posts, with every payment made towards it, on the day it was paid off (its last
+  payment);
+- ``parked`` and ``voided`` sales, and sales still awaiting pickup or delivery, post
+  nothing.
 
 A return is a closed sale whose lines have negative quantities and whose ``return_for``
 names the sale it returns; it becomes a refund linked to that sale. Prices are tax
@@ -41,15 +42,6 @@ from salesync.domain.documents import (
 from salesync.domain.money import Money, total
 
 SALE = "sale"
-FINISHED = ("CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED")
-OPEN = {
-    "ONACCOUNT": "is on account: the customer still owes part of it; it posts once paid "
-    "off (ONACCOUNT_CLOSED)",
-    "LAYBY": "is on layby: the goods are held until paid off; it posts once completed "
-    "(LAYBY_CLOSED)",
-    "SAVED": "is parked: nothing is sold until it is finished at the register",
-    "VOIDED": "was voided: nothing was sold",
-}
 
 
 def customer_ref(customer_id: str | None) -> str | None:
@@ -58,14 +50,16 @@ def customer_ref(customer_id: str | None) -> str | None:
 
 def sale_or_refund(record: SaleRecord, context: SourceContext) -> Sale | Refund | Skip:
     sale = record.sale
-    if sale.status in OPEN:
-        return Skip(f"Lightspeed sale {sale.invoice_number or sale.id} {OPEN[sale.status]}")
+    stands = sale.standing()
+    waiting = stands.waiting()
+    if waiting is not None:
+        return Skip(f"Lightspeed sale {sale.invoice_number or sale.id} {waiting}")
     problems = Problems(SALE)
-    if sale.status not in FINISHED:
+    if not stands.known:
         problems.add(
-            "unknown_status",
-            f"status {sale.status!r} is not one X-Series documents",
-            "sale.status",
+            "unknown_state",
+            f"state {stands.state!r} is not one X-Series documents",
+            "sale.state",
         )
     if not sale.line_items:
         problems.add("no_lines", "a closed sale has no line items", "sale.line_items")
@@ -122,7 +116,7 @@ def _payments(record: SaleRecord, sign: int) -> tuple[Payment, ...]:
 
 def _occurred(record: SaleRecord) -> datetime:
     sale = record.sale
-    if sale.status == "CLOSED":
+    if not sale.standing().paid_off:
         return sale.sale_date
     paid = [p.payment_date for p in sale.payments if p.payment_date is not None]
     return max(paid, default=sale.updated_at or sale.sale_date)

@@ -14,14 +14,16 @@ from salesync.sandbox.lightspeed_x.records import Json, Versioned, cents, number
 PENDING = frozenset({"ONACCOUNT", "LAYBY"})
 """Sales not yet paid in full (https://x-series-api.lightspeedhq.com/docs/sales_statuses)."""
 STATES = {
-    "CLOSED": "closed",
-    "ONACCOUNT_CLOSED": "closed",
-    "LAYBY_CLOSED": "closed",
-    "ONACCOUNT": "pending",
-    "LAYBY": "pending",
-    "SAVED": "parked",
-    "VOIDED": "voided",
+    "CLOSED": ("closed", []),
+    "ONACCOUNT_CLOSED": ("closed", ["onaccount"]),
+    "LAYBY_CLOSED": ("closed", ["layby"]),
+    "ONACCOUNT": ("pending", ["onaccount"]),
+    "LAYBY": ("pending", ["layby"]),
+    "SAVED": ("parked", []),
+    "VOIDED": ("voided", []),
 }
+"""The legacy status as ``state`` and ``attributes``
+(https://x-series-api.lightspeedhq.com/docs/sales_states_and_attributes)."""
 
 
 @dataclass
@@ -129,7 +131,8 @@ class SaleRow(Versioned):
             "invoice_number": self.invoice_number,
             "source": "USER",
             "status": self.status,
-            "state": STATES[self.status],
+            "state": STATES[self.status][0],
+            "attributes": STATES[self.status][1],
             "sale_date": stamp(self.sale_date),
             "created_at": stamp(self.sale_date),
             "updated_at": stamp(self.updated_at),
@@ -155,6 +158,8 @@ class SaleRow(Versioned):
             "user_id": self.user_id,
             "sale_date": stamp(self.sale_date),
             "status": self.status,
+            "state": STATES[self.status][0],
+            "register_sale_attributes": STATES[self.status][1],
             "invoice_number": self.invoice_number,
             "total_price": number(self.total_price),
             "total_tax": number(self.total_tax),
