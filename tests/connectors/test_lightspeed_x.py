@@ -524,7 +524,12 @@ def test_sale_updates_are_hints_and_repeats_share_an_event_id(traded: Lightspeed
     source, connection = LightspeedXSource(), traded.connection()
     webhooks = [source.verify(d, connection) for d in traded.delivered]
     topics = {w.topic for w in webhooks}
-    assert {"sale.update", "customer.update", "register_closure.create"} <= topics
+    assert {
+        "sale.update",
+        "customer.update",
+        "inventory.update",
+        "register_closure.create",
+    } <= topics
     assert all(not w.records for w in webhooks if w.topic != "customer.update")
     assert all(len(w.records) == 1 for w in webhooks if w.topic == "customer.update")
     again = source.verify(traded.delivered[0], connection)

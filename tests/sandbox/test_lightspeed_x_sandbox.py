@@ -238,3 +238,29 @@ def test_a_week_of_trading_holds_what_a_retailers_does() -> None:
     assert any(len(s.payments) > 1 for s in sales)
     assert {li.rate for li in lines} == {Decimal("0.15"), Decimal(0)}
     assert len(store.retailer.register_closures) == 7 * len(store.retailer.registers)
+
+
+def test_a_sale_moves_stock_once_and_a_return_puts_it_back(store: Store) -> None:
+    """A closed sale lowers its outlet's stock and says so in inventory.update; paying off
+    an account moves nothing again, and a return adds the goods back."""
+    retailer = store.retailer
+    retailer.subscribe(store.app.client_id, "https://hooks.example/inv", "inventory.update")
+    account = store.activity.sell("ONACCOUNT")
+    line = account.line_items[0]
+    key = (line.product_id, account.outlet_id)
+    assert retailer.inventory[key] == 100 - line.quantity
+    store.activity.settle()
+    assert retailer.inventory[key] == 100 - line.quantity
+    sold = store.activity.sell("CLOSED")
+    levels = dict(retailer.inventory)
+    back = store.activity.give_back()
+    assert back is not None
+    [returned] = back.line_items
+    where = (returned.product_id, back.outlet_id)
+    assert retailer.inventory[where] == levels[where] - returned.quantity > levels[where]
+    pending = retailer.notifier.deliveries.pending()
+    updates = [m for _, m, _ in pending if m.topic == "inventory.update"]
+    assert len(updates) == len(account.line_items) + len(sold.line_items) + 1
+    payload = json.loads(parse_qs(updates[-1].body.decode())["payload"][0])
+    assert (payload["product_id"], payload["outlet_id"]) == where
+    assert Decimal(str(payload["count"])) == retailer.inventory[where]

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import TypeVar
 
 from salesync.sandbox.faults import FaultPlan
@@ -30,12 +31,14 @@ from salesync.sandbox.lightspeed_x.records import (
     RegisterClosure,
     Tax,
     Versioned,
+    number,
 )
 from salesync.sandbox.lightspeed_x.sales import SaleRow
 from salesync.sandbox.limits import FixedWindow, WindowDecision
 from salesync.sandbox.oauth import TokenAuthority, TokenPolicy
 
 V = TypeVar("V", bound=Versioned)
+OPENING_STOCK = Decimal(100)
 TOKEN_POLICY = TokenPolicy(
     access_ttl=timedelta(days=1),
     refresh_idle_ttl=timedelta(days=365),
@@ -92,6 +95,9 @@ class LightspeedRetailer:
         self.sales: Collection[SaleRow] = Collection()
         self.register_closures: Collection[RegisterClosure] = Collection()
         self.notifier = WebhookNotifier(self)
+        self.inventory: dict[tuple[str, str], Decimal] = {}
+        """Stock on hand by product and outlet."""
+        self._stocked: set[str] = set()
         self._versions = itertools.count(1_000)
         self._lock = threading.Lock()
         self._window = FixedWindow(self.rate_limit.limit(0), self.rate_limit.window, self.now)
@@ -141,7 +147,29 @@ class LightspeedRetailer:
         sale.updated_at = self.now()
         self.put(self.sales, sale)
         self.notifier.trigger("sale.update", sale.webhook_json())
+        self._move_stock(sale)
         return sale
+
+    def _move_stock(self, sale: SaleRow) -> None:
+        """A sale takes its goods out of the outlet's stock once it stops being parked (a
+        closed, on-account or layby sale); a return puts them back."""
+        if sale.status in ("SAVED", "VOIDED") or sale.id in self._stocked:
+            return
+        self._stocked.add(sale.id)
+        for line in sale.line_items:
+            key = (line.product_id, sale.outlet_id)
+            level = self.inventory.get(key, OPENING_STOCK) - line.quantity
+            self.inventory[key] = level
+            self.notifier.trigger(
+                "inventory.update",
+                {
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{key[0]}/{key[1]}")),
+                    "product_id": line.product_id,
+                    "outlet_id": sale.outlet_id,
+                    "count": number(level),
+                    "version": self.next_version(),
+                },
+            )
 
     def save_customer(self, customer: CustomerRow) -> CustomerRow:
         customer.updated_at = self.now()
