@@ -384,6 +384,21 @@ def test_sales_carry_tips_discounts_split_tenders_and_gst(
     assert {s.location_id for s in sales} == {loc.id for loc in LOCATIONS}
 
 
+def test_the_tip_product_is_named_by_the_connection(
+    traded: LightspeedWorld, documents: list[tuple[SourceRecord, Translated]]
+) -> None:
+    """Named otherwise, the tip product is a sale line like any other (one SKU or a list)."""
+    record, tipped = next((r, t) for r, t in documents if isinstance(t, Sale) and t.tip)
+    assert isinstance(tipped, Sale)
+    for named in ("gratuity", ["gratuity", "GRAT-2"]):
+        context = traded.connection(tip_skus=named).context("lightspeed_x")
+        plain = LightspeedXSource().translate(record.record_type, record.payload, context)
+        assert isinstance(plain, Sale)
+        assert plain.tip is None
+        assert [line.sku for line in plain.lines].count("tip") == 1
+        assert plain.grand_total == tipped.grand_total
+
+
 def test_customers_products_and_closures_are_listed(
     documents: list[tuple[SourceRecord, Translated]],
 ) -> None:

@@ -114,6 +114,12 @@ def _payments(record: SaleRecord, sign: int) -> tuple[Payment, ...]:
     )
 
 
+def _tip_skus(context: SourceContext) -> set[str]:
+    """The SKUs the retailer rings tips up as: one, or a list, or ``tip``."""
+    named = context.settings.get("tip_skus") or ("tip",)
+    return {named} if isinstance(named, str) else {str(s) for s in named}
+
+
 def _occurred(record: SaleRecord) -> datetime:
     sale = record.sale
     if not sale.standing().paid_off:
@@ -124,7 +130,7 @@ def _occurred(record: SaleRecord) -> datetime:
 
 def _sale(record: SaleRecord, context: SourceContext, problems: Problems, location: str) -> Sale:
     sale = record.sale
-    tip_skus = {str(s) for s in context.settings.get("tip_skus") or ("tip",)}
+    tip_skus = _tip_skus(context)
     lines: list[SaleLine] = []
     tips: list[Money] = []
     for i, line in enumerate(sale.line_items):
