@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from contract import (
     HistoryContract,
@@ -770,6 +771,18 @@ def test_a_revoked_add_on_pauses_the_connection_for_reconnecting(
         assert session.get(ConnectionRow, connection.connection_id).status == "reconnect"
 
 
+class Counting(httpx.BaseTransport):
+    """Passes requests on and counts them by path."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.paths: Counter[str] = Counter()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths[request.url.path] += 1
+        return self.inner.handle_request(request)
+
+
 def test_a_backfill_of_the_week_posts_every_finished_sale_once_balanced(
     db: sessionmaker[Session], quiet: LightspeedWorld
 ) -> None:
@@ -782,12 +795,15 @@ def test_a_backfill_of_the_week_posts_every_finished_sale_once_balanced(
     backfills = Backfills(db, world.clock)
     first = START.date()
     job = backfills.start(TENANT, "lightspeed_x", first, first + timedelta(days=8))
-    client = source_for(world).connect(connection, world.transport)
+    counted = Counting(world.transport)
+    client = source_for(world).connect(connection, counted)
     try:
         done = backfills.run(job, client)
     finally:
         client.close()
     assert done.state is BackfillState.DONE
+    pages = len(world.retailer.sales) // 200 + 2
+    assert counted.paths["/api/2.0/sales"] <= pages, "each window read every sale again"
     engine = Engine(db, world.clock)
     counts = engine.take_in(TENANT)
     assert counts[RecordState.QUARANTINED.value] == 0

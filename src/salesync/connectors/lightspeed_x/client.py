@@ -83,6 +83,7 @@ class LightspeedXClient:
         self._currency: str | None = None
         self._taxes: dict[str, Json] | None = None
         self._products: dict[str, Json] | None = None
+        self._closed: list[tuple[datetime, Json]] | None = None
 
     @property
     def connection_id(self) -> str | None:
@@ -107,17 +108,22 @@ class LightspeedXClient:
         return Page(tuple(self._record(stream, r) for r in rows), str(last), more=True)
 
     def history(self, start: datetime, end: datetime) -> Iterator[SourceRecord]:
-        """Finished sales dated in ``[start, end)``, oldest first."""
-        found: list[tuple[datetime, SourceRecord]] = []
-        after = 0
-        while rows := self._page("sales", after):
-            after = max(int(r.get("version") or after) for r in rows)
-            for sale in rows:
-                when = occurred(sale)
-                if _standing(sale).closed and when is not None and start <= when < end:
-                    found.append((when, self._record("sales", sale)))
-        found.sort(key=lambda pair: pair[0])
-        return iter([record for _, record in found])
+        """Closed sales dated in ``[start, end)``, oldest first.
+
+        The sales are read once per client and kept by date, so a backfill's windows
+        (one client, many days) cost one pass over the retailer's sales, not one each."""
+        if self._closed is None:
+            self._closed = sorted(
+                (
+                    (when, sale)
+                    for sale in self._all("sales")
+                    if _standing(sale).closed and (when := occurred(sale)) is not None
+                ),
+                key=lambda pair: pair[0],
+            )
+        return iter(
+            [self._record("sales", sale) for when, sale in self._closed if start <= when < end]
+        )
 
     # -- reading -----------------------------------------------------------------------
 
