@@ -52,6 +52,8 @@ def _parts(header: str) -> dict[str, str]:
 
 
 def read_delivery(request: WebhookRequest, connection: SourceConnection) -> Webhook:
+    """The delivery checked against the connection's client secret, then read; its event
+    id is the topic, the object and a digest of the body, so a repeat is a duplicate."""
     secret = connection.credentials.get(CLIENT_SECRET)
     if not secret:
         raise ForgedWebhookError(
