@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from salesync.cli.app import app
+from salesync.connectors.registry import sources
 from salesync.clock import system_clock
 from salesync.config import load_settings
 from salesync.engine.destinations import DestinationBooks
@@ -52,7 +53,9 @@ def test_unknown_source_types_and_locations_are_refused(cli: CliRunner) -> None:
     """A typo in the provider or a location names what is installed or set up."""
     provider = cli.invoke(app, ["connection", "add", "shopfiy", "Shop"])
     assert provider.exit_code == 2
-    assert "Installed: pos_file, shopify, square, woocommerce, qbo, xero" in provider.output
+    said = " ".join(provider.output.split())
+    assert "Installed: " in said
+    assert all(name in said for name in [*sources().names(), "qbo", "xero"])
     location = cli.invoke(app, ["connection", "add", "square", "Till", "--location", "L1=paris"])
     assert location.exit_code == 2
     assert "No location paris" in location.output

@@ -266,7 +266,9 @@ class WebhookContract:
         """A changed body, a missing signature or a signature from another secret fails."""
         assert harness.deliveries is not None
         genuine = harness.deliveries()[0]
-        tampered = replace(genuine, body=genuine.body.replace(b"}", b" }", 1))
+        changed = genuine.body.replace(b"}", b" }", 1)
+        # A form-encoded body has no literal brace; any change must fail all the same.
+        tampered = replace(genuine, body=changed if changed != genuine.body else changed + b"&")
         unsigned = replace(
             genuine,
             headers={

@@ -147,6 +147,10 @@ class SourceConnection:
     name: str
     settings: Mapping[str, Any]
     credentials: Mapping[str, Any]
+    token: Any = None
+    """A ``ConnectionTokens`` for sources whose OAuth tokens rotate: ``access_token()``
+    and ``refresh(stale=...)``, persisted before use; None when the caller keeps no
+    token store (the connector then uses ``credentials`` as they are)."""
 
     def context(self, source: str) -> SourceContext:
         return context_from(self.tenant_id, source, self.connection_id, self.settings)

@@ -9,7 +9,7 @@ crash resumes at the first page not committed and a page read twice finds duplic
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import httpx
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.registry import SourceRegistry, sources
 from salesync.connectors.source import Page, SourceClient, SubscriptionKeeper, SubscriptionRepair
+from salesync.connectors.tokens import ConnectionTokens, TokenManager
 from salesync.domain.errors import ErrorKind, SyncError
 from salesync.engine.inbox import Inbox
 from salesync.engine.incidents import Failure, IncidentLog
@@ -49,11 +50,14 @@ class Sweeper:
         registry: SourceRegistry | None = None,
         transport: Callable[[str], httpx.BaseTransport | None] | None = None,
         incidents: IncidentLog | None = None,
+        tokens: TokenManager | None = None,
     ) -> None:
         """``transport`` gives the HTTP transport for a provider name (a sandbox in process
         for tests and the demo); by default connectors open real connections.
         ``incidents`` records the webhook subscriptions a sweep found stopped, which tells
-        the merchant."""
+        the merchant. With ``tokens``, connectors refresh (and persist) a connection's
+        rotating tokens."""
+        self.tokens = tokens
         self.factory = factory
         self.clock = clock
         self.vault = vault
@@ -67,6 +71,8 @@ class Sweeper:
             connections = Connections(session, tenant_id, self.vault)
             info = connections.info(connection_id)
             opened = connections.opened(connection_id)
+        if self.tokens is not None:
+            opened = replace(opened, token=ConnectionTokens(self.tokens, tenant_id, connection_id))
         source = (self.registry or sources()).get(info.provider)
         return source.connect(opened, self.transport(info.provider))
 
