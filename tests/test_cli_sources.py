@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from salesync.cli.app import app
-from salesync.connectors.registry import sources
 from salesync.clock import system_clock
 from salesync.config import load_settings
+from salesync.connectors.registry import sources
 from salesync.engine.destinations import DestinationBooks
 from salesync.store.database import make_engine, session_factory
 from salesync.store.repositories import Connections
