@@ -41,11 +41,14 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+LIMITS = ("tokenLimit", "tokenConcurrentLimit", "crossTokenLimit", "crossTokenConcurrentLimit")
+
+
 def limit_hit(response: httpx.Response) -> str | None:
     """The limit a 429 names (``tokenLimit``, ``tokenConcurrentLimit``...), if any."""
-    for name in response.headers:
-        if name.lower().startswith("x-ratelimit-"):
-            return str(name)[len("x-ratelimit-") :]
+    for name in LIMITS:
+        if f"x-ratelimit-{name}" in response.headers:
+            return name
     return None
 
 

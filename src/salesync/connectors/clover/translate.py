@@ -93,6 +93,11 @@ def product_of(record: ItemRecord, context: SourceContext) -> Product | Skip:
 
 def notification_of(note: Notification) -> Skip:
     prefix, _, object_id = note.objectId.partition(":")
+    if note.type == "VERIFY":
+        return Skip(
+            f"Clover's webhook verification code is {object_id}: enter it on the app's "
+            "Webhooks page in the Clover Developer Dashboard to start notifications"
+        )
     kind = OBJECT_KINDS.get(prefix, f"{prefix!r} object")
     return Skip(
         f"Clover notified a {note.type.lower()} of {kind} {object_id or note.objectId} at "
