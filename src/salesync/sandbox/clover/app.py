@@ -54,6 +54,18 @@ COLLECTIONS = (
 )
 
 
+class WebhookUrl(BaseModel):
+    """The URL the developer saves on the app's Webhooks page."""
+
+    url: str
+
+
+class Verification(BaseModel):
+    """The verification code the developer enters."""
+
+    code: str
+
+
 def _tokens(tokens: TokenSet, now: datetime) -> Json:
     """Clover's token answer: the pair and when each expires, in epoch seconds."""
     at = int(now.timestamp())
@@ -82,12 +94,6 @@ def create_app(platform: CloverPlatform | None = None) -> FastAPI:
     _add_api_routes(app, platform)
     app.include_router(fault_routes(platform.faults))
     app.include_router(delivery_routes(platform.deliveries))
-
-    class WebhookUrl(BaseModel):
-        url: str
-
-    class Verification(BaseModel):
-        code: str
 
     @app.post("/_sandbox/webhook")
     def set_webhook(body: WebhookUrl) -> dict[str, str]:
