@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,6 +48,7 @@ from salesync.connectors.tokens import Grant
 from salesync.domain.documents import Customer, Product, Refund, Sale, Tenant
 from salesync.domain.errors import AuthError, BugError, ErrorKind, TransientError, ValidationError
 from salesync.domain.validation import validate_refund
+from salesync.engine.backfill import Backfills, BackfillState
 from salesync.engine.inbox import RecordState
 from salesync.engine.reconcile import Reconciler
 from salesync.engine.runner import Engine
@@ -54,6 +56,7 @@ from salesync.engine.sweep import Sweeper
 from salesync.sandbox.clover import RateLimits, create_app
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import serving
+from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
@@ -182,6 +185,16 @@ def set_up(
     return opened
 
 
+@pytest.fixture
+def books(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A migrated SQLite database for the week-long runs (the contract's ledger test
+    covers PostgreSQL)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'salesync.db'}")
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
 def registry(world: CloverWorld) -> SourceRegistry:
     found = SourceRegistry()
     found.add(world.source())
@@ -189,21 +202,21 @@ def registry(world: CloverWorld) -> SourceRegistry:
 
 
 def test_a_week_at_two_locations_reaches_the_ledger_and_reconciles_to_zero(
-    factory: sessionmaker[Session],
+    books: sessionmaker[Session],
 ) -> None:
     """A week of trading at both merchants, swept through the engine, posts every sale
     and refund once into balanced books, and reconciliation finds no difference."""
     with clover_world(seed=21) as world:
-        world.trade(days=7, sales_per_day=20)
+        world.trade(days=7, sales_per_day=15)
         vault = Vault([new_key()])
-        connections = set_up(factory, world, vault)
+        connections = set_up(books, world, vault)
         clock = ManualClock(world.clock())
         sweeper = Sweeper(
-            factory, clock, vault, registry=registry(world), transport=lambda _: world.transport
+            books, clock, vault, registry=registry(world), transport=lambda _: world.transport
         )
         for connection in connections:
             sweeper.sweep(TENANT, connection.connection_id)
-        engine = Engine(factory, clock)
+        engine = Engine(books, clock)
         counts = engine.take_in(TENANT)
         assert counts[RecordState.QUARANTINED.value] == 0
         assert counts[RecordState.PARKED.value] == 0
@@ -212,19 +225,53 @@ def test_a_week_at_two_locations_reaches_the_ledger_and_reconciles_to_zero(
         orders = [o for a in world.activities for o in a.merchant.orders.values()]
         refunds = [r for o in orders for r in o["refunds"]["elements"]]
         first = START.date()
-        with factory() as session:
+        with books() as session:
             balances = LedgerBooks(session, TENANT).trial_balance()
             kinds = Counter(session.scalars(select(QueuedDocumentRow.kind)).all())
             days = Reconciler(session, TENANT, LOCATIONS).reconcile(
                 first, first + timedelta(days=7)
             )
-        assert len(orders) == 2 * 7 * 20
+        assert len(orders) == 2 * 7 * 15
         assert len(refunds) > 5
         assert kinds == {"sale": len(orders), "refund": len(refunds)}
         assert {loc.id for loc in LOCATIONS} == {d.location_id for d in days}
         assert days
         assert [d.differences for d in days if not d.clean] == []
         assert sum(b.balance.to_minor() for b in balances) == 0
+
+
+def test_a_week_of_history_backfills_into_the_same_books(books: sessionmaker[Session]) -> None:
+    """A backfill of the week, one job per merchant, posts every sale and refund once, and
+    the books reconcile to zero day by day."""
+    with clover_world(seed=23) as world:
+        world.trade(days=7, sales_per_day=12)
+        vault = Vault([new_key()])
+        connections = set_up(books, world, vault)
+        clock = ManualClock(world.clock())
+        backfills = Backfills(books, clock)
+        first = START.date()
+        source = world.source()
+        for connection in connections:
+            job = backfills.start(TENANT, "clover", first, first + timedelta(days=7))
+            client = source.connect(connection, world.transport)
+            assert backfills.run(job, client).state is BackfillState.DONE
+            client.close()
+        engine = Engine(books, clock)
+        counts = engine.take_in(TENANT)
+        assert counts[RecordState.QUARANTINED.value] == 0
+        assert counts[RecordState.PARKED.value] == 0
+        clock.advance(timedelta(days=2))
+        engine.run_until_idle(TENANT, max_ticks=50)
+        orders = [o for a in world.activities for o in a.merchant.orders.values()]
+        refunds = [r for o in orders for r in o["refunds"]["elements"]]
+        with books() as session:
+            kinds = Counter(session.scalars(select(QueuedDocumentRow.kind)).all())
+            days = Reconciler(session, TENANT, LOCATIONS).reconcile(
+                first, first + timedelta(days=7)
+            )
+        assert kinds == {"sale": len(orders), "refund": len(refunds)}
+        assert days
+        assert [d.differences for d in days if not d.clean] == []
 
 
 # -- webhooks ------------------------------------------------------------------------------
@@ -567,6 +614,15 @@ def test_server_errors_and_cut_answers_are_retried(world: CloverWorld) -> None:
     client = world.source().connect(world.connection(0), world.transport)
     assert client.fetch("orders", None).records
     client.close()
+
+
+def test_a_lost_answer_is_asked_again(world: CloverWorld) -> None:
+    """An answer dropped half way, as a reset connection, is read again (reads are safe)."""
+    world.platform.faults.arm("customers.list", FaultKind.LOST_RESPONSE)
+    client = world.source().connect(world.connection(0), world.transport)
+    assert client.fetch("customers", None).records
+    client.close()
+    assert ("customers.list", FaultKind.LOST_RESPONSE) in world.platform.faults.fired
 
 
 def test_network_failures_never_leak_httpx(world: CloverWorld) -> None:

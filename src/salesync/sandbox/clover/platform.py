@@ -41,7 +41,8 @@ CLOVER_TOKENS = TokenPolicy(
     reuse_grace=timedelta(0),
 )
 # Clover does not guarantee when, or if, a notification arrives
-# (https://docs.clover.com/docs/webhooks): one try, a few retries, then nothing.
+# (https://docs.clover.com/docs/webhooks) and documents no retry schedule: the sandbox
+# retries a failed message twice, then gives it up, so a lost message is a real case.
 CLOVER_RETRIES = RetrySchedule(delays=(timedelta(minutes=1), timedelta(minutes=5)))
 WEBHOOK_TIMEOUT = httpx.Timeout(10.0)
 
