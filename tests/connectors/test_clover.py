@@ -47,13 +47,14 @@ from salesync.connectors.source import (
 from salesync.connectors.tokens import Grant
 from salesync.domain.documents import Customer, Product, Refund, Sale, Tenant
 from salesync.domain.errors import AuthError, BugError, ErrorKind, TransientError, ValidationError
-from salesync.domain.validation import validate_refund
+from salesync.domain.validation import validate_refund, validate_sale
 from salesync.engine.backfill import Backfills, BackfillState
 from salesync.engine.inbox import RecordState
 from salesync.engine.reconcile import Reconciler
 from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
 from salesync.sandbox.clover import RateLimits, create_app
+from salesync.sandbox.clover.till import Sold, Tendered, ring_up
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import serving
 from salesync.store.database import make_engine, migrate, session_factory
@@ -453,6 +454,34 @@ def test_a_malformed_order_names_every_problem_and_its_path(traded: CloverWorld)
         )
     paths = {p.path for p in caught.value.problems}
     assert {"order.lineItems.elements[0].price", "order.discounts.elements[0]"} <= paths
+
+
+def test_an_order_of_more_than_a_hundred_lines_is_read_whole(world: CloverWorld) -> None:
+    """Clover cuts an expanded list at 100: the rest of the line items are read from the
+    order's own list, so the sale holds all 130 units and adds up."""
+    activity = world.activities[0]
+    merchant = activity.merchant
+    order = ring_up(
+        world.platform,
+        merchant,
+        [Sold(next(iter(merchant.items)), quantity=130)],
+        [Tendered(next(iter(merchant.tenders)), Decimal(1))],
+        device_id=next(iter(merchant.devices)),
+    )
+    connection = world.connection(0)
+    client = world.source().connect(connection, world.transport)
+    record = SourceRecord(
+        "notification",
+        json.dumps(
+            {"merchant_id": merchant.id, "objectId": f"O:{order['id']}", "type": "CREATE", "ts": 1}
+        ),
+    )
+    (fetched,) = client.resolve([record])
+    client.close()
+    sale = world.source().translate("order", fetched.payload, connection.context("clover"))
+    assert isinstance(sale, Sale)
+    assert sum(line.quantity for line in sale.lines) == 130
+    assert validate_sale(sale, now=world.clock()) == []
 
 
 def test_the_merchant_and_its_devices_are_read(traded: CloverWorld) -> None:

@@ -4,6 +4,7 @@ list parameters, its rate and concurrency limits, its expiring tokens and its we
 import json
 import threading
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from salesync.clock import ManualClock
 from salesync.sandbox.clover import CloverActivity, CloverPlatform, RateLimits, create_app
-from salesync.sandbox.clover.till import price, refund_lines
+from salesync.sandbox.clover.till import Sold, Tendered, price, refund_lines, ring_up
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import serving
 
@@ -258,3 +259,21 @@ def test_faults_answer_in_clovers_shapes(clover: Clover) -> None:
     assert answers[0].json() == {"message": "503 Service Unavailable"}
     assert answers[2].headers["retry-after"] == "7"
     assert len(answers[3].json()["elements"]) == 7
+
+
+def test_an_expanded_order_holds_its_first_hundred_line_items_only(clover: Clover) -> None:
+    """Nested lists stop at 100 elements; the order's own line_items list pages them all."""
+    item = next(iter(clover.merchant.items))
+    cash = next(iter(clover.merchant.tenders))
+    order = ring_up(
+        clover.platform,
+        clover.merchant,
+        [Sold(item, quantity=120)],
+        [Tendered(cash, Decimal(1))],
+        device_id=next(iter(clover.merchant.devices)),
+    )
+    expanded = clover.get(f"/orders/{order['id']}", expand="lineItems").json()
+    assert len(expanded["lineItems"]["elements"]) == 100
+    first = clover.get(f"/orders/{order['id']}/line_items", limit=100).json()["elements"]
+    rest = clover.get(f"/orders/{order['id']}/line_items", limit=100, offset=100).json()
+    assert len(first) + len(rest["elements"]) == 120

@@ -38,6 +38,10 @@ EXPAND = {
     "items": "categories,taxRates",
 }
 PAGE = 100
+NESTED_LIMIT = 100
+"""An expanded collection holds its first 100 elements only
+(https://docs.clover.com/docs/paginating-elements)."""
+NESTED = (("lineItems", "line_items"), ("payments", "payments"))
 
 
 def ms(moment: datetime) -> int:
@@ -136,6 +140,7 @@ class CloverClient:
 
     def order_records(self, order: Json) -> list[SourceRecord]:
         """An order's record (with the facts of the items it sold) and one per refund."""
+        order = self._complete(order)
         facts = self._item_facts()
         sold = {str((li.get("item") or {}).get("id")) for li in _elements(order, "lineItems")}
         base = {
@@ -151,6 +156,15 @@ class CloverClient:
                 )
             )
         return records
+
+    def _complete(self, order: Json) -> Json:
+        """The order with every line item and payment, read from the order's own lists
+        when the expanded ones may have been cut at 100."""
+        for field, path in NESTED:
+            if len(_elements(order, field)) >= NESTED_LIMIT:
+                found = self._api.elements(f"/orders/{order.get('id')}/{path}", f"orders.{path}")
+                order = {**order, field: {"elements": list(found)}}
+        return order
 
     def _item_facts(self) -> dict[str, Json]:
         """SKU, name and category of every inventory item, read once per client."""

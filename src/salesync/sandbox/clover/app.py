@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +23,10 @@ from salesync.sandbox.oauth import OAuthError, TokenSet
 Json = dict[str, Any]
 
 
-class _Collection(BaseModel):
+@dataclass(frozen=True, slots=True)
+class _Collection:
+    """A list Clover serves under a merchant: what it filters on and what it expands."""
+
     name: str
     path: str
     filters: frozenset[str]
@@ -181,6 +186,43 @@ def _add_api_routes(app: FastAPI, platform: CloverPlatform) -> None:
 
     for collection in COLLECTIONS:
         _add_collection(app, gateway, platform, base, collection)
+    for field, path in (("lineItems", "line_items"), ("payments", "payments")):
+        _add_nested(app, gateway, platform, base, field=field, path=path)
+
+
+def _add_nested(
+    app: FastAPI,
+    gateway: CloverGateway,
+    platform: CloverPlatform,
+    base: str,
+    *,
+    field: str,
+    path: str,
+) -> None:
+    """``/orders/{orderId}/<path>``: an order's line items or payments, paged in full
+    (an expanded order holds only the first 100)."""
+
+    async def listed(request: Request, merchant_id: str, order_id: str) -> Response:
+        params = request.query_params
+
+        def work() -> Json:
+            query = parse_query((), None, None, params.get("offset"), params.get("limit"))
+            order = _merchant(platform, merchant_id).orders.get(order_id)
+            if order is None:
+                raise NotFoundError(f"orders {order_id}")
+            elements = order.get(field, {}).get("elements", [])
+            page = elements[query.offset : query.offset + query.limit]
+            return {"elements": [copy.deepcopy(e) for e in page]}
+
+        return await run_in_threadpool(
+            gateway.handle,
+            f"orders.{path}",
+            merchant_id,
+            request.headers.get("authorization"),
+            work,
+        )
+
+    app.add_api_route(f"{base}/orders/{{order_id}}/{path}", listed, methods=["GET"])
 
 
 def _add_collection(

@@ -75,19 +75,28 @@ class CloverGateway:
             if not decision.allowed:
                 platform.peak.refused.append(name)
                 return too_many(name, value, decision.retry_after.total_seconds())
+        return self._held(token, app, operation, work)
+
+    def _held(self, token: str, app: str, operation: str, work: Work) -> Response:
+        """Run ``work`` holding a slot of the token and of the app; the request is refused
+        when either already has its limit in flight."""
+        platform = self.platform
+        response: Response | None = None
         with ExitStack() as stack:
             for gate, key, name in (
                 (platform.token_gate, token, "tokenConcurrentLimit"),
                 (platform.app_gate, app, "crossTokenConcurrentLimit"),
             ):
-                if not stack.enter_context(gate.slot(key)):
+                if response is None and not stack.enter_context(gate.slot(key)):
                     platform.peak.refused.append(name)
-                    return too_many(name, gate.limit, 1)
-            with platform.lock:
-                held = platform.token_gate.in_flight(token)
-                platform.peak.in_flight[token] = max(platform.peak.in_flight.get(token, 0), held)
-            return self._run(operation, work)
-        raise AssertionError("unreachable")  # pragma: no cover
+                    response = too_many(name, gate.limit, 1)
+            if response is None:
+                with platform.lock:
+                    held = platform.token_gate.in_flight(token)
+                    peak = platform.peak.in_flight
+                    peak[token] = max(peak.get(token, 0), held)
+                response = self._run(operation, work)
+        return response
 
     def _run(self, operation: str, work: Work) -> Response:
         fault = self.platform.faults.take(operation)

@@ -4,7 +4,8 @@
 A filter is ``field<op>value`` with ``op`` one of ``>=``, ``<=``, ``!=``, ``>``, ``<``,
 ``=`` (e.g. ``filter=modifiedTime>=1700000000000``). Collections nested in an object
 (an order's ``lineItems``, ``payments``, ``refunds``, ``discounts``, ``customers``) are
-left out unless named in ``expand``. ``limit`` defaults to 100 and is at most 1000
+left out unless named in ``expand``, and an expanded one holds its first 100 elements
+only. ``limit`` defaults to 100 and is at most 1000
 (https://docs.clover.com/docs/paginating-elements).
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 Json = dict[str, Any]
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+NESTED_LIMIT = 100
 _FILTER = re.compile(r"^([A-Za-z.]+)\s*(>=|<=|!=|>|<|=)\s*(.*)$")
 _ORDER = re.compile(r"^([A-Za-z.]+)(?:\s+(ASC|DESC))?$", re.IGNORECASE)
 
@@ -115,6 +117,10 @@ def shown(obj: Json, expandable: frozenset[str], query: Query) -> Json:
     out = copy.deepcopy(obj)
     for name in expandable - query.expand:
         out.pop(name, None)
+    for name in expandable & query.expand:
+        nested = out.get(name)
+        if isinstance(nested, dict) and isinstance(nested.get("elements"), list):
+            nested["elements"] = nested["elements"][:NESTED_LIMIT]
     return out
 
 
