@@ -421,6 +421,33 @@ def test_customers_and_items_are_listed_under_clover_ids(
     assert sold <= {c.id for c in customers}
 
 
+def test_history_holds_the_orders_created_and_refunds_made_in_the_window(
+    traded: CloverWorld,
+) -> None:
+    """A window's history is its orders by creation and its refunds by when they were
+    made (whatever day their order was), oldest first."""
+    start, end = START + timedelta(hours=30), START + timedelta(days=2)
+    low, high = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    orders = traded.activities[0].merchant.orders.values()
+    client = traded.source().connect(traded.connection(0), traded.transport)
+    records = list(client.history(start, end))
+    client.close()
+    bodies = [json.loads(r.payload) for r in records]
+    sold = {
+        b["order"]["id"] for b, r in zip(bodies, records, strict=True) if r.record_type == "order"
+    }
+    given = {b["refund"]["id"] for b in bodies if "refund" in b}
+    assert sold == {o["id"] for o in orders if low <= o["createdTime"] < high}
+    assert given == {
+        r["id"] for o in orders for r in o["refunds"]["elements"] if low <= r["createdTime"] < high
+    }
+    assert given
+    times = [
+        b["refund"]["createdTime"] if "refund" in b else b["order"]["createdTime"] for b in bodies
+    ]
+    assert times == sorted(times)
+
+
 def test_an_open_order_is_skipped_with_its_reason(traded: CloverWorld) -> None:
     """An order still open at the register is no sale yet, and the skip says so."""
     record = SourceRecord(

@@ -12,8 +12,8 @@ https://docs.clover.com/docs/api-usage-rate-limits), pages of ``limit`` with ``o
 - ``items``: inventory items with their categories and tax rates.
 
 ``history(start, end)`` lists the orders created in the window and the refunds made in
-it, oldest first. ``resolve`` turns notification records into the records of the objects
-they name, fetched one by one.
+it (``/refunds`` by ``createdTime``, each with its order), oldest first. ``resolve``
+turns notification records into the records of the objects they name, fetched one by one.
 """
 
 from __future__ import annotations
@@ -194,20 +194,19 @@ class CloverClient:
                         int(order.get("createdTime") or 0),
                         record,
                     )
-        changed = [f"modifiedTime>={ms(start)}"]
-        for order in self._api.elements(
-            "/orders", "orders.list", {"filter": changed, "expand": ORDER_EXPAND}
-        ):
-            refunds = {
-                str(r.get("id")): int(r.get("createdTime") or 0)
-                for r in _elements(order, "refunds")
-            }
-            for record in self.order_records(order):
-                if record.record_type != REFUND:
-                    continue
-                refund_id = str(json.loads(record.payload)["refund"].get("id"))
-                if ms(start) <= refunds[refund_id] < ms(end):
-                    found[REFUND + refund_id] = (refunds[refund_id], record)
+        # Refunds are listed on their own by when they were made; each one's order is
+        # read for the lines and tender it gives back.
+        made = [f"createdTime>={ms(start)}", f"createdTime<{ms(end)}"]
+        orders: dict[str, Json] = {}
+        for refund in self._api.elements("/refunds", "refunds.list", {"filter": made}):
+            order_id = str((refund.get("orderRef") or {}).get("id"))
+            if order_id not in orders:
+                orders[order_id] = self._api.get(
+                    f"/orders/{order_id}", "orders.get", {"expand": ORDER_EXPAND}
+                )
+            for record in self.order_records(orders[order_id]):
+                if record.event_id == f"refund:{refund.get('id')}":
+                    found[REFUND + str(refund.get("id"))] = (int(refund["createdTime"]), record)
         return iter([record for _, record in sorted(found.values(), key=lambda pair: pair[0])])
 
     # -- notifications -------------------------------------------------------------------

@@ -52,6 +52,7 @@ COLLECTIONS = (
         filters=frozenset({"modifiedTime", "id", "sku"}),
         expandable=frozenset({"categories", "taxRates"}),
     ),
+    _Collection(name="refunds", path="refunds", filters=frozenset({"createdTime", "id"})),
     _Collection(name="categories", path="categories", filters=frozenset({"id"})),
     _Collection(name="tax_rates", path="tax_rates", filters=frozenset({"id"})),
     _Collection(name="tenders", path="tenders", filters=frozenset({"id"})),

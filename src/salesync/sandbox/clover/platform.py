@@ -75,6 +75,11 @@ class CloverMerchant:
     customers: dict[str, Json] = field(default_factory=dict)
     orders: dict[str, Json] = field(default_factory=dict)
 
+    @property
+    def refunds(self) -> dict[str, Json]:
+        """Every refund of every order, by id (Clover lists them on their own too)."""
+        return {r["id"]: r for o in self.orders.values() for r in o["refunds"]["elements"]}
+
     def collection(self, name: str) -> dict[str, Json]:
         found: dict[str, Json] = getattr(self, name)
         return found
