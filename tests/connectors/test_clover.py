@@ -53,7 +53,7 @@ from salesync.engine.inbox import RecordState
 from salesync.engine.reconcile import Reconciler
 from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
-from salesync.sandbox.clover import RateLimits, create_app
+from salesync.sandbox.clover import CloverActivity, RateLimits, create_app
 from salesync.sandbox.clover.till import Sold, Tendered, ring_up
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import serving
@@ -561,6 +561,50 @@ def test_parallel_sweeps_never_exceed_the_token_concurrency_cap() -> None:
         assert failures == []
         assert world.platform.peak.refused == []
         assert world.platform.peak.in_flight[token] == 5
+
+
+def test_parallel_sweeps_of_three_merchants_share_the_apps_cap() -> None:
+    """Three merchants swept at once, six sweeps each, never hold more than the app's ten
+    requests in flight, nor five on any token."""
+    limits = RateLimits(app_per_second=10**6, token_per_second=10**6)
+    with clover_world(seed=6, limits=limits) as world:
+        third = world.platform.add_merchant("Airport Cart", "America/New_York")
+        CloverActivity(world.platform, third, 99).setup()
+        world.platform.faults.arm("items.list", Fault(FaultKind.SLOW, delay=0.15), times=18)
+        with serving(create_app(world.platform)) as url:
+            connections = [world.connection(0, base_url=url), world.connection(1, base_url=url)]
+            token = world.platform.install(third.id).access_token
+            connections.append(
+                replace(
+                    connections[0],
+                    settings={**connections[0].settings, "merchant_id": third.id},
+                    credentials={"access_token": token},
+                )
+            )
+            failures: list[BaseException] = []
+
+            def sweep(connection: SourceConnection) -> None:
+                client = CloverSource().connect(connection)
+                try:
+                    client.fetch("items", None)
+                except BaseException as exc:
+                    failures.append(exc)
+                finally:
+                    client.close()
+
+            threads = [
+                threading.Thread(target=sweep, args=(c,)) for c in connections for _ in range(6)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        peak = world.platform.peak
+        assert failures == []
+        assert peak.refused == []
+        assert peak.in_flight[world.platform.app.id] == 10
+        tokens = [c.credentials["access_token"] for c in connections]
+        assert max(peak.in_flight[t] for t in tokens) <= 5
 
 
 def test_a_429_is_waited_out_for_its_retry_after(world: CloverWorld) -> None:

@@ -92,6 +92,8 @@ class CloverSource:
     - ``merchant_id``: the Clover merchant (one per location) the token is for;
     - ``locations``: Clover merchant ids mapped to salesync location ids, or
       ``default_location``;
+    - ``app_id``: the Clover app the token was issued to, when salesync runs more than one
+      (every merchant of one app shares its limits; by default one app per host);
     - ``sweep_since``: where a first sweep starts (an instant with offset);
     - ``environment``: ``sandbox`` for Clover's sandbox; ``base_url`` to name another host.
 
@@ -148,5 +150,6 @@ class CloverSource:
             sleep=self.sleep,
             retry=self.retry,
             connection_id=connection.connection_id,
+            app=str(connection.settings.get("app_id") or "") or None,
         )
         return CloverClient(api, connection, since=_since(connection.settings))

@@ -2,9 +2,10 @@
 
 Clover limits each token to 16 new requests a second and 5 in flight, and each app to 50
 a second and 10 in flight (https://docs.clover.com/docs/api-usage-rate-limits). Every
-client on the same token in this process shares one ``TokenPacer``: a ``CallBudget``
-holds the in-flight cap and the pause a 429 imposes, and a one-second window spaces new
-requests, so parallel sweeps stay inside the limits instead of meeting them. A 429, a
+client on the same token in this process shares one ``Pacer``, and every client of the
+same app another: a ``CallBudget`` holds the in-flight cap and the pause a 429 imposes,
+and a one-second window spaces new requests, so parallel sweeps of many merchants stay
+inside the limits instead of meeting them. A 429, a
 5xx, a timeout or a body cut short is retried after ``Retry-After`` when Clover gives one,
 else after a doubling wait, within a small budget; past it the ``TransientError`` goes up
 to the engine. Every call here only reads, so a retry is safe.
@@ -32,6 +33,8 @@ PRODUCTION_URL = "https://api.clover.com"
 SANDBOX_URL = "https://apisandbox.dev.clover.com"
 TOKEN_PER_SECOND = 16
 TOKEN_CONCURRENT = 5
+APP_PER_SECOND = 50
+APP_CONCURRENT = 10
 PAGE_LIMIT = 1000
 """Clover's hard limit on ``limit`` (https://docs.clover.com/docs/paginating-elements)."""
 Json = dict[str, Any]
@@ -55,8 +58,8 @@ class RetryPolicy:
         return min(self.first_wait * 2.0 ** (attempt - 1), self.longest_wait)
 
 
-class TokenPacer:
-    """Keeps one token's calls inside Clover's per-token limits."""
+class Pacer:
+    """Keeps the calls of one token (or one app) inside Clover's limits for it."""
 
     def __init__(
         self,
@@ -90,28 +93,37 @@ class TokenPacer:
 
     @contextmanager
     def call(self) -> Iterator[None]:
-        """Hold a slot among the token's requests in flight, with room in its window."""
+        """Hold a slot among the requests in flight, with room in the second's window."""
         with self.budget.call():
             self._room()
             yield
 
     def pause(self, seconds: float) -> None:
-        """Clover said 429: nobody on this token calls for ``seconds``."""
+        """Clover said 429: nobody under this limit calls for ``seconds``."""
         self.budget.pause(seconds)
 
 
-_PACERS: dict[str, TokenPacer] = {}
+_PACERS: dict[str, Pacer] = {}
 _GUARD = threading.Lock()
 
 
-def pacer_for(token: str, clock: Callable[[], float], sleep: Callable[[float], None]) -> TokenPacer:
-    """The process-wide pacer of ``token`` (keyed by a digest, never the token itself),
-    made on first use with ``clock`` and ``sleep``."""
-    key = hashlib.sha256(token.encode()).hexdigest()
+def pacer_for(
+    key: str,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    *,
+    per_second: int,
+    concurrent: int,
+) -> Pacer:
+    """The process-wide pacer of ``key`` (a token or an app, kept as a digest, never the
+    token itself), made on first use with ``clock`` and ``sleep``."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
     with _GUARD:
-        found = _PACERS.get(key)
+        found = _PACERS.get(digest)
         if found is None:
-            found = _PACERS[key] = TokenPacer(clock, sleep)
+            found = _PACERS[digest] = Pacer(
+                clock, sleep, per_second=per_second, concurrent=concurrent
+            )
         return found
 
 
@@ -130,12 +142,28 @@ class CloverApi:
         retry: RetryPolicy | None = None,
         connection_id: str | None = None,
         timeout: float = 30.0,
+        app: str | None = None,
     ) -> None:
+        """``app`` names the Clover app the token belongs to; every merchant of one app
+        in this process shares its limits (by default, the app of ``base_url``)."""
         self.merchant_id = merchant_id
         self.sleep = sleep
         self.retry = retry or RetryPolicy()
         self.connection_id = connection_id
-        self.pacer = pacer_for(access_token, clock, sleep)
+        self.pacer = pacer_for(
+            f"token:{access_token}",
+            clock,
+            sleep,
+            per_second=TOKEN_PER_SECOND,
+            concurrent=TOKEN_CONCURRENT,
+        )
+        self.app_pacer = pacer_for(
+            f"app:{app or base_url}",
+            clock,
+            sleep,
+            per_second=APP_PER_SECOND,
+            concurrent=APP_CONCURRENT,
+        )
         self._http = httpx.Client(
             event_hooks=capture.HOOKS,
             base_url=base_url,
@@ -161,7 +189,9 @@ class CloverApi:
                     exc.retry_after = wait
                     raise
                 if exc.code == "rate_limited":
-                    self.pacer.pause(wait)
+                    limit = str((exc.details or {}).get("limit") or "")
+                    hit = self.app_pacer if limit.startswith("crossToken") else self.pacer
+                    hit.pause(wait)
                 else:
                     self.sleep(wait)
 
@@ -179,7 +209,9 @@ class CloverApi:
             offset += len(page)
 
     def _once(self, path: str, operation: str, params: Params | None) -> Json:
-        with self.pacer.call():
+        # The token's slot first, then the app's: one order everywhere, so no two calls
+        # ever wait on each other's slot.
+        with self.pacer.call(), self.app_pacer.call():
             try:
                 response = self._http.get(path, params=params)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:

@@ -92,9 +92,9 @@ class CloverGateway:
                     response = too_many(name, gate.limit, 1)
             if response is None:
                 with platform.lock:
-                    held = platform.token_gate.in_flight(token)
                     peak = platform.peak.in_flight
-                    peak[token] = max(peak.get(token, 0), held)
+                    for gate, key in ((platform.token_gate, token), (platform.app_gate, app)):
+                        peak[key] = max(peak.get(key, 0), gate.in_flight(key))
                 response = self._run(operation, work)
         return response
 

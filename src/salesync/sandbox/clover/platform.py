@@ -99,7 +99,8 @@ class CloverApp:
 
 @dataclass(slots=True)
 class Peak:
-    """The most requests a token ever had in flight at once (for tests of the cap)."""
+    """The most requests a token, or the app, ever had in flight at once, and the limits
+    that refused requests (for tests of the caps)."""
 
     in_flight: dict[str, int] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
