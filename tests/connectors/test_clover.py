@@ -115,6 +115,9 @@ def malformed() -> list[SourceRecord]:
     return [
         SourceRecord("order", json.dumps({"merchant_id": "M1", "order": order})),
         SourceRecord("order", json.dumps({"merchant_id": "M1", "order": {"id": "X"}})),
+        SourceRecord(
+            "order", json.dumps({"merchant_id": "M1", "order": {**order, "currency": "XYZ"}})
+        ),
         SourceRecord("refund", json.dumps(refund)),
         SourceRecord("customer", "[]"),
         SourceRecord("item", json.dumps({"merchant_id": "M1", "currency": "US", "item": {}})),

@@ -83,6 +83,46 @@ def _money(cents: Decimal | int, currency: str) -> Money:
     return Money.from_minor(int(cents), currency)
 
 
+def _taxes(line: LineItem, share: Decimal, order: CloverOrder) -> tuple[TaxLine, ...]:
+    """Each tax rate of a line on its share of the bill (the part of the price that is
+    tax, when prices include it)."""
+    taxes = []
+    for rate in line.taxRates.elements:
+        fraction = Decimal(rate.rate) / RATE_SCALE
+        amount = share * fraction / (1 + fraction) if order.isVat else share * fraction
+        taxes.append(
+            TaxLine(rate.name or rate.id, fraction, _money(_cents(amount), order.currency))
+        )
+    return tuple(taxes)
+
+
+def _sale_line(
+    i: int, line: LineItem, share: Decimal, record: OrderRecord, problems: Problems
+) -> SaleLine:
+    cur = record.order.currency
+    unit = line.price + sum(m.amount for m in line.modifications.elements)
+    if unit < 0:
+        problems.add(
+            "price_out_of_range",
+            "modifications make the price negative",
+            f"order.lineItems.elements[{i}]",
+        )
+    base = unit * _quantity(line)
+    sku, category = _sku(line, record.items)
+    return SaleLine(
+        sku=sku,
+        name=line.name or sku,
+        category=category,
+        quantity=_quantity(line),
+        unit_price=_money(unit, cur),
+        discounts=tuple(
+            Discount(d.name or "Discount", _money(_off(d, base), cur))
+            for d in line.discounts.elements
+        ),
+        taxes=_taxes(line, share, record.order),
+    )
+
+
 def sale_of(record: OrderRecord, context: SourceContext) -> Sale | Skip:
     order = record.order
     if order.state != "locked" or order.paymentState not in PAID:
@@ -101,37 +141,10 @@ def sale_of(record: OrderRecord, context: SourceContext) -> Sale | Skip:
     subtotal = sum(nets, Decimal(0))
     order_off = [(d, _off(d, subtotal)) for d in order.discounts.elements]
     off_total = sum((amount for _, amount in order_off), Decimal(0))
-    lines = []
-    for i, (line, net) in enumerate(zip(order.lineItems.elements, nets, strict=True)):
-        share = net - (off_total * net / subtotal if subtotal else Decimal(0))
-        unit = line.price + sum(m.amount for m in line.modifications.elements)
-        base = unit * _quantity(line)
-        sku, category = _sku(line, record.items)
-        taxes = []
-        for rate in line.taxRates.elements:
-            fraction = Decimal(rate.rate) / RATE_SCALE
-            amount = share * fraction / (1 + fraction) if order.isVat else share * fraction
-            taxes.append(TaxLine(rate.name or rate.id, fraction, _money(_cents(amount), cur)))
-        if unit < 0:
-            problems.add(
-                "price_out_of_range",
-                "modifications make the price negative",
-                f"order.lineItems.elements[{i}]",
-            )
-        lines.append(
-            SaleLine(
-                sku=sku,
-                name=line.name or sku,
-                category=category,
-                quantity=_quantity(line),
-                unit_price=_money(unit, cur),
-                discounts=tuple(
-                    Discount(d.name or "Discount", _money(_off(d, base), cur))
-                    for d in line.discounts.elements
-                ),
-                taxes=tuple(taxes),
-            )
-        )
+    lines = [
+        _sale_line(i, line, net - (off_total * net / subtotal if subtotal else 0), record, problems)
+        for i, (line, net) in enumerate(zip(order.lineItems.elements, nets, strict=True))
+    ]
     charges: tuple[Charge, ...] = ()
     if order.serviceCharge is not None:
         amount = _cents((subtotal - off_total) * order.serviceCharge.percentage / 100)

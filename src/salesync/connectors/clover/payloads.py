@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from salesync.domain.money import minor_unit
 
 T = TypeVar("T")
+
+
+def _currency(code: str) -> str:
+    minor_unit(code)  # an unknown code raises, and pydantic names the field
+    return code
+
+
+CurrencyCode = Annotated[str, AfterValidator(_currency)]
 
 
 class _Model(BaseModel):
@@ -102,7 +112,7 @@ class ServiceCharge(_Model):
 
 class CloverOrder(_Model):
     id: str
-    currency: str = Field(min_length=3, max_length=3)
+    currency: CurrencyCode
     total: int | None = None
     state: str = ""
     paymentState: str | None = None  # noqa: N815
@@ -179,7 +189,7 @@ class CloverItem(_Model):
 
 class ItemRecord(_Model):
     merchant_id: str
-    currency: str = Field(min_length=3, max_length=3)
+    currency: CurrencyCode
     item: CloverItem
 
 
