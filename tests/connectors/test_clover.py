@@ -44,7 +44,7 @@ from salesync.connectors.source import (
     Translated,
     WebhookRequest,
 )
-from salesync.connectors.tokens import Grant
+from salesync.connectors.tokens import Grant, TokenManager
 from salesync.domain.documents import Customer, Product, Refund, Sale, Tenant
 from salesync.domain.errors import AuthError, BugError, ErrorKind, TransientError, ValidationError
 from salesync.domain.validation import validate_refund, validate_sale
@@ -696,6 +696,44 @@ def test_a_refresh_token_renews_the_pair_once(world: CloverWorld) -> None:
     with pytest.raises(AuthError) as spent:
         refresher(grant, world.clock())
     assert spent.value.code == "invalid_grant"
+    refresher.close()
+
+
+def test_salesyncs_token_manager_keeps_the_renewed_pair_before_the_sweep_uses_it(
+    books: sessionmaker[Session], world: CloverWorld
+) -> None:
+    """With the refresher behind salesync's token manager, an expired pair is renewed
+    once and stored, the sweep reads with the stored token, and the next renewal uses
+    the stored (rotated) refresh token."""
+    pair = world.platform.install(world.merchant_ids[0])
+    expires = world.clock() + timedelta(seconds=pair.expires_in)
+    connection = world.connection(0)
+    vault = Vault([new_key()])
+    with books() as session, session.begin():
+        Tenants(session).add(Tenant(TENANT, "Clover merchant"))
+        for location in LOCATIONS:
+            Locations(session, TENANT).add(location)
+        credentials = {
+            **connection.credentials,
+            **Grant(pair.access_token, pair.refresh_token, expires).into({}),
+        }
+        connection_id = Connections(session, TENANT, vault).add(
+            "clover", "source", "Clover", credentials, dict(connection.settings)
+        )
+    refresher = CloverRefresher(world.platform.app.id, transport=world.transport)
+    manager = TokenManager(books, vault, world.clock, lambda _: refresher)
+    assert manager.access_token(TENANT, connection_id) == pair.access_token
+    world.clock.advance(timedelta(hours=2))
+    renewed = manager.access_token(TENANT, connection_id)
+    assert renewed != pair.access_token
+    sweeper = Sweeper(
+        books, world.clock, vault, registry=registry(world), transport=lambda _: world.transport
+    )
+    assert sweeper.sweep(TENANT, connection_id).records > 0
+    world.clock.advance(timedelta(hours=2))
+    assert manager.access_token(TENANT, connection_id) not in (renewed, pair.access_token)
+    with pytest.raises(AuthError):
+        refresher(Grant(pair.access_token, pair.refresh_token), world.clock())
     refresher.close()
 
 
