@@ -236,8 +236,10 @@ def test_a_week_at_two_locations_reaches_the_ledger_and_reconciles_to_zero(
                 first, first + timedelta(days=7)
             )
         assert len(orders) == 2 * 7 * 15
+        paid = [o for o in orders if o["paymentState"] != "OPEN"]
+        assert 0 < len(paid) < len(orders), "some tabs are left open"
         assert len(refunds) > 5
-        assert kinds == {"sale": len(orders), "refund": len(refunds)}
+        assert kinds == {"sale": len(paid), "refund": len(refunds)}
         assert {loc.id for loc in LOCATIONS} == {d.location_id for d in days}
         assert days
         assert [d.differences for d in days if not d.clean] == []
@@ -268,12 +270,13 @@ def test_a_week_of_history_backfills_into_the_same_books(books: sessionmaker[Ses
         engine.run_until_idle(TENANT, max_ticks=50)
         orders = [o for a in world.activities for o in a.merchant.orders.values()]
         refunds = [r for o in orders for r in o["refunds"]["elements"]]
+        paid = [o for o in orders if o["paymentState"] != "OPEN"]
         with books() as session:
             kinds = Counter(session.scalars(select(QueuedDocumentRow.kind)).all())
             days = Reconciler(session, TENANT, LOCATIONS).reconcile(
                 first, first + timedelta(days=7)
             )
-        assert kinds == {"sale": len(orders), "refund": len(refunds)}
+        assert kinds == {"sale": len(paid), "refund": len(refunds)}
         assert days
         assert [d.differences for d in days if not d.clean] == []
 
@@ -678,6 +681,21 @@ def test_an_expired_token_asks_the_merchant_to_reconnect(world: CloverWorld) -> 
     client.close()
     assert caught.value.kind is ErrorKind.AUTH
     assert "Reconnect Clover" in caught.value.user_message
+
+
+def test_an_uninstalled_app_asks_the_merchant_to_reconnect(world: CloverWorld) -> None:
+    """Once the merchant removes the app its tokens are revoked: an auth error, no retry."""
+    connection = world.connection(0)
+    assert world.platform.tokens.revoke_subject(world.merchant_ids[0]) >= 1
+    calls: list[float] = []
+    client = CloverSource(clock=world.seconds, sleep=calls.append).connect(
+        connection, world.transport
+    )
+    with pytest.raises(AuthError) as caught:
+        client.fetch("customers", None)
+    client.close()
+    assert caught.value.code == "unauthorized"
+    assert calls == []
 
 
 def test_a_refresh_token_renews_the_pair_once(world: CloverWorld) -> None:

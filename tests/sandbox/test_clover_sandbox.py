@@ -121,11 +121,14 @@ def test_nested_collections_come_only_when_expanded(clover: Clover) -> None:
 
 
 def test_orders_add_up_and_refunds_never_exceed_their_payment(clover: Clover) -> None:
-    """Each order's total is what its payments cover; a refund marks its lines refunded."""
-    for order in clover.merchant.orders.values():
+    """Each paid order's total is what its payments cover; a refund marks its lines
+    refunded and is never more than the payment it goes back to."""
+    settled = [o for o in clover.merchant.orders.values() if o["paymentState"] == "PAID"]
+    assert settled
+    for order in settled:
         paid = order["payments"]["elements"]
         assert sum(p["amount"] for p in paid) == order["total"] == price(order)[0]
-    order = next(iter(clover.merchant.orders.values()))
+    order = settled[0]
     line = order["lineItems"]["elements"][0]["id"]
     refund = refund_lines(clover.platform, clover.merchant, order["id"], [line])
     assert refund is not None
@@ -244,6 +247,24 @@ def test_webhooks_start_after_verification_and_carry_the_auth_code(clover: Clove
     assert update["objectId"].startswith("O:")
     assert update["type"] == "CREATE"
     assert update["ts"] == int(clover.clock().timestamp() * 1000)
+
+
+def test_an_order_nobody_paid_stays_open(clover: Clover) -> None:
+    """Rung up without a tender, an order is open and unpaid, with no payments."""
+    item = next(iter(clover.merchant.items))
+    order = ring_up(
+        clover.platform,
+        clover.merchant,
+        [Sold(item)],
+        (),
+        device_id=next(iter(clover.merchant.devices)),
+    )
+    shown = clover.get(f"/orders/{order['id']}", expand="payments").json()
+    assert (shown["state"], shown["paymentState"], shown["payments"]["elements"]) == (
+        "open",
+        "OPEN",
+        [],
+    )
 
 
 def test_faults_answer_in_clovers_shapes(clover: Clover) -> None:

@@ -118,8 +118,9 @@ class CloverActivity:
         p.changed(m.id, f"C:{customer['id']}", "CREATE")
         return customer
 
-    def sale(self) -> Json:
-        """One order rung up and paid."""
+    def sale(self, *, left_open: bool = False) -> Json:
+        """One order rung up and paid, or left open at the register (a tab never settled,
+        which is no sale)."""
         rng, m = self.rng, self.merchant
         items = list(m.items.values())
         sold = []
@@ -154,9 +155,19 @@ class CloverActivity:
         customer = rng.choice(customers)["id"] if customers and rng.random() < 0.4 else None
         device = rng.choice(list(m.devices))
         return ring_up(
-            self.platform, m, sold, split,
+            self.platform, m, sold, () if left_open else split,
             device_id=device, discount=discount, service_charge=charge, customer_id=customer,
         )  # fmt: skip
+
+    def reprice(self) -> Json:
+        """An inventory item's price changed in the Dashboard."""
+        p, m = self.platform, self.merchant
+        item = m.items[self.rng.choice(sorted(m.items))]
+        with p.lock:
+            item["price"] += self.rng.choice((-25, 25, 50))
+            item["modifiedTime"] = p.now_ms()
+        p.changed(m.id, f"I:{item['id']}", "UPDATE")
+        return item
 
     def _tip(self) -> int:
         return self.rng.choice((0, 0, 50, 100, 150, 200))
@@ -188,4 +199,6 @@ class CloverActivity:
                 self.refund()
             elif roll < 0.1:
                 self.new_customer()
-            self.sale()
+            elif roll < 0.12:
+                self.reprice()
+            self.sale(left_open=roll > 0.97)

@@ -96,7 +96,8 @@ def ring_up(
     service_charge: Json | None = None,
     customer_id: str | None = None,
 ) -> Json:
-    """A paid order, stored and noted for the webhook."""
+    """An order paid with ``tenders`` (left open with none), stored and noted for the
+    webhook."""
     now = platform.now_ms()
     order_id = platform.new_id()
     lines: list[Json] = []
@@ -131,8 +132,9 @@ def ring_up(
         "id": order_id,
         "currency": merchant.currency,
         "title": "",
-        "state": "locked",
-        "paymentState": "PAID",
+        # An order nobody paid stays open at the register.
+        "state": "locked" if tenders else "open",
+        "paymentState": "PAID" if tenders else "OPEN",
         "taxRemoved": False,
         "isVat": False,
         "manualTransaction": False,
