@@ -3,6 +3,7 @@ list parameters, its rate and concurrency limits, its expiring tokens and its we
 
 import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -53,8 +54,10 @@ class Clover:
 
 
 @pytest.fixture
-def clover() -> Clover:
-    return Clover()
+def clover() -> Iterator[Clover]:
+    made = Clover()
+    yield made
+    made.client.close()
 
 
 def test_tokens_are_checked_for_the_merchant_in_the_path(clover: Clover) -> None:
@@ -265,6 +268,18 @@ def test_an_order_nobody_paid_stays_open(clover: Clover) -> None:
         "OPEN",
         [],
     )
+
+
+def test_merchants_are_added_and_install_the_app_through_the_controls(clover: Clover) -> None:
+    """``/_sandbox/merchants`` sets a merchant up; installing gives a pair that reads it."""
+    made = clover.client.post("/_sandbox/merchants", json={"name": "Harbor Kiosk"}).json()
+    pair = clover.client.post(f"/_sandbox/merchants/{made['id']}/install").json()
+    items = clover.client.get(
+        f"/v3/merchants/{made['id']}/items",
+        headers={"Authorization": f"Bearer {pair['access_token']}"},
+    )
+    assert len(items.json()["elements"]) == 7
+    assert clover.client.post("/_sandbox/merchants/NOPE/install").status_code == 404
 
 
 def test_faults_answer_in_clovers_shapes(clover: Clover) -> None:

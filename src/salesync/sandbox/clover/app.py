@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from salesync.sandbox.clover.activity import CloverActivity
 from salesync.sandbox.clover.gateway import CloverGateway, NotFoundError, refusal
 from salesync.sandbox.clover.platform import CloverMerchant, CloverPlatform
 from salesync.sandbox.clover.query import listing, parse_query, shown
@@ -66,6 +67,15 @@ class WebhookUrl(BaseModel):
     url: str
 
 
+class NewMerchant(BaseModel):
+    """A merchant (one location) to add, with its inventory, tenders and customers."""
+
+    name: str
+    timezone: str = "America/New_York"
+    currency: str = "USD"
+    seed: int = 7
+
+
 class Verification(BaseModel):
     """The verification code the developer enters."""
 
@@ -106,6 +116,20 @@ def create_app(platform: CloverPlatform | None = None) -> FastAPI:
         """The developer saves the webhook URL; a verification code is POSTed to it."""
         platform.set_webhook_url(body.url)
         return {"url": body.url}
+
+    @app.post("/_sandbox/merchants")
+    def add_merchant(body: NewMerchant) -> dict[str, str]:
+        """A merchant set up to trade; its id names it in the v3 paths."""
+        merchant = platform.add_merchant(body.name, body.timezone, body.currency)
+        CloverActivity(platform, merchant, body.seed).setup()
+        return {"id": merchant.id, "name": merchant.name}
+
+    @app.post("/_sandbox/merchants/{merchant_id}/install", response_model=None)
+    def install(merchant_id: str) -> Response | Json:
+        """The merchant installs the app: an expiring token pair for it."""
+        if merchant_id not in platform.merchants:
+            return refusal(404, f"404 Not Found: merchant {merchant_id}")
+        return _tokens(platform.install(merchant_id), platform.clock())
 
     @app.post("/_sandbox/webhook/verify", response_model=None)
     def verify_webhook(body: Verification) -> Response | dict[str, str]:
