@@ -173,10 +173,13 @@ class CloverPlatform:
         with self.lock:
             self.app.webhook_url, self.app.verification_code = url, code
             self.app.auth_code = None
-        client = self.webhook_client or httpx.Client(timeout=WEBHOOK_TIMEOUT)
         # A failed POST is the developer's to notice; they click "Resend Code".
-        with contextlib.suppress(httpx.HTTPError):
-            client.post(url, json={"verificationCode": code})
+        with contextlib.suppress(httpx.HTTPError, httpx.InvalidURL):
+            if self.webhook_client is not None:
+                self.webhook_client.post(url, json={"verificationCode": code})
+            else:
+                with httpx.Client(timeout=WEBHOOK_TIMEOUT) as client:
+                    client.post(url, json={"verificationCode": code})
 
     def verify(self, code: str) -> str | None:
         """The developer enters the code: the webhook is verified and its auth code
