@@ -74,6 +74,7 @@ RESOURCES: dict[str, Resource] = {
 EVERY_RELATION = (
     "SaleLines",
     "SaleLines.Item",
+    "SaleLines.Item.Category",
     "SalePayments",
     "SalePayments.PaymentType",
     "TaxCategory",

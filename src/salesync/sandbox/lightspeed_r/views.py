@@ -26,6 +26,7 @@ SALE_RELATIONS = frozenset(
     {
         "SaleLines",
         "SaleLines.Item",
+        "SaleLines.Item.Category",
         "SalePayments",
         "SalePayments.PaymentType",
         "TaxCategory",
@@ -63,7 +64,8 @@ def line_view(sale: Sale, line: SaleLine, data: AccountData, relations: set[str]
         "customerID": str(sale.customer_id),
     }
     if "SaleLines.Item" in relations and line.item_id in data.items:
-        found["Item"] = data.items[line.item_id].view(data.categories, {"Category"})
+        nested = {"Category"} if "SaleLines.Item.Category" in relations else set()
+        found["Item"] = data.items[line.item_id].view(data.categories, nested)
     return found
 
 
