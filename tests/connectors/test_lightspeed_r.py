@@ -175,6 +175,12 @@ def post_and_reconcile(factory: sessionmaker[Session], world: LightspeedWorld) -
     assert unclean == []
 
 
+# The contract's ledger test already runs on SQLite and PostgreSQL; these week-long runs
+# are about the source, not the store, so they take SQLite only to keep the module quick.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY
 def test_a_week_of_two_shops_swept_into_the_ledger_reconciles_to_zero(
     factory: sessionmaker[Session], traded: LightspeedWorld
 ) -> None:
@@ -190,9 +196,7 @@ def test_a_week_of_two_shops_swept_into_the_ledger_reconciles_to_zero(
     post_and_reconcile(factory, traded)
 
 
-# The sweep above runs on both databases; reading the same week as history is about the
-# source, not the store, so it runs on SQLite only to keep the module quick.
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@SQLITE_ONLY
 def test_a_week_backfilled_into_the_ledger_reconciles_to_zero(
     factory: sessionmaker[Session], traded: LightspeedWorld
 ) -> None:
