@@ -47,6 +47,14 @@ def traded() -> Iterator[LightspeedWorld]:
         yield world
 
 
+@pytest.fixture(scope="module")
+def sample() -> Iterator[LightspeedWorld]:
+    """Two days of trading at two shops: enough of everything for the contract."""
+    with lightspeed_world(seed=3) as world:
+        world.trade(START + timedelta(days=2))
+        yield world
+
+
 def translate_all(
     world: LightspeedWorld, records: list[SourceRecord]
 ) -> list[tuple[SourceRecord, Translated]]:
@@ -100,14 +108,14 @@ def malformed() -> list[SourceRecord]:
 
 class TestLightspeedRSource(SourceContract, StreamContract, HistoryContract):
     @pytest.fixture
-    def harness(self, traded: LightspeedWorld) -> SourceHarness:
+    def harness(self, sample: LightspeedWorld) -> SourceHarness:
         return SourceHarness(
             source=LightspeedRSource(),
-            connection=traded.connection(),
+            connection=sample.connection(),
             locations=LOCATIONS,
-            now=traded.clock(),
-            transport=traded.transport,
-            history_window=(START + timedelta(days=1), START + timedelta(days=3)),
+            now=sample.clock(),
+            transport=sample.transport,
+            history_window=(START + timedelta(hours=10), START + timedelta(hours=30)),
             malformed=malformed(),
         )
 
