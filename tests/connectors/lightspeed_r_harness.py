@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,3 +104,8 @@ def lightspeed_world(*, seed: int = 7, bucket: Bucket = ROOMY) -> Iterator[Light
     finally:
         world.transport.shutdown()
         forget_budgets()
+
+
+def without(connection: SourceConnection, *settings: str) -> SourceConnection:
+    kept = {k: v for k, v in connection.settings.items() if k not in settings}
+    return replace(connection, settings=kept)

@@ -238,7 +238,7 @@ class LightspeedApi:
 
 
 def _status(exc: AuthError | TransientError) -> object:
-    return exc.details.get("status") if isinstance(exc.details, dict) else None
+    return exc.details.get("status")
 
 
 def next_link(answer: Json) -> str | None:
