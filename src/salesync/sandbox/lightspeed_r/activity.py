@@ -1,5 +1,6 @@
 """A seeded generator of a retailer's trading at two shops.
 
+The shops trade in their opening hours (10:00 to 19:00 in each shop's time zone).
 Completed sales with state and city tax, line and whole-sale discounts, tips on card
 payments, several tenders and split payments; sales parked at the register and finished
 later; voided sales; returns as sales of negative lines that name the lines they give back
@@ -12,14 +13,16 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from salesync.clock import ManualClock
-from salesync.sandbox.lightspeed_r.records import CENT, Sale, SaleLine, SalePayment
+from salesync.sandbox.lightspeed_r.records import CENT, Sale, SaleLine, SalePayment, Shop
 from salesync.sandbox.lightspeed_r.seed import PEOPLE, add_customer, seed_account
 from salesync.sandbox.lightspeed_r.store import LightspeedAccount
 
-MEAN_GAP = timedelta(minutes=20)
+MEAN_GAP = timedelta(minutes=15)
 TIP_RATES = (Decimal("0.10"), Decimal("0.15"), Decimal("0.20"))
+OPENING_HOURS = range(10, 19)
 
 
 def cents(value: Decimal) -> Decimal:
@@ -52,9 +55,21 @@ class LightspeedActivity:
             self.step()
             steps += 1
 
+    def open_shops(self) -> list[Shop]:
+        """The shops whose doors are open now, in their own time zones."""
+        now = self.account.clock()
+        return [
+            shop
+            for shop in self.account.data.shops.values()
+            if now.astimezone(ZoneInfo(shop.time_zone)).hour in OPENING_HOURS
+        ]
+
     def step(self) -> str:
-        """One thing happening at the shops now; returns what it was."""
+        """One thing happening at the shops now; returns what it was (``closed`` when every
+        shop is)."""
         self.setup()
+        if not self.open_shops():
+            return "closed"
         with self.account.lock:
             roll = self.rng.random()
             actions = (
@@ -73,7 +88,7 @@ class LightspeedActivity:
 
     def _basket(self) -> Sale:
         account, data, now = self.account, self.account.data, self.account.clock()
-        shop = self.rng.choice(list(data.shops.values()))
+        shop = self.rng.choice(self.open_shops())
         tax = data.tax_categories[shop.tax_category_id]
         customers = list(data.customers)
         sale = Sale(
