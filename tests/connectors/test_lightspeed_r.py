@@ -476,6 +476,19 @@ def test_the_account_is_asked_of_lightspeed_when_not_configured(sample: Lightspe
 # -- sweeps and history --------------------------------------------------------------------
 
 
+def test_the_shops_to_map_are_listed_with_their_time_zones(sample: LightspeedWorld) -> None:
+    """The account's shops come with the ids the location mapping needs."""
+    client = sample.source().connect(sample.connection(), sample.transport)
+    try:
+        shops = client.shops()
+    finally:
+        client.close()
+    assert [(s.id, s.name, s.time_zone) for s in shops] == [
+        (sample.shop_ids[0], "Harbour Street", "America/New_York"),
+        (sample.shop_ids[1], "Riverside", "America/Chicago"),
+    ]
+
+
 def test_a_sweep_from_its_cursor_gives_only_what_changed(sample: LightspeedWorld) -> None:
     """After more trading, resuming at the cursor gives the new and changed sales only."""
     with lightspeed_world(seed=5) as world:

@@ -40,6 +40,16 @@ SALE_RELATIONS = (
 
 
 @dataclass(frozen=True, slots=True)
+class LightspeedShop:
+    """A shop of the account, for mapping shops to salesync locations."""
+
+    id: str
+    name: str
+    time_zone: str
+    archived: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Stream:
     resource: str
     id_field: str
@@ -175,6 +185,20 @@ class LightspeedClient:
             body = {"sale": sale, "parents": mine}
             records.append(SourceRecord(SALE, dumps(body), event_id))
         return records
+
+    # -- the account ---------------------------------------------------------------------
+
+    def shops(self) -> tuple[LightspeedShop, ...]:
+        """Every shop of the account, archived ones included, by id."""
+        return tuple(
+            LightspeedShop(
+                str(shop.get("shopID")),
+                str(shop.get("name") or ""),
+                str(shop.get("timeZone") or ""),
+                shop.get("archived") == "true",
+            )
+            for shop in self._api.pages("Shop", "shop.list", {"limit": str(PAGE)})
+        )
 
     # -- history -------------------------------------------------------------------------
 
