@@ -36,6 +36,7 @@ from salesync.clock import ManualClock
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.connectors.lightspeed_r import LightspeedRSource
 from salesync.connectors.lightspeed_r.bucket import limits_for, retry_after
+from salesync.connectors.lightspeed_r.sales import EXCHANGE_TENDER
 from salesync.connectors.pacing import forget_budgets
 from salesync.connectors.source import (
     ForgedWebhookError,
@@ -176,12 +177,13 @@ def set_up(
 
 
 def expected_kinds(world: LightspeedWorld) -> Counter[str]:
-    """What the account's trading should come to: each completed sale, each return."""
+    """What the account's trading should come to: a sale for each completed sale that sold
+    something, a refund for each that took something back (an exchange gives both)."""
     done = [s for s in world.account.data.sales.values() if s.completed and not s.voided]
     return Counter(
         {
-            "sale": sum(1 for s in done if all(li.quantity > 0 for li in s.lines)),
-            "refund": sum(1 for s in done if all(li.quantity < 0 for li in s.lines)),
+            "sale": sum(1 for s in done if any(li.quantity > 0 for li in s.lines)),
+            "refund": sum(1 for s in done if any(li.quantity < 0 for li in s.lines)),
         }
     )
 
@@ -208,9 +210,14 @@ def post_and_reconcile(factory: sessionmaker[Session], world: LightspeedWorld) -
     assert kinds == expected_kinds(world)
     assert kinds["refund"] > 0
     assert sum(row.balance.to_minor() for row in balances) == 0
+    exchange = [r.balance.to_minor() for r in balances if r.account.endswith(":Exchange")]
+    assert exchange in ([], [0])
     assert {day.location_id for day in days} == {loc.id for loc in LOCATIONS}
     assert len({day.day for day in days}) >= 7
     assert sum(day.count for day in days) == sum(kinds.values())
+    assert any(
+        s.lines[0].quantity < 0 < s.lines[-1].quantity for s in world.account.data.sales.values()
+    )
     unclean = [(d.location_id, d.day, d.differences) for d in days if not d.clean]
     assert unclean == []
 
@@ -580,7 +587,8 @@ def test_sales_carry_two_taxes_discounts_tips_and_several_tenders(
     for sale in sales:
         assert validate_sale(sale) == [], sale.external_id
         kept = sample.account.data.sales[int(sale.external_id)]
-        assert sale.grand_total.amount == kept.total + kept.tips
+        if all(line.quantity > 0 for line in kept.lines):
+            assert sale.grand_total.amount == kept.total + kept.tips
     assert {s.location_id for s in sales} == {loc.id for loc in LOCATIONS}
 
 
@@ -599,11 +607,35 @@ def test_a_return_is_a_refund_of_the_sale_its_lines_came_from(
         assert refund.paid == refund.computed_total
 
 
+def test_an_exchange_is_a_refund_and_a_sale_paid_with_the_goods_given_back(
+    documents: list[tuple[SourceRecord, Translated]],
+) -> None:
+    """One sale taking goods back and selling others gives a sale and a refund of the same
+    Lightspeed sale; the exchange tender carries the returned value from one to the other."""
+    by_sale: dict[str, list[Translated]] = {}
+    for record, translated in documents:
+        if record.record_type in ("sale", "sale_return") and not isinstance(translated, Skip):
+            by_sale.setdefault(json.loads(record.payload)["sale"]["saleID"], []).append(translated)
+    sales = {s.id: s for s in of_type(documents, Sale)}
+    exchanges = [found for found in by_sale.values() if len(found) == 2]
+    assert exchanges
+    for sale, refund in exchanges:
+        assert isinstance(sale, Sale)
+        assert isinstance(refund, Refund)
+        assert validate_sale(sale) == []
+        assert validate_refund(refund, sales[refund.sale_id]) == []
+        paid_in = sum(p.amount.amount for p in sale.payments if p.tender == EXCHANGE_TENDER)
+        paid_out = sum(p.amount.amount for p in refund.payments if p.tender == EXCHANGE_TENDER)
+        assert paid_in == paid_out > 0
+        assert paid_in == min(sale.grand_total.amount, refund.amount.amount)
+
+
 def test_open_voided_and_archived_records_are_skipped_with_their_reason(
-    documents: list[tuple[SourceRecord, Translated]], sample: LightspeedWorld
+    traded: LightspeedWorld, sample: LightspeedWorld
 ) -> None:
     """Parked sales wait, voided ones never count; each skip says why."""
-    reasons = [t.reason for _, t in documents if isinstance(t, Skip)]
+    swept = translate_all(traded, sweep_all(traded, ("sales",)))
+    reasons = [t.reason for _, t in swept if isinstance(t, Skip)]
     assert any("still open at the register" in r for r in reasons)
     assert any("was voided" in r for r in reasons)
     item = next(iter(sample.account.data.items.values()))

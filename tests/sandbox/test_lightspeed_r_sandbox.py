@@ -288,9 +288,9 @@ def test_a_cut_short_answer_is_not_json(retailer: Retailer) -> None:
 # -- trading -------------------------------------------------------------------------------
 
 
-def test_trading_gives_sales_returns_parked_and_voided_sales_at_both_shops() -> None:
-    """A week holds completed sales at both shops, returns linked to earlier lines, sales
-    left open and voided ones, tips, and totals that add up."""
+def test_trading_gives_sales_returns_exchanges_parked_and_voided_sales_at_both_shops() -> None:
+    """A week holds completed sales at both shops, returns linked to earlier lines,
+    exchanges, sales left open and voided ones, tips, and totals that add up."""
     retailer = Retailer(days=7)
     sales = list(retailer.account.data.sales.values())
     assert {s.shop_id for s in sales} == set(retailer.account.data.shops)
@@ -298,6 +298,8 @@ def test_trading_gives_sales_returns_parked_and_voided_sales_at_both_shops() -> 
     assert returns
     lines = {li.id: li for s in sales for li in s.lines}
     assert all(lines[li.parent_line_id].quantity > 0 for r in returns for li in r.lines)
+    exchanges = [s for s in sales if {li.quantity > 0 for li in s.lines} == {True, False}]
+    assert exchanges
     assert any(not s.completed and not s.voided for s in sales)
     assert any(s.voided for s in sales)
     assert any(s.tips for s in sales)

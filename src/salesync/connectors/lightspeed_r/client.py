@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from salesync.connectors.lightspeed_r.api import LightspeedApi, next_link, objects
 from salesync.connectors.lightspeed_r.cursor import SweepCursor
-from salesync.connectors.lightspeed_r.translate import CUSTOMER, ITEM, SALE
+from salesync.connectors.lightspeed_r.translate import CUSTOMER, ITEM, SALE, SALE_RETURN
 from salesync.connectors.source import Page, SourceConnection, SourceRecord
 from salesync.domain.errors import BugError
 
@@ -101,6 +101,15 @@ def _parent_ids(sale: Json) -> set[str]:
     }
 
 
+def _is_exchange(sale: Json) -> bool:
+    """Whether a sale both sells and takes back goods."""
+    signs = set()
+    for line in _listed(sale.get("SaleLines"), "SaleLine"):
+        quantity = str(line.get("unitQuantity") or "0")
+        signs.add(quantity.startswith("-"))
+    return signs == {True, False}
+
+
 class LightspeedClient:
     """One connection's R-Series account; ``since`` bounds a sweep that has no cursor yet."""
 
@@ -152,11 +161,11 @@ class LightspeedClient:
         records = self._records(kind, found)
         changes: list[tuple[str, datetime]] = []
         given: list[SourceRecord] = []
-        for obj, record in zip(found, records, strict=True):
+        for obj, mine in zip(found, records, strict=True):
             stamp = _instant(obj, "timeStamp")
             key = f"{obj.get(kind.id_field)}@{obj.get('timeStamp')}"
             if key not in at.known:
-                given.append(record)
+                given += mine
             if stamp is not None:
                 changes.append((key, stamp))
         seen = at.saw(changes)
@@ -164,26 +173,34 @@ class LightspeedClient:
         after = replace(seen, next=following) if following else seen.finished()
         return Page(tuple(given), after.encode(), more=following is not None)
 
-    def _records(self, kind: Stream, found: list[Json]) -> list[SourceRecord]:
+    def _records(self, kind: Stream, found: list[Json]) -> list[list[SourceRecord]]:
+        """The records of each object found."""
         if kind.record_type != SALE:
-            return [SourceRecord(kind.record_type, dumps(obj)) for obj in found]
+            return [[SourceRecord(kind.record_type, dumps(obj))] for obj in found]
         return self._sale_records(found)
 
-    def _sale_records(self, sales: list[Json]) -> list[SourceRecord]:
-        """Each sale in its envelope, with the sale of every line a return gives back."""
+    def _sale_records(self, sales: list[Json]) -> list[list[SourceRecord]]:
+        """The records of each sale: its envelope, with the sale of every line a return gives
+        back, and for an exchange a second envelope marked ``given_back`` for its refund
+        (a different body, so the inbox does not take it for a repeat)."""
         wanted = sorted({p for s in sales for p in _parent_ids(s)}, key=lambda v: (len(v), v))
         parents: dict[str, str] = {}
         for i in range(0, len(wanted), PAGE):
             params = {"saleLineID": f"IN,[{','.join(wanted[i : i + PAGE])}]", "limit": str(PAGE)}
             for line in self._api.pages("SaleLine", "saleline.list", params):
                 parents[str(line.get("saleLineID"))] = str(line.get("saleID"))
-        records = []
+        records: list[list[SourceRecord]] = []
         for sale in sales:
             mine = {p: parents[p] for p in sorted(_parent_ids(sale)) if p in parents}
             complete = len(mine) == len(_parent_ids(sale))
-            event_id = f"sale:{sale.get('saleID')}@{sale.get('timeStamp')}" if complete else None
+            version = f"{sale.get('saleID')}@{sale.get('timeStamp')}"
             body = {"sale": sale, "parents": mine}
-            records.append(SourceRecord(SALE, dumps(body), event_id))
+            found = [SourceRecord(SALE, dumps(body), f"{SALE}:{version}" if complete else None)]
+            if _is_exchange(sale):
+                event_id = f"{SALE_RETURN}:{version}" if complete else None
+                given_back = dumps({**body, "part": "given_back"})
+                found.append(SourceRecord(SALE_RETURN, given_back, event_id))
+            records.append(found)
         return records
 
     # -- the account ---------------------------------------------------------------------
@@ -217,4 +234,4 @@ class LightspeedClient:
             done = _instant(sale, "completeTime")
             if done is not None and start <= done < end:
                 kept.append(sale)
-        return iter(self._sale_records(kept))
+        return iter([r for found in self._sale_records(kept) for r in found])

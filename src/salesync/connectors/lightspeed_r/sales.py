@@ -10,9 +10,16 @@ and are left out.
 A return is a sale whose lines have negative quantities; each names the line it gives
 back (``parentSaleLineID``), and the record carries the sale that line belongs to. The
 amounts are stated positive on the refund, as salesync's documents state them.
+
+An exchange is one sale holding both: its positive lines are a ``Sale`` and its negative
+ones a ``Refund`` (the ``sale_return`` record of the same sale). The value of the goods
+given back pays for the new ones through the ``exchange`` tender on both documents, so
+the tender nets to zero and only the difference is money that changed hands.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from salesync.connectors.lightspeed_r.payloads import LsSale, LsSaleLine, SaleRecord
 from salesync.connectors.lightspeed_r.problems import PROVIDER, Problems
@@ -34,6 +41,8 @@ from salesync.domain.money import CurrencyError, Money, minor_unit
 from salesync.domain.validation import Problem
 
 DEFAULT_CURRENCY = "USD"
+EXCHANGE_TENDER = "exchange"
+"""The tender of the returned goods' value that pays for an exchange's new goods."""
 
 
 def currency_of(context: SourceContext, path: str) -> str:
@@ -78,11 +87,34 @@ def _payments(sale: LsSale, currency: str, sign: int) -> tuple[Payment, ...]:
     )
 
 
+def _line_total(line: LsSaleLine) -> Decimal:
+    """What a line comes to, tax included (negative for a returned line)."""
+    return (
+        line.calcSubtotal
+        - line.calcLineDiscount
+        - line.calcTransactionDiscount
+        + line.calcTax1
+        + line.calcTax2
+    )
+
+
+def _parts(sale: LsSale) -> tuple[Decimal, Decimal]:
+    """What an exchange's new goods come to (tips included) and what the goods given back
+    are worth, both positive."""
+    bought = sum((_line_total(li) for li in sale.SaleLines if li.unitQuantity >= 0), Decimal(0))
+    given = -sum((_line_total(li) for li in sale.SaleLines if li.unitQuantity < 0), Decimal(0))
+    return bought + sale.calcTips, given
+
+
 def _occurred(sale: LsSale, problems: Problems) -> None:
     if sale.completeTime is None:
         problems.add(
             "no_complete_time", "a completed sale has no completeTime", "sale.completeTime"
         )
+
+
+def _exchange(sale: LsSale, credit: Decimal, currency: str) -> Payment:
+    return Payment(EXCHANGE_TENDER, Money.of(credit, currency), reference=sale.saleID)
 
 
 def _customer(sale: LsSale) -> str | None:
@@ -96,15 +128,9 @@ def sale_of(record: SaleRecord, context: SourceContext) -> Sale:
     currency = currency_of(context, "currency")
     _occurred(sale, problems)
     lines: list[SaleLine] = []
-    for i, line in enumerate(sale.SaleLines):
+    for line in sale.SaleLines:
         if line.unitQuantity < 0:
-            problems.add(
-                "exchange_not_supported",
-                f"line {line.saleLineID} returns goods inside a sale; salesync takes returns "
-                "as their own sale in Lightspeed (refund the item, then ring the new sale)",
-                f"sale.SaleLines[{i}].unitQuantity",
-            )
-            continue
+            continue  # given back in an exchange: the sale's ``sale_return`` record
         item = line.Item
         discounts = [
             Discount(name, Money.of(amount, currency))
@@ -125,6 +151,14 @@ def sale_of(record: SaleRecord, context: SourceContext) -> Sale:
                 taxes=_taxes(sale, line, currency, 1),
             )
         )
+    payments = _payments(sale, currency, 1)
+    bought, given = _parts(sale)
+    if given:
+        credit = min(bought, given)
+        payments = (
+            *(p for p in payments if p.amount.amount > 0),
+            _exchange(sale, credit, currency),
+        )
     problems.check()
     assert sale.completeTime is not None
     return Sale(
@@ -137,9 +171,11 @@ def sale_of(record: SaleRecord, context: SourceContext) -> Sale:
         currency=currency,
         tax_mode=TaxMode.INCLUSIVE if sale.isTaxInclusive else TaxMode.EXCLUSIVE,
         lines=tuple(lines),
-        payments=_payments(sale, currency, 1),
+        payments=payments,
         tip=Money.of(sale.calcTips, currency) if sale.calcTips else None,
-        declared_total=Money.of(sale.calcTotal + sale.calcTips, currency),
+        declared_total=Money.of(bought, currency)
+        if given
+        else Money.of(sale.calcTotal + sale.calcTips, currency),
         customer_id=_customer(sale),
         associate=sale.employeeID if sale.employeeID not in ("", "0") else None,
         number=sale.referenceNumber or sale.saleID,
@@ -156,6 +192,8 @@ def refund_of(record: SaleRecord, context: SourceContext) -> Refund:
     lines: list[RefundLine] = []
     for i, line in enumerate(sale.SaleLines):
         path = f"sale.SaleLines[{i}]"
+        if line.unitQuantity >= 0:
+            continue  # bought in an exchange: the sale's ``sale`` record
         if line.parentSaleLineID in ("", "0"):
             problems.add(
                 "return_without_sale",
@@ -190,6 +228,14 @@ def refund_of(record: SaleRecord, context: SourceContext) -> Refund:
             "links a refund to one sale, so return each sale's goods on its own",
             "sale.SaleLines",
         )
+    payments = _payments(sale, currency, -1)
+    bought, given = _parts(sale)
+    if bought:
+        credit = min(bought, given)
+        payments = (
+            *(p for p in payments if p.amount.amount > 0),
+            _exchange(sale, credit, currency),
+        )
     problems.check()
     assert sale.completeTime is not None
     return Refund(
@@ -203,6 +249,6 @@ def refund_of(record: SaleRecord, context: SourceContext) -> Refund:
         currency=currency,
         tax_mode=TaxMode.INCLUSIVE if sale.isTaxInclusive else TaxMode.EXCLUSIVE,
         lines=tuple(lines),
-        payments=_payments(sale, currency, -1),
+        payments=payments,
         reason="Returned at the register",
     )

@@ -7,6 +7,8 @@ Record types:
   completed sale of negative lines (a return, each line naming the line it gives back by
   ``parentSaleLineID``) is a ``Refund`` of that sale; an open, voided or archived sale is
   skipped with the reason;
+- ``sale_return``: the same envelope for an exchange (a sale of both): its ``sale``
+  record is the goods bought, this one the ``Refund`` of the goods given back;
 - ``customer``: a customer with its contact, listed as ``lightspeed_r:<customerID>``;
 - ``item``: an item with its category and default price, listed as a product
   ``lightspeed_r:<itemID>`` under its custom SKU (the system SKU when it has none).
@@ -25,14 +27,15 @@ from salesync.domain.money import Money
 from salesync.domain.validation import Problem
 
 SALE = "sale"
+SALE_RETURN = "sale_return"
 CUSTOMER = "customer"
 ITEM = "item"
-RECORD_TYPES = (SALE, CUSTOMER, ITEM)
+RECORD_TYPES = (SALE, SALE_RETURN, CUSTOMER, ITEM)
 
 
 def translate(record_type: str, payload: str, context: SourceContext) -> Translated:
     """The domain object a Lightspeed record stands for, or a skip saying why there is none."""
-    if record_type == SALE:
+    if record_type in (SALE, SALE_RETURN):
         record = parse(SaleRecord, record_type, payload)
         sale = record.sale
         if sale.voided:
@@ -42,7 +45,7 @@ def translate(record_type: str, payload: str, context: SourceContext) -> Transla
             return Skip(f"Lightspeed sale {sale.saleID} is {state}: it is taken once completed")
         if not sale.SaleLines:
             return Skip(f"Lightspeed sale {sale.saleID} has no lines")
-        if all(line.unitQuantity < 0 for line in sale.SaleLines):
+        if record_type == SALE_RETURN or all(line.unitQuantity < 0 for line in sale.SaleLines):
             return refund_of(record, context)
         return sale_of(record, context)
     if record_type == CUSTOMER:

@@ -4,7 +4,8 @@ The shops trade in their opening hours (10:00 to 19:00 in each shop's time zone)
 Completed sales with state and city tax, line and whole-sale discounts, tips on card
 payments, several tenders and split payments; sales parked at the register and finished
 later; voided sales; returns as sales of negative lines that name the lines they give back
-(``parentSaleLineID``), refunded to the tender the customer paid with; new and updated
+(``parentSaleLineID``), refunded to the tender the customer paid with; exchanges, one sale
+taking goods back and selling others, settling the difference; new and updated
 customers; price changes. Every change stamps ``timeStamp``, which is what a sweep reads.
 """
 
@@ -77,7 +78,8 @@ class LightspeedActivity:
                 (0.67, self.park),
                 (0.74, self.finish_parked),
                 (0.78, self.void),
-                (0.90, self.give_back),
+                (0.87, self.give_back),
+                (0.90, self.exchange),
                 (0.95, self.new_customer),
                 (0.98, self.update_customer),
                 (1.00, self.change_price),
@@ -197,8 +199,9 @@ class LightspeedActivity:
         sale.voided, sale.time_stamp = True, self.account.clock()
         return "void"
 
-    def give_back(self) -> str:
-        """A return of part of an earlier sale, refunded to the tender it was paid with."""
+    def _take_back(self) -> tuple[Sale, SaleLine] | None:
+        """A line giving back part of an earlier sale's line, and that sale (None when
+        nothing is left to give back)."""
         data = self.account.data
         returned: dict[int, int] = {}
         for sale in data.sales.values():
@@ -215,7 +218,7 @@ class LightspeedActivity:
             if line.quantity > 0 and line.quantity > returned.get(line.id, 0)
         ]
         if not candidates:
-            return self.sale()
+            return None
         original, line = self.rng.choice(candidates[-40:])
         quantity = self.rng.randint(1, line.quantity - returned.get(line.id, 0))
         share = Decimal(quantity) / Decimal(line.quantity)
@@ -228,17 +231,55 @@ class LightspeedActivity:
         if back.taxable:
             back.tax1 = cents(back.net * tax.tax1_rate)
             back.tax2 = cents(back.net * tax.tax2_rate)
+        return original, back
+
+    def _sale_at(self, original: Sale, lines: list[SaleLine]) -> Sale:
         now = self.account.clock()
-        refund = Sale(
+        return Sale(
             self.account.next_id(), original.shop_id, original.register_id,
             original.employee_id, original.customer_id, original.tax_category_id, now, now, "",
-            lines=[back],
+            lines=lines,
         )  # fmt: skip
+
+    def give_back(self) -> str:
+        """A return of part of an earlier sale, refunded to the tender it was paid with."""
+        found = self._take_back()
+        if found is None:
+            return self.sale()
+        original, back = found
+        refund = self._sale_at(original, [back])
         tender = max(original.payments, key=lambda p: p.amount).payment_type_id
         refund.payments.append(SalePayment(self.account.next_id(), tender, refund.total))
         self._complete(refund)
-        data.sales[refund.id] = refund
+        self.account.data.sales[refund.id] = refund
         return "give_back"
+
+    def exchange(self) -> str:
+        """Goods of an earlier sale taken back and another item sold in the same sale; the
+        difference is paid, or given back to the tender the first sale was paid with."""
+        found = self._take_back()
+        if found is None:
+            return self.sale()
+        original, back = found
+        data = self.account.data
+        item = self.rng.choice(list(data.items.values()))
+        tax = data.tax_categories[original.tax_category_id]
+        bought = SaleLine(self.account.next_id(), item.id, 1, item.price, Decimal(0),
+                          Decimal(0), item.taxable, Decimal(0), Decimal(0))  # fmt: skip
+        if bought.taxable:
+            bought.tax1 = cents(bought.net * tax.tax1_rate)
+            bought.tax2 = cents(bought.net * tax.tax2_rate)
+        swap = self._sale_at(original, [back, bought])
+        if swap.total > 0:
+            swap.payments.append(
+                SalePayment(self.account.next_id(), self._tender("credit card"), swap.total)
+            )
+        elif swap.total < 0:
+            tender = max(original.payments, key=lambda p: p.amount).payment_type_id
+            swap.payments.append(SalePayment(self.account.next_id(), tender, swap.total))
+        self._complete(swap)
+        data.sales[swap.id] = swap
+        return "exchange"
 
     # -- customers and items -------------------------------------------------------------
 
