@@ -66,7 +66,7 @@ from salesync.engine.sweep import Sweeper
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.lightspeed_r import Bucket
 from salesync.store.repositories import Connections, Locations, Tenants
-from salesync.store.tables import QueuedDocumentRow
+from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
 WEEK = timedelta(days=7)
@@ -724,3 +724,48 @@ def test_an_unmapped_shop_falls_back_to_the_default_location(
     )
     assert isinstance(sale, Sale)
     assert sale.location_id == "harbour"
+
+
+@SQLITE_ONLY
+def test_a_return_read_before_its_sale_waits_and_resumes(
+    factory: sessionmaker[Session], sample: LightspeedWorld
+) -> None:
+    """A refund taken in before the sale it reverses is parked, and goes on once the sale
+    is in."""
+    vault = Vault([new_key()])
+    connection = set_up(factory, sample, vault)
+    records = sweep_all(sample, ("sales",))
+    context = sample.connection().context("lightspeed_r")
+    source = LightspeedRSource()
+    refund_record, refund = next(
+        (r, t)
+        for r in records
+        if r.record_type == "sale"
+        and isinstance(t := source.translate(r.record_type, r.payload, context), Refund)
+    )
+    sale_record = next(
+        r
+        for r in records
+        if r.record_type == "sale"
+        and isinstance(t := source.translate(r.record_type, r.payload, context), Sale)
+        and t.id == refund.sale_id
+    )
+    engine = Engine(factory, ManualClock(sample.clock()))
+    states: list[str] = []
+    for record in (refund_record, sale_record):
+        engine.receive(
+            TENANT,
+            "lightspeed_r",
+            record.record_type,
+            record.payload,
+            event_id=record.event_id,
+            connection_id=connection.connection_id,
+        )
+        engine.take_in(TENANT)
+        with factory() as session:
+            states = [
+                r.state for r in session.scalars(select(InboxRecordRow).order_by(InboxRecordRow.id))
+            ]
+        if record is refund_record:
+            assert states == [RecordState.PARKED.value]
+    assert states == [RecordState.NORMALIZED.value] * 2
