@@ -64,7 +64,8 @@ from salesync.engine.reconcile import Reconciler
 from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
 from salesync.sandbox.faults import Fault, FaultKind
-from salesync.sandbox.lightspeed_r import Bucket
+from salesync.sandbox.lightspeed_r import Bucket, create_app
+from salesync.sandbox.server import serving
 from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
@@ -769,3 +770,31 @@ def test_a_return_read_before_its_sale_waits_and_resumes(
         if record is refund_record:
             assert states == [RecordState.PARKED.value]
     assert states == [RecordState.NORMALIZED.value] * 2
+
+
+def test_the_source_reads_a_sandbox_served_over_real_http(traded: LightspeedWorld) -> None:
+    """Over a socket, as against Lightspeed itself: the token refreshed at the token URL,
+    a week of sales read page by page through their next links."""
+    with serving(create_app(traded.account)) as url:
+        connection = traded.connection(base_url=url, token_url=f"{url}/auth/oauth/token")
+        expired = replace(
+            connection,
+            credentials={**connection.credentials, "expires_at": START.isoformat()},
+        )
+        client = traded.source().connect(expired)
+        pages = 0
+        try:
+            cursor: str | None = None
+            records: list[SourceRecord] = []
+            while True:
+                page = client.fetch("sales", cursor)
+                records += page.records
+                cursor, pages = page.cursor, pages + 1
+                if not page.more:
+                    break
+            assert client.api.grant.access_token != connection.credentials["access_token"]
+        finally:
+            client.close()
+    assert pages == -(-len(traded.account.data.sales) // 100)
+    sale_ids = {json.loads(r.payload)["sale"]["saleID"] for r in records}
+    assert sale_ids == {str(i) for i in traded.account.data.sales}
