@@ -19,6 +19,7 @@ the tender nets to zero and only the difference is money that changed hands.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from salesync.connectors.lightspeed_r.payloads import LsSale, LsSaleLine, SaleRecord
@@ -106,11 +107,14 @@ def _parts(sale: LsSale) -> tuple[Decimal, Decimal]:
     return bought + sale.calcTips, given
 
 
-def _occurred(sale: LsSale, problems: Problems) -> None:
+def _occurred(sale: LsSale, problems: Problems) -> datetime:
+    """When the sale was completed, which is when salesync dates it."""
     if sale.completeTime is None:
         problems.add(
             "no_complete_time", "a completed sale has no completeTime", "sale.completeTime"
         )
+        return sale.timeStamp
+    return sale.completeTime
 
 
 def _exchange(sale: LsSale, credit: Decimal, currency: str) -> Payment:
@@ -126,7 +130,7 @@ def sale_of(record: SaleRecord, context: SourceContext) -> Sale:
     problems = Problems("sale")
     location = problems.location(context, sale.shopID, "sale.shopID")
     currency = currency_of(context, "currency")
-    _occurred(sale, problems)
+    occurred = _occurred(sale, problems)
     lines: list[SaleLine] = []
     for line in sale.SaleLines:
         if line.unitQuantity < 0:
@@ -159,23 +163,21 @@ def sale_of(record: SaleRecord, context: SourceContext) -> Sale:
             *(p for p in payments if p.amount.amount > 0),
             _exchange(sale, credit, currency),
         )
+    declared = bought if given else sale.calcTotal + sale.calcTips
     problems.check()
-    assert sale.completeTime is not None
     return Sale(
         id=document_id(context.tenant_id, PROVIDER, DocumentKind.SALE, sale.saleID),
         tenant_id=context.tenant_id,
         location_id=location,
         source=PROVIDER,
         external_id=sale.saleID,
-        occurred_at=sale.completeTime,
+        occurred_at=occurred,
         currency=currency,
         tax_mode=TaxMode.INCLUSIVE if sale.isTaxInclusive else TaxMode.EXCLUSIVE,
         lines=tuple(lines),
         payments=payments,
         tip=Money.of(sale.calcTips, currency) if sale.calcTips else None,
-        declared_total=Money.of(bought, currency)
-        if given
-        else Money.of(sale.calcTotal + sale.calcTips, currency),
+        declared_total=Money.of(declared, currency),
         customer_id=_customer(sale),
         associate=sale.employeeID if sale.employeeID not in ("", "0") else None,
         number=sale.referenceNumber or sale.saleID,
@@ -187,7 +189,7 @@ def refund_of(record: SaleRecord, context: SourceContext) -> Refund:
     problems = Problems("sale")
     location = problems.location(context, sale.shopID, "sale.shopID")
     currency = currency_of(context, "currency")
-    _occurred(sale, problems)
+    occurred = _occurred(sale, problems)
     originals: set[str] = set()
     lines: list[RefundLine] = []
     for i, line in enumerate(sale.SaleLines):
@@ -237,7 +239,6 @@ def refund_of(record: SaleRecord, context: SourceContext) -> Refund:
             _exchange(sale, credit, currency),
         )
     problems.check()
-    assert sale.completeTime is not None
     return Refund(
         id=document_id(context.tenant_id, PROVIDER, DocumentKind.REFUND, sale.saleID),
         tenant_id=context.tenant_id,
@@ -245,7 +246,7 @@ def refund_of(record: SaleRecord, context: SourceContext) -> Refund:
         source=PROVIDER,
         external_id=sale.saleID,
         sale_id=document_id(context.tenant_id, PROVIDER, DocumentKind.SALE, originals.pop()),
-        occurred_at=sale.completeTime,
+        occurred_at=occurred,
         currency=currency,
         tax_mode=TaxMode.INCLUSIVE if sale.isTaxInclusive else TaxMode.EXCLUSIVE,
         lines=tuple(lines),
