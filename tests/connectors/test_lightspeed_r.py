@@ -131,9 +131,23 @@ def malformed() -> list[SourceRecord]:
             }
         },
     }
+    undated = {
+        **sale,
+        "completeTime": "",
+        "calcTotal": "5.00",
+        "SaleLines": {
+            "SaleLine": {
+                "saleLineID": "3",
+                "unitQuantity": "1",
+                "unitPrice": "5.00",
+                "calcSubtotal": "5.00",
+            }
+        },
+    }
     return [
         SourceRecord("sale", json.dumps({"sale": sale})),
         SourceRecord("sale", json.dumps({"sale": unlinked_return})),
+        SourceRecord("sale", json.dumps({"sale": undated})),
         SourceRecord("customer", "[]"),
         SourceRecord("item", json.dumps({"description": "no id"})),
         SourceRecord("register_shift", "{}"),
@@ -692,6 +706,9 @@ def test_returns_that_cannot_be_linked_are_refused_with_the_fix(sample: Lightspe
     with pytest.raises(ValidationError) as caught:
         LightspeedRSource().translate("sale", malformed()[1].payload, context)
     assert [p.code for p in caught.value.problems] == ["unmapped_location", "return_without_sale"]
+    with pytest.raises(ValidationError) as caught:
+        LightspeedRSource().translate("sale", malformed()[2].payload, context)
+    assert [p.path for p in caught.value.problems] == ["sale.shopID", "sale.completeTime"]
     line = {
         "saleLineID": "7",
         "unitQuantity": "-1",
