@@ -653,6 +653,7 @@ def test_open_voided_and_archived_records_are_skipped_with_their_reason(
     reasons = [t.reason for _, t in swept if isinstance(t, Skip)]
     assert any("still open at the register" in r for r in reasons)
     assert any("was voided" in r for r in reasons)
+    assert any("archived unfinished" in r for r in reasons)
     item = next(iter(sample.account.data.items.values()))
     archived = {"itemID": str(item.id), "description": "Old stock", "archived": "true"}
     context = sample.connection().context("lightspeed_r")

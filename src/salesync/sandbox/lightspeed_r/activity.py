@@ -3,10 +3,11 @@
 The shops trade in their opening hours (10:00 to 19:00 in each shop's time zone).
 Completed sales with state and city tax, line and whole-sale discounts, tips on card
 payments, several tenders and split payments; sales parked at the register and finished
-later; voided sales; returns as sales of negative lines that name the lines they give back
-(``parentSaleLineID``), refunded to the tender the customer paid with; exchanges, one sale
-taking goods back and selling others, settling the difference; new and updated
-customers; price changes. Every change stamps ``timeStamp``, which is what a sweep reads.
+later; voided sales and unfinished ones archived; returns as sales of negative lines that
+name the lines they give back (``parentSaleLineID``), refunded to the tender the customer
+paid with; exchanges, one sale taking goods back and selling others, settling the
+difference; new and updated customers; price changes. Every change stamps ``timeStamp``,
+which is what a sweep reads.
 """
 
 from __future__ import annotations
@@ -180,7 +181,11 @@ class LightspeedActivity:
         return "park"
 
     def _open(self) -> list[Sale]:
-        return [s for s in self.account.data.sales.values() if not s.completed and not s.voided]
+        return [
+            s
+            for s in self.account.data.sales.values()
+            if not s.completed and not s.voided and not s.archived
+        ]
 
     def finish_parked(self) -> str:
         waiting = self._open()
@@ -192,11 +197,16 @@ class LightspeedActivity:
         return "finish_parked"
 
     def void(self) -> str:
+        """A parked sale given up: voided, or now and then archived unfinished."""
         waiting = self._open()
         if not waiting:
             return self.park()
         sale = self.rng.choice(waiting)
-        sale.voided, sale.time_stamp = True, self.account.clock()
+        sale.time_stamp = self.account.clock()
+        if self.rng.random() < 0.3:
+            sale.archived = True
+            return "archive"
+        sale.voided = True
         return "void"
 
     def _take_back(self) -> tuple[Sale, SaleLine] | None:
