@@ -9,6 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.crm.actions import TriggerActions
+from salesync.crm.catalog import Catalog
 from salesync.crm.clients import Clients
 from salesync.crm.destination import CrmSales
 from salesync.crm.triggers import Triggers
@@ -158,3 +160,39 @@ def test_a_manual_sale_reaches_the_crm_at_once_with_client_associate_and_locatio
         client = clients.find("ada@example.com")
         assert client is not None
         assert clients.sales_of(client.id) == [sale.id]
+
+
+def test_products_reach_the_crm_at_the_next_tick_and_their_changes_follow(shop: Shop) -> None:
+    """A Square catalog variation is a CRM product after the next tick; a price change
+    is copied at the tick after it arrives, between sales windows."""
+    product = shop.variation("V1", "Wool scarf", "SCARF-1", 4500, "Accessories")
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 9, 1))
+    shop.variation("V1", "Wool scarf", "SCARF-1", 3900, "Sale")
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 9, 2))
+    with shop.db() as session:
+        [copy] = Catalog(session, TENANT, shop.clock).all()
+    assert (copy.product_id, copy.sku, copy.price_minor, copy.category) == (
+        product,
+        "SCARF-1",
+        3900,
+        "Sale",
+    )
+    assert copy.synced_at == local(BROOKLYN, 2026, 11, 2, 9, 2)
+
+
+def test_deciding_a_trigger_twice_for_one_sale_records_one_firing(shop: Shop) -> None:
+    """Two passes that both see a sale as due (two workers, a rerun after a crash) leave
+    one firing and one message: the (trigger, sale) row is unique."""
+    add_trigger(shop, "Thank you", "thank_you", 0)
+    sale = a_sale("S-9", local(BROOKLYN, 2026, 11, 2, 7, 0))
+    shop.sell(sale)
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 18, 0))
+    with shop.db() as session, session.begin():
+        act = TriggerActions(Clients(session, TENANT, shop.clock))
+        triggers = Triggers(session, TENANT, shop.clock, act=act)
+        entry = CrmSales(session, TENANT, shop.clock).get(sale.id)
+        assert entry is not None
+        again = triggers.on_delivery(entry, BROOKLYN)
+    assert again == 0
+    assert len(shop.firings()) == 1
+    assert len(shop.messages()) == 1

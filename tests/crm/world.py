@@ -97,6 +97,31 @@ class Shop:
         )
         return f"square:{square_id}"
 
+    def variation(self, variation_id: str, name: str, sku: str, cents: int, category: str) -> str:
+        """A Square catalog ``item_variation`` record arrives; returns the product id."""
+        body = {
+            "item": {"id": f"item-{variation_id}", "item_data": {"name": name}},
+            "variation": {
+                "id": variation_id,
+                "item_variation_data": {
+                    "name": "Regular",
+                    "sku": sku,
+                    "price_money": {"amount": cents, "currency": "USD"},
+                },
+            },
+            "category": category,
+            "currency": "USD",
+        }
+        self.engine.receive(
+            TENANT,
+            "square",
+            "item_variation",
+            json.dumps(body),
+            event_id=f"{variation_id}:{cents}:{category}",
+            connection_id=self.square,
+        )
+        return f"square:{variation_id}"
+
     def tick_at(self, instant: datetime) -> None:
         self.clock.set(instant)
         self.engine.tick(TENANT)

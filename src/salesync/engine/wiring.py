@@ -14,6 +14,7 @@ from salesync.clock import system_clock
 from salesync.config import Settings
 from salesync.connectors.registry import DestinationRegistry, SourceRegistry
 from salesync.connectors.tokens import OAuthRefresher, Refresher, TokenManager
+from salesync.crm.feed import CrmFeed
 from salesync.domain.errors import AuthError
 from salesync.domain.redaction import Redactor
 from salesync.engine.destinations import DestinationBooks
@@ -181,8 +182,8 @@ def configured_engine(
     transport: httpx.BaseTransport | None = None,
 ) -> Engine:
     """The engine every command runs: sources from the registry, postings to each
-    tenant's books (its destination connection, else the built-in ledger), failures
-    recorded as redacted incidents."""
+    tenant's books (its destination connection, else the built-in ledger), the built-in
+    CRM kept current at the end of each tick, failures recorded as redacted incidents."""
     incidents = incident_log(cfg, clock)
     books = DestinationBooks(
         factory,
@@ -192,7 +193,21 @@ def configured_engine(
         tokens=token_manager(cfg, factory, clock, transport, incidents),
         transport=transport,
     )
-    return Engine(factory, clock, registry=sources, books=books, incidents=incidents)
+    crm = cfg.crm
+    after = (
+        [
+            CrmFeed(
+                factory,
+                clock,
+                horizon=crm.horizon,
+                backfill_batch=crm.backfill_batch,
+                incidents=incidents,
+            )
+        ]
+        if crm.enabled
+        else []
+    )
+    return Engine(factory, clock, registry=sources, books=books, incidents=incidents, after=after)
 
 
 def reconnect(
