@@ -3,8 +3,9 @@
 Customers and products first (they move in real time, and history never delays them),
 then live sales whose sync window has come, then at most ``backfill_batch`` sales of the
 initial import (a throttle: a large history is spread over many ticks), then triggers
-that have come due. Each part commits on its own, so a failure in one leaves the others'
-work in place, and every part is keyed so running it twice changes nothing.
+that have come due, then the messages they wrote. Each part commits on its own, so a
+failure in one leaves the others' work in place, and every part is keyed so running it
+twice changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from salesync.crm.actions import TriggerActions
 from salesync.crm.catalog import Catalog
 from salesync.crm.clients import Clients
 from salesync.crm.destination import CrmSales
+from salesync.crm.mail import SENT, CrmMail
 from salesync.crm.triggers import DEFAULT_HORIZON, Triggers
 from salesync.domain.documents import Customer
 from salesync.engine.incidents import IncidentLog
@@ -37,6 +39,7 @@ class CrmPass:
     sales: int = 0
     historical: int = 0
     triggers: int = 0
+    messages: int = 0
 
 
 class CrmFeed:
@@ -51,7 +54,10 @@ class CrmFeed:
         batch: int = 500,
         backfill_batch: int = 100,
         incidents: IncidentLog | None = None,
+        mail: CrmMail | None = None,
     ) -> None:
+        """``mail`` sends the messages fired triggers write (they wait unsent without
+        it)."""
         if batch < 1 or backfill_batch < 1:
             raise ValueError("the CRM's batch sizes are 1 or more")
         self.factory = factory
@@ -60,6 +66,7 @@ class CrmFeed:
         self.batch = batch
         self.backfill_batch = backfill_batch
         self.incidents = incidents
+        self.mail = mail
 
     def __call__(self, tenant_id: str) -> CrmPass:
         done = CrmPass()
@@ -72,7 +79,10 @@ class CrmFeed:
             with self.factory() as session, session.begin():
                 locations = Locations(session, tenant_id).all()
                 done.triggers += self._triggers(session, tenant_id).due_pass(locations, self.batch)
+            if self.mail is not None:
+                done.messages = self.mail.deliver_due(tenant_id, self.batch)[SENT]
             run.update(
+                messages=done.messages,
                 clients=done.clients,
                 products=done.products,
                 sales=done.sales,

@@ -15,6 +15,7 @@ from salesync.config import Settings
 from salesync.connectors.registry import DestinationRegistry, SourceRegistry
 from salesync.connectors.tokens import OAuthRefresher, Refresher, TokenManager
 from salesync.crm.feed import CrmFeed
+from salesync.crm.mail import CrmMail
 from salesync.domain.errors import AuthError
 from salesync.domain.redaction import Redactor
 from salesync.engine.destinations import DestinationBooks
@@ -22,6 +23,7 @@ from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.runner import Engine
 from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.loop import Monitor, notice_hook
+from salesync.monitor.notify.mailer import Mailer
 from salesync.monitor.trackers import GitHubTracker, JiraTracker, Tracker
 from salesync.support.service import SupportService
 from salesync.support.sla import SlaPolicy
@@ -202,6 +204,16 @@ def configured_engine(
                 horizon=crm.horizon,
                 backfill_batch=crm.backfill_batch,
                 incidents=incidents,
+                mail=(
+                    CrmMail(
+                        factory,
+                        clock,
+                        Mailer(cfg.mail_settings()),
+                        public_url=cfg.mail_settings().public_url,
+                    )
+                    if cfg.mail is not None
+                    else None
+                ),
             )
         ]
         if crm.enabled
