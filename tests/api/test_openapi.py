@@ -85,6 +85,7 @@ OPERATIONS = (
     ("GET", "/api/v1/tenants/{tenant_id}/crm/triggers"),
     ("POST", "/api/v1/tenants/{tenant_id}/crm/triggers"),
     ("GET", "/api/v1/tenants/{tenant_id}/crm/firings"),
+    ("PUT", "/api/v1/tenants/{tenant_id}/crm/repairs/{reference}"),
     ("GET", "/api/v1/tenants/{tenant_id}/reconciliation"),
     ("GET", "/api/v1/tenants/{tenant_id}/reconciliation/{location_id}/{day}"),
     ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/wait"),

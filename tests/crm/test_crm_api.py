@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 
 from salesync.api import create_app
 from salesync.api.tokens import ApiTokens
+from salesync.crm.triggers import Triggers
+from salesync.store.tables import SyncPolicyRow
 from salesync.store.vault import Vault, new_key
 
 from .world import BROOKLYN, TENANT, Shop, a_sale, local
@@ -104,3 +106,29 @@ def test_clients_are_listed_with_their_contact_methods(
     [found] = client.get(f"{BASE}/clients", headers=auth).json()["clients"]
     assert found["contacts"] == [{"kind": "email", "value": "ada@example.com"}]
     assert (found["origins"]["email"], found["customers"]) == ("pos", ["square:C1"])
+
+
+def test_a_source_set_to_stream_sales_feeds_the_crm_at_once_and_the_merchant_sees_it(
+    shop: Shop, api: tuple[TestClient, dict[str, str]]
+) -> None:
+    """Which sources batch sales and which stream them is a policy row: with the simulator
+    streaming, its sale is in the CRM at the next tick and its 0-day trigger fires then,
+    and the policies route shows the merchant that choice."""
+    client, auth = api
+    with shop.db() as session, session.begin():
+        session.add(
+            SyncPolicyRow(tenant_id=TENANT, source="simulator", kind="sale", mode="realtime")
+        )
+        Triggers(session, TENANT, shop.clock).add("Thank you", "thank_you", 0)
+    sale = a_sale("S-1", local(BROOKLYN, 2026, 11, 2, 10, 0))
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 10, 0))
+    shop.sell(sale)
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 10, 0, 5))
+    synced = shop.crm_sale(sale)
+    assert synced is not None
+    assert synced.synced_at == local(BROOKLYN, 2026, 11, 2, 10, 0, 5)
+    assert [f.state for f in shop.firings()] == ["fired"]
+    policies = client.get(f"/api/v1/tenants/{TENANT}/policies", headers=auth).json()["policies"]
+    chosen = {(p["source"], p["kind"]): (p["mode"], p["default"]) for p in policies}
+    assert chosen[("simulator", "sale")] == ("realtime", False)
+    assert chosen[("*", "sale")] == ("scheduled", True)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.api import create_app
+from salesync.api.tokens import ApiTokens
 from salesync.crm.clients import Clients
 from salesync.crm.mail import CrmMail
 from salesync.monitor.notify.mailer import Mailer
@@ -85,3 +86,42 @@ def test_a_client_who_unsubscribes_gets_no_more_messages(mailing: Shop, smtp: Sm
     assert len(smtp.received) == 1
     states = [(m.subject.split()[0], m.state) for m in shop.messages()]
     assert states == [("Thank", "sent"), ("How", "suppressed")]
+
+
+def test_a_finished_repair_is_mailed_at_the_next_tick_not_at_a_sales_window(
+    mailing: Shop, smtp: SmtpServer
+) -> None:
+    """The store marks Ada's watch repair complete at 10:00; she has the email from the
+    CRM's pass a second later, hours before the 18:00 sales window, and marking it
+    complete again sends nothing more. A repair for no client is refused, naming the
+    field."""
+    shop = mailing
+    shop.customer("C1", "Ada", "Lovelace", email_address="ada@example.com")
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 9, 30))
+    with shop.db() as session, session.begin():
+        secret = ApiTokens(session, TENANT, shop.clock).issue("tests")[1]
+        client = Clients(session, TENANT, shop.clock).find("ada@example.com")
+        assert client is not None
+    auth = {"Authorization": f"Bearer {secret}"}
+    app = create_app(shop.db, shop.clock, Vault([new_key()]), engine=shop.engine)
+    path = f"/api/v1/tenants/{TENANT}/crm/repairs/R-77"
+    with TestClient(app) as api:
+        made = api.put(
+            path,
+            json={"status": "received", "client_id": client.id, "description": "watch"},
+            headers=auth,
+        )
+        assert made.status_code == 200, made.text
+        shop.clock.set(local(BROOKLYN, 2026, 11, 2, 10, 0))
+        done = api.put(path, json={"status": "complete"}, headers=auth)
+        assert done.json()["message"] == "pending"
+        shop.tick_at(local(BROOKLYN, 2026, 11, 2, 10, 0, 1))
+        again = api.put(path, json={"status": "complete"}, headers=auth)
+        assert again.json()["message"] is None
+        orphan = api.put(f"{path}-X", json={"status": "received"}, headers=auth)
+    assert orphan.status_code == 422
+    assert [p["path"] for p in orphan.json()["problems"]] == ["client_id"]
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 10, 0, 2))
+    [mail] = smtp.received
+    assert mail.recipients == ("ada@example.com",)
+    assert mail.subject == "Your watch is ready at Harbor & Pine Goods"

@@ -7,11 +7,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from salesync.crm.clients import Clients
+from salesync.crm.messages import queue_message
 from salesync.crm.triggers import Trigger, TriggerAction
-from salesync.store.tables import CrmFiringRow, CrmMessageRow, CrmSaleRow, CrmTaskRow, TenantRow
-
-PENDING = "pending"
-SUPPRESSED = "suppressed"
+from salesync.store.tables import CrmFiringRow, CrmSaleRow, CrmTaskRow, TenantRow
 
 _SUBJECTS = {
     TriggerAction.THANK_YOU: "Thank you for shopping with {shop}",
@@ -60,25 +58,12 @@ class TriggerActions:
         tenant = self.session.get(TenantRow, sale.tenant_id)
         shop = tenant.name if tenant is not None else sale.tenant_id
         words = {"name": name, "shop": shop, "number": sale.number}
-        state, error = PENDING, None
-        if client is None:
-            state, error = SUPPRESSED, "the sale names no client the CRM knows"
-        elif client.email is None:
-            state, error = SUPPRESSED, f"client {client.id} has no email address"
-        elif client.opted_out:
-            state, error = SUPPRESSED, f"client {client.id} opted out of messages"
-        self.session.add(
-            CrmMessageRow(
-                tenant_id=sale.tenant_id,
-                firing_id=firing.id,
-                client_id=client.id if client is not None else None,
-                recipient=client.email if client is not None else None,
-                subject=_SUBJECTS[trigger.action].format(**words),
-                body=_BODIES[trigger.action].format(**words),
-                state=state,
-                due_at=firing.at,
-                created_at=firing.at,
-                attempts=0,
-                error=error,
-            )
+        queue_message(
+            self.session,
+            sale.tenant_id,
+            client,
+            subject=_SUBJECTS[trigger.action].format(**words),
+            body=_BODIES[trigger.action].format(**words),
+            now=firing.at,
+            firing_id=firing.id,
         )

@@ -1005,16 +1005,35 @@ class CrmTaskRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class CrmRepairRow(Base):
+    """A repair or service job for a client; when it becomes ``complete`` the client is
+    told at once, whatever the sales windows."""
+
+    __tablename__ = "crm_repairs"
+    __table_args__ = (UniqueConstraint("tenant_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    reference: Mapped[str] = mapped_column(String(120))
+    client_id: Mapped[int] = mapped_column(ForeignKey("crm_clients.id"), index=True)
+    description: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(24))
+    """received, in_progress, complete or collected."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class CrmMessageRow(Base):
-    """A message to a client that a trigger fired: sent once over SMTP, or kept with why
-    not (opted out, no email)."""
+    """A message to a client, from a fired trigger or a finished repair: sent once over
+    SMTP, or kept with why not (opted out, no email)."""
 
     __tablename__ = "crm_messages"
     __table_args__ = (Index("ix_crm_messages_state", "state", "due_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    firing_id: Mapped[int] = mapped_column(ForeignKey("crm_firings.id"), unique=True)
+    firing_id: Mapped[int | None] = mapped_column(ForeignKey("crm_firings.id"), unique=True)
+    repair_id: Mapped[int | None] = mapped_column(ForeignKey("crm_repairs.id"))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("crm_clients.id"))
     recipient: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))

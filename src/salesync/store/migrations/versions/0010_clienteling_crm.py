@@ -1,5 +1,5 @@
 """clienteling CRM: clients, their contacts and field origins, links to source customers,
-products, CRM sales, triggers, firings, follow-up tasks and messages
+products, CRM sales, triggers, firings, follow-up tasks, repairs and messages
 
 Revision ID: 0010
 Revises: 0009
@@ -130,6 +130,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "product_id", name=op.f("pk_crm_products")),
     )
     op.create_table(
+        "crm_repairs",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("reference", sa.String(length=120), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("description", sa.String(length=300), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("created_at", salesync.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", salesync.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["crm_clients.id"], name=op.f("fk_crm_repairs_client_id_crm_clients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_crm_repairs_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_repairs")),
+        sa.UniqueConstraint(
+            "tenant_id", "reference", name=op.f("uq_crm_repairs_tenant_id_reference")
+        ),
+    )
+    with op.batch_alter_table("crm_repairs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_crm_repairs_client_id"), ["client_id"], unique=False)
+
+    op.create_table(
         "crm_sales",
         sa.Column("document_id", sa.String(length=36), nullable=False),
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
@@ -190,7 +214,8 @@ def upgrade() -> None:
         "crm_messages",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("tenant_id", sa.String(length=64), nullable=False),
-        sa.Column("firing_id", sa.Integer(), nullable=False),
+        sa.Column("firing_id", sa.Integer(), nullable=True),
+        sa.Column("repair_id", sa.Integer(), nullable=True),
         sa.Column("client_id", sa.Integer(), nullable=True),
         sa.Column("recipient", sa.String(length=320), nullable=True),
         sa.Column("subject", sa.String(length=300), nullable=False),
@@ -206,6 +231,9 @@ def upgrade() -> None:
         ),
         sa.ForeignKeyConstraint(
             ["firing_id"], ["crm_firings.id"], name=op.f("fk_crm_messages_firing_id_crm_firings")
+        ),
+        sa.ForeignKeyConstraint(
+            ["repair_id"], ["crm_repairs.id"], name=op.f("fk_crm_messages_repair_id_crm_repairs")
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_crm_messages_tenant_id_tenants")
@@ -262,6 +290,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_crm_sales_day")
 
     op.drop_table("crm_sales")
+    with op.batch_alter_table("crm_repairs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_crm_repairs_client_id"))
+
+    op.drop_table("crm_repairs")
     op.drop_table("crm_products")
     with op.batch_alter_table("crm_links", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_crm_links_client_id"))
