@@ -86,6 +86,7 @@ OPERATIONS = (
     ("POST", "/api/v1/tenants/{tenant_id}/crm/triggers"),
     ("GET", "/api/v1/tenants/{tenant_id}/crm/firings"),
     ("PUT", "/api/v1/tenants/{tenant_id}/crm/repairs/{reference}"),
+    ("PATCH", "/api/v1/tenants/{tenant_id}/crm/clients/{client_id}"),
     ("GET", "/api/v1/tenants/{tenant_id}/reconciliation"),
     ("GET", "/api/v1/tenants/{tenant_id}/reconciliation/{location_id}/{day}"),
     ("POST", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}/wait"),

@@ -132,3 +132,45 @@ def test_a_source_set_to_stream_sales_feeds_the_crm_at_once_and_the_merchant_see
     chosen = {(p["source"], p["kind"]): (p["mode"], p["default"]) for p in policies}
     assert chosen[("simulator", "sale")] == ("realtime", False)
     assert chosen[("*", "sale")] == ("scheduled", True)
+
+
+def test_a_name_edited_through_the_api_survives_the_next_pos_update(
+    shop: Shop, api: tuple[TestClient, dict[str, str]]
+) -> None:
+    """A store renames Ada in the CRM and adds her phone; Square then sends an update
+    with another name and a new email: the CRM keeps the edited name, adds the email,
+    and an edit taking Grace's email is refused naming the field."""
+    client, auth = api
+    shop.customer("C1", "Ada", "Lovelace", email_address="ada@example.com")
+    shop.customer("C2", "Grace", "Hopper", email_address="grace@example.com")
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 9, 1))
+    ada = next(
+        c
+        for c in client.get(f"{BASE}/clients", headers=auth).json()["clients"]
+        if c["customers"] == ["square:C1"]
+    )
+    edited = client.patch(
+        f"{BASE}/clients/{ada['id']}",
+        json={"name": "Augusta Ada King", "phone": "+44 20 7946 0000"},
+        headers=auth,
+    )
+    assert edited.status_code == 200, edited.text
+    shop.customer("C1", "Ada L.", "", email_address="ada@newmail.example")
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 9, 2))
+    [now] = [
+        c
+        for c in client.get(f"{BASE}/clients", headers=auth).json()["clients"]
+        if c["id"] == ada["id"]
+    ]
+    assert (now["name"], now["origins"]["name"]) == ("Augusta Ada King", "crm")
+    assert now["email"] == "ada@example.com"
+    assert {c["value"] for c in now["contacts"]} == {
+        "ada@example.com",
+        "ada@newmail.example",
+        "+442079460000",
+    }
+    taken = client.patch(
+        f"{BASE}/clients/{ada['id']}", json={"email": "Grace@example.com"}, headers=auth
+    )
+    assert taken.status_code == 422
+    assert [(p["path"], p["code"]) for p in taken.json()["problems"]] == [("email", "email_taken")]

@@ -24,7 +24,7 @@ from salesync.api.rest.billing import Billing
 from salesync.api.rest.common import Parts
 from salesync.api.rest.connections import Connections
 from salesync.api.rest.crm import Crm
-from salesync.api.rest.crm_repairs import CrmRepairs
+from salesync.api.rest.crm_changes import CrmChanges
 from salesync.api.rest.documents import Documents
 from salesync.api.rest.locations import Locations
 from salesync.api.rest.mappings import Mappings
@@ -78,7 +78,7 @@ class Rest:
             Documents(self.parts),
             Sales(self.parts),
             Crm(self.parts),
-            CrmRepairs(self.parts),
+            CrmChanges(self.parts),
             Reconciliation(self.parts),
             Billing(self.parts, self.support),
             Requests(self.parts, self.support),

@@ -42,7 +42,7 @@ from salesync.api.rest.sales import (
     freshness_out,
     report_out,
 )
-from salesync.crm.clients import Clients
+from salesync.crm.clients import Client, Clients
 from salesync.crm.log import crm_sales_log, crm_sales_report
 from salesync.crm.triggers import Trigger, TriggerAction, Triggers
 from salesync.domain.errors import ValidationError
@@ -250,21 +250,7 @@ class Crm:
         self.parts.admit(tenant_id, request, Action.VIEW_TENANT)
         with self.parts.factory() as session:
             found = Clients(session, tenant_id, self.parts.clock).all()
-        return ClientList(
-            clients=[
-                ClientOut(
-                    id=c.id,
-                    name=c.name,
-                    email=c.email,
-                    phone=c.phone,
-                    contacts=[ContactOut(kind=m.kind.value, value=m.value) for m in c.contacts],
-                    origins=c.origins,
-                    customers=list(c.customers),
-                    opted_out=c.opted_out,
-                )
-                for c in found
-            ]
-        )
+        return ClientList(clients=[client_out(c) for c in found])
 
     def triggers(self, tenant_id: str, request: Request) -> TriggerList:
         self.parts.admit(tenant_id, request, Action.VIEW_TENANT)
@@ -302,6 +288,19 @@ class Crm:
                 return _trigger(triggers.add(wanted.name, wanted.action, wanted.days))
         except ValidationError as exc:
             raise Refused(invalid_body(list(exc.problems))) from None
+
+
+def client_out(client: Client) -> ClientOut:
+    return ClientOut(
+        id=client.id,
+        name=client.name,
+        email=client.email,
+        phone=client.phone,
+        contacts=[ContactOut(kind=m.kind.value, value=m.value) for m in client.contacts],
+        origins=client.origins,
+        customers=list(client.customers),
+        opted_out=client.opted_out,
+    )
 
 
 def _trigger(trigger: Trigger) -> TriggerOut:
