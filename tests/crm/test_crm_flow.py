@@ -196,3 +196,27 @@ def test_deciding_a_trigger_twice_for_one_sale_records_one_firing(shop: Shop) ->
     assert again == 0
     assert len(shop.firings()) == 1
     assert len(shop.messages()) == 1
+
+
+def test_an_edit_of_a_synced_sale_reaches_the_crm_at_its_window_without_firing_again(
+    shop: Shop,
+) -> None:
+    """A sale synced at 18:00 is corrected at 19:00 (a customer added, a new total): the
+    CRM shows the correction at the 06:00 window, and its thank-you stays fired once."""
+    add_trigger(shop, "Thank you", "thank_you", 0)
+    ada = shop.customer("C1", "Ada", "Lovelace", email_address="ada@example.com")
+    sale = a_sale("S-5", local(BROOKLYN, 2026, 11, 2, 14, 0))
+    shop.sell(sale)
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 18, 0))
+    shop.clock.set(local(BROOKLYN, 2026, 11, 2, 19, 0))
+    shop.sell(a_sale("S-5", sale.occurred_at, customer=ada, amount="35.00"))
+    shop.tick_at(local(BROOKLYN, 2026, 11, 2, 19, 1))
+    before = shop.crm_sale(sale)
+    assert before is not None
+    assert (before.customer_id, before.total_minor, before.revision) == (None, 4000, 1)
+    shop.tick_at(local(BROOKLYN, 2026, 11, 3, 6, 0))
+    after = shop.crm_sale(sale)
+    assert after is not None
+    assert (after.customer_id, after.total_minor, after.revision) == (ada, 3500, 2)
+    assert after.synced_at == local(BROOKLYN, 2026, 11, 2, 18, 0)
+    assert len(shop.firings()) == 1

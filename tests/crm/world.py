@@ -82,7 +82,7 @@ class Shop:
     def sell(self, sale: Sale) -> None:
         """The sale's record reaches salesync now."""
         payload = json.dumps(codec.encode(sale))
-        self.engine.receive(TENANT, sale.source, "sale", payload, event_id=sale.id)
+        self.engine.receive(TENANT, sale.source, "sale", payload)
 
     def customer(self, square_id: str, given: str, family: str, **fields: Any) -> str:
         """A Square ``customer.created``/``updated`` record arrives; returns its id."""

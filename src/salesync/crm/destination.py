@@ -56,24 +56,14 @@ class CrmSales(TenantScoped):
 
     def deliver(self, row: DocumentRow, *, historical: bool) -> CrmSaleRow | None:
         """Put one stored sale into the CRM; None when it is there already."""
-        sale = codec.decode(row.kind, row.body)
-        if not isinstance(sale, Sale):
-            raise TypeError(f"document {row.id} is a {row.kind}, not a sale")
         entry = CrmSaleRow(
             document_id=row.id,
             tenant_id=self.tenant_id,
-            location_id=row.location_id,
             source=row.source,
-            number=sale.number or sale.external_id,
-            customer_id=sale.customer_id,
-            associate=sale.associate,
-            occurred_at=sale.occurred_at,
-            business_day=row.business_day,
-            currency=sale.currency,
-            total_minor=sale.grand_total.to_minor(),
             synced_at=self.clock(),
             historical=historical,
         )
+        _copy(row, entry)
         try:
             with self.session.begin_nested():
                 self.session.add(entry)
@@ -81,6 +71,26 @@ class CrmSales(TenantScoped):
         except IntegrityError:
             return None
         return entry
+
+    def edited(self, limit: int) -> int:
+        """Copy in the source's later edits of sales already in the CRM (a corrected
+        total, a customer added at the till) once the edit's window has come; their
+        triggers are not decided again."""
+        rows = self.session.execute(
+            select(DocumentRow, CrmSaleRow)
+            .join(CrmSaleRow, CrmSaleRow.document_id == DocumentRow.id)
+            .join(QueuedDocumentRow, QueuedDocumentRow.document_id == DocumentRow.id)
+            .where(
+                CrmSaleRow.tenant_id == self.tenant_id,
+                DocumentRow.revision > CrmSaleRow.revision,
+                QueuedDocumentRow.due_at <= self.clock(),
+            )
+            .limit(limit)
+        ).all()
+        for row, entry in rows:
+            _copy(row, entry)
+        self.session.flush()
+        return len(rows)
 
     def get(self, document_id: str) -> CrmSaleRow | None:
         row = self.session.get(CrmSaleRow, document_id)
@@ -91,3 +101,19 @@ class CrmSales(TenantScoped):
         if historical is not None:
             query = query.where(CrmSaleRow.historical.is_(historical))
         return self.session.scalar(query) or 0
+
+
+def _copy(row: DocumentRow, entry: CrmSaleRow) -> None:
+    """The CRM's fields of stored sale ``row``, at its current revision, into ``entry``."""
+    sale = codec.decode(row.kind, row.body)
+    if not isinstance(sale, Sale):
+        raise TypeError(f"document {row.id} is a {row.kind}, not a sale")
+    entry.location_id = row.location_id
+    entry.number = sale.number or sale.external_id
+    entry.customer_id = sale.customer_id
+    entry.associate = sale.associate
+    entry.occurred_at = sale.occurred_at
+    entry.business_day = row.business_day
+    entry.currency = sale.currency
+    entry.total_minor = sale.grand_total.to_minor()
+    entry.revision = row.revision

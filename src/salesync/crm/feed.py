@@ -2,10 +2,11 @@
 
 Customers and products first (they move in real time, and history never delays them),
 then live sales whose sync window has come, then at most ``backfill_batch`` sales of the
-initial import (a throttle: a large history is spread over many ticks), then triggers
-that have come due, then the messages they wrote. Each part commits on its own, so a
-failure in one leaves the others' work in place, and every part is keyed so running it
-twice changes nothing.
+initial import (a throttle: a large history is spread over many ticks), then the source's
+later edits of sales already in the CRM (at their window too), then triggers that have
+come due, then the messages they wrote. Each part commits on its own, so a failure in one
+leaves the others' work in place, and every part is keyed so running it twice changes
+nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class CrmPass:
     historical: int = 0
     triggers: int = 0
     messages: int = 0
+    edited: int = 0
 
 
 class CrmFeed:
@@ -77,6 +79,8 @@ class CrmFeed:
             done.sales = self._sales(tenant_id, historical=False, limit=self.batch)
             done.historical = self._sales(tenant_id, historical=True, limit=self.backfill_batch)
             with self.factory() as session, session.begin():
+                done.edited = CrmSales(session, tenant_id, self.clock).edited(self.batch)
+            with self.factory() as session, session.begin():
                 locations = Locations(session, tenant_id).all()
                 done.triggers += self._triggers(session, tenant_id).due_pass(locations, self.batch)
             if self.mail is not None:
@@ -87,6 +91,7 @@ class CrmFeed:
                 products=done.products,
                 sales=done.sales,
                 historical=done.historical,
+                edited=done.edited,
                 triggers=done.triggers,
             )
         return done

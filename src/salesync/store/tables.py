@@ -948,6 +948,8 @@ class CrmSaleRow(Base):
     total_minor: Mapped[int] = mapped_column(BigInteger)
     synced_at: Mapped[datetime] = mapped_column(UTCDateTime())
     historical: Mapped[bool] = mapped_column(default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    """The document revision the CRM shows; a later edit from the source is copied in."""
 
 
 class CrmTriggerRow(Base):

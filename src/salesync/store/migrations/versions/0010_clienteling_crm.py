@@ -168,6 +168,7 @@ def upgrade() -> None:
         sa.Column("total_minor", sa.BigInteger(), nullable=False),
         sa.Column("synced_at", salesync.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("historical", sa.Boolean(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["document_id"], ["documents.id"], name=op.f("fk_crm_sales_document_id_documents")
         ),
