@@ -7,9 +7,9 @@ import pytest
 
 from salesync.crm.clients import Clients
 from salesync.crm.contacts import ContactKind, ContactMethod
-from salesync.domain.documents import Customer
+from salesync.domain.documents import Customer, Tenant
 from salesync.domain.errors import ValidationError
-from salesync.store.repositories import Directory
+from salesync.store.repositories import Directory, Tenants
 from salesync.store.tables import CrmClientRow
 
 from .world import TENANT, Shop
@@ -17,7 +17,7 @@ from .world import TENANT, Shop
 
 def bring(crm: Clients, customer: Customer) -> CrmClientRow:
     """The customer as a source lists it, then brought into the CRM."""
-    Directory(crm.session, TENANT).put_customer(customer)
+    Directory(crm.session, crm.tenant_id).put_customer(customer)
     return crm.from_source(customer)
 
 
@@ -113,3 +113,25 @@ def test_a_crm_edit_with_another_clients_email_or_a_bad_phone_says_what_to_fix(
             crm.edit(grace.id, email="ADA@example.com", phone="ext. 12", name=" ")
     problems = {p.path: p.code for p in caught.value.problems}
     assert problems == {"email": "email_taken", "phone": "bad_phone", "name": "empty_name"}
+
+
+def test_clients_of_two_merchants_never_merge_though_they_share_an_email(shop: Shop) -> None:
+    """Ada shops at two merchants with the same email: each merchant's CRM has its own
+    client, and neither finds the other's."""
+    with shop.db() as session, session.begin():
+        Tenants(session).add(Tenant("other", "Other Shop"))
+        mine = bring(
+            Clients(session, TENANT, shop.clock),
+            Customer("square:A", TENANT, "Ada", "ada@example.com"),
+        )
+        theirs = bring(
+            Clients(session, "other", shop.clock),
+            Customer("square:A", "other", "Ada L.", "ada@example.com"),
+        )
+        assert mine.id != theirs.id
+        assert [c.id for c in Clients(session, TENANT, shop.clock).all()] == [mine.id]
+        found = Clients(session, "other", shop.clock).find("ada@example.com")
+        assert found is not None
+        assert found.id == theirs.id
+        with pytest.raises(ValidationError):
+            Clients(session, "other", shop.clock).resolve(mine.id)
