@@ -22,6 +22,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from salesync.crm.settings import CrmSettings
 from salesync.monitor.notify.settings import MailSettings
 from salesync.monitor.routing.config import DEFAULT_SUPPORT, SupportConfig
 from salesync.monitor.trackers.settings import GitHubSettings, JiraSettings
@@ -130,6 +131,11 @@ class Settings(BaseSettings):
         default=None,
         description="a [jira] table (base_url, project_key, email, api_token) whose "
         "issues mirror the tickets",
+    )
+    crm: CrmSettings = Field(
+        default_factory=CrmSettings,
+        description="a [crm] table (enabled, trigger_horizon_hours, backfill_batch) for "
+        "the built-in clienteling CRM",
     )
     metrics_token: SecretStr | None = Field(
         default=None,

@@ -14,10 +14,11 @@ exchanges), ``measures`` (that tenant's measures; ``days`` sets the window) and
 ``notices`` (what salesync told or will tell the merchant, without the letters' bodies,
 which carry each contact's unsubscribe link).
 
-``GET /unsubscribe/{token}`` shows a page asking to confirm; ``POST`` to the same address
-opts the contact out. Mail clients that offer one-click unsubscribe (RFC 8058) post
-``List-Unsubscribe=One-Click`` there, as the ``List-Unsubscribe`` headers of every
-notice say. A GET never unsubscribes: mail scanners open links on their own.
+``GET /unsubscribe/{token}`` (a contact's, or a client's of the built-in CRM) shows a page
+asking to confirm; ``POST`` to the same address opts the contact out. Mail clients that
+offer one-click unsubscribe (RFC 8058) post ``List-Unsubscribe=One-Click`` there, as the
+``List-Unsubscribe`` headers of every notice and CRM message say. A GET never
+unsubscribes: mail scanners open links on their own.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from salesync.api.paging import (
     query_parameter,
     text,
 )
+from salesync.crm.mail import opt_out
 from salesync.domain.errors import ErrorKind
 from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import TicketState
@@ -56,6 +58,7 @@ from salesync.monitor.notify import unsubscribe
 from salesync.monitor.notify.notices import NoticeState
 from salesync.store.tables import (
     ContactRow,
+    CrmClientRow,
     IncidentRow,
     NoticeRow,
     TenantRow,
@@ -303,10 +306,21 @@ class Support:
                 .join(TenantRow, TenantRow.id == ContactRow.tenant_id)
                 .where(ContactRow.unsubscribe_token == token)
             ).first()
-        if found is None:
+        shown = (found[0], found[1]) if found is not None else self._crm_client(token)
+        if shown is None:
             return _unknown_link()
-        email, tenant = found
+        email, tenant = shown
         return _page_of("confirm", "Unsubscribe from salesync emails", email=email, tenant=tenant)
+
+    def _crm_client(self, token: str) -> tuple[str, str] | None:
+        """The address and shop of the CRM client whose messages carry ``token``."""
+        with self.factory() as session:
+            row = session.execute(
+                select(CrmClientRow.email, TenantRow.name)
+                .join(TenantRow, TenantRow.id == CrmClientRow.tenant_id)
+                .where(CrmClientRow.unsubscribe_token == token)
+            ).first()
+        return (row[0] or "", row[1]) if row is not None else None
 
     def unsubscribe(self, token: str) -> HTMLResponse:
         """Opt the contact out: from the confirmation page, or a mail client's one-click
@@ -318,6 +332,14 @@ class Support:
                 if contact is not None
                 else None
             )
+            client = opt_out(session, token) if contact is None else None
+            if client is not None:
+                shop = session.scalar(
+                    select(TenantRow.name).where(TenantRow.id == client.tenant_id)
+                )
+                return _page_of(
+                    "done", "You are unsubscribed", email=client.email or "", tenant=shop or ""
+                )
         if contact is None:
             return _unknown_link()
         return _page_of(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -92,17 +92,20 @@ class Engine:
         registry: SourceRegistry | None = None,
         books: DestinationBooks | None = None,
         incidents: IncidentLog | None = None,
+        after: Sequence[Callable[[str], object]] = (),
     ) -> None:
         """``registry`` reads records that came through a connection (the installed
         sources by default). ``books`` chooses and opens each tenant's books (a
         destination connection, else the built-in ledger); ``destinations`` overrides
-        only the opening, for tests."""
+        only the opening, for tests. ``after`` are passes run for each tenant at the end
+        of its tick (the built-in CRM's ``CrmFeed``), in order."""
         self.factory = factory
         self.clock = clock
         self.placement = placement
         self.registry = registry
         self.books = books
         self.incidents = incidents or IncidentLog(clock)
+        self.after = tuple(after)
         opener = destinations or books or self._ledger
         self.sender = Sender(factory, opener, clock, retry=retry, rng=rng, incidents=self.incidents)
 
@@ -212,6 +215,8 @@ class Engine:
         )
         report.planned = self.plan(tenant_id)
         report.sent = self.send(tenant_id)
+        for follow in self.after:
+            follow(tenant_id)
         return report
 
     def run_until_idle(self, tenant_id: str | None = None, max_ticks: int = 100) -> int:

@@ -14,6 +14,8 @@ from salesync.clock import system_clock
 from salesync.config import Settings
 from salesync.connectors.registry import DestinationRegistry, SourceRegistry
 from salesync.connectors.tokens import OAuthRefresher, Refresher, TokenManager
+from salesync.crm.feed import CrmFeed
+from salesync.crm.mail import CrmMail
 from salesync.domain.errors import AuthError
 from salesync.domain.redaction import Redactor
 from salesync.engine.destinations import DestinationBooks
@@ -22,6 +24,7 @@ from salesync.engine.outbox import RetryPolicy
 from salesync.engine.runner import Engine
 from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.loop import Monitor, notice_hook
+from salesync.monitor.notify.mailer import Mailer
 from salesync.monitor.trackers import GitHubTracker, JiraTracker, Tracker
 from salesync.support.service import SupportService
 from salesync.support.sla import SlaPolicy
@@ -182,8 +185,8 @@ def configured_engine(
     transport: httpx.BaseTransport | None = None,
 ) -> Engine:
     """The engine every command runs: sources from the registry, postings to each
-    tenant's books (its destination connection, else the built-in ledger), failures
-    recorded as redacted incidents."""
+    tenant's books (its destination connection, else the built-in ledger), the built-in
+    CRM kept current at the end of each tick, failures recorded as redacted incidents."""
     incidents = incident_log(cfg, clock)
     books = DestinationBooks(
         factory,
@@ -197,7 +200,39 @@ def configured_engine(
         base=timedelta(seconds=cfg.retry_base_seconds),
         lease=timedelta(seconds=cfg.send_lease_seconds),
     )
-    return Engine(factory, clock, registry=sources, books=books, incidents=incidents, retry=retry)
+    crm = cfg.crm
+    after = (
+        [
+            CrmFeed(
+                factory,
+                clock,
+                horizon=crm.horizon,
+                backfill_batch=crm.backfill_batch,
+                incidents=incidents,
+                mail=(
+                    CrmMail(
+                        factory,
+                        clock,
+                        Mailer(cfg.mail_settings()),
+                        public_url=cfg.mail_settings().public_url,
+                    )
+                    if cfg.mail is not None
+                    else None
+                ),
+            )
+        ]
+        if crm.enabled
+        else []
+    )
+    return Engine(
+        factory,
+        clock,
+        registry=sources,
+        books=books,
+        incidents=incidents,
+        retry=retry,
+        after=after,
+    )
 
 
 def reconnect(

@@ -833,3 +833,217 @@ class AssignmentCursorRow(Base):
     team: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_member: Mapped[str] = mapped_column(String(120))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmClientRow(Base):
+    """A client in the clienteling CRM: one person, whatever sources know them by.
+
+    ``merged_into`` points at the client this one was merged into (two records of one
+    person that a shared email or phone revealed); merged clients keep their row so links
+    and sales that named them still resolve.
+    """
+
+    __tablename__ = "crm_clients"
+    __table_args__ = (Index("ix_crm_clients_tenant", "tenant_id", "merged_into"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    """The preferred email: where messages go."""
+    phone: Mapped[str | None] = mapped_column(String(40))
+    opted_out: Mapped[bool] = mapped_column(default=False)
+    """The client asked for no messages."""
+    unsubscribe_token: Mapped[str] = mapped_column(String(64), unique=True)
+    merged_into: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmFieldRow(Base):
+    """Where a client's field value came from: ``pos`` (a source) or ``crm`` (edited in
+    the CRM, which a source never overwrites)."""
+
+    __tablename__ = "crm_fields"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("crm_clients.id"), primary_key=True)
+    field: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(8))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmContactRow(Base):
+    """One way to reach a client (an email or a phone), unique in the tenant: the key that
+    merges two records of one person."""
+
+    __tablename__ = "crm_contacts"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("crm_clients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[str] = mapped_column(String(320))
+    origin: Mapped[str] = mapped_column(String(8))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmLinkRow(Base):
+    """A source's customer, the client it is, and the values last seen from the source
+    (so a change is noticed and only a change is applied)."""
+
+    __tablename__ = "crm_links"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "customer_id"], ["customers.tenant_id", "customers.id"]),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("crm_clients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmProductRow(Base):
+    """A product as the CRM shows it, copied from the directory when it changes."""
+
+    __tablename__ = "crm_products"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "product_id"], ["products.tenant_id", "products.id"]),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(120))
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmSaleRow(Base):
+    """A sale delivered to the CRM: who bought, who sold, where, when it happened and when
+    it synced. ``historical`` sales came with the initial import and fire no triggers."""
+
+    __tablename__ = "crm_sales"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "location_id"], ["locations.tenant_id", "locations.id"]),
+        Index("ix_crm_sales_day", "tenant_id", "location_id", "business_day"),
+        Index("ix_crm_sales_synced", "tenant_id", "synced_at"),
+    )
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    associate: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    business_day: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    historical: Mapped[bool] = mapped_column(default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    """The document revision the CRM shows; a later edit from the source is copied in."""
+
+
+class CrmTriggerRow(Base):
+    """An automation "N days after the sale": what it does and from when it applies."""
+
+    __tablename__ = "crm_triggers"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(24))
+    """thank_you, follow_up or review_request."""
+    days: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmFiringRow(Base):
+    """A trigger's one decision about one sale: fired, or skipped with the reason. The
+    unique pair is what makes a trigger fire at most once per sale."""
+
+    __tablename__ = "crm_firings"
+    __table_args__ = (
+        UniqueConstraint("trigger_id", "document_id"),
+        Index("ix_crm_firings_tenant", "tenant_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    trigger_id: Mapped[int] = mapped_column(ForeignKey("crm_triggers.id"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("crm_sales.document_id"))
+    state: Mapped[str] = mapped_column(String(16))
+    """fired or skipped."""
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class CrmTaskRow(Base):
+    """A follow-up for an associate: call or write to a client about a sale."""
+
+    __tablename__ = "crm_tasks"
+    __table_args__ = (Index("ix_crm_tasks_tenant", "tenant_id", "done", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    firing_id: Mapped[int | None] = mapped_column(ForeignKey("crm_firings.id"), unique=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("crm_clients.id"))
+    document_id: Mapped[str | None] = mapped_column(String(36))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    done: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmRepairRow(Base):
+    """A repair or service job for a client; when it becomes ``complete`` the client is
+    told at once, whatever the sales windows."""
+
+    __tablename__ = "crm_repairs"
+    __table_args__ = (UniqueConstraint("tenant_id", "reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    reference: Mapped[str] = mapped_column(String(120))
+    client_id: Mapped[int] = mapped_column(ForeignKey("crm_clients.id"), index=True)
+    description: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(24))
+    """received, in_progress, complete or collected."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CrmMessageRow(Base):
+    """A message to a client, from a fired trigger or a finished repair: sent once over
+    SMTP, or kept with why not (opted out, no email)."""
+
+    __tablename__ = "crm_messages"
+    __table_args__ = (Index("ix_crm_messages_state", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    firing_id: Mapped[int | None] = mapped_column(ForeignKey("crm_firings.id"), unique=True)
+    repair_id: Mapped[int | None] = mapped_column(ForeignKey("crm_repairs.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("crm_clients.id"))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    """pending, sending, sent, suppressed (opted out or no email) or failed."""
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,5 +1,5 @@
-"""The sales report: what sold per business day, location and category, with how far
-the books have caught up (``views.freshness``).
+"""The sales report: what sold per business day, location, associate and category, with
+how far the books (or the built-in CRM) have caught up (``views.freshness``).
 
 The report's figures follow the books' own rules (``domain.postings``): sales are stated
 without tax, discounts as given, refunds without tax, so a day's net sales here equal the
@@ -15,13 +15,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from salesync.domain.documents import DocumentKind, LineKind, TaxMode
 from salesync.domain.money import Money, minor_unit
 from salesync.store.repositories import Locations
-from salesync.store.tables import DocumentRow
+from salesync.store.tables import CrmSaleRow, DocumentRow
 from salesync.views.freshness import LOGGED_KINDS, Freshness, freshness
 
 REPORT_CHUNK = 1000
@@ -128,6 +128,21 @@ class LocationTotal:
 
 
 @dataclass(frozen=True, slots=True)
+class AssociateTotal:
+    """What one associate sold over the whole range, in one currency; refunds count
+    against whoever made the sale."""
+
+    associate: str
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryTotal:
+    category: str
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
 class SalesReport:
     first: date
     last: date
@@ -141,21 +156,39 @@ class SalesReport:
     """The whole range, one per currency."""
     documents: int
     freshness: Freshness
+    by_associate: tuple[AssociateTotal, ...] = ()
+    """The whole range, per associate and currency."""
+    by_category: tuple[CategoryTotal, ...] = ()
+    """The whole range, per category and currency."""
+
+
+UNATTRIBUTED = "No associate"
 
 
 def sales_report(
-    session: Session, tenant_id: str, first: date, last: date, *, location: str | None = None
+    session: Session,
+    tenant_id: str,
+    first: date,
+    last: date,
+    *,
+    location: str | None = None,
+    crm: bool = False,
 ) -> SalesReport:
-    """Sales per business day, location and category from ``first`` to ``last``."""
+    """Sales per business day, location, associate and category from ``first`` to
+    ``last``; with ``crm``, only the sales already in the built-in CRM."""
     if last < first:
         raise ValueError("the report's last day comes before its first day")
     locations = {loc.id: loc for loc in Locations(session, tenant_id).all()}
     groups: dict[tuple[date, str, str], _Group] = {}
+    sellers: dict[tuple[str, str], _Group] = {}
     count = 0
-    for day, loc_id, currency, kind, body in _documents(session, tenant_id, first, last, location):
+    found = _documents(session, tenant_id, first, last, location, crm=crm)
+    for day, loc_id, currency, kind, body, associate in found:
         count += 1
         key = (day, loc_id, currency)
         groups.setdefault(key, _Group(_Tally(currency))).add(kind, body)
+        seller = (associate or UNATTRIBUTED, currency)
+        sellers.setdefault(seller, _Group(_Tally(currency))).add(kind, body)
     built = []
     for key in sorted(groups, key=lambda k: (k[0], locations[k[1]].name, k[2])):
         group, loc = groups[key], locations[key[1]]
@@ -165,6 +198,10 @@ def sales_report(
     by_day = _rolled(wholes, lambda k: (k[0], k[2]))
     by_location = _rolled(wholes, lambda k: (locations[k[1]].name, k[1], k[2]))
     overall = _rolled(wholes, lambda k: (k[2],))
+    kinds: dict[tuple[str, str], _Tally] = {}
+    for (_, _, currency), group in groups.items():
+        for name, tally in group.categories.items():
+            kinds.setdefault((name, currency), _Tally(currency)).absorb(tally)
     return SalesReport(
         first=first,
         last=last,
@@ -175,6 +212,13 @@ def sales_report(
         totals=tuple(f for _, f in overall),
         documents=count,
         freshness=freshness(session, tenant_id, location),
+        by_associate=tuple(
+            AssociateTotal(name, sellers[(name, cur)].whole.figures())
+            for name, cur in sorted(sellers)
+        ),
+        by_category=tuple(
+            CategoryTotal(name, kinds[(name, cur)].figures()) for name, cur in sorted(kinds)
+        ),
     )
 
 
@@ -189,17 +233,31 @@ def _rolled(
 
 
 def _documents(
-    session: Session, tenant_id: str, first: date, last: date, location: str | None
-) -> Iterator[tuple[date, str, str, str, Body]]:
-    """Every sale and refund in range as stored: one query, fetched ``REPORT_CHUNK`` rows
-    at a time (a server-side cursor where the database has them), so memory stays
-    bounded whatever the range."""
-    query = select(
-        DocumentRow.business_day,
-        DocumentRow.location_id,
-        DocumentRow.currency,
-        DocumentRow.kind,
-        DocumentRow.body,
+    session: Session,
+    tenant_id: str,
+    first: date,
+    last: date,
+    location: str | None,
+    *,
+    crm: bool = False,
+) -> Iterator[tuple[date, str, str, str, Body, str | None]]:
+    """Every sale and refund in range as stored, with the associate who made the sale
+    (a refund's from its sale): one query, fetched ``REPORT_CHUNK`` rows at a time (a
+    server-side cursor where the database has them), so memory stays bounded whatever
+    the range."""
+    parent = aliased(DocumentRow)
+    associate = func.coalesce(
+        DocumentRow.body["associate"].as_string(), parent.body["associate"].as_string()
+    )
+    query = (
+        select(
+            DocumentRow.business_day,
+            DocumentRow.location_id,
+            DocumentRow.currency,
+            DocumentRow.kind,
+            DocumentRow.body,
+            associate,
+        ).outerjoin(parent, parent.id == DocumentRow.parent_id)
     ).where(
         DocumentRow.tenant_id == tenant_id,
         DocumentRow.kind.in_(LOGGED_KINDS),
@@ -208,8 +266,11 @@ def _documents(
     )
     if location is not None:
         query = query.where(DocumentRow.location_id == location)
+    if crm:
+        query = query.join(CrmSaleRow, CrmSaleRow.document_id == DocumentRow.id)
     result = session.execute(query.execution_options(yield_per=REPORT_CHUNK))
-    yield from result
+    for row in result:
+        yield row[0], row[1], row[2], row[3], row[4], row[5]
 
 
 Body = dict[str, Any]

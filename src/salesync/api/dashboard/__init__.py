@@ -12,6 +12,7 @@ from types import ModuleType
 from salesync.api.dashboard import (
     billing,
     connections,
+    crm,
     help,
     measures,
     merchant,
@@ -20,6 +21,15 @@ from salesync.api.dashboard import (
 )
 from salesync.api.dashboard.shell import Dashboard, NavItem, PageRefused, Viewer
 
-SECTIONS: list[ModuleType] = [merchant, connections, staff, measures, reports, billing, help]
+SECTIONS: list[ModuleType] = [
+    merchant,
+    connections,
+    staff,
+    measures,
+    reports,
+    crm,
+    billing,
+    help,
+]
 
 __all__ = ["SECTIONS", "Dashboard", "NavItem", "PageRefused", "Viewer"]

@@ -23,6 +23,8 @@ from salesync.api.auth import Refused, refused
 from salesync.api.rest.billing import Billing
 from salesync.api.rest.common import Parts
 from salesync.api.rest.connections import Connections
+from salesync.api.rest.crm import Crm
+from salesync.api.rest.crm_changes import CrmChanges
 from salesync.api.rest.documents import Documents
 from salesync.api.rest.locations import Locations
 from salesync.api.rest.mappings import Mappings
@@ -75,6 +77,8 @@ class Rest:
             Tickets(self.parts, self.desks),
             Documents(self.parts),
             Sales(self.parts),
+            Crm(self.parts),
+            CrmChanges(self.parts),
             Reconciliation(self.parts),
             Billing(self.parts, self.support),
             Requests(self.parts, self.support),

@@ -37,7 +37,7 @@ from salesync.api.rest.common import (
 )
 from salesync.views.freshness import Freshness, State
 from salesync.views.sales import CursorError, LogEntry, sales_log
-from salesync.views.sales_report import Figures, sales_report
+from salesync.views.sales_report import Figures, SalesReport, sales_report
 
 MAX_REPORT_DAYS = 366
 """The longest report: a year, read in bounded chunks whatever the number of sales."""
@@ -162,8 +162,19 @@ class LocationTotalOut(BaseModel):
     figures: FiguresOut
 
 
+class AssociateTotalOut(BaseModel):
+    associate: str = Field(description="Who made the sales; refunds count against the sale's.")
+    figures: FiguresOut
+
+
+class CategoryTotalOut(BaseModel):
+    category: str
+    figures: FiguresOut
+
+
 class SalesReportOut(BaseModel):
-    """Sales per business day, location and category, and the totals per currency."""
+    """Sales per business day, location, associate and category, and the totals per
+    currency."""
 
     first: date
     last: date
@@ -174,6 +185,8 @@ class SalesReportOut(BaseModel):
     by_location: list[LocationTotalOut]
     groups: list[DayGroupOut]
     freshness: FreshnessOut
+    by_associate: list[AssociateTotalOut] = Field(default_factory=list)
+    by_category: list[CategoryTotalOut] = Field(default_factory=list)
 
 
 class Sales:
@@ -233,7 +246,7 @@ class Sales:
         return SalesLogOut(
             entries=[_entry(e) for e in found.entries],
             next_cursor=found.next_cursor,
-            freshness=_freshness(found.freshness),
+            freshness=freshness_out(found.freshness),
         )
 
     def report(self, tenant_id: str, request: Request) -> SalesReportOut:
@@ -251,37 +264,7 @@ class Sales:
         with self.parts.factory() as session:
             location = location_filter(session, tenant_id, request)
             found = sales_report(session, tenant_id, first, last, location=location)
-        return SalesReportOut(
-            first=found.first,
-            last=found.last,
-            location=found.location,
-            documents=found.documents,
-            totals=[figures(f) for f in found.totals],
-            by_day=[DayTotalOut(day=d.day, figures=figures(d.figures)) for d in found.by_day],
-            by_location=[
-                LocationTotalOut(
-                    location_id=t.location_id,
-                    location_name=t.location_name,
-                    figures=figures(t.figures),
-                )
-                for t in found.by_location
-            ],
-            groups=[
-                DayGroupOut(
-                    day=g.day,
-                    location_id=g.location_id,
-                    location_name=g.location_name,
-                    currency=g.currency,
-                    totals=figures(g.totals),
-                    categories=[
-                        CategoryOut(category=c.category, figures=figures(c.figures))
-                        for c in g.categories
-                    ],
-                )
-                for g in found.groups
-            ],
-            freshness=_freshness(found.freshness),
-        )
+        return report_out(found)
 
 
 def _check_cursor(cursor: str) -> None:
@@ -296,6 +279,49 @@ def _check_cursor(cursor: str) -> None:
         raise Refused(
             answer(400, "bad_parameter", "cursor: that page link is not valid; start again.")
         )
+
+
+def report_out(found: SalesReport) -> SalesReportOut:
+    """A sales report as the API answers it."""
+    return SalesReportOut(
+        first=found.first,
+        last=found.last,
+        location=found.location,
+        documents=found.documents,
+        totals=[figures(f) for f in found.totals],
+        by_day=[DayTotalOut(day=d.day, figures=figures(d.figures)) for d in found.by_day],
+        by_location=[
+            LocationTotalOut(
+                location_id=t.location_id,
+                location_name=t.location_name,
+                figures=figures(t.figures),
+            )
+            for t in found.by_location
+        ],
+        groups=[
+            DayGroupOut(
+                day=g.day,
+                location_id=g.location_id,
+                location_name=g.location_name,
+                currency=g.currency,
+                totals=figures(g.totals),
+                categories=[
+                    CategoryOut(category=c.category, figures=figures(c.figures))
+                    for c in g.categories
+                ],
+            )
+            for g in found.groups
+        ],
+        freshness=freshness_out(found.freshness),
+        by_associate=[
+            AssociateTotalOut(associate=a.associate, figures=figures(a.figures))
+            for a in found.by_associate
+        ],
+        by_category=[
+            CategoryTotalOut(category=c.category, figures=figures(c.figures))
+            for c in found.by_category
+        ],
+    )
 
 
 def figures(found: Figures) -> FiguresOut:
@@ -337,7 +363,7 @@ def _entry(entry: LogEntry) -> LogEntryOut:
     )
 
 
-def _freshness(found: Freshness) -> FreshnessOut:
+def freshness_out(found: Freshness) -> FreshnessOut:
     return FreshnessOut(
         text=found.text,
         waiting=found.waiting,
