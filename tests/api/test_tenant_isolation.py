@@ -94,6 +94,14 @@ KNOWN: dict[tuple[str, str], Action] = {
     ("GET", TENANT + "/requests"): Action.VIEW_TICKETS,
     ("POST", TENANT + "/requests"): Action.REQUEST_SUPPORT,
     ("GET", TENANT + "/requests/{request_id}"): Action.VIEW_TICKETS,
+    ("GET", TENANT + "/crm/sales"): Action.VIEW_TENANT,
+    ("GET", TENANT + "/crm/reports/sales"): Action.VIEW_TENANT,
+    ("GET", TENANT + "/crm/clients"): Action.VIEW_TENANT,
+    ("GET", TENANT + "/crm/triggers"): Action.VIEW_TENANT,
+    ("GET", TENANT + "/crm/firings"): Action.VIEW_TENANT,
+    ("POST", TENANT + "/crm/triggers"): Action.EDIT_MAPPINGS,
+    ("PATCH", TENANT + "/crm/clients/{client_id}"): Action.ENTER_SALES,
+    ("PUT", TENANT + "/crm/repairs/{reference}"): Action.ENTER_SALES,
 }
 """Every tenant route this file has been reviewed against, and the action it needs."""
 PARAMS = {
@@ -108,6 +116,8 @@ PARAMS = {
     "day",
     "invoice_id",
     "request_id",
+    "client_id",
+    "reference",
 }
 """The path parameters this file knows how to fill."""
 ROLES = {
@@ -278,6 +288,8 @@ def call(
         day=DAY,
         invoice_id=world.invoices[other],
         request_id=world.requests[other],
+        client_id="1",
+        reference="R-1",
     )
     if path.endswith(("/reports/sales", "/reconciliation")):
         url += f"?from={DAY}&to={DAY}"
