@@ -76,12 +76,13 @@ class WebConnector:
         self.http.close()
 
     def poll(self, max_runs: int = 20) -> list[Run]:
-        """Scheduled runs one after another until the server has no work (or refuses)."""
+        """Scheduled runs one after another while each ends well and work remains; a run
+        that fails leaves the rest for the next schedule, as the Web Connector does."""
         runs: list[Run] = []
         for _ in range(max_runs):
             run = self.update()
             runs.append(run)
-            if run.status in ("none", "nvu", "busy"):
+            if run.status != "done":
                 break
         return runs
 
