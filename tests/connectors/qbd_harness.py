@@ -65,9 +65,14 @@ class QbdHarness:
 
     @classmethod
     def start(
-        cls, factory: sessionmaker[Session], clock: ManualClock, tenant_id: str, **settings: Any
+        cls,
+        factory: sessionmaker[Session],
+        clock: ManualClock,
+        tenant_id: str,
+        connection_id: str = "qbd-harbor",
+        **settings: Any,
     ) -> QbdHarness:
-        harness = cls(factory, clock, tenant_id, settings=settings)
+        harness = cls(factory, clock, tenant_id, connection_id, settings=settings)
         harness.company.add_account("Retired Sales", active=False)
         with factory() as session, session.begin():
             QbdCompanies(session, Cost(n=2**10)).register(

@@ -50,6 +50,8 @@ class QbdCompanyFile:
     customers: dict[str, ListEntry] = field(default_factory=dict)
     entries: list[JournalEntry] = field(default_factory=list)
     iterators: dict[str, list[etree._Element]] = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+    """Every request applied, by name (``JournalEntryAddRq``), for tests to inspect."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -102,6 +104,7 @@ class QbdCompanyFile:
             root = etree.Element("QBXML")
             out = etree.SubElement(root, "QBXMLMsgsRs")
             for rq in msgs:
+                self.log.append(str(rq.tag))
                 rs = self._answer(rq)
                 out.append(rs)
                 if stop and rs.get("statusSeverity") == "Error":

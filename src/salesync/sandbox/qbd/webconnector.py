@@ -6,9 +6,9 @@ the simulated company file and returns QuickBooks' answer with receiveResponseXM
 the server says 100 (done) or a negative number (then getLastError), and closeConnection.
 Faults are armed on a ``FaultPlan``: ``session`` (SERVER_ERROR: QuickBooks will not start,
 0x80040408; RATE_LIMITED: the company file is open in another mode, 0x80040410; both
-reported with connectionError) and ``request`` (LOST_RESPONSE: QuickBooks applies the
-request, then the connection to the server drops before its answer is delivered;
-MALFORMED: the answer arrives garbled).
+reported with connectionError) and ``request``, or ``request:N`` for a session's Nth
+request (LOST_RESPONSE: QuickBooks applies the request, then the connection to the server
+drops before its answer is delivered; MALFORMED: the answer arrives garbled).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class WebConnector:
                 break
             run.requests += 1
             response, hresult, message = self._quickbooks(request)
-            fault = self.faults.take("request")
+            fault = self.faults.take(f"request:{run.requests}") or self.faults.take("request")
             if fault is not None and fault.kind is FaultKind.LOST_RESPONSE:
                 run.status = "dropped"
                 return run
