@@ -31,6 +31,10 @@ class QbdDestination:
         self.factory = factory
         self.pump = pump
 
+    def with_database(self, factory: sessionmaker[Session]) -> QbdDestination:
+        """The same destination on ``factory``'s database."""
+        return QbdDestination(factory, self.pump)
+
     @property
     def name(self) -> str:
         return NAME

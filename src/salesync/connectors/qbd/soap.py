@@ -24,15 +24,21 @@ class SoapFaultError(ValueError):
 
 
 def create_soap_app(service: WebConnectorService) -> FastAPI:
-    """The endpoint at ``/qbwc`` (the AppURL of every .qwc file)."""
+    """The endpoint alone, at ``/qbwc`` (tests and the demo serve it on its own port)."""
     app = FastAPI(title="salesync QuickBooks Web Connector service", docs_url=None)
+    register(app, service)
+    return app
 
-    @app.get(PATH)
-    def describe(request: Request) -> Response:
+
+def register(app: FastAPI, service: WebConnectorService) -> None:
+    """Add the endpoint at ``/qbwc`` (the AppURL of every .qwc file) to ``app``. It is
+    not part of the REST API's OpenAPI document: the WSDL describes it, and the Web
+    Connector signs in through ``authenticate`` instead of the API's credentials."""
+
+    async def describe(request: Request) -> Response:
         address = str(request.url.replace(query=""))
         return Response(wsdl(address), media_type=_XML)
 
-    @app.post(PATH)
     async def call(request: Request) -> Response:
         try:
             name, args = parse_call(await request.body())
@@ -41,7 +47,8 @@ def create_soap_app(service: WebConnectorService) -> FastAPI:
             return Response(fault(str(exc)), status_code=500, media_type=_XML)
         return Response(envelope(name, value), media_type=_XML)
 
-    return app
+    app.add_api_route(PATH, describe, methods=["GET"], include_in_schema=False)
+    app.add_api_route(PATH, call, methods=["POST"], include_in_schema=False)
 
 
 def parse_call(body: bytes) -> tuple[str, dict[str, str]]:
