@@ -102,6 +102,7 @@ MERCHANT_CODES = frozenset(
         "reconnect",
         "unmapped",
         "subscription_ended",
+        "web_connector_silent",
     }
 )
 
