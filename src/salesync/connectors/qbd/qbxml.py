@@ -10,7 +10,7 @@ QuickBooks reads whatever code page the company file uses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -18,37 +18,10 @@ from typing import Literal
 
 from lxml import etree
 
+from salesync.connectors.qbd.sequences import slot
+
 VERSION = "13.0"
 HEADER = f'<?xml version="1.0" encoding="utf-8"?>\n<?qbxml version="{VERSION}"?>\n'
-
-SEQUENCES: Mapping[str, tuple[str, ...]] = {
-    "JournalEntryAdd": (
-        "TxnDate", "RefNumber", "IsAdjustment", "IsHomeCurrencyAdjustment",
-        "IsAmountsEnteredInHomeCurrency", "CurrencyRef", "ExchangeRate", "ExternalGUID",
-        "JournalDebitLine", "JournalCreditLine",
-    ),
-    "JournalDebitLine": (
-        "TxnLineID", "AccountRef", "Amount", "Memo", "EntityRef", "ClassRef",
-        "ItemSalesTaxRef", "BillableStatus",
-    ),
-    "JournalEntryQueryRq": (
-        "TxnID", "RefNumber", "RefNumberCaseSensitive", "MaxReturned",
-        "ModifiedDateRangeFilter", "TxnDateRangeFilter", "EntityFilter", "AccountFilter",
-        "RefNumberFilter", "RefNumberRangeFilter", "CurrencyFilter", "IncludeLineItems",
-        "IncludeRetElement", "OwnerID",
-    ),
-    "CustomerAdd": (
-        "Name", "IsActive", "ClassRef", "ParentRef", "CompanyName", "Salutation",
-        "FirstName", "MiddleName", "LastName", "JobTitle", "BillAddress", "ShipAddress",
-        "ShipToAddress", "PrintAs", "Phone", "AltPhone", "Fax", "Email",
-    ),
-    "CustomerQueryRq": (
-        "ListID", "FullName", "MaxReturned", "ActiveStatus", "FromModifiedDate",
-        "ToModifiedDate", "NameFilter", "NameRangeFilter", "TotalBalanceFilter",
-        "CurrencyFilter", "ClassFilter", "IncludeRetElement", "OwnerID",
-    ),
-}  # fmt: skip
-SEQUENCES = {**SEQUENCES, "JournalCreditLine": SEQUENCES["JournalDebitLine"]}
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 Child = str | etree._Element | None
@@ -67,18 +40,18 @@ class EntryLine:
 
 def aggregate(tag: str, children: Iterable[tuple[str, Child | Sequence[Child]]]) -> etree._Element:
     """``tag`` with ``children`` placed in its specification order; empty ones left out."""
-    order = SEQUENCES[tag]
-    slots: dict[str, list[etree._Element]] = {}
+    placed: list[tuple[int, int, etree._Element]] = []
     for name, value in children:
-        if name not in order:
+        position = slot(tag, name)
+        if position is None:
             raise ValueError(f"{tag} has no element {name}")
         for item in value if isinstance(value, list | tuple) else (value,):
             if item is None:
                 continue
-            slots.setdefault(name, []).append(item if _is_element(item) else _text(name, item))
+            element = item if _is_element(item) else _text(name, item)
+            placed.append((position, len(placed), element))
     element = etree.Element(tag)
-    for name in order:
-        element.extend(slots.get(name, ()))
+    element.extend(e for _, _, e in sorted(placed, key=lambda p: (p[0], p[1])))
     return element
 
 

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from salesync.sandbox.qbd.forms import Transaction, apply, item_query
 from salesync.sandbox.qbd.lists import (
     Failure,
     ListEntry,
@@ -27,6 +28,16 @@ from salesync.sandbox.qbd.lists import (
 )
 from salesync.sandbox.qbd.schema import read_message_set
 
+FORMS = frozenset(
+    {
+        "SalesReceiptAdd",
+        "InvoiceAdd",
+        "CreditMemoAdd",
+        "ReceivePaymentAdd",
+        "DepositAdd",
+        "CustomerMod",
+    }
+)
 REF_NUMBER_LIMIT = 11
 """JournalEntryAdd's RefNumber holds 11 characters."""
 
@@ -49,6 +60,9 @@ class QbdCompanyFile:
     accounts: dict[str, ListEntry] = field(default_factory=dict)
     customers: dict[str, ListEntry] = field(default_factory=dict)
     entries: list[JournalEntry] = field(default_factory=list)
+    items: dict[str, ListEntry] = field(default_factory=dict)
+    transactions: list[Transaction] = field(default_factory=list)
+    """Sales receipts, invoices, credit memos, payments and deposits."""
     iterators: dict[str, list[etree._Element]] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     """Every request applied, by name (``JournalEntryAddRq``), for tests to inspect."""
@@ -71,6 +85,17 @@ class QbdCompanyFile:
             entry = ListEntry(self._list_id(), full_name, active)
             self.accounts.setdefault(full_name, entry)
             return self.accounts[full_name]
+
+    def add_item(self, name: str, income_account: str) -> ListEntry:
+        """A non-inventory item selling into ``income_account`` (created if missing)."""
+        with self._lock:
+            self.add_account(income_account)
+            entry = ListEntry(self._list_id(), name, True, income_account=income_account)
+            self.items[name] = entry
+            return entry
+
+    def new_txn_id(self) -> str:
+        return f"{next(self._ids):X}-1700000000"
 
     def add_customer(self, name: str) -> ListEntry:
         with self._lock:
@@ -120,6 +145,9 @@ class QbdCompanyFile:
                 for side, account, amount, _memo in entry.lines:
                     sign = 1 if side == "JournalDebitLine" else -1
                     sums[account] = sums.get(account, Decimal(0)) + sign * amount
+            for txn in self.transactions:
+                for account, amount in txn.moves:
+                    sums[account] = sums.get(account, Decimal(0)) + amount
         return sums
 
     def _answer(self, rq: etree._Element) -> etree._Element:
@@ -130,6 +158,8 @@ class QbdCompanyFile:
                 rs.append(self._add_entry(rq[0]))
             elif name == "CustomerAdd":
                 rs.append(customer_add(self, rq[0]))
+            elif name in FORMS:
+                rs.append(apply(self, name, rq[0]))
             else:
                 rets, remaining, iterator_id = self._query(name, rq)
                 if not rets and remaining is None:
@@ -150,6 +180,8 @@ class QbdCompanyFile:
             found = self._entries(rq)
         elif name == "CustomerQuery":
             found = customer_query(self, rq)
+        elif name == "ItemQuery":
+            found = item_query(self, rq)
         else:
             found = account_query(self, rq)
         return self._page(rq, found)

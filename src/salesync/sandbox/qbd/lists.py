@@ -31,6 +31,8 @@ class ListEntry:
     active: bool
     edit_sequence: str = "1700000000"
     email: str = ""
+    income_account: str = ""
+    """For an item: the account its sales credit."""
 
 
 def customer_add(company: QbdCompanyFile, add: etree._Element) -> etree._Element:
@@ -41,15 +43,15 @@ def customer_add(company: QbdCompanyFile, add: etree._Element) -> etree._Element
         raise Failure(3100, f'The name "{name}" of the list element is already in use.')
     entry = company.add_customer(name)
     entry.email = add.findtext("Email") or ""
-    return _ret("CustomerRet", entry)
+    return list_ret("CustomerRet", entry)
 
 
 def customer_query(company: QbdCompanyFile, rq: etree._Element) -> list[etree._Element]:
-    return [_ret("CustomerRet", e) for e in _matching(company.customers.values(), rq)]
+    return [list_ret("CustomerRet", e) for e in _matching(company.customers.values(), rq)]
 
 
 def account_query(company: QbdCompanyFile, rq: etree._Element) -> list[etree._Element]:
-    return [_ret("AccountRet", e) for e in _matching(company.accounts.values(), rq)]
+    return [list_ret("AccountRet", e) for e in _matching(company.accounts.values(), rq)]
 
 
 def _matching(entries: Iterable[ListEntry], rq: etree._Element) -> list[ListEntry]:
@@ -68,7 +70,7 @@ def _matching(entries: Iterable[ListEntry], rq: etree._Element) -> list[ListEntr
     return found
 
 
-def _ret(tag: str, entry: ListEntry) -> etree._Element:
+def list_ret(tag: str, entry: ListEntry) -> etree._Element:
     ret = etree.Element(tag)
     name = entry.full_name.rpartition(":")[2]
     for child, text in (

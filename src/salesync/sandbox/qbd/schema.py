@@ -1,56 +1,24 @@
 """What the simulated QuickBooks accepts of a qbXML request: the message set's shape and,
 for every aggregate it understands, its children in the order the qbXML 13.0 schema
-declares. QuickBooks refuses a message set that breaks either with HRESULT 0x80040400
-("QuickBooks found an error when parsing the provided XML text stream"), before it runs
-any request in it.
+declares (the sequences salesync writes by, ``connectors.qbd.sequences``; the builders'
+tests check those against the specification on their own). QuickBooks refuses a message
+set that breaks either with HRESULT 0x80040400 ("QuickBooks found an error when parsing
+the provided XML text stream"), before it runs any request in it.
 """
 
 from __future__ import annotations
 
 from lxml import etree
 
-ORDER: dict[str, tuple[str, ...]] = {
-    "JournalEntryAdd": (
-        "TxnDate", "RefNumber", "IsAdjustment", "IsHomeCurrencyAdjustment",
-        "IsAmountsEnteredInHomeCurrency", "CurrencyRef", "ExchangeRate", "ExternalGUID",
-        "JournalDebitLine|JournalCreditLine",
-    ),
-    "JournalDebitLine": (
-        "TxnLineID", "AccountRef", "Amount", "Memo", "EntityRef", "ClassRef",
-        "ItemSalesTaxRef", "BillableStatus",
-    ),
-    "JournalEntryQueryRq": (
-        "TxnID", "RefNumber", "RefNumberCaseSensitive", "MaxReturned",
-        "ModifiedDateRangeFilter", "TxnDateRangeFilter", "EntityFilter", "AccountFilter",
-        "RefNumberFilter", "RefNumberRangeFilter", "CurrencyFilter", "IncludeLineItems",
-        "IncludeRetElement", "OwnerID",
-    ),
-    "CustomerAdd": (
-        "Name", "IsActive", "ClassRef", "ParentRef", "CompanyName", "Salutation",
-        "FirstName", "MiddleName", "LastName", "JobTitle", "BillAddress", "ShipAddress",
-        "ShipToAddress", "PrintAs", "Phone", "AltPhone", "Fax", "Email",
-    ),
-    "CustomerQueryRq": (
-        "ListID", "FullName", "MaxReturned", "ActiveStatus", "FromModifiedDate",
-        "ToModifiedDate", "NameFilter", "NameRangeFilter", "TotalBalanceFilter",
-        "CurrencyFilter", "ClassFilter", "IncludeRetElement", "OwnerID",
-    ),
-    "AccountQueryRq": (
-        "ListID", "FullName", "MaxReturned", "ActiveStatus", "FromModifiedDate",
-        "ToModifiedDate", "NameFilter", "NameRangeFilter", "AccountType", "CurrencyFilter",
-        "IncludeRetElement", "OwnerID",
-    ),
-}  # fmt: skip
-ORDER["JournalCreditLine"] = ORDER["JournalDebitLine"]
+from salesync.connectors.qbd.sequences import SEQUENCES, slot
+
 REQUESTS = frozenset(
     {
-        "JournalEntryAddRq",
-        "JournalEntryQueryRq",
-        "CustomerAddRq",
-        "CustomerQueryRq",
-        "AccountQueryRq",
+        "JournalEntryAddRq", "JournalEntryQueryRq", "CustomerAddRq", "CustomerModRq",
+        "CustomerQueryRq", "AccountQueryRq", "ItemQueryRq", "SalesReceiptAddRq",
+        "InvoiceAddRq", "CreditMemoAddRq", "ReceivePaymentAddRq", "DepositAddRq",
     }
-)
+)  # fmt: skip
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
@@ -83,22 +51,14 @@ def read_message_set(text: str) -> etree._Element:
 
 def check_order(element: etree._Element) -> None:
     """Refuse ``element`` (and the aggregates inside it) if a child is out of sequence."""
-    order = ORDER.get(str(element.tag))
-    if order is not None:
+    if str(element.tag) in SEQUENCES:
         position = 0
         for child in element:
-            slot = _slot(order, str(child.tag))
-            if slot is None:
+            place = slot(str(element.tag), str(child.tag))
+            if place is None:
                 raise ParseError(f"{element.tag} does not take {child.tag}")
-            if slot < position:
+            if place < position:
                 raise ParseError(f"{child.tag} is out of order in {element.tag}")
-            position = slot
+            position = place
     for child in element:
         check_order(child)
-
-
-def _slot(order: tuple[str, ...], tag: str) -> int | None:
-    for index, names in enumerate(order):
-        if tag in names.split("|"):
-            return index
-    return None
