@@ -18,6 +18,7 @@ from salesync.clock import ManualClock
 from salesync.connectors.destination import Posting
 from salesync.connectors.qbd import qbxml
 from salesync.connectors.qbd.queue import WorkQueue
+from salesync.connectors.qbd.settle import settle
 from salesync.domain.documents import Tenant
 from salesync.domain.errors import ErrorKind, TransientError
 from salesync.sandbox.faults import FaultKind
@@ -220,3 +221,36 @@ def test_sessions_are_closed_with_their_count(qbd: QbdHarness) -> None:
             )
         )
     assert [s.closed_at is not None for s in sessions] == [True]
+
+
+def test_a_refused_posting_stays_refused_until_its_request_changes(qbd: QbdHarness) -> None:
+    """Posting the same refused entry again answers the refusal without resending it;
+    once the mapping changes the request, it goes again."""
+    posting = qbd.refused(first_day(sample_postings())[0])
+    books = qbd.open()
+    (first,) = books.post([posting])
+    assert first.error is not None
+    assert first.error.kind is ErrorKind.MAPPING
+    sent = qbd.company.log.count("JournalEntryAddRq")
+    (again,) = books.post([posting])
+    assert again.error is not None
+    assert qbd.company.log.count("JournalEntryAddRq") == sent
+    qbd.settings["accounts"] = {"Income:Sales:Retired": "Income:Sales:Apparel"}
+    (fixed,) = qbd.open().post([posting])
+    assert fixed.ref
+    assert qbd.transactions() == 1
+
+
+def test_a_late_answer_for_a_unit_taken_back_settles_nothing(qbd_db: sessionmaker[Session]) -> None:
+    """An answer that arrives after another session took the unit back is ignored."""
+    with qbd_db() as session, session.begin():
+        queue = WorkQueue(session, "late")
+        unit = queue.add("k", "SSK", "<request/>", "<lookup/>")
+        unit.state = "verify"
+        response = (
+            '<?xml version="1.0" ?><QBXML><QBXMLMsgsRs><JournalEntryAddRs requestID="1" '
+            'statusCode="0" statusSeverity="Info" statusMessage="OK"><JournalEntryRet>'
+            "<TxnID>1-1</TxnID></JournalEntryRet></JournalEntryAddRs></QBXMLMsgsRs></QBXML>"
+        )
+        assert settle(unit, response) is None
+        assert unit.state == "verify"

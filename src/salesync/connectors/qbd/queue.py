@@ -37,8 +37,9 @@ class WorkQueue:
 
     def add(self, key: str, reference: str, request: str, lookup: str) -> QbdWorkRow:
         """The unit adding ``request`` under ``key``, created if new. ``lookup`` is the
-        query that finds it by ``reference``. A unit that failed is queued again with the
-        new request (the merchant may have fixed what refused it); any other is kept."""
+        query that finds it by ``reference``. A unit that failed is queued again only when
+        the request changed (the merchant fixed the mapping that refused it): the same
+        request would only be refused again. Any other unit is kept as it is."""
         row = self._row(key)
         if row is None:
             row = QbdWorkRow(
@@ -51,7 +52,7 @@ class WorkQueue:
                 result={"lookup": lookup},
             )
             self.session.add(row)
-        elif row.state == "failed":
+        elif row.state == "failed" and row.request != request:
             row.state, row.request, row.reference = "queued", request, reference
             row.result = {"lookup": lookup}
             row.error_code = row.error_message = None

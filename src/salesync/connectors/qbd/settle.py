@@ -47,8 +47,10 @@ def settle(unit: QbdWorkRow, response: str) -> str | None:
         _looked_up(unit, reply)
     elif unit.state == "sent":
         _added(unit, reply)
-    else:
+    elif unit.state == "reading":
         _read(unit, reply)
+    # Any other state: a later session already took the unit back (its request went out
+    # in a session that was given up); this late answer must not settle it twice.
     return None
 
 
