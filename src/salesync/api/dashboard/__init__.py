@@ -17,9 +17,19 @@ from salesync.api.dashboard import (
     merchant,
     reports,
     staff,
+    webconnector,
 )
 from salesync.api.dashboard.shell import Dashboard, NavItem, PageRefused, Viewer
 
-SECTIONS: list[ModuleType] = [merchant, connections, staff, measures, reports, billing, help]
+SECTIONS: list[ModuleType] = [
+    merchant,
+    connections,
+    webconnector,
+    staff,
+    measures,
+    reports,
+    billing,
+    help,
+]
 
 __all__ = ["SECTIONS", "Dashboard", "NavItem", "PageRefused", "Viewer"]
