@@ -52,7 +52,7 @@ def test_unknown_source_types_and_locations_are_refused(cli: CliRunner) -> None:
     """A typo in the provider or a location names what is installed or set up."""
     provider = cli.invoke(app, ["connection", "add", "shopfiy", "Shop"])
     assert provider.exit_code == 2
-    assert "Installed: pos_file, shopify, square, qbo, xero" in provider.output
+    assert "Installed: pos_file, shopify, square, qbd, qbo, xero" in provider.output
     location = cli.invoke(app, ["connection", "add", "square", "Till", "--location", "L1=paris"])
     assert location.exit_code == 2
     assert "No location paris" in location.output
