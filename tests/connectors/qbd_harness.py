@@ -70,6 +70,8 @@ class QbdHarness:
         clock: ManualClock,
         tenant_id: str,
         connection_id: str = "qbd-harbor",
+        *,
+        units_per_session: int = 50,
         **settings: Any,
     ) -> QbdHarness:
         harness = cls(factory, clock, tenant_id, connection_id, settings=settings)
@@ -78,7 +80,7 @@ class QbdHarness:
             QbdCompanies(session, Cost(n=2**10)).register(
                 tenant_id, harness.connection_id, USERNAME, PASSWORD
             )
-        service = WebConnectorService(factory, clock)
+        service = WebConnectorService(factory, clock, units_per_session=units_per_session)
         harness.url = harness._stack.enter_context(serving(create_soap_app(service))) + PATH
         harness.connector = WebConnector(
             harness.url, USERNAME, PASSWORD, harness.company, faults=harness.plan

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.connectors.destination import Posting
+from salesync.connectors.destination import Posting, reference
 from salesync.connectors.qbd import qbxml
+from salesync.connectors.qbd.books import REFERENCE_LIMIT
 from salesync.connectors.qbd.queue import WorkQueue
 from salesync.connectors.qbd.settle import settle
 from salesync.domain.documents import Tenant
@@ -254,3 +255,29 @@ def test_a_late_answer_for_a_unit_taken_back_settles_nothing(qbd_db: sessionmake
         )
         assert settle(unit, response) is None
         assert unit.state == "verify"
+
+
+def test_a_long_queue_is_worked_through_in_small_sessions(
+    qbd_db: sessionmaker[Session], request: pytest.FixtureRequest
+) -> None:
+    """At most units_per_session requests per run; the Web Connector's next runs take the
+    rest, in order, until authenticate says there is no work."""
+    with qbd_db() as session, session.begin():
+        for row in session.scalars(select(QbdCompanyFileRow)):
+            session.delete(row)
+    harness = QbdHarness.start(
+        qbd_db, ManualClock(START), MERCHANT.tenant.id, "qbd-small-sessions", units_per_session=2
+    )
+    try:
+        postings = first_day(sample_postings())[:5]
+        written = harness.open().post(postings)
+        assert all(w.ref for w in written)
+        assert harness.connector is not None
+        runs = harness.connector.runs
+        assert [r.requests for r in runs] == [2, 2, 1, 0]
+        assert [r.status for r in runs] == ["done", "done", "done", "none"]
+        assert [e.ref_number for e in harness.company.entries] == [
+            reference(p.key, REFERENCE_LIMIT) for p in postings
+        ], "first in, first out"
+    finally:
+        harness.close()
