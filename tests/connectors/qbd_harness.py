@@ -117,7 +117,8 @@ class QbdHarness:
         return ACCOUNT_MAP.get(account, account)
 
     def transactions(self) -> int:
-        return len(self.company.entries)
+        """Journal entries, sales receipts and deposits (items are list entries)."""
+        return len(self.company.entries) + len(self.company.transactions)
 
     def refused(self, posting: Posting) -> Posting:
         """The posting with its first credit moved to an account that is inactive in the

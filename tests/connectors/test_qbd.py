@@ -29,6 +29,20 @@ class TestQbdContract(DestinationContract):
         harness.close()
 
 
+class TestQbdSalesReceiptContract(DestinationContract):
+    """With sales receipts for per-order sales (and deposits for payouts): the same
+    contract, the items they need added on the way."""
+
+    name = "qbd"
+    speaks_http = False
+
+    @pytest.fixture
+    def harness(self, sender_db: sessionmaker[Session], clock: ManualClock) -> Iterator[QbdHarness]:
+        harness = QbdHarness.start(sender_db, clock, MERCHANT.tenant.id, sales_form="sales_receipt")
+        yield harness
+        harness.close()
+
+
 def test_the_engine_opens_desktop_books_on_its_own_database(
     factory: sessionmaker[Session],
 ) -> None:

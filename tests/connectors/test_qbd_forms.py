@@ -13,8 +13,11 @@ from salesync.connectors.qbd import forms, qbxml
 from salesync.connectors.qbd.errors import status_error
 from salesync.connectors.qbd.forms import DepositLine, ItemLine
 from salesync.connectors.qbd.responses import Reply, parse_replies
+from salesync.connectors.qbd.settle import settle
+from salesync.connectors.qbd.shapes import item_name
 from salesync.domain.errors import ErrorKind
 from salesync.sandbox.qbd.company import QbdCompanyFile
+from salesync.store.tables import QbdWorkRow
 
 # Transcribed from the qbXML 13.0 onscreen reference (OSR), only the elements salesync
 # may write, in the order given there.
@@ -198,3 +201,47 @@ def test_the_item_list_is_read(company: QbdCompanyFile) -> None:
     assert [r.get("Name") for r in every.records] == ["Notebook", "Tee"]
     one = send(company, forms.item_query("2", names=["Tee"]))
     assert [r.get("FullName") for r in one.records] == ["Tee"]
+
+
+ITEM_OTHER_CHARGE_ADD = [
+    "Name", "BarCode", "IsActive", "ClassRef", "ParentRef", "IsTaxIncluded", "SalesTaxCodeRef",
+    "SalesOrPurchase", "ExternalGUID",
+]  # fmt: skip
+SALES_OR_PURCHASE = ["Desc", "Price", "AccountRef"]
+DEPOSIT_QUERY = [
+    "TxnID", "MaxReturned", "TxnDateRangeFilter", "EntityFilter", "AccountFilter",
+    "CurrencyFilter", "IncludeLineItems", "IncludeRetElement", "OwnerID",
+]  # fmt: skip
+
+
+def test_items_and_lookups_follow_the_specification_order() -> None:
+    """An other-charge item selling into an account; receipts by RefNumber; deposits by
+    date."""
+    item = forms.item_other_charge_add("1", "Income.Sales.Apparel", "Income:Sales:Apparel")[0]
+    in_order(item, ITEM_OTHER_CHARGE_ADD)
+    in_order(item.find("SalesOrPurchase"), SALES_OR_PURCHASE)
+    receipts = forms.sales_receipt_query("2", ["SS1"])
+    assert tags(receipts) == ["RefNumber", "IncludeLineItems"]
+    deposits = forms.deposit_query("3", DAY)
+    in_order(deposits, DEPOSIT_QUERY)
+    assert tags(deposits.find("TxnDateRangeFilter")) == ["FromTxnDate", "ToTxnDate"]
+
+
+def test_item_names_fit_quickbooks_and_stay_apart() -> None:
+    """Colons become dots (no sub-items); long paths are cut with a digest of the whole."""
+    assert item_name("Income:Sales:Apparel") == "Income.Sales.Apparel"
+    long_a = item_name("Liabilities:Sales-Tax:NY-Sales-Tax")
+    long_b = item_name("Liabilities:Sales-Tax:NJ-Sales-Tax")
+    assert len(long_a) <= 31
+    assert long_a != long_b
+
+
+def test_an_item_already_in_the_file_counts_as_added(company: QbdCompanyFile) -> None:
+    """Adding an item whose name is in use (3100) settles the unit as done: the receipts
+    that need it can go."""
+    unit = QbdWorkRow(key="item:Tee", kind="add", state="sent", reference="Tee", result={})
+    request = forms.item_other_charge_add("1", "Tee", "Income:Apparel")
+    response = company.process(qbxml.message_set([request]))
+    assert parse_replies(response)[0].status.code == 3100
+    assert settle(unit, response) is None
+    assert unit.state == "done"

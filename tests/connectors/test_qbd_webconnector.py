@@ -281,3 +281,46 @@ def test_a_long_queue_is_worked_through_in_small_sessions(
         ], "first in, first out"
     finally:
         harness.close()
+
+
+def test_sales_receipts_and_deposits_carry_per_order_postings(qbd: QbdHarness) -> None:
+    """With sales_form sales_receipt: one-tender sales become sales receipts (their items
+    added first, once each), payouts deposits, refunds journal entries; the accounts end
+    exactly as the entries say."""
+    qbd.settings["sales_form"] = "sales_receipt"
+    postings = [p for p in sample_postings() if p.mode.value == "per_order"]
+    written = qbd.open().post(postings)
+    assert all(w.ref for w in written), [w.error for w in written if w.error]
+    kinds = [t.kind for t in qbd.company.transactions]
+    assert kinds.count("Deposit") == 2
+    assert kinds.count("SalesReceipt") == sum(1 for p in postings if "sale" in p.key)
+    assert len(qbd.company.entries) == sum(1 for p in postings if ":refund:" in p.key)
+    assert "Income.Sales.Apparel" in qbd.company.items
+    assert qbd.company.log.count("ItemOtherChargeAddRq") == len(qbd.company.items)
+    assert nonzero(qbd.balances()) == expected_balances(qbd, postings)
+
+
+def test_a_receipt_or_item_dropped_mid_session_is_found_not_added_again(
+    qbd: QbdHarness,
+) -> None:
+    """The first receipt's answer is lost (request 4, after its three items), then, in the
+    session that looks it up, the next item's: lookups find both, by the receipt's memo
+    and the item's name, and neither is added twice."""
+    qbd.settings["sales_form"] = "sales_receipt"
+    postings = [p for p in first_day(sample_postings()) if ":sale:" in p.key][:2]
+    qbd.plan.arm("request:4", FaultKind.LOST_RESPONSE)
+    books = qbd.open()
+    with pytest.raises(TransientError):
+        books.post(postings)
+    qbd.clock.advance(timedelta(minutes=3))
+    qbd.plan.arm("request:2", FaultKind.LOST_RESPONSE)
+    assert set(books.find([p.key for p in postings])) == {postings[0].key}
+    qbd.clock.advance(timedelta(minutes=3))
+    written = books.post(postings)
+    assert all(w.ref for w in written)
+    assert "SalesReceiptQueryRq" in qbd.company.log
+    assert "ItemQueryRq" in qbd.company.log
+    refs = [t.ref_number for t in qbd.company.transactions]
+    assert len(set(refs)) == len(refs) == len(postings), refs
+    assert qbd.company.log.count("ItemOtherChargeAddRq") == len(qbd.company.items)
+    assert nonzero(qbd.balances()) == expected_balances(qbd, postings)

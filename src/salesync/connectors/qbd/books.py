@@ -8,9 +8,10 @@ tests and the demo), and answers from what the company file has said. A posting 
 waiting makes the whole call a transient failure: the sender retries after the Web
 Connector's interval and, as after any ambiguous outcome, reads back by key first.
 
-Each posting is a journal entry whose RefNumber is the key's short reference and whose
-first line memo carries the full key, so a lookup by reference can tell salesync's entry
-from a person's that happens to share the number.
+Each posting becomes the qbXML ``shapes`` chooses (a journal entry; with the connection's
+``sales_form`` "sales_receipt", sales receipts and deposits where they carry the entry
+exactly), whose RefNumber is the key's short reference and whose memo carries the full
+key, so a lookup can tell salesync's transaction from a person's that shares the number.
 """
 
 from __future__ import annotations
@@ -26,22 +27,18 @@ from salesync.connectors.destination import (
     DestinationConnection,
     Posting,
     Written,
-    reference,
 )
-from salesync.connectors.qbd import qbxml
 from salesync.connectors.qbd.errors import PROVIDER, status_error
-from salesync.connectors.qbd.qbxml import EntryLine
 from salesync.connectors.qbd.queue import WorkQueue
 from salesync.connectors.qbd.responses import Status
 from salesync.connectors.qbd.settings import QbdSettings
+from salesync.connectors.qbd.shapes import REFERENCE_LIMIT, units_for
 from salesync.domain.errors import AuthError, SyncError, TransientError
 from salesync.store.tables import QbdCompanyFileRow, QbdSessionRow, QbdWorkRow
 
 NAME = "qbd"
-REFERENCE_LIMIT = 11
-"""A journal entry's RefNumber holds 11 characters."""
 CAPABILITIES = DestinationCapabilities(
-    forms=frozenset({"journal_entry"}),
+    forms=frozenset({"journal_entry", "sales_receipt", "deposit"}),
     batch_size=25,
     find_batch=100,
     reference_limit=REFERENCE_LIMIT,
@@ -83,9 +80,10 @@ class QbdBooks:
             self._company(session)
             queue = WorkQueue(session, self.connection.id)
             for posting in postings:
-                ref = reference(posting.key, REFERENCE_LIMIT)
-                lookup = qbxml.message_set([qbxml.journal_entry_query(ref, [ref])])
-                queue.add(posting.key, ref, self._request(posting, ref), lookup)
+                items, unit = units_for(posting, self.settings)
+                for item in items:
+                    queue.add(item.key, item.reference, item.request, item.lookup)
+                queue.add(unit.key, unit.reference, unit.request, unit.lookup)
         self.pump(self.connection.id, "post")
         with self.factory() as session:
             units = WorkQueue(session, self.connection.id).units([p.key for p in postings])
@@ -112,20 +110,6 @@ class QbdBooks:
         with self.factory() as session:
             units = WorkQueue(session, self.connection.id).units(keys)
         return {k: (u.state, str(u.result.get("ref") or "")) for k, u in units.items()}
-
-    def _request(self, posting: Posting, ref: str) -> str:
-        lines = []
-        for index, line in enumerate(posting.entry.lines):
-            value = line.amount.amount
-            if value == 0:
-                continue
-            memo = f"{posting.entry.narration} [{posting.key}]" if index == 0 else line.memo
-            account = self.settings.account(line.account)
-            if value > 0:
-                lines.append(EntryLine("debit", account, value, memo))
-            else:
-                lines.append(EntryLine("credit", account, -value, memo))
-        return qbxml.message_set([qbxml.journal_entry_add(ref, posting.entry.date, ref, lines)])
 
     def _written(self, unit: QbdWorkRow, posting: Posting) -> Written:
         if unit.state == "done":

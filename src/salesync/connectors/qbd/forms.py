@@ -211,6 +211,33 @@ def customer_mod(
     return _request("CustomerModRq", request_id, mod)
 
 
+def item_other_charge_add(request_id: str, name: str, account: str) -> etree._Element:
+    """An ItemOtherChargeAddRq: an item whose sales go to ``account``, for sales forms to
+    carry amounts that belong there."""
+    sells = aggregate("SalesOrPurchase", [("AccountRef", ref("AccountRef", account))])
+    add = aggregate("ItemOtherChargeAdd", [("Name", name), ("SalesOrPurchase", sells)])
+    return _request("ItemOtherChargeAddRq", request_id, add)
+
+
+def sales_receipt_query(request_id: str, references: Sequence[str]) -> etree._Element:
+    """The sales receipts carrying ``references``, their lines included."""
+    rq = aggregate(
+        "SalesReceiptQueryRq", [("RefNumber", list(references)), ("IncludeLineItems", "true")]
+    )
+    rq.set("requestID", request_id)
+    return rq
+
+
+def deposit_query(request_id: str, day: date) -> etree._Element:
+    """The deposits of ``day`` (a deposit has no RefNumber: its memo tells them apart)."""
+    dates = aggregate(
+        "TxnDateRangeFilter", [("FromTxnDate", day.isoformat()), ("ToTxnDate", day.isoformat())]
+    )
+    rq = aggregate("DepositQueryRq", [("TxnDateRangeFilter", dates), ("IncludeLineItems", "true")])
+    rq.set("requestID", request_id)
+    return rq
+
+
 def _item_line(tag: str, line: ItemLine) -> etree._Element:
     return aggregate(
         tag,

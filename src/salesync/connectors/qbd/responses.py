@@ -34,8 +34,8 @@ class Status:
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One ``…Ret``: its leaf fields by name (the first of each), and the memos of its
-    lines, where salesync keeps the full key of what it wrote."""
+    """One ``…Ret``: its leaf fields by name (the first of each), and its memos (its own,
+    then its lines'), where salesync keeps the full key of what it wrote."""
 
     kind: str
     fields: dict[str, str]
@@ -103,7 +103,7 @@ def _record(ret: etree._Element) -> Record:
             full_name = child.findtext("FullName")
             if full_name is not None:
                 fields.setdefault(str(child.tag), full_name)
-    memos = tuple(m.text or "" for m in ret.iterfind("*/Memo"))
+    memos = tuple(m.text or "" for m in (*ret.iterfind("Memo"), *ret.iterfind("*/Memo")))
     return Record(str(ret.tag).removesuffix("Ret"), fields, memos)
 
 

@@ -106,6 +106,22 @@ SEQUENCES: Mapping[str, tuple[str, ...]] = {
         "IncludeRetElement", "OwnerID",
     ),
     "ItemQueryRq": (*_LIST_FILTERS, "IncludeRetElement", "OwnerID"),
+    "ItemOtherChargeAdd": (
+        "Name", "BarCode", "IsActive", "ClassRef", "ParentRef", "IsTaxIncluded",
+        "SalesTaxCodeRef", "SalesOrPurchase|SalesAndPurchase", "ExternalGUID",
+    ),
+    "SalesOrPurchase": ("Desc", "Price|PricePercent", "AccountRef"),
+    "SalesReceiptQueryRq": (
+        "TxnID", "RefNumber", "RefNumberCaseSensitive", "MaxReturned",
+        "ModifiedDateRangeFilter|TxnDateRangeFilter", "EntityFilter", "AccountFilter",
+        "RefNumberFilter|RefNumberRangeFilter", "CurrencyFilter", "IncludeLineItems",
+        "IncludeRetElement", "OwnerID",
+    ),
+    "DepositQueryRq": (
+        "TxnID", "MaxReturned", "ModifiedDateRangeFilter|TxnDateRangeFilter", "EntityFilter",
+        "AccountFilter", "CurrencyFilter", "IncludeLineItems", "IncludeRetElement", "OwnerID",
+    ),
+    "TxnDateRangeFilter": ("FromTxnDate", "ToTxnDate"),
     "SalesReceiptAdd": (
         "CustomerRef", "ClassRef", "TemplateRef", "TxnDate", "RefNumber", "BillAddress",
         "ShipAddress", "IsPending", "CheckNumber", "PaymentMethodRef", "DueDate",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,10 +24,17 @@ class QbdSettings(BaseModel):
     accounts: dict[str, str] = Field(default_factory=dict)
     """salesync account -> the company file's account full name (``Income:Sales``);
     an account not listed posts to the account of the same full name."""
+    sales_form: Literal["journal_entry", "sales_receipt"] = "journal_entry"
+    """``sales_receipt``: a per-order sale paid with one tender becomes a sales receipt
+    (its amounts carried by items, one per account) and a payout into the bank a
+    deposit; anything else, and everything under ``journal_entry``, a journal entry."""
+    items: dict[str, str] = Field(default_factory=dict)
+    """salesync account -> the item that carries its amounts on sales receipts; an account
+    not listed gets an item of its own, created on the way."""
     run_every_minutes: int = Field(default=15, ge=1, le=1440)
     """How often the Web Connector runs (the .qwc file's scheduler)."""
 
-    @field_validator("accounts", mode="before")
+    @field_validator("accounts", "items", mode="before")
     @classmethod
     def _json_text(cls, value: object) -> object:
         return json_text(value)

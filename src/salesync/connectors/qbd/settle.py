@@ -15,6 +15,7 @@ from salesync.connectors.qbd.responses import MalformedResponseError, Reply, par
 from salesync.store.tables import QbdWorkRow
 
 NO_MATCH = 1
+NAME_IN_USE = 3100
 
 
 def outgoing(unit: QbdWorkRow) -> str:
@@ -60,6 +61,9 @@ def _added(unit: QbdWorkRow, reply: Reply) -> None:
         unit.state = "done"
         result(unit, ref=next((i for i in ids if i), ""))
         return
+    if reply.status.code == NAME_IN_USE and reply.operation.startswith("Item"):
+        unit.state = "done"  # the item is there already: what the receipts need
+        return
     error = status_error(reply.status, reply.operation)
     if error.kind.retryable:
         unit.state = "queued"
@@ -76,10 +80,15 @@ def _looked_up(unit: QbdWorkRow, reply: Reply) -> None:
     if not reply.status.ok:
         unit.state = "verify"
         return
-    ours = [r for r in reply.records if any(unit.key in memo for memo in r.memos)]
+    ours = [
+        r
+        for r in reply.records
+        if any(unit.key in memo for memo in r.memos)
+        or (r.kind.startswith("Item") and r.get("FullName") == unit.reference)
+    ]
     if ours:
         unit.state = "done"
-        result(unit, ref=ours[0].get("TxnID") or "")
+        result(unit, ref=ours[0].get("TxnID") or ours[0].get("ListID") or "")
     else:
         unit.state = "queued"
 

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from salesync.sandbox.qbd.forms import Transaction, apply, item_query
+from salesync.sandbox.qbd.forms import Transaction, apply, item_query, transaction_query
 from salesync.sandbox.qbd.lists import (
     Failure,
     ListEntry,
@@ -30,14 +30,10 @@ from salesync.sandbox.qbd.schema import read_message_set
 
 FORMS = frozenset(
     {
-        "SalesReceiptAdd",
-        "InvoiceAdd",
-        "CreditMemoAdd",
-        "ReceivePaymentAdd",
-        "DepositAdd",
-        "CustomerMod",
+        "SalesReceiptAdd", "InvoiceAdd", "CreditMemoAdd", "ReceivePaymentAdd", "DepositAdd",
+        "CustomerMod", "ItemOtherChargeAdd",
     }
-)
+)  # fmt: skip
 REF_NUMBER_LIMIT = 11
 """JournalEntryAdd's RefNumber holds 11 characters."""
 
@@ -93,6 +89,9 @@ class QbdCompanyFile:
             entry = ListEntry(self._list_id(), name, True, income_account=income_account)
             self.items[name] = entry
             return entry
+
+    def new_list_id(self) -> str:
+        return self._list_id()
 
     def new_txn_id(self) -> str:
         return f"{next(self._ids):X}-1700000000"
@@ -182,6 +181,8 @@ class QbdCompanyFile:
             found = customer_query(self, rq)
         elif name == "ItemQuery":
             found = item_query(self, rq)
+        elif name in ("SalesReceiptQuery", "DepositQuery"):
+            found = transaction_query(self, name.removesuffix("Query"), rq)
         else:
             found = account_query(self, rq)
         return self._page(rq, found)

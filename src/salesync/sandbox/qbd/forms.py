@@ -47,6 +47,8 @@ def apply(company: QbdCompanyFile, name: str, add: etree._Element) -> etree._Ele
     """Apply the add or mod ``name`` (``SalesReceiptAdd``…) and return its ``…Ret``."""
     if name == "CustomerMod":
         return _customer_mod(company, add)
+    if name == "ItemOtherChargeAdd":
+        return _item_add(company, add)
     ref_number = add.findtext("RefNumber") or ""
     if len(ref_number) > REF_NUMBER_LIMIT:
         raise Failure(3070, f'The string "{ref_number}" in the field "RefNumber" is too long.')
@@ -99,6 +101,37 @@ def item_query(company: QbdCompanyFile, rq: etree._Element) -> list[etree._Eleme
         for name, item in sorted(company.items.items())
         if not names or name in names
     ]
+
+
+def transaction_query(
+    company: QbdCompanyFile, kind: str, rq: etree._Element
+) -> list[etree._Element]:
+    """Sales receipts by RefNumber, deposits by date (a deposit has no RefNumber)."""
+    refs = {e.text for e in rq.iterfind("RefNumber")}
+    start = rq.findtext("TxnDateRangeFilter/FromTxnDate")
+    end = rq.findtext("TxnDateRangeFilter/ToTxnDate")
+    found = []
+    for txn in company.transactions:
+        if txn.kind != kind or (refs and txn.ref_number not in refs):
+            continue
+        if (start and txn.day.isoformat() < start) or (end and txn.day.isoformat() > end):
+            continue
+        found.append(ret(txn))
+    return found
+
+
+def _item_add(company: QbdCompanyFile, add: etree._Element) -> etree._Element:
+    name = add.findtext("Name") or ""
+    if not name or len(name) > 31:
+        raise Failure(3070, f'The string "{name}" in the field "Name" is too long or empty.')
+    if name in company.items:
+        raise Failure(3100, f'The name "{name}" of the list element is already in use.')
+    account = _known(
+        company.accounts, add.findtext("SalesOrPurchase/AccountRef/FullName"), "Account"
+    )
+    entry = ListEntry(company.new_list_id(), name, True, income_account=account.full_name)
+    company.items[name] = entry
+    return list_ret("ItemOtherChargeRet", entry)
 
 
 def _customer_mod(company: QbdCompanyFile, mod: etree._Element) -> etree._Element:

@@ -17,6 +17,7 @@ REQUESTS = frozenset(
         "JournalEntryAddRq", "JournalEntryQueryRq", "CustomerAddRq", "CustomerModRq",
         "CustomerQueryRq", "AccountQueryRq", "ItemQueryRq", "SalesReceiptAddRq",
         "InvoiceAddRq", "CreditMemoAddRq", "ReceivePaymentAddRq", "DepositAddRq",
+        "ItemOtherChargeAddRq", "SalesReceiptQueryRq", "DepositQueryRq",
     }
 )  # fmt: skip
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
