@@ -100,7 +100,7 @@ class QbdBooks:
         return {key: ref for key, (state, ref) in found.items() if state == "done"}
 
     def batch_group(self, posting: Posting) -> str:
-        """Every posting is one journal entry of its own."""
+        """Every posting is one transaction of its own, whatever its form."""
         return ""
 
     def close(self) -> None:
