@@ -24,6 +24,8 @@ from salesync.api.rest import Rest
 from salesync.api.session import SignIn
 from salesync.api.support import Support
 from salesync.api.writer import GroupWriter
+from salesync.connectors.qbd import soap as web_connector
+from salesync.connectors.qbd.service import WebConnectorService
 from salesync.connectors.registry import SourceRegistry, sources
 from salesync.domain.redaction import Redactor
 from salesync.engine.runner import Engine
@@ -124,6 +126,7 @@ def create_app(
     ).register(app)
     if reconnect is not None:
         reconnect.register(app)
+    web_connector.register(app, WebConnectorService(factory, clock))
     (sign_in or SignIn(factory, clock)).register(app)
     Dashboard(
         factory,

@@ -103,6 +103,7 @@ MERCHANT_CODES = frozenset(
         "unmapped",
         "subscription_ended",
         "webhook_stopped",
+        "web_connector_silent",
     }
 )
 

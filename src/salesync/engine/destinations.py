@@ -86,4 +86,10 @@ class DestinationBooks:
             settings = dict(row.settings or {})
         token = ConnectionTokens(self.tokens, tenant_id, name) if self.tokens else None
         connection = DestinationConnection(name, tenant_id, credentials, settings, token)
-        return self.registry.get(provider).connect(connection, self.transport)
+        destination = self.registry.get(provider)
+        # Books that live in salesync's own database (QuickBooks Desktop's queue, which
+        # the Web Connector drains) are handed it here, as the ledger is above.
+        bind = getattr(destination, "with_database", None)
+        if callable(bind):
+            destination = bind(self.factory)
+        return destination.connect(connection, self.transport)

@@ -15,6 +15,8 @@ runner calls ``Monitor.tick`` after each engine pass:
   clocks paused and is never reported;
 - ``billing``: developer-hour ledgers granted and lapsed at renewals and plan changes,
   and every invoice that has come due issued (both idempotent, so every pass may run them);
+- ``web_connector``: a QuickBooks Web Connector that stopped checking in becomes an
+  incident and a ticket for the merchant, once per silence (``monitor.webconnector``);
 - ``deliver``: notices that are due are e-mailed (only when a mail server is configured:
   without one they wait, visible in the API, and go out once it is);
 - ``trackers``: tickets are kept in step with their GitHub or Jira issues, at most once
@@ -47,6 +49,7 @@ from salesync.monitor.notify.mailer import Mailer
 from salesync.monitor.routing import DEFAULT_SUPPORT, Assigner, SupportConfig
 from salesync.monitor.routing.assigner import TierGate
 from salesync.monitor.trackers import SyncReport, Tracker, TrackerSync
+from salesync.monitor.webconnector import WebConnectorWatch
 from salesync.store.repositories import Tenants
 from salesync.store.tables import TicketRow
 
@@ -69,6 +72,8 @@ class MonitorReport:
     """Developer-hour grants and lapses written."""
     invoiced: int = 0
     """Invoices issued."""
+    silent_web_connectors: int = 0
+    """QuickBooks Web Connectors newly reported for not checking in."""
     delivered: DeliveryReport | None = None
     """None when no mail server is configured."""
     trackers: SyncReport | None = None
@@ -135,6 +140,7 @@ class Monitor:
         )
         self.tracker_interval = tracker_interval
         self._trackers_due: datetime | None = None
+        self.web_connector = WebConnectorWatch(factory, clock, self.incidents)
 
     def tick(self) -> MonitorReport:
         report = MonitorReport()
@@ -144,6 +150,7 @@ class Monitor:
             ("escalate", self._escalate),
             ("breaches", self._breaches),
             ("billing", self._billing),
+            ("web_connector", self._web_connector),
             ("deliver", self._deliver),
             ("trackers", self._sync_trackers),
         ]
@@ -198,6 +205,9 @@ class Monitor:
     def _billing(self, report: MonitorReport) -> None:
         if self.upkeep is not None:
             report.hour_entries, report.invoiced = self.upkeep()
+
+    def _web_connector(self, report: MonitorReport) -> None:
+        report.silent_web_connectors = len(self.web_connector.check())
 
     def _deliver(self, report: MonitorReport) -> None:
         if self.mailer is not None:

@@ -1047,3 +1047,62 @@ class CrmMessageRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class QbdCompanyFileRow(Base):
+    """A QuickBooks Desktop company file reached through the Web Connector: the user name
+    and password hash the Web Connector signs in with, the .qwc identifiers, and when it
+    last checked in."""
+
+    __tablename__ = "qbd_company_files"
+
+    connection_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    username: Mapped[str] = mapped_column(String(120), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[str] = mapped_column(String(38))
+    file_id: Mapped[str] = mapped_column(String(38))
+    company_file: Mapped[str] = mapped_column(Text, default="")
+    """The path the Web Connector last reported for the open company file."""
+    last_checkin_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+
+
+class QbdSessionRow(Base):
+    """One Web Connector session (a ticket) on one company file."""
+
+    __tablename__ = "qbd_sessions"
+
+    ticket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(String(36), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    work_id: Mapped[int | None] = mapped_column(Integer)
+    """The work unit whose request is out with the Web Connector."""
+    handled: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class QbdWorkRow(Base):
+    """One unit of qbXML work for a company file, in FIFO order by id: a transaction to
+    add (checked for by reference first after any session that may have written it) or a
+    list to read through an iterator."""
+
+    __tablename__ = "qbd_work"
+    __table_args__ = (UniqueConstraint("connection_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connection_id: Mapped[str] = mapped_column(String(36), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    """add (a transaction under a reference) or read (an iterator query)."""
+    state: Mapped[str] = mapped_column(String(16))
+    request: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str] = mapped_column(String(40), default="")
+    iterator_id: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error_code: Mapped[str | None] = mapped_column(String(16))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)

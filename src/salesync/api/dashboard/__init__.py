@@ -18,12 +18,14 @@ from salesync.api.dashboard import (
     merchant,
     reports,
     staff,
+    webconnector,
 )
 from salesync.api.dashboard.shell import Dashboard, NavItem, PageRefused, Viewer
 
 SECTIONS: list[ModuleType] = [
     merchant,
     connections,
+    webconnector,
     staff,
     measures,
     reports,

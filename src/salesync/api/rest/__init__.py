@@ -35,6 +35,7 @@ from salesync.api.rest.runs import Runs
 from salesync.api.rest.sales import Sales
 from salesync.api.rest.tenants import Tenants
 from salesync.api.rest.tickets import Tickets
+from salesync.api.rest.webconnector import WebConnector
 from salesync.connectors.registry import SourceRegistry
 from salesync.domain.redaction import Redactor
 from salesync.engine.runner import Engine
@@ -71,6 +72,7 @@ class Rest:
             Tenants(self.parts),
             Locations(self.parts),
             Connections(self.parts),
+            WebConnector(self.parts),
             Policies(self.parts),
             Mappings(self.parts),
             Runs(self.parts),

@@ -1,0 +1,1 @@
+"""A simulated QuickBooks Desktop company file and a QuickBooks Web Connector client."""
