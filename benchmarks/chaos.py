@@ -24,12 +24,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--orders-per-day", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--home", type=Path, help="keep the workers' logs here")
     args = parser.parse_args()
     outcomes: list[Outcome] = []
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="salesync-chaos-") as home:
+    with tempfile.TemporaryDirectory(prefix="salesync-chaos-") as temporary:
+        home = args.home or Path(temporary)
+        home.mkdir(parents=True, exist_ok=True)
         campaign = Campaign(
-            Path(home), workers=args.workers, orders_per_day=args.orders_per_day, seed=args.seed
+            home, workers=args.workers, orders_per_day=args.orders_per_day, seed=args.seed
         )
         with campaign:
             for number in range(1, args.runs + 1):

@@ -8,7 +8,9 @@ same database: the database is the truth, so two runners never double a posting.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -186,9 +188,17 @@ def celery_worker(cfg: Settings, interval: float, concurrency: int, queues: str)
                 "--without-heartbeat",
             ]
         )
+    except SystemExit:
+        pass  # how Celery's command line ends
     finally:
         stop.set()
         dispatching.join(timeout=10)
+    if not tasks.asked_to_stop.is_set():
+        # Celery can end its worker on its own when the broker goes away; nobody asked
+        # it to stop, so this process starts over as it was started.
+        err.print("salesync worker: the Celery worker ended unasked; starting it again.")
+        time.sleep(1)
+        os.execv(sys.executable, [sys.executable, "-m", "salesync", *sys.argv[1:]])  # noqa: S606
 
 
 @sync_app.command("now")

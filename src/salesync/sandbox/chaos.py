@@ -118,7 +118,7 @@ class Campaign:
         self.faults = FaultPlan()
         self.company = QboCompany(clock=system_clock)
         qbo = create_app(self.company, faults=self.faults)
-        self.qbo_url = self._stack.enter_context(serving(qbo))
+        self.qbo_url = self._stack.enter_context(serving(qbo, log_level="critical"))
         self.database_url = self._database()
         self.key = new_key()
         engine = make_engine(self.database_url)
@@ -208,11 +208,12 @@ class Campaign:
 
     # -- one run ---------------------------------------------------------------------------
 
-    def run(self, number: int) -> Outcome:
+    def run(self, number: int, action: str | None = None) -> Outcome:
+        """One run; ``action`` forces the disruption (one of ``ACTIONS``), else drawn."""
         started = time.monotonic()
         documents = self._trade()
         faults = self._arm()
-        action = self.rng.choice(ACTIONS)
+        action = action or self.rng.choice(ACTIONS)
         time.sleep(self.rng.uniform(0, 1.0))
         self._disrupt(action)
         settled = self._settle(documents)
@@ -269,7 +270,9 @@ class Campaign:
             FaultKind.UNAUTHORIZED,
         ):
             if self.rng.random() < 0.4:
-                times = self.rng.randint(1, 2)
+                # A 401 twice running is a revoked grant (held for the merchant to
+                # reconnect), not an expired token: at most one a run.
+                times = 1 if kind is FaultKind.UNAUTHORIZED else self.rng.randint(1, 2)
                 self.faults.arm("batch", Fault(kind, retry_after=0.5), times)
                 armed += [kind.value] * times
         return armed

@@ -25,10 +25,13 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def serving(app: Any, *, port: int | None = None, timeout: float = 10.0) -> Iterator[str]:
-    """Run ``app`` under uvicorn until the block ends; yields its base URL."""
+def serving(
+    app: Any, *, port: int | None = None, timeout: float = 10.0, log_level: str = "warning"
+) -> Iterator[str]:
+    """Run ``app`` under uvicorn until the block ends; yields its base URL. ``log_level``
+    "critical" keeps quiet about the connections a sandbox drops on purpose."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on")
     server = _Server(config)
     thread = threading.Thread(target=server.run, name=f"sandbox-{port}", daemon=True)
     thread.start()

@@ -23,6 +23,7 @@ from typing import Any
 
 import structlog
 from celery import Celery, signals
+from kombu.entity import Exchange
 from kombu.entity import Queue as KombuQueue
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,7 +62,11 @@ def configuration(cfg: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
         "task_default_queue": Queue.SCHEDULED.value,
-        "task_queues": [KombuQueue(q.value) for q in Queue],  # type: ignore[no-untyped-call]
+        # Each queue its own exchange and key: a task sent to one lands in that one only.
+        "task_queues": [
+            KombuQueue(q.value, Exchange(q.value, type="direct"), routing_key=q.value)  # type: ignore[no-untyped-call]
+            for q in Queue
+        ],
         "task_serializer": "json",
         "accept_content": ["json"],
     }
@@ -97,6 +102,16 @@ def process() -> Process:
     return _process
 
 
+asked_to_stop = threading.Event()
+"""Set when the worker is told to stop (SIGTERM, Ctrl-C); a worker that ends without it
+ended on its own."""
+
+
+@signals.worker_shutting_down.connect  # type: ignore[untyped-decorator]
+def _asked(**_: Any) -> None:
+    asked_to_stop.set()
+
+
 @signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
 def _forget(**_: Any) -> None:
     global _process  # noqa: PLW0603 -- one per worker process
@@ -118,7 +133,7 @@ def tick(tenant_id: str) -> dict[str, int]:
 
 
 def send_task(name: str, args: tuple[Any, ...], queue: Queue) -> None:
-    app.send_task(name, args=args, queue=queue.value)
+    app.send_task(name, args=args, queue=queue.value, routing_key=queue.value)
 
 
 def dispatch_loop(
