@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from salesync.connectors.unanswered import unanswered as no_answer
 from salesync.domain.errors import AuthError, BugError, SyncError, TransientError
 
 PROVIDER = "clover"
@@ -116,30 +117,8 @@ def unanswered(
     exc: httpx.HTTPError | httpx.InvalidURL, path: str, *, operation: str, connection: str | None
 ) -> SyncError:
     """The salesync error for a call that got no answer."""
-    context: dict[str, Any] = {
-        "provider": PROVIDER,
-        "operation": operation,
-        "connection": connection,
-        "details": {"path": path, "error": type(exc).__name__},
-    }
-    if isinstance(exc, httpx.TimeoutException):
-        return TransientError(
-            f"clover {operation} timed out: {exc}",
-            code="timeout",
-            user_message=TRANSIENT,
-            **context,
-        )
-    if isinstance(exc, httpx.TransportError):
-        return TransientError(
-            f"clover {operation} failed in transit: {type(exc).__name__}: {exc}",
-            code="connection_failed",
-            user_message=TRANSIENT,
-            **context,
-        )
-    return BugError(
-        f"clover {operation} could not be sent: {type(exc).__name__}: {exc}",
-        code="request_failed",
-        **context,
+    return no_answer(
+        PROVIDER, exc, operation=operation, connection=connection, user_message=TRANSIENT, path=path
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from salesync.connectors.unanswered import unanswered as no_answer
 from salesync.domain.errors import AuthError, BugError, SyncError, TransientError
 
 PROVIDER = "square"
@@ -136,30 +137,14 @@ def unanswered(
     connection: str | None,
 ) -> SyncError:
     """The salesync error for a call that got no answer."""
-    context: dict[str, Any] = {
-        "provider": PROVIDER,
-        "operation": operation,
-        "connection": connection,
-        "details": {"method": method, "path": path, "error": type(exc).__name__},
-    }
-    if isinstance(exc, httpx.TimeoutException):
-        return TransientError(
-            f"square {operation} timed out: {exc}",
-            code="timeout",
-            user_message=TRANSIENT,
-            **context,
-        )
-    if isinstance(exc, httpx.TransportError):
-        return TransientError(
-            f"square {operation} failed in transit: {type(exc).__name__}: {exc}",
-            code="connection_failed",
-            user_message=TRANSIENT,
-            **context,
-        )
-    return BugError(
-        f"square {operation} could not be sent: {type(exc).__name__}: {exc}",
-        code="request_failed",
-        **context,
+    return no_answer(
+        PROVIDER,
+        exc,
+        operation=operation,
+        connection=connection,
+        user_message=TRANSIENT,
+        method=method,
+        path=path,
     )
 
 

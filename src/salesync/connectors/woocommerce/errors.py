@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from salesync.connectors.unanswered import unanswered as no_answer
 from salesync.domain.errors import AuthError, BugError, SyncError, TransientError
 
 PROVIDER = "woocommerce"
@@ -112,27 +113,8 @@ def error_for(response: httpx.Response, *, operation: str, connection: str | Non
 
 def unanswered(exc: Exception, *, operation: str, connection: str | None) -> SyncError:
     """The salesync error for a call that got no answer (httpx never passes this line)."""
-    context: dict[str, Any] = {
-        "provider": PROVIDER,
-        "operation": operation,
-        "connection": connection,
-        "details": {"error": type(exc).__name__},
-    }
-    if isinstance(exc, httpx.TimeoutException):
-        return TransientError(
-            f"woocommerce {operation} timed out", code="timeout", user_message=TRANSIENT, **context
-        )
-    if isinstance(exc, httpx.TransportError):
-        return TransientError(
-            f"woocommerce {operation} failed in transit: {type(exc).__name__}: {exc}",
-            code="connection_failed",
-            user_message=TRANSIENT,
-            **context,
-        )
-    return BugError(
-        f"woocommerce {operation} could not be sent: {type(exc).__name__}: {exc}",
-        code="request_failed",
-        **context,
+    return no_answer(
+        PROVIDER, exc, operation=operation, connection=connection, user_message=TRANSIENT
     )
 
 
