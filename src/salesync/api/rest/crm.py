@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from salesync.accounts.roles import Action
-from salesync.api.answers import answer
 from salesync.api.auth import Refused
 from salesync.api.paging import (
     BAD_BODY,
@@ -19,7 +18,6 @@ from salesync.api.paging import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     day,
-    days,
     invalid_body,
     json_body,
     limit_of,
@@ -36,10 +34,10 @@ from salesync.api.rest.common import (
     route,
 )
 from salesync.api.rest.sales import (
-    MAX_REPORT_DAYS,
     FreshnessOut,
     SalesReportOut,
     freshness_out,
+    report_days,
     report_out,
 )
 from salesync.crm.clients import Client, Clients
@@ -232,15 +230,7 @@ class Crm:
     def report(self, tenant_id: str, request: Request) -> SalesReportOut:
         """The figures of the sales in the CRM from ``from`` to ``to``."""
         self.parts.admit(tenant_id, request, Action.VIEW_TENANT)
-        first, last = days(request)
-        if (last - first).days >= MAX_REPORT_DAYS:
-            raise Refused(
-                answer(
-                    400,
-                    "bad_parameter",
-                    f"A report covers at most {MAX_REPORT_DAYS} days; ask for a shorter range.",
-                )
-            )
+        first, last = report_days(request)
         with self.parts.factory() as session:
             location = location_filter(session, tenant_id, request)
             found = crm_sales_report(session, tenant_id, first, last, location=location)

@@ -252,19 +252,25 @@ class Sales:
     def report(self, tenant_id: str, request: Request) -> SalesReportOut:
         """The figures of every sale and refund from ``from`` to ``to``."""
         self.parts.admit(tenant_id, request, Action.VIEW_TENANT)
-        first, last = days(request)
-        if (last - first).days >= MAX_REPORT_DAYS:
-            raise Refused(
-                answer(
-                    400,
-                    "bad_parameter",
-                    f"A report covers at most {MAX_REPORT_DAYS} days; ask for a shorter range.",
-                )
-            )
+        first, last = report_days(request)
         with self.parts.factory() as session:
             location = location_filter(session, tenant_id, request)
             found = sales_report(session, tenant_id, first, last, location=location)
         return report_out(found)
+
+
+def report_days(request: Request) -> tuple[date, date]:
+    """The ``from`` and ``to`` days of a report, refused when over ``MAX_REPORT_DAYS``."""
+    first, last = days(request)
+    if (last - first).days >= MAX_REPORT_DAYS:
+        raise Refused(
+            answer(
+                400,
+                "bad_parameter",
+                f"A report covers at most {MAX_REPORT_DAYS} days; ask for a shorter range.",
+            )
+        )
+    return first, last
 
 
 def _check_cursor(cursor: str) -> None:
