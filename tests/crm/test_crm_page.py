@@ -4,6 +4,7 @@ synced, sales by associate and the triggers' decisions; another merchant's owner
 from __future__ import annotations
 
 import re
+from html import unescape as html_text
 
 from fastapi.testclient import TestClient
 
@@ -60,6 +61,9 @@ def test_the_owner_sees_the_crm_sales_lag_associates_and_trigger_decisions(shop:
     assert "Maya" in html
     assert "Thank you" in html
     assert "fired" in html
+    words = " ".join(html_text(re.sub(r"<[^>]+>", " ", html)).split())
+    assert "square batched: at 06:00, 18:00, each location's own time" in words
+    assert "Manual entry streamed: each sale as it happens" in words
     with browser(shop, "owner@other.example") as stranger:
         refused = stranger.get(f"/app/{TENANT}/crm")
     assert refused.status_code in (403, 404)

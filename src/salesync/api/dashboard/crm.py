@@ -1,10 +1,10 @@
 """The merchant's clienteling page: ``/app/{tenant_id}/crm``.
 
 It shows how current the CRM is (sales reach it in their sync windows, so it lags the
-tills on purpose), its newest sales with when each happened and synced, a week's sales
-by associate, the triggers and their latest decisions, and the clients. It only reads:
-every figure comes from ``salesync.crm``, scoped to the tenant the shell lets the viewer
-see.
+tills on purpose), how each integration's sales reach it (batched or streamed), its
+newest sales with when each happened and synced, a week's sales by associate, the
+triggers and their latest decisions, and the clients. It only reads: every figure comes
+from ``salesync.crm``, scoped to the tenant the shell lets the viewer see.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from fastapi import Request, Response
 from salesync.api.dashboard.shell import Dashboard, NavItem
 from salesync.crm.clients import Clients
 from salesync.crm.log import crm_sales_log, crm_sales_report
+from salesync.crm.paths import sales_paths
 from salesync.crm.triggers import Triggers
 from salesync.store.repositories import Locations
 
@@ -44,6 +45,7 @@ def register(dash: Dashboard) -> None:
             rules = {t.id: t for t in triggers.all()}
             firings = triggers.firings()[-FIRINGS:][::-1]
             clients = Clients(session, tenant_id, dash.clock).all()
+            paths = sales_paths(session, tenant_id)
         return dash.render(
             request,
             viewer,
@@ -54,5 +56,6 @@ def register(dash: Dashboard) -> None:
             rules=rules,
             firings=firings,
             clients=clients,
+            paths=paths,
             zones={x.id: x.timezone for x in locations},
         )
