@@ -307,6 +307,8 @@ class InboxRecordRow(Base):
         UniqueConstraint("tenant_id", "source", "dedupe_hash"),
         Index("ix_inbox_records_state", "tenant_id", "state"),
         Index("ix_inbox_records_parent", "tenant_id", "parent_ref"),
+        # The CRM asks, for each sale, whether it came by the initial import.
+        Index("ix_inbox_records_document", "tenant_id", "document_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

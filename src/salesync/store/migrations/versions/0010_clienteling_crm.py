@@ -20,6 +20,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # The CRM asks, for each sale, whether it came by the initial import.
+    with op.batch_alter_table("inbox_records", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_inbox_records_document", ["tenant_id", "document_id"], unique=False
+        )
     op.create_table(
         "crm_clients",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -274,6 +279,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("inbox_records", schema=None) as batch_op:
+        batch_op.drop_index("ix_inbox_records_document")
     with op.batch_alter_table("crm_tasks", schema=None) as batch_op:
         batch_op.drop_index("ix_crm_tasks_tenant")
 
