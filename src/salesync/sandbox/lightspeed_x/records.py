@@ -11,6 +11,7 @@ each line is stated beside it.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -37,12 +38,15 @@ def stamp(moment: datetime | None) -> str | None:
 
 
 @dataclass
-class Versioned:
+class Versioned(ABC):
+    """A record API 2.0 pages by ``version``; each kind says how it is written."""
+
     id: str
     version: int
 
+    @abstractmethod
     def json(self) -> Json:
-        raise NotImplementedError
+        """The record as the API answers it."""
 
 
 @dataclass
