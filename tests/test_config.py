@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from salesync.config import ConfigError, load_settings
+from salesync.engine.wiring import configured_engine
+from salesync.store.database import make_engine, session_factory
 from salesync.store.vault import new_key
 
 
@@ -141,3 +144,20 @@ def test_a_bad_entry_in_a_table_is_named_by_its_path(tmp_path: Path) -> None:
     assert "`mail.hots`" in message
     assert "is not a setting salesync knows" in message
     assert "no team 'nobody'" in message
+
+
+def test_the_retry_waits_come_from_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first wait and the longest wait between tries of a posting are settings the
+    engine's sender uses; the longest is never shorter than the first."""
+    monkeypatch.setenv("SALESYNC_SECRET_KEYS", new_key())
+    monkeypatch.setenv("SALESYNC_RETRY_BASE_SECONDS", "5")
+    monkeypatch.setenv("SALESYNC_RETRY_MAX_SECONDS", "40")
+    cfg = load_settings()
+    factory = session_factory(make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}"))
+    retry = configured_engine(cfg, factory, lambda: datetime.now(UTC)).sender.retry
+    assert (retry.base, retry.cap) == (timedelta(seconds=5), timedelta(seconds=40))
+    monkeypatch.setenv("SALESYNC_RETRY_MAX_SECONDS", "1")
+    retry = configured_engine(load_settings(), factory, lambda: datetime.now(UTC)).sender.retry
+    assert retry.cap == timedelta(seconds=5)

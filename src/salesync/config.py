@@ -151,7 +151,14 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         description="the first wait before a posting that failed transiently is tried "
-        "again; each further try waits up to twice as long (with jitter, at most an hour)",
+        "again; each further try waits up to twice as long (with jitter), at most "
+        "retry_max_seconds",
+    )
+    retry_max_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="the longest wait between two tries of a posting (a provider's "
+        "Retry-After can ask for longer)",
     )
     broker_url: str | None = Field(
         default=None,

@@ -198,6 +198,7 @@ def configured_engine(
     )
     retry = RetryPolicy(
         base=timedelta(seconds=cfg.retry_base_seconds),
+        cap=timedelta(seconds=max(cfg.retry_max_seconds, cfg.retry_base_seconds)),
         lease=timedelta(seconds=cfg.send_lease_seconds),
     )
     crm = cfg.crm
