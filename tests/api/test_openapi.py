@@ -46,6 +46,8 @@ OPERATIONS = (
     ("POST", "/api/v1/tenants/{tenant_id}/sales"),
     ("POST", "/api/v1/tenants/{tenant_id}/refunds"),
     ("GET", "/metrics"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/api/v1/tenants/{tenant_id}/tickets"),
     ("GET", "/api/v1/tenants/{tenant_id}/tickets/{ticket_id}"),
     ("GET", "/api/v1/tenants/{tenant_id}/measures"),

@@ -17,6 +17,7 @@ from salesync.api.answers import answer, database_unavailable
 from salesync.api.body import MAX_BODY_BYTES
 from salesync.api.connections import TTL_SECONDS, ConnectionCache
 from salesync.api.dashboard import SECTIONS, Dashboard
+from salesync.api.health import Health
 from salesync.api.ingress import Ingress
 from salesync.api.manual import ManualEntry
 from salesync.api.reconnect import Reconnect
@@ -116,6 +117,7 @@ def create_app(
             asked=support.asked,
         )
 
+    Health(factory).register(app)
     Ingress(
         connections, registry, writer, clock, max_body_bytes, incidents=engine.incidents
     ).register(app)

@@ -17,6 +17,8 @@ from salesync.cli.demo_live import LiveOptions
 from salesync.cli.tables import balance_table
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.engine.wiring import tenant_redactor
+from salesync.store.database import make_engine
+from salesync.store.schema import status as schema_status
 from salesync.store.vault import new_key
 
 app = typer.Typer(
@@ -47,9 +49,28 @@ def keygen() -> None:
 
 
 @app.command()
-def init() -> None:
-    """Create or upgrade the database schema."""
+def init(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="only say where the schema stands: exit 1 when migrations are pending, "
+            "2 when the database is newer than this release can run on",
+        ),
+    ] = False,
+) -> None:
+    """Create or upgrade the database schema (safe while other processes run)."""
     cfg = settings()
+    if check:
+        engine = make_engine(cfg.database)
+        try:
+            found = schema_status(engine)
+        finally:
+            engine.dispose()
+        (console if found.usable else err).print(found.describe())
+        if not found.usable:
+            raise typer.Exit(1 if found.pending else 2)
+        return
     with database(cfg):
         console.print(f"Database ready: {cfg.database}")
 

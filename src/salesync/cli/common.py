@@ -15,6 +15,7 @@ from salesync.config import ConfigError, Settings, load_settings
 from salesync.engine.wiring import known_secrets
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Tenants
+from salesync.store.schema import SchemaTooNewError
 
 console = Console()
 err = Console(stderr=True)
@@ -35,7 +36,11 @@ def settings() -> Settings:
 def database(cfg: Settings) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(cfg.database)
     try:
-        migrate(engine)
+        try:
+            migrate(engine)
+        except SchemaTooNewError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
         yield session_factory(engine)
     finally:
         engine.dispose()

@@ -1108,3 +1108,17 @@ class QbdWorkRow(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now, onupdate=_now)
+
+
+class SchemaFloorRow(Base):
+    """The oldest schema revision code must know to run on this database (one row).
+
+    Migrations only add, so code of the previous release keeps working on a newer schema
+    during a rolling upgrade; a migration that removes or renames something older code
+    reads says so (``breaks_older``) and raises the floor past the releases it breaks."""
+
+    __tablename__ = "schema_floor"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    revision: Mapped[str] = mapped_column(String(32))
