@@ -18,6 +18,7 @@ from salesync.cli.tables import balance_table
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.engine.wiring import tenant_redactor
 from salesync.store.database import make_engine
+from salesync.store.repositories import rekey_connections
 from salesync.store.schema import status as schema_status
 from salesync.store.vault import new_key
 
@@ -46,6 +47,22 @@ class ExportFormat(StrEnum):
 def keygen() -> None:
     """Print a new secret key for SALESYNC_SECRET_KEYS."""
     typer.echo(new_key())
+
+
+@app.command()
+def rekey() -> None:
+    """Re-encrypt every connection's credentials under the newest secret key (the first
+    of SALESYNC_SECRET_KEYS), so older keys can then be removed."""
+    cfg = settings()
+    with database(cfg) as factory:
+        done = rekey_connections(factory, cfg.vault())
+    console.print(f"{done.rotated} connection(s) now sealed with the newest key.")
+    if done.unreadable:
+        err.print(
+            "[red]Not readable with any configured key (keep the old key, or reconnect "
+            f"these):[/red] {', '.join(done.unreadable)}"
+        )
+        raise typer.Exit(1)
 
 
 @app.command()

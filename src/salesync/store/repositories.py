@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.source import SourceConnection
 from salesync.domain.documents import (
@@ -167,6 +167,34 @@ class ConnectionInfo:
     role: str
     name: str
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rekeyed:
+    rotated: int
+    unreadable: list[str]
+    """Connections (tenant/name) no configured key opens."""
+
+
+def rekey_connections(factory: sessionmaker[Session], vault: Vault) -> Rekeyed:
+    """Every connection's credentials re-encrypted under ``vault``'s newest key, one row
+    at a time under its lock, so a token refresh writing the same row meanwhile is
+    neither lost nor left under the old key."""
+    with factory() as session:
+        ids = list(session.scalars(select(ConnectionRow.id).order_by(ConnectionRow.id)))
+    rotated, unreadable = 0, []
+    for connection_id in ids:
+        with factory() as session, session.begin():
+            row = session.get(ConnectionRow, connection_id, with_for_update=True)
+            if row is None:
+                continue
+            sealed = vault.rotate(row.credentials)
+            if sealed is None:
+                unreadable.append(f"{row.tenant_id}/{row.name}")
+                continue
+            row.credentials = sealed
+            rotated += 1
+    return Rekeyed(rotated, unreadable)
 
 
 class Connections(TenantScoped):

@@ -49,6 +49,10 @@ class Vault:
             ) from None
         return data
 
-    def rotate(self, token: bytes) -> bytes:
-        """Re-encrypt ``token`` under the first (newest) key."""
-        return self._fernet.rotate(token)
+    def rotate(self, token: bytes) -> bytes | None:
+        """``token`` re-encrypted under the first (newest) key; ``None`` when no
+        configured key opens it."""
+        try:
+            return self._fernet.rotate(token)
+        except InvalidToken:
+            return None
