@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,25 @@ from salesync.cli.app import app
 DEMO = ["demo", "--no-serve", "--start", "2026-03-06", "--days", "2", "--orders-per-day", "5"]
 
 
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder where the demo has run once for the whole module (about 30 s)."""
+    home = tmp_path_factory.mktemp("demo-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(home)
+        patch.setenv("SALESYNC_CONFIG", str(home / "none.toml"))
+        patch.delenv("SALESYNC_DATABASE_URL", raising=False)
+        patch.setenv("COLUMNS", "200")
+        ran = CliRunner().invoke(app, DEMO)
+    assert ran.exit_code == 0, ran.output
+    return home
+
+
 @pytest.fixture
-def cli(cli_home: Path) -> CliRunner:
-    """A runner in a folder where the demo has run."""
-    runner = CliRunner()
-    assert runner.invoke(app, DEMO).exit_code == 0
-    return runner
+def cli(cli_home: Path, demo_home: Path) -> CliRunner:
+    """A runner in a copy of the folder where the demo ran: each test changes its own."""
+    shutil.copytree(demo_home, cli_home, dirs_exist_ok=True)
+    return CliRunner()
 
 
 def test_backfill_imports_history_and_a_second_run_finds_only_duplicates(cli: CliRunner) -> None:
