@@ -4,13 +4,19 @@ company answers with lost responses, 5xx, 429 and 401; after each run the books 
 checked against the source (``salesync.sandbox.chaos``).
 
 Prints the number of runs and the outcome: duplicates, losses, runs that did not settle.
-Usage:
+With ``--record FILE`` every run's outcome is appended to FILE as a JSON line, so
+campaigns with different seeds (on different days or machines) add up; ``--report FILE``
+prints the outcome of every run recorded there. Usage:
     python benchmarks/chaos.py [--runs 1000] [--workers 2] [--orders-per-day 3] [--seed 1]
+    python benchmarks/chaos.py --runs 250 --seed 3 --record chaos.jsonl
+    python benchmarks/chaos.py --report chaos.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +31,19 @@ def main() -> None:
     parser.add_argument("--orders-per-day", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--home", type=Path, help="keep the workers' logs here")
+    parser.add_argument("--record", type=Path, help="append each run's outcome to this file")
+    parser.add_argument(
+        "--report", type=Path, help="print the outcome of the runs recorded in this file"
+    )
     args = parser.parse_args()
+    if args.report:
+        recorded = [
+            Outcome(**json.loads(line))
+            for line in args.report.read_text().splitlines()
+            if line.strip()
+        ]
+        print(report(recorded))
+        return
     outcomes: list[Outcome] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="salesync-chaos-") as temporary:
@@ -38,6 +56,12 @@ def main() -> None:
             for number in range(1, args.runs + 1):
                 outcome = campaign.run(number)
                 outcomes.append(outcome)
+                if args.record:
+                    with args.record.open("a") as record:
+                        print(
+                            json.dumps({**dataclasses.asdict(outcome), "seed": args.seed}),
+                            file=record,
+                        )
                 if not outcome.clean or number % 25 == 0:
                     print(
                         f"run {number}: {outcome.action}, faults {outcome.faults or 'none'}, "

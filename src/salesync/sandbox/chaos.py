@@ -76,6 +76,8 @@ class Outcome:
     seconds: float
     stuck: list[str] = field(default_factory=list)
     """For a run that did not settle: what the unposted postings say (state, error)."""
+    seed: int = 0
+    """The campaign's seed (runs of several campaigns can be reported together)."""
 
     @property
     def clean(self) -> bool:
@@ -229,6 +231,7 @@ class Campaign:
             duplicates,
             time.monotonic() - started,
             [] if settled else self._stuck(),
+            self.seed,
         )
 
     def _stuck(self) -> list[str]:
@@ -341,19 +344,23 @@ def report(outcomes: list[Outcome]) -> str:
     """The campaign's outcome in a few lines."""
     actions = Counter(o.action for o in outcomes)
     faults = Counter(f for o in outcomes for f in o.faults)
-    unsettled = [o.run for o in outcomes if not o.settled]
+    unsettled = [f"{o.seed}:{o.run}" for o in outcomes if not o.settled]
+    seeds = sorted({o.seed for o in outcomes})
     lines = [
         f"{len(outcomes)} runs, {sum(o.clean for o in outcomes)} clean: "
         f"{sum(o.duplicates for o in outcomes)} duplicates, {sum(o.losses for o in outcomes)} "
         f"losses, {len(unsettled)} not settled in time"
         + (f" (runs {', '.join(map(str, unsettled[:10]))})" if unsettled else ""),
+        f"campaigns (seeds): {', '.join(map(str, seeds))}",
         "disruptions: " + ", ".join(f"{a} {n}" for a, n in sorted(actions.items())),
         "faults armed: " + (", ".join(f"{f} {n}" for f, n in sorted(faults.items())) or "none"),
     ]
     if outcomes:
         seconds = sorted(o.seconds for o in outcomes)
+        # Each campaign's count of documents grows run by run: its last run has them all.
+        documents = sum(max(o.documents for o in outcomes if o.seed == seed) for seed in seeds)
         lines.append(
-            f"documents: {outcomes[-1].documents}; seconds per run: median "
+            f"documents: {documents}; seconds per run: median "
             f"{seconds[len(seconds) // 2]:.1f}, max {seconds[-1]:.1f}"
         )
     return "\n".join(lines)
