@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +46,8 @@ def main() -> None:
         ]
         print(report(recorded))
         return
+    # SIGTERM ends the campaign like Ctrl-C: its servers and workers are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     outcomes: list[Outcome] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="salesync-chaos-") as temporary:

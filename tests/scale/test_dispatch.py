@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import redis
+from celery import signals
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.inbox import Inbox
 from salesync.engine.runner import Engine
+from salesync.scale import tasks
 from salesync.scale.dispatch import Dispatcher, Queue, due_work, lead, marker
 from salesync.store import codec
 from salesync.store.repositories import Locations, Tenants
@@ -83,3 +86,28 @@ def test_one_dispatcher_leads_until_its_lease_lapses(redis_client: redis.Redis) 
     redis_client.delete("salesync:dispatcher")
     assert lead(redis_client, "b", seconds=0.3)
     assert not lead(redis_client, "a", seconds=0.3)
+
+
+def test_a_task_taken_by_a_worker_that_then_dies_is_dispatched_again(
+    factory: sessionmaker[Session],
+    clock: ManualClock,
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The marker is cleared when a worker takes the message, not when the task starts:
+    a worker killed in between (its message held by Redis until the visibility timeout)
+    does not keep the tenant's work from being dispatched at the next round."""
+    monkeypatch.setattr(tasks, "_markers", redis_client)
+    trade(factory, clock, "shop")
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
+    dispatcher.dispatch()
+    taken = SimpleNamespace(name="salesync.tick", args=["shop"])
+    signals.task_received.send(sender=None, request=taken)
+    # ... and the worker dies here, before the tick runs.
+    dispatcher.dispatch()
+    assert [args for _, args, _ in sent] == [("shop",), ("shop",)]
+    other = SimpleNamespace(name="celery.ping", args=["shop"])
+    signals.task_received.send(sender=None, request=other)
+    dispatcher.dispatch()
+    assert len(sent) == 2  # the second task's marker stands until a worker takes it

@@ -118,10 +118,39 @@ def _forget(**_: Any) -> None:
     _process = None
 
 
+_markers: Any = None
+
+
+def _marker_client() -> Any:
+    """A Redis client for clearing markers in the worker's consumer, which must not wait
+    for the engine ``process()`` builds."""
+    global _markers  # noqa: PLW0603 -- one per worker process
+    if _markers is None:
+        _markers = shared_in(str(app.conf.broker_url))
+    return _markers
+
+
+@signals.task_received.connect  # type: ignore[untyped-decorator]
+def _taken(request: Any, **_: Any) -> None:
+    """A tick's marker is cleared as soon as a worker takes its message, before it runs.
+
+    A worker killed between taking a message and finishing it leaves the message with
+    Redis until the visibility timeout; with the marker already gone the dispatcher
+    sends the tenant's work again at its next round instead of waiting for the marker
+    to expire (the late message, when Redis gives it back, is one more harmless tick)."""
+    if request.name != "salesync.tick" or not request.args:
+        return
+    try:
+        _marker_client().delete(marker("tick", str(request.args[0])))
+    except Exception as exc:  # Redis away: the marker expires on its own
+        log.warning("marker_not_cleared", reason=str(exc))
+
+
 @app.task(name="salesync.tick", acks_late=True)  # type: ignore[untyped-decorator]
 def tick(tenant_id: str) -> dict[str, int]:
-    """One tenant's take in, plan and send; its dispatch marker is cleared first, so work
-    that arrives meanwhile is dispatched again."""
+    """One tenant's take in, plan and send. Its dispatch marker was cleared when the
+    message was taken (and is again here), so work that arrives meanwhile is dispatched
+    again."""
     here = process()
     here.redis.delete(marker("tick", tenant_id))
     report = here.engine.tick(tenant_id)
