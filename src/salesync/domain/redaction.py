@@ -43,6 +43,10 @@ SECRET_FIELDS = frozenset(
         "xxerosignature",
         "intuitsignature",
         "webhooksecret",
+        "consumerkey",
+        "consumersecret",
+        "xwcwebhooksignature",
+        "xcloverauth",
         "signingkey",
         "cardnumber",
         "pan",
@@ -77,12 +81,12 @@ DEFAULT_PERSONAL_FIELDS = (
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{4,}", re.IGNORECASE)
 _QUERY_SECRET = re.compile(
     r"([?&;](?:access_token|refresh_token|id_token|client_secret|code|token|api_key|"
-    r"apikey|password|signature|sig)=)[^&\s;\"']+",
+    r"apikey|password|signature|sig|consumer_key|consumer_secret|oauth_token)=)[^&\s;\"']+",
     re.IGNORECASE,
 )
 _PAIR_SECRET = re.compile(
     r"((?:\"|')?(?:access_token|refresh_token|id_token|client_secret|api_key|password|"
-    r"authorization)(?:\"|')?\s*[:=]\s*(?:\"|')?)[^\"'\s,&}]+",
+    r"consumer_key|consumer_secret|authorization)(?:\"|')?\s*[:=]\s*(?:\"|')?)[^\"'\s,&}]+",
     re.IGNORECASE,
 )
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
