@@ -117,3 +117,42 @@ def test_the_monitor_pass_runs_the_watch(
     report = monitor.tick()
     assert report.failed == {}
     assert report.silent_web_connectors == 1
+
+
+def test_a_web_connector_that_checks_in_again_resolves_its_ticket_and_tells_the_merchant(
+    db: sessionmaker[Session], clock: ManualClock, desktop: str
+) -> None:
+    """The next pass after a check-in resolves the silence ticket with what happened, and
+    the merchant's resolved notice is queued; nothing more on later passes."""
+    clock.advance(timedelta(hours=7))
+    assert len(watch(db, clock).check()) == 1
+    assert watch(db, clock).settle() == []  # still silent
+    clock.advance(timedelta(minutes=20))
+    check_in(db, clock)
+    clock.advance(timedelta(minutes=5))
+    resolved = watch(db, clock).settle()
+    with db() as session:
+        ticket = session.scalars(select(TicketRow)).one()
+        notices = list(session.scalars(select(NoticeRow).order_by(NoticeRow.id)))
+    assert resolved == [ticket.id]
+    assert ticket.state == "resolved"
+    assert ticket.resolution is not None
+    assert ticket.resolution.startswith("The Web Connector checked in again on")
+    assert [n.reason for n in notices] == ["action_needed", "resolved"]
+    assert watch(db, clock).settle() == []
+
+
+def test_the_monitor_pass_resolves_the_tickets_of_web_connectors_that_came_back(
+    db: sessionmaker[Session], clock: ManualClock, desktop: str
+) -> None:
+    clock.advance(timedelta(hours=8))
+    monitor = Monitor(db, clock, incidents=IncidentLog(clock, on_ticket=notice_hook(clock)))
+    assert monitor.tick().silent_web_connectors == 1
+    clock.advance(timedelta(minutes=30))
+    check_in(db, clock)
+    clock.advance(timedelta(minutes=1))
+    report = monitor.tick()
+    assert report.failed == {}
+    assert report.web_connectors_back == 1
+    with db() as session:
+        assert session.scalars(select(TicketRow.state)).one() == "resolved"

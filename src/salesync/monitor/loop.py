@@ -42,7 +42,7 @@ from salesync.domain.redaction import Redactor
 from salesync.domain.tickets import TicketState
 from salesync.engine.inbox import PARKED_TOO_LONG, Inbox
 from salesync.engine.incidents import IncidentLog, TicketHook, add_event
-from salesync.monitor.desk import render_span
+from salesync.monitor.desk import TicketDesk, render_span, resolved_hook
 from salesync.monitor.notify import MailSettings, NoticeReason, Notices
 from salesync.monitor.notify.delivery import DeliveryReport, deliver_due
 from salesync.monitor.notify.mailer import Mailer
@@ -74,6 +74,8 @@ class MonitorReport:
     """Invoices issued."""
     silent_web_connectors: int = 0
     """QuickBooks Web Connectors newly reported for not checking in."""
+    web_connectors_back: int = 0
+    """Silence tickets resolved because their Web Connector checked in again."""
     delivered: DeliveryReport | None = None
     """None when no mail server is configured."""
     trackers: SyncReport | None = None
@@ -140,7 +142,17 @@ class Monitor:
         )
         self.tracker_interval = tracker_interval
         self._trackers_due: datetime | None = None
-        self.web_connector = WebConnectorWatch(factory, clock, self.incidents)
+        self.web_connector = WebConnectorWatch(
+            factory,
+            clock,
+            self.incidents,
+            desk=TicketDesk(
+                factory,
+                clock,
+                resolved=resolved_hook(clock, mail, redactor=redactor),
+                sla=self.incidents.sla,
+            ),
+        )
 
     def tick(self) -> MonitorReport:
         report = MonitorReport()
@@ -208,6 +220,7 @@ class Monitor:
 
     def _web_connector(self, report: MonitorReport) -> None:
         report.silent_web_connectors = len(self.web_connector.check())
+        report.web_connectors_back = len(self.web_connector.settle())
 
     def _deliver(self, report: MonitorReport) -> None:
         if self.mailer is not None:

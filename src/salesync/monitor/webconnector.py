@@ -6,6 +6,8 @@ silent: nothing fails, sales just stop reaching the books. Each pass looks at ev
 company file: one that has not checked in for ``silence`` (and for more than a few of its
 own scheduled runs) becomes an incident, "The Web Connector has not checked in for N
 hours", once per silence; its ticket asks the merchant to act and queues their notice.
+When the Web Connector checks in again, the ticket is resolved with what happened, so
+the merchant is told it is working again (``settle``) and nobody chases a fixed problem.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesync.connectors.qbd.errors import PROVIDER
 from salesync.connectors.qbd.settings import read_settings
 from salesync.domain.errors import SyncError, TransientError
+from salesync.domain.tickets import TicketState
 from salesync.engine.incidents import Failure, IncidentLog
-from salesync.store.tables import ConnectionRow, IncidentRow, QbdCompanyFileRow
+from salesync.monitor.desk import DeskError, TicketDesk
+from salesync.store.tables import ConnectionRow, IncidentRow, QbdCompanyFileRow, TicketRow
 
 CODE = "web_connector_silent"
 SILENCE = timedelta(hours=6)
@@ -48,11 +52,15 @@ class WebConnectorWatch:
         incidents: IncidentLog,
         *,
         silence: timedelta = SILENCE,
+        desk: TicketDesk | None = None,
     ) -> None:
+        """``desk`` resolves the tickets of Web Connectors that came back (one that tells
+        the merchant by default)."""
         self.factory = factory
         self.clock = clock
         self.incidents = incidents
         self.silence = silence
+        self.desk = desk or TicketDesk(factory, clock)
 
     def check(self) -> list[Silent]:
         """Record an incident for each company file silent too long and not yet reported
@@ -86,6 +94,35 @@ class WebConnectorWatch:
                 found.append(Silent(company.tenant_id, connection.id, hours, incident.id))
         return found
 
+    def settle(self) -> list[int]:
+        """Resolve each open silence ticket whose Web Connector has checked in since its
+        last silence was reported; returns the tickets resolved."""
+        active = [s.value for s in TicketState if s.active]
+        with self.factory() as session:
+            rows = session.execute(
+                select(TicketRow.id, QbdCompanyFileRow.last_checkin_at, IncidentRow.failed_at)
+                .join(IncidentRow, IncidentRow.ticket_id == TicketRow.id)
+                .join(
+                    QbdCompanyFileRow,
+                    QbdCompanyFileRow.connection_id == IncidentRow.connection_id,
+                )
+                .where(IncidentRow.code == CODE, TicketRow.state.in_(active))
+            ).all()
+        latest: dict[int, tuple[datetime | None, datetime]] = {}
+        for ticket_id, checked_in, failed_at in rows:
+            _, seen = latest.get(ticket_id, (None, failed_at))
+            latest[ticket_id] = (checked_in, max(seen, failed_at))
+        resolved = []
+        for ticket_id, (checked_in, silent_at) in sorted(latest.items()):
+            if checked_in is None or checked_in <= silent_at:
+                continue
+            try:
+                self.desk.resolve(ticket_id, "salesync", _back(checked_in))
+            except DeskError:
+                continue  # something else on the ticket still needs a person
+            resolved.append(ticket_id)
+        return resolved
+
     def _allowed(self, connection: ConnectionRow) -> timedelta:
         try:
             minutes = read_settings(connection.settings or {}).run_every_minutes
@@ -106,6 +143,14 @@ def _reported(session: Session, company: QbdCompanyFileRow, since: datetime) -> 
             )
         )
         is not None
+    )
+
+
+def _back(checked_in: datetime) -> str:
+    return (
+        f"The Web Connector checked in again on {checked_in:%Y-%m-%d at %H:%M} UTC, so "
+        "QuickBooks Desktop is being updated again: the sales that waited are on their way "
+        "to your books, in order."
     )
 
 
