@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 from pydantic import TypeAdapter
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.capture import Exchange, capturing
@@ -126,17 +126,20 @@ class Outbox(TenantScoped):
         )
         self.session.add(row)
         self.session.flush()
-        self.session.add_all(
-            PostingDocumentRow(
-                tenant_id=self.tenant_id,
-                destination=destination,
-                document_id=document_id,
-                revision=(revisions or {}).get(document_id, 1),
-                posting_id=row.id,
-            )
+        # One executemany: a daily summary of a backfilled day covers thousands of
+        # documents, and nothing reads these rows back as objects within the transaction.
+        links = [
+            {
+                "tenant_id": self.tenant_id,
+                "destination": destination,
+                "document_id": document_id,
+                "revision": (revisions or {}).get(document_id, 1),
+                "posting_id": row.id,
+            }
             for document_id in documents
-        )
-        self.session.flush()
+        ]
+        if links:
+            self.session.execute(insert(PostingDocumentRow), links)
         return row.id
 
     def covered(self, destination: str, document_ids: list[str]) -> set[str]:
