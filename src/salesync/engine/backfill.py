@@ -97,8 +97,13 @@ class Backfills:
         *,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        batch: int = BATCH,
     ) -> None:
+        """``batch`` is how many records of a window go into the inbox per statement."""
+        if batch < 1:
+            raise ValueError("a batch holds at least one record")
         self.factory = factory
+        self.batch = batch
         self.clock = clock
         self.sleep = sleep
         self.monotonic = monotonic
@@ -193,7 +198,7 @@ class Backfills:
                         origin="backfill",
                     )
                 )
-                if len(batch) == BATCH:
+                if len(batch) == self.batch:
                     stored = sum(not r.is_duplicate for r in inbox.receive_many(batch))
                     new, duplicates, batch = new + stored, duplicates + len(batch) - stored, []
             stored = sum(not r.is_duplicate for r in inbox.receive_many(batch))
