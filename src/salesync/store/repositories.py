@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -499,19 +499,22 @@ class Journal(TenantScoped):
                 )
                 self.session.add(row)
                 self.session.flush()
-                self.session.add_all(
-                    JournalLineRow(
-                        entry_id=row.id,
-                        tenant_id=self.tenant_id,
-                        line_no=i,
-                        account=line.account,
-                        amount_minor=line.amount.to_minor(),
-                        currency=line.amount.currency,
-                        memo=line.memo,
-                    )
-                    for i, line in enumerate(entry.lines)
+                # One executemany for the lines: nothing reads them back as objects here.
+                self.session.execute(
+                    insert(JournalLineRow),
+                    [
+                        {
+                            "entry_id": row.id,
+                            "tenant_id": self.tenant_id,
+                            "line_no": i,
+                            "account": line.account,
+                            "amount_minor": line.amount.to_minor(),
+                            "currency": line.amount.currency,
+                            "memo": line.memo,
+                        }
+                        for i, line in enumerate(entry.lines)
+                    ],
                 )
-                self.session.flush()
         except IntegrityError:
             # Another writer posted the same key between our read and our insert.
             winner = self.entry_id(entry.key)
