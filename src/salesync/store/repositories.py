@@ -291,6 +291,11 @@ class Documents(TenantScoped):
         super().__init__(session, tenant_id)
         self._loaded: dict[str, DocumentRow] = {}
         self._absent: set[str] = set()
+        # What this instance stored new, as it stands, and the refunds of the sales
+        # ``prefetch_refunds`` read: a refund taken in with its sale in one batch is
+        # judged against them without a flush and a query per refund.
+        self._added: dict[str, Document] = {}
+        self._refunds: dict[str, dict[str, Refund]] = {}
 
     def prefetch(self, document_ids: Iterable[str]) -> None:
         """Read the stored rows of ``document_ids`` in bulk, so that ``add`` and ``get``
@@ -305,6 +310,30 @@ class Documents(TenantScoped):
             # Held here because the session's identity map keeps rows only weakly.
             self._loaded.update((row.id, row) for row in self.session.scalars(query))
             self._absent.update(i for i in chunk if i not in self._loaded)
+
+    def prefetch_refunds(self, sale_ids: Iterable[str]) -> None:
+        """Read the stored refunds of ``sale_ids`` in bulk, for ``refunds_of``."""
+        ids = sorted(set(sale_ids) - self._refunds.keys())
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for sale_id in chunk:
+                self._refunds[sale_id] = {}
+            query = select(DocumentRow).where(
+                DocumentRow.tenant_id == self.tenant_id, DocumentRow.parent_id.in_(chunk)
+            )
+            for row in self.session.scalars(query):
+                refund = codec.decode(row.kind, row.body)
+                if isinstance(refund, Refund) and row.parent_id is not None:
+                    self._refunds[row.parent_id][refund.id] = refund
+
+    def forget(self) -> None:
+        """Forget this instance's own writes, after a rollback that may have undone them."""
+        self._added.clear()
+        self._refunds.clear()
+
+    def _remember(self, document: Document) -> None:
+        if isinstance(document, Refund) and document.sale_id in self._refunds:
+            self._refunds[document.sale_id][document.id] = document
 
     def _row(self, document_id: str) -> DocumentRow | None:
         if document_id in self._absent:
@@ -345,6 +374,8 @@ class Documents(TenantScoped):
                     revision=1,
                 )
             )
+            self._added[document.id] = document
+            self._remember(document)
             return Stored.NEW
         self._own(existing.tenant_id, f"document {document.external_id}")
         if existing.body_hash == digest:
@@ -381,6 +412,9 @@ class Documents(TenantScoped):
         existing.business_day = business_day(document.occurred_at, location.zone)
         existing.currency = document.currency
         existing.total_minor = document.amount.to_minor()
+        if document.id in self._added:
+            self._added[document.id] = document
+        self._remember(document)
         return Stored.REVISED
 
     def _revisions(self, document_id: str) -> list[DocumentRevisionRow]:
@@ -406,6 +440,9 @@ class Documents(TenantScoped):
         return codec.decode(row.kind, old.body) if old is not None else None
 
     def get(self, document_id: str) -> Document | None:
+        added = self._added.get(document_id)
+        if added is not None:
+            return added
         row = self._row(document_id)
         if row is None or row.tenant_id != self.tenant_id:
             return None
@@ -425,6 +462,9 @@ class Documents(TenantScoped):
 
     def refunds_of(self, sale_id: str) -> list[Refund]:
         """Refunds already stored against ``sale_id``, oldest first."""
+        known = self._refunds.get(sale_id)
+        if known is not None:
+            return sorted(known.values(), key=lambda r: (r.occurred_at, r.id))
         query = (
             select(DocumentRow)
             .where(DocumentRow.tenant_id == self.tenant_id, DocumentRow.parent_id == sale_id)
