@@ -33,6 +33,11 @@ def _quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_unit(currency))
 
 
+_KNOWN: set[str] = set()
+"""Currency codes already checked by ``minor_unit``, in upper case: money is built hundreds
+of times per order, and a set lookup is what checking a known code should cost."""
+
+
 def _as_decimal(value: Decimal | int | str) -> Decimal:
     if isinstance(value, float):
         raise TypeError("money never comes from a float; pass a Decimal, int or str")
@@ -59,10 +64,24 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "amount", _as_decimal(self.amount))
-        code = self.currency.upper() if isinstance(self.currency, str) else self.currency
-        minor_unit(code)
-        object.__setattr__(self, "currency", code)
+        amount = self.amount
+        if type(amount) is not Decimal or not amount.is_finite():
+            object.__setattr__(self, "amount", _as_decimal(amount))
+        code = self.currency
+        if code not in _KNOWN:
+            code = code.upper() if isinstance(code, str) else code
+            minor_unit(code)
+            _KNOWN.add(code)
+            object.__setattr__(self, "currency", code)
+
+    @classmethod
+    def _checked(cls, amount: Decimal, currency: str) -> Money:
+        """Money from parts that are valid already (the result of arithmetic on money):
+        the checks of ``__post_init__`` would only repeat what made the operands."""
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", currency)
+        return money
 
     @classmethod
     def of(cls, amount: Decimal | int | str, currency: str) -> Money:
@@ -84,7 +103,9 @@ class Money:
 
     def rounded(self) -> Money:
         """Round half away from zero to the currency's minor unit."""
-        return Money(self.amount.quantize(_quantum(self.currency), ROUND_HALF_UP), self.currency)
+        return Money._checked(
+            self.amount.quantize(_quantum(self.currency), ROUND_HALF_UP), self.currency
+        )
 
     def is_rounded(self) -> bool:
         return self.amount == self.rounded().amount
@@ -97,22 +118,22 @@ class Money:
 
     def __add__(self, other: Money) -> Money:
         self._same(other)
-        return Money(self.amount + other.amount, self.currency)
+        return Money._checked(self.amount + other.amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
         self._same(other)
-        return Money(self.amount - other.amount, self.currency)
+        return Money._checked(self.amount - other.amount, self.currency)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
+        return Money._checked(-self.amount, self.currency)
 
     def __abs__(self) -> Money:
-        return Money(abs(self.amount), self.currency)
+        return Money._checked(abs(self.amount), self.currency)
 
     def __mul__(self, factor: Decimal | int) -> Money:
         if isinstance(factor, Money):
             raise TypeError("money times money has no meaning")
-        return Money(self.amount * _as_decimal(factor), self.currency)
+        return Money._checked(self.amount * _as_decimal(factor), self.currency)
 
     __rmul__ = __mul__
 
@@ -173,6 +194,9 @@ class Money:
 def total(amounts: Iterable[Money], currency: str) -> Money:
     """Sum ``amounts``; an empty iterable gives zero in ``currency``."""
     result = Money.zero(currency)
+    code, summed = result.currency, result.amount
     for amount in amounts:
-        result = result + amount
-    return result
+        if type(amount) is not Money or amount.currency != code:
+            result._same(amount)
+        summed += amount.amount
+    return Money._checked(summed, code)

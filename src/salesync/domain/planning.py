@@ -113,6 +113,16 @@ class _Totals:
         return tuple(JournalLine(a, Money(v, currency), memo) for (a, memo), v in kept)
 
 
+def order_key(document: Sale | Refund | Payout) -> str:
+    """The key of ``document``'s own entry in per-order mode."""
+    return f"order:{document.source}:{document.kind.value}:{document.external_id}"
+
+
+def daily_key(location_id: str, currency: str, day: date) -> str:
+    """The key of a location's summary of one currency and business day."""
+    return f"daily:{location_id}:{currency}:{day.isoformat()}"
+
+
 def plan_per_order(
     document: Sale | Refund | Payout, location: Location, placement: Placement = DEFAULT_PLAN
 ) -> PlannedPosting:
@@ -122,7 +132,7 @@ def plan_per_order(
     separate counters: a sale and a refund sharing an external id must not share a key.
     """
     _check_location(document, location)
-    key = f"order:{document.source}:{document.kind.value}:{document.external_id}"
+    key = order_key(document)
     entry = replace(journal_for(document, location, placement), key=key)
     return PlannedPosting(key, PostingMode.PER_ORDER, entry, entry.documents)
 
@@ -168,7 +178,7 @@ class DailySummaryBuilder:
 
     @property
     def key(self) -> str:
-        return f"daily:{self.location.id}:{self.currency}:{self.day.isoformat()}"
+        return daily_key(self.location.id, self.currency, self.day)
 
     def add(self, document: Sale | Refund, placement: Placement | None = None) -> None:
         """Add one document's legs, placed by ``placement`` (the builder's by default);

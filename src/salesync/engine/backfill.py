@@ -22,9 +22,13 @@ from salesync.connectors.source import SourceRecord
 from salesync.domain.errors import SyncError
 from salesync.domain.simulate import SOURCE as SIMULATOR
 from salesync.domain.simulate import DemoMerchant, SalesSimulator
-from salesync.engine.inbox import Inbox
+from salesync.engine.inbox import Inbox, Incoming
 from salesync.store import codec
 from salesync.store.tables import BackfillRow
+
+BATCH = 1000
+"""Records of a window stored with one statement: a window is read as a stream, so memory
+holds one batch whatever the window's size."""
 
 
 class BackfillState(enum.StrEnum):
@@ -93,8 +97,13 @@ class Backfills:
         *,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        batch: int = BATCH,
     ) -> None:
+        """``batch`` is how many records of a window go into the inbox per statement."""
+        if batch < 1:
+            raise ValueError("a batch holds at least one record")
         self.factory = factory
+        self.batch = batch
         self.clock = clock
         self.sleep = sleep
         self.monotonic = monotonic
@@ -177,19 +186,23 @@ class Backfills:
             end = datetime.combine(end_day, datetime.min.time(), UTC)
             inbox = Inbox(session, row.tenant_id, self.clock)
             new = duplicates = 0
+            batch: list[Incoming] = []
             for record in source.history(start, end):
-                received = inbox.receive(
-                    source.name,
-                    record.record_type,
-                    record.payload,
-                    event_id=record.event_id,
-                    connection_id=source.connection_id,
-                    origin="backfill",
+                batch.append(
+                    Incoming(
+                        source.name,
+                        record.record_type,
+                        record.payload,
+                        record.event_id,
+                        source.connection_id,
+                        origin="backfill",
+                    )
                 )
-                if received.is_duplicate:
-                    duplicates += 1
-                else:
-                    new += 1
+                if len(batch) == self.batch:
+                    stored = sum(not r.is_duplicate for r in inbox.receive_many(batch))
+                    new, duplicates, batch = new + stored, duplicates + len(batch) - stored, []
+            stored = sum(not r.is_duplicate for r in inbox.receive_many(batch))
+            new, duplicates = new + stored, duplicates + len(batch) - stored
             row.records += new
             row.duplicates += duplicates
             row.next_day = end_day

@@ -88,7 +88,9 @@ class Intake:
         """Read what is stored and queued for ``documents`` in bulk, before admitting them."""
         wanted = list(documents)
         ids = sorted({d.id for d in wanted})
-        self.documents.prefetch([*ids, *(d.sale_id for d in wanted if isinstance(d, Refund))])
+        refunded = [d.sale_id for d in wanted if isinstance(d, Refund)]
+        self.documents.prefetch([*ids, *refunded])
+        self.documents.prefetch_refunds(refunded)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             query = select(QueuedDocumentRow).where(
@@ -212,8 +214,12 @@ class Intake:
 
     def process(self, row: InboxRecordRow) -> RecordState:
         """Take one received inbox record through normalize, validate, store and queue."""
-        with self.session.begin_nested():
-            state = self._take(row, self._normalize(row))
+        try:
+            with self.session.begin_nested():
+                state = self._take(row, self._normalize(row))
+        except Exception:
+            self.documents.forget()
+            raise
         if state is RecordState.NORMALIZED and row.document_id is not None:
             self.inbox.resume_children([row.document_id])
         return state
@@ -234,6 +240,7 @@ class Intake:
             with self.session.begin_nested():
                 taken = Taken([self._take(row, document) for row, document in pairs])
         except Exception:
+            self.documents.forget()
             taken = self._one_by_one(pairs)
         parents = [
             row.document_id
@@ -250,6 +257,7 @@ class Intake:
                 with self.session.begin_nested():
                     state = self._take(row, document)
             except Exception as exc:
+                self.documents.forget()
                 taken.failure = exc
                 break
             taken.states.append(state)

@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 from pydantic import TypeAdapter
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.capture import Exchange, capturing
@@ -79,7 +79,41 @@ class Coverage:
 
 
 class Outbox(TenantScoped):
-    """Creates postings. Sending is the ``Sender``'s job."""
+    """Creates postings. Sending is the ``Sender``'s job.
+
+    An instance lives for one transaction: keys ``look_up`` found free stay free until
+    this instance takes them, so planning a backfilled day asks about its keys once, not
+    once per posting. (Another writer taking one in between fails on the unique key.)
+    """
+
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        super().__init__(session, tenant_id)
+        self._free: set[tuple[str, str]] = set()
+
+    def look_up(self, destination: str, keys: Iterable[str]) -> None:
+        """Learn in bulk which of ``keys`` no posting to ``destination`` has yet."""
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = select(PostingRow.key).where(
+                PostingRow.tenant_id == self.tenant_id,
+                PostingRow.destination == destination,
+                PostingRow.key.in_(chunk),
+            )
+            taken = set(self.session.scalars(query))
+            self._free.update((destination, k) for k in chunk if k not in taken)
+
+    def posting_id(self, destination: str, key: str) -> int | None:
+        """The posting to ``destination`` under ``key``, if there is one."""
+        if (destination, key) in self._free:
+            return None
+        return self.session.scalar(
+            select(PostingRow.id).where(
+                PostingRow.tenant_id == self.tenant_id,
+                PostingRow.destination == destination,
+                PostingRow.key == key,
+            )
+        )
 
     def enqueue(
         self,
@@ -102,15 +136,10 @@ class Outbox(TenantScoped):
         planning twice posts nothing twice.
         """
         self._own(entry.tenant_id, f"posting {key}")
-        existing = self.session.scalar(
-            select(PostingRow.id).where(
-                PostingRow.tenant_id == self.tenant_id,
-                PostingRow.destination == destination,
-                PostingRow.key == key,
-            )
-        )
+        existing = self.posting_id(destination, key)
         if existing is not None:
             return existing
+        self._free.discard((destination, key))
         row = PostingRow(
             tenant_id=self.tenant_id,
             location_id=location_id,
@@ -126,17 +155,20 @@ class Outbox(TenantScoped):
         )
         self.session.add(row)
         self.session.flush()
-        self.session.add_all(
-            PostingDocumentRow(
-                tenant_id=self.tenant_id,
-                destination=destination,
-                document_id=document_id,
-                revision=(revisions or {}).get(document_id, 1),
-                posting_id=row.id,
-            )
+        # One executemany: a daily summary of a backfilled day covers thousands of
+        # documents, and nothing reads these rows back as objects within the transaction.
+        links = [
+            {
+                "tenant_id": self.tenant_id,
+                "destination": destination,
+                "document_id": document_id,
+                "revision": (revisions or {}).get(document_id, 1),
+                "posting_id": row.id,
+            }
             for document_id in documents
-        )
-        self.session.flush()
+        ]
+        if links:
+            self.session.execute(insert(PostingDocumentRow), links)
         return row.id
 
     def covered(self, destination: str, document_ids: list[str]) -> set[str]:

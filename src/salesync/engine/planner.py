@@ -40,6 +40,8 @@ from salesync.domain.planning import (
     PlannedPosting,
     PlanningError,
     PostingMode,
+    daily_key,
+    order_key,
     plan_per_order,
     plan_per_payout,
     settled_whole_by,
@@ -222,6 +224,7 @@ class Planner:
             row.planned = True  # in the books already, perhaps under an earlier mode
         mode = self.mode_for(location.id)
         today = self.clock().astimezone(location.zone).date()
+        self.outbox.look_up(self.destination, self._keys(location, fresh, loaded))
         summary_days: dict[date, list[tuple[Sale | Refund, int]]] = defaultdict(list)
         # Payouts first: the documents a payout carries are planned with it, and must not
         # also go into a summary (as overdue) later in the same pass.
@@ -248,6 +251,19 @@ class Planner:
             created += self._summarize(location, day, items)
         self.session.flush()
         return created
+
+    def _keys(
+        self, location: Location, rows: list[QueuedDocumentRow], loaded: dict[str, _Loaded]
+    ) -> set[str]:
+        """The keys ``rows`` may be posted under, per order or in their day's summary."""
+        keys: set[str] = set()
+        for row in rows:
+            document = loaded[row.document_id].document
+            if isinstance(document, Sale | Refund | Payout):
+                keys.add(order_key(document))
+            if isinstance(document, Sale | Refund):
+                keys.add(daily_key(location.id, document.currency, row.business_day))
+        return keys
 
     def _summarize(
         self, location: Location, day: date, items: list[tuple[Sale | Refund, int]]
@@ -369,12 +385,7 @@ class Planner:
         )
 
     def _key_taken(self, key: str) -> bool:
-        query = select(PostingRow.id).where(
-            PostingRow.tenant_id == self.tenant_id,
-            PostingRow.destination == self.destination,
-            PostingRow.key == key,
-        )
-        return self.session.scalar(query) is not None
+        return self.outbox.posting_id(self.destination, key) is not None
 
     def _enqueue(
         self,

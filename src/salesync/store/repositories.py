@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -319,6 +319,11 @@ class Documents(TenantScoped):
         super().__init__(session, tenant_id)
         self._loaded: dict[str, DocumentRow] = {}
         self._absent: set[str] = set()
+        # What this instance stored new, as it stands, and the refunds of the sales
+        # ``prefetch_refunds`` read: a refund taken in with its sale in one batch is
+        # judged against them without a flush and a query per refund.
+        self._added: dict[str, Document] = {}
+        self._refunds: dict[str, dict[str, Refund]] = {}
 
     def prefetch(self, document_ids: Iterable[str]) -> None:
         """Read the stored rows of ``document_ids`` in bulk, so that ``add`` and ``get``
@@ -333,6 +338,30 @@ class Documents(TenantScoped):
             # Held here because the session's identity map keeps rows only weakly.
             self._loaded.update((row.id, row) for row in self.session.scalars(query))
             self._absent.update(i for i in chunk if i not in self._loaded)
+
+    def prefetch_refunds(self, sale_ids: Iterable[str]) -> None:
+        """Read the stored refunds of ``sale_ids`` in bulk, for ``refunds_of``."""
+        ids = sorted(set(sale_ids) - self._refunds.keys())
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for sale_id in chunk:
+                self._refunds[sale_id] = {}
+            query = select(DocumentRow).where(
+                DocumentRow.tenant_id == self.tenant_id, DocumentRow.parent_id.in_(chunk)
+            )
+            for row in self.session.scalars(query):
+                refund = codec.decode(row.kind, row.body)
+                if isinstance(refund, Refund) and row.parent_id is not None:
+                    self._refunds[row.parent_id][refund.id] = refund
+
+    def forget(self) -> None:
+        """Forget this instance's own writes, after a rollback that may have undone them."""
+        self._added.clear()
+        self._refunds.clear()
+
+    def _remember(self, document: Document) -> None:
+        if isinstance(document, Refund) and document.sale_id in self._refunds:
+            self._refunds[document.sale_id][document.id] = document
 
     def _row(self, document_id: str) -> DocumentRow | None:
         if document_id in self._absent:
@@ -373,6 +402,8 @@ class Documents(TenantScoped):
                     revision=1,
                 )
             )
+            self._added[document.id] = document
+            self._remember(document)
             return Stored.NEW
         self._own(existing.tenant_id, f"document {document.external_id}")
         if existing.body_hash == digest:
@@ -409,6 +440,9 @@ class Documents(TenantScoped):
         existing.business_day = business_day(document.occurred_at, location.zone)
         existing.currency = document.currency
         existing.total_minor = document.amount.to_minor()
+        if document.id in self._added:
+            self._added[document.id] = document
+        self._remember(document)
         return Stored.REVISED
 
     def _revisions(self, document_id: str) -> list[DocumentRevisionRow]:
@@ -434,6 +468,9 @@ class Documents(TenantScoped):
         return codec.decode(row.kind, old.body) if old is not None else None
 
     def get(self, document_id: str) -> Document | None:
+        added = self._added.get(document_id)
+        if added is not None:
+            return added
         row = self._row(document_id)
         if row is None or row.tenant_id != self.tenant_id:
             return None
@@ -453,6 +490,9 @@ class Documents(TenantScoped):
 
     def refunds_of(self, sale_id: str) -> list[Refund]:
         """Refunds already stored against ``sale_id``, oldest first."""
+        known = self._refunds.get(sale_id)
+        if known is not None:
+            return sorted(known.values(), key=lambda r: (r.occurred_at, r.id))
         query = (
             select(DocumentRow)
             .where(DocumentRow.tenant_id == self.tenant_id, DocumentRow.parent_id == sale_id)
@@ -527,19 +567,22 @@ class Journal(TenantScoped):
                 )
                 self.session.add(row)
                 self.session.flush()
-                self.session.add_all(
-                    JournalLineRow(
-                        entry_id=row.id,
-                        tenant_id=self.tenant_id,
-                        line_no=i,
-                        account=line.account,
-                        amount_minor=line.amount.to_minor(),
-                        currency=line.amount.currency,
-                        memo=line.memo,
-                    )
-                    for i, line in enumerate(entry.lines)
+                # One executemany for the lines: nothing reads them back as objects here.
+                self.session.execute(
+                    insert(JournalLineRow),
+                    [
+                        {
+                            "entry_id": row.id,
+                            "tenant_id": self.tenant_id,
+                            "line_no": i,
+                            "account": line.account,
+                            "amount_minor": line.amount.to_minor(),
+                            "currency": line.amount.currency,
+                            "memo": line.memo,
+                        }
+                        for i, line in enumerate(entry.lines)
+                    ],
                 )
-                self.session.flush()
         except IntegrityError:
             # Another writer posted the same key between our read and our insert.
             winner = self.entry_id(entry.key)
