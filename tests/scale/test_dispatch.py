@@ -13,10 +13,12 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
+from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.inbox import Inbox
+from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
-from salesync.scale.dispatch import Dispatcher, Queue, due_work, lead, marker
+from salesync.scale.dispatch import Dispatcher, Queue, Work, due_work, lead, marker
 from salesync.store import codec
 from salesync.store.repositories import Locations, Tenants
 
@@ -83,3 +85,50 @@ def test_one_dispatcher_leads_until_its_lease_lapses(redis_client: redis.Redis) 
     redis_client.delete("salesync:dispatcher")
     assert lead(redis_client, "b", seconds=0.3)
     assert not lead(redis_client, "a", seconds=0.3)
+
+
+def test_a_daily_summary_waiting_for_its_day_to_close_is_not_dispatched_until_it_closes(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """Today's sales of daily-summary locations are dispatched once at their window (the
+    tick finds their day open); then not at all until a location's day closes, and right
+    after it closes, when the tick posts that location's summary."""
+    merchant = demo_merchant("summary", orders_per_day=3)
+    with factory() as session, session.begin():
+        Tenants(session).add(merchant.tenant)
+        for location in merchant.locations:
+            Locations(session, "summary").add(location)
+        planner = Planner(session, "summary", merchant.locations, clock)
+        for location in merchant.locations:
+            planner.set_mode(location.id, PostingMode.DAILY_SUMMARY)
+        inbox = Inbox(session, "summary", clock)
+        for document in simulate(merchant, NOW.date(), 1, seed=3):
+            inbox.receive("simulator", document.kind.value, json.dumps(codec.encode(document)))
+    engine = Engine(factory, clock)
+    engine.take_in("summary")
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
+
+    def dispatched() -> bool:
+        redis_client.delete(marker("tick", "summary"))  # as if every task had started
+        before = len(sent)
+        dispatcher.dispatch()
+        return len(sent) > before
+
+    clock.set(datetime(2026, 3, 10, 22, 1, tzinfo=UTC))  # both windows (18:00 local) passed
+    assert dispatched()
+    assert engine.tick("summary").planned == 0  # London's day ends at midnight, New York's at 04:00
+    assert not dispatched()
+    clock.set(datetime(2026, 3, 10, 23, 59, 59, tzinfo=UTC))
+    assert not dispatched()
+    clock.set(datetime(2026, 3, 11, tzinfo=UTC))  # London's day has closed
+    assert dispatched()
+    assert engine.tick("summary").sent.posted >= 1
+    assert not dispatched()
+    clock.set(datetime(2026, 3, 11, 3, 59, 59, tzinfo=UTC))
+    assert not dispatched()
+    clock.set(datetime(2026, 3, 11, 4, tzinfo=UTC))  # New York's (EDT) has closed
+    assert dispatched()
+    assert engine.tick("summary").sent.posted >= 1
+    with factory() as session:
+        assert due_work(session, clock()) == Work()

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.engine.inbox import RecordState
 from salesync.engine.outbox import PostingState
+from salesync.engine.planner import plannable
 from salesync.store.tables import InboxRecordRow, PostingRow, QueuedDocumentRow
 
 
@@ -53,11 +54,7 @@ def due_work(session: Session, now: datetime) -> Work:
     )
     documents = (
         select(QueuedDocumentRow.tenant_id)
-        .where(
-            QueuedDocumentRow.planned.is_(False),
-            QueuedDocumentRow.held.is_(False),
-            QueuedDocumentRow.due_at <= now,
-        )
+        .where(*plannable(now))
         .group_by(QueuedDocumentRow.tenant_id)
         .order_by(_oldest(QueuedDocumentRow.due_at))
     )
