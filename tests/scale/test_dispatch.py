@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesync.clock import ManualClock
 from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import demo_merchant, simulate
+from salesync.engine.backfill import Backfills, SimulatedHistory
 from salesync.engine.inbox import Inbox
 from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
@@ -71,8 +72,8 @@ def test_a_tenant_gets_one_task_until_that_task_starts(
     dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
     dispatcher.dispatch()
     dispatcher.dispatch()
-    assert sent == [("salesync.tick", ("shop",), Queue.REALTIME)]
-    redis_client.delete(marker("tick", "shop"))
+    assert sent == [("salesync.tick", ("shop", "realtime"), Queue.REALTIME)]
+    redis_client.delete(marker(Queue.REALTIME, "tick", "shop"))
     dispatcher.dispatch()
     assert len(sent) == 2
     assert dispatcher.sent[Queue.REALTIME] == 2
@@ -110,7 +111,7 @@ def test_a_daily_summary_waiting_for_its_day_to_close_is_not_dispatched_until_it
     dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
 
     def dispatched() -> bool:
-        redis_client.delete(marker("tick", "summary"))  # as if every task had started
+        redis_client.delete(marker(Queue.SCHEDULED, "tick", "summary"))  # as if it started
         before = len(sent)
         dispatcher.dispatch()
         return len(sent) > before
@@ -132,3 +133,32 @@ def test_a_daily_summary_waiting_for_its_day_to_close_is_not_dispatched_until_it
     assert engine.tick("summary").sent.posted >= 1
     with factory() as session:
         assert due_work(session, clock()) == Work()
+
+
+def test_backfills_go_to_their_own_queue_after_live_work(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """A running backfill's next window and the intake of what it brought are sent to the
+    backfill queue, after the round's live work; a tick waiting there does not keep the
+    same tenant's live records from their own realtime tick. Done backfills are not sent."""
+    trade(factory, clock, "live")
+    with factory() as session, session.begin():
+        Tenants(session).add(demo_merchant("old").tenant)
+        Inbox(session, "old", clock).receive("simulator", "customer", "{}", origin="backfill")
+    backfills = Backfills(factory, clock)
+    job = backfills.start("old", "simulator", NOW.date() - timedelta(days=9), NOW.date())
+    done = backfills.start("old", "simulator", NOW.date(), NOW.date())
+    backfills.run(done, SimulatedHistory(demo_merchant("old"), NOW.date(), NOW.date()))
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
+    work = dispatcher.dispatch()
+    assert (work.realtime, work.backfill, work.backfills) == (("live",), ("old",), (job,))
+    assert sent == [
+        ("salesync.tick", ("live", "realtime"), Queue.REALTIME),
+        ("salesync.tick", ("old", "backfill"), Queue.BACKFILL),
+        ("salesync.backfill", (job,), Queue.BACKFILL),
+    ]
+    with factory() as session, session.begin():
+        Inbox(session, "old", clock).receive("simulator", "customer", '{"live": 1}')
+    dispatcher.dispatch()
+    assert sent[3:] == [("salesync.tick", ("old", "realtime"), Queue.REALTIME)]

@@ -7,10 +7,12 @@ the middle of it, loses and doubles nothing (the outbox's keys and read-back see
 postings). Tasks are acknowledged late and given back to the broker when their worker
 is lost, so a killed worker's task runs again elsewhere.
 
-Two queues keep live work from waiting behind the rest: ``realtime`` (records just
-received) and ``scheduled`` (documents whose sync window opened, postings due). One
-dispatcher (any worker holding the lease, ``dispatch.lead``) sends the due work; every
-worker shares each provider account's rate limits through the same Redis.
+Three queues keep live work from waiting behind the rest: ``realtime`` (records just
+received), ``scheduled`` (documents whose sync window opened, postings due) and
+``backfill`` (a backfill's next window, the intake of what it brought); a worker can
+take from some of them only (``--queues``). One dispatcher (any worker holding the
+lease, ``dispatch.lead``) sends the due work; every worker shares each provider
+account's rate limits through the same Redis.
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import system_clock
 from salesync.config import Settings, load_settings
+from salesync.engine.backfill import Backfills
+from salesync.engine.history import run_window
 from salesync.engine.runner import Engine, Ticking
+from salesync.engine.sweep import Sweeper
 from salesync.scale.budget import share_through, shared_in
 from salesync.scale.dispatch import Dispatcher, Queue, lead, marker
 from salesync.store.database import make_engine, session_factory
@@ -83,6 +88,8 @@ class Process:
     factory: sessionmaker[Session]
     engine: Engine
     redis: Any
+    backfills: Backfills
+    sweeper: Sweeper
 
 
 _process: Process | None = None
@@ -92,13 +99,32 @@ def process() -> Process:
     """This worker process's engine, built on first use (after the fork)."""
     global _process  # noqa: PLW0603 -- one per worker process
     if _process is None:
-        from salesync.engine.wiring import configured_engine  # noqa: PLC0415 -- heavy
+        from salesync.engine.wiring import (  # noqa: PLC0415 -- heavy
+            configured_engine,
+            incident_log,
+            token_manager,
+        )
 
         cfg = load_settings()
-        factory = session_factory(make_engine(cfg.database))
+        factory = session_factory(make_engine(cfg.database, cfg.pool()))
         redis = shared_in(str(cfg.broker_url))
         share_through(redis)
-        _process = Process(cfg, factory, configured_engine(cfg, factory, system_clock), redis)
+        incidents = incident_log(cfg, system_clock)
+        sweeper = Sweeper(
+            factory,
+            system_clock,
+            cfg.vault(),
+            tokens=token_manager(cfg, factory, system_clock, incidents=incidents),
+            incidents=incidents,
+        )
+        _process = Process(
+            cfg,
+            factory,
+            configured_engine(cfg, factory, system_clock),
+            redis,
+            Backfills(factory, system_clock),
+            sweeper,
+        )
     return _process
 
 
@@ -119,17 +145,29 @@ def _forget(**_: Any) -> None:
 
 
 @app.task(name="salesync.tick", acks_late=True)  # type: ignore[untyped-decorator]
-def tick(tenant_id: str) -> dict[str, int]:
-    """One tenant's take in, plan and send; its dispatch marker is cleared first, so work
-    that arrives meanwhile is dispatched again."""
+def tick(tenant_id: str, queue: str = Queue.REALTIME.value) -> dict[str, int]:
+    """One tenant's take in, plan and send; its dispatch marker on ``queue`` is cleared
+    first, so work that arrives meanwhile is dispatched again."""
     here = process()
-    here.redis.delete(marker("tick", tenant_id))
+    here.redis.delete(marker(Queue(queue), "tick", tenant_id))
     report = here.engine.tick(tenant_id)
     return {
         "normalized": report.normalized,
         "planned": report.planned,
         "posted": report.sent.posted,
     }
+
+
+@app.task(name="salesync.backfill", acks_late=True)  # type: ignore[untyped-decorator]
+def backfill(job_id: int) -> dict[str, int]:
+    """One window of a running backfill; what it brought is taken in by a tick on the
+    backfill queue, which the dispatcher sends next."""
+    here = process()
+    here.redis.delete(marker(Queue.BACKFILL, "backfill", str(job_id)))
+    progress = run_window(here.backfills, here.sweeper, job_id)
+    if progress is None:
+        return {"records": 0, "days_done": 0}
+    return {"records": progress.records, "days_done": progress.days_done}
 
 
 def send_task(name: str, args: tuple[Any, ...], queue: Queue) -> None:
