@@ -155,11 +155,18 @@ def _enqueue_backfill(
     sends its windows, one at a time, to the backfill queue."""
     if resume is not None:
         reopened = reopen(factory, system_clock, resume)
-        progress = Backfills(factory, system_clock).progress(resume)
-        said = "runs again" if reopened else f"is {progress.state.value}"
-        console.print(
-            f"Backfill {resume} {said} on the workers' backfill queue, from {progress.next_day}."
-        )
+        try:
+            progress = Backfills(factory, system_clock).progress(resume)
+        except KeyError:
+            err.print(f"[red]No backfill {resume}.[/red] `salesync status` lists them.")
+            raise typer.Exit(2) from None
+        if reopened:
+            console.print(
+                f"Backfill {resume} runs again on the workers' backfill queue, from "
+                f"{progress.next_day}."
+            )
+        else:
+            console.print(f"Backfill {resume} is {progress.state.value}; nothing to resume.")
         return
     source = SIMULATOR
     if connection is not None:

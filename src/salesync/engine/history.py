@@ -76,9 +76,14 @@ def open_history(sweeper: Sweeper, job: BackfillRow) -> HistorySource:
         return SimulatedHistory(
             demo_merchant(job.tenant_id), job.first_day, job.last_day, seed=SIMULATED_SEED
         )
-    raise ValueError(
+    raise SyncError(
         f"backfill {job.id} reads {job.source!r} without a connection; only the "
-        f"{SIMULATOR} can be read that way"
+        f"{SIMULATOR} can be read that way",
+        user_message=f"Backfill {job.id} was started where it ran by itself and cannot be "
+        "continued by the workers; start it again with `salesync backfill --connection`.",
+        code="backfill_source_unknown",
+        tenant=job.tenant_id,
+        operation="backfill",
     )
 
 
@@ -89,7 +94,21 @@ def run_window(backfills: Backfills, sweeper: Sweeper, job_id: int) -> BackfillP
         job = session.get(BackfillRow, job_id)
         if job is None or job.state != BackfillState.RUNNING.value:
             return None
-    source = open_history(sweeper, job)
+    try:
+        source = open_history(sweeper, job)
+    except SyncError as exc:
+        with backfills.factory() as session, session.begin():
+            session.execute(
+                update(BackfillRow)
+                .where(BackfillRow.id == job_id)
+                .values(
+                    state=BackfillState.FAILED.value,
+                    error=exc.context(),
+                    updated_at=backfills.clock(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+        return backfills.progress(job_id)
     try:
         return backfills.run(job_id, source, max_windows=1)
     finally:

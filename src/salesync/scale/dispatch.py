@@ -90,12 +90,13 @@ def due_work(session: Session, now: datetime) -> Work:
         .where(BackfillRow.state == BackfillState.RUNNING.value)
         .order_by(BackfillRow.updated_at, BackfillRow.id)
     )
-    live = list(session.scalars(received("live")))
+    live = tuple(session.scalars(received("live")))
     scheduled = [*session.scalars(documents), *session.scalars(postings)]
+    taken = set(live)
     return Work(
-        realtime=tuple(dict.fromkeys(live)),
-        scheduled=tuple(dict.fromkeys(t for t in scheduled if t not in live)),
-        backfill=tuple(t for t in session.scalars(received("backfill")) if t not in live),
+        realtime=live,
+        scheduled=tuple(dict.fromkeys(t for t in scheduled if t not in taken)),
+        backfill=tuple(t for t in session.scalars(received("backfill")) if t not in taken),
         backfills=tuple(session.scalars(backfills)),
     )
 

@@ -36,7 +36,7 @@ from salesync.engine.history import run_window
 from salesync.engine.runner import Engine, Ticking
 from salesync.engine.sweep import Sweeper
 from salesync.scale.budget import share_through, shared_in
-from salesync.scale.dispatch import Dispatcher, Queue, lead, marker
+from salesync.scale.dispatch import LEADER, Dispatcher, Queue, lead, marker
 from salesync.store.database import make_engine, session_factory
 
 log = structlog.get_logger("salesync.scale")
@@ -178,18 +178,42 @@ def dispatch_loop(
     stop: threading.Event, interval: float = 1.0, support: Ticking | None = None
 ) -> None:
     """Dispatch every ``interval`` seconds while this process holds the lease, until
-    ``stop`` is set, and run ``support`` (the support loop's timed work) after each
-    round. A failed round (the database or Redis away for a moment) is logged and the
+    ``stop`` is set; ``support`` (the support loop's timed work) runs beside it on a thread
+    of its own. A failed round (the database or Redis away for a moment) is logged and the
     next round tries again: the work waits in the database meanwhile."""
     me = f"{socket.gethostname()}:{os.getpid()}"
     here = process()
     sender = Dispatcher(here.factory, system_clock, here.redis, send_task)
+    beside: threading.Thread | None = None
+    if support is not None:
+        beside = threading.Thread(
+            target=support_loop,
+            args=(stop, interval, support, me),
+            name="support",
+            daemon=True,
+        )
+        beside.start()
     while not stop.is_set():
         try:
             if lead(here.redis, me, seconds=max(5.0, interval * 5)):
                 sender.dispatch()
-                if support is not None:
-                    support.tick()
         except Exception as exc:  # any failure: the next round tries again
             log.warning("dispatch_failed", reason=str(exc))
+        stop.wait(interval)
+    if beside is not None:
+        beside.join(timeout=10)
+
+
+def support_loop(stop: threading.Event, interval: float, support: Ticking, me: str) -> None:
+    """Run ``support`` every ``interval`` seconds while this process is the dispatcher.
+
+    Apart from dispatch because one pass goes over every tenant: with thousands of them
+    it takes minutes, and dispatch waiting for it would open no window meanwhile."""
+    here = process()
+    while not stop.is_set():
+        try:
+            if here.redis.get(LEADER) == me.encode():
+                support.tick()
+        except Exception as exc:  # each part logs its own; the next pass tries again
+            log.warning("support_failed", reason=str(exc))
         stop.wait(interval)
