@@ -1,6 +1,7 @@
 """Dispatch from the database: each tenant with due work gets one task on the queue of
-its most urgent part, in the order its work became due, never two waiting at once; one
-dispatcher leads at a time."""
+its most urgent part, in the order its work became due, never two waiting in one queue;
+backfills go to their own queue after live work; what waits for its day to close is not
+due; one dispatcher leads at a time."""
 
 from __future__ import annotations
 
