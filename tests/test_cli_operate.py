@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from salesync.cli.app import app
+from salesync.config import load_settings
+from salesync.store.database import make_engine, session_factory
+from salesync.store.tables import BackfillRow
 
 DEMO = ["demo", "--no-serve", "--start", "2026-03-06", "--days", "2", "--orders-per-day", "5"]
 
@@ -59,6 +64,35 @@ def test_backfill_explains_bad_arguments(cli: CliRunner) -> None:
     )
     assert unknown.exit_code == 2
     assert "No history source 'nope'" in unknown.output
+
+
+def test_with_a_broker_a_backfill_is_queued_for_the_workers(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With broker_url set, `salesync backfill` records the job for the workers' backfill
+    queue and fetches nothing itself; --resume sets a failed job running again; options
+    only an in-process run can honour are refused."""
+    monkeypatch.setenv("SALESYNC_BROKER_URL", "redis://127.0.0.1:1/0")
+    args = ["backfill", "--from", "2026-01-05", "--to", "2026-01-07"]
+    queued = cli.invoke(app, args)
+    assert queued.exit_code == 0, queued.output
+    found = re.search(r"Backfill (\d+) queued", queued.output)
+    assert found, queued.output
+    job = int(found[1])
+    status = cli.invoke(app, ["status"])
+    assert f"backfill {job} running: next day 2026-01-05" in status.output
+    refused = cli.invoke(app, [*args, "--rate", "5"])
+    assert refused.exit_code == 2
+    assert "--rate and --seed" in refused.output
+    engine = make_engine(load_settings().database)
+    with session_factory(engine)() as session, session.begin():
+        session.execute(update(BackfillRow).where(BackfillRow.id == job).values(state="failed"))
+    engine.dispose()
+    assert f"backfill {job} failed" in cli.invoke(app, ["status"]).output
+    resumed = cli.invoke(app, [*args, "--resume", str(job)])
+    assert resumed.exit_code == 0, resumed.output
+    assert f"Backfill {job} runs again" in resumed.output
+    assert f"backfill {job} running" in cli.invoke(app, ["status"]).output
 
 
 def test_status_shows_the_quarantined_demo_sale_in_plain_words(cli: CliRunner) -> None:

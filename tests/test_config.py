@@ -10,7 +10,7 @@ import pytest
 
 from salesync.config import ConfigError, load_settings
 from salesync.engine.wiring import configured_engine
-from salesync.store.database import make_engine, session_factory
+from salesync.store.database import Pool, make_engine, session_factory
 from salesync.store.vault import new_key
 
 
@@ -39,6 +39,21 @@ def test_environment_overrides_the_toml_file(
     cfg = load_settings()
     assert cfg.database == "postgresql://u@localhost/salesync"
     assert cfg.log_level == "DEBUG"
+
+
+def test_the_connection_pool_comes_from_the_file_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pool size, overflow and pre-ping are read like any setting; a pool of no
+    connections is refused, naming the variable."""
+    assert load_settings().pool() == Pool(size=5, max_overflow=10, pre_ping=True)
+    (tmp_path / "salesync.toml").write_text("database_max_overflow = 0\n")
+    monkeypatch.setenv("SALESYNC_DATABASE_POOL_SIZE", "12")
+    monkeypatch.setenv("SALESYNC_DATABASE_POOL_PRE_PING", "false")
+    assert load_settings().pool() == Pool(size=12, max_overflow=0, pre_ping=False)
+    monkeypatch.setenv("SALESYNC_DATABASE_POOL_SIZE", "0")
+    with pytest.raises(ConfigError, match="SALESYNC_DATABASE_POOL_SIZE"):
+        load_settings()
 
 
 def test_every_bad_setting_is_named_with_its_expected_form(

@@ -26,6 +26,7 @@ from salesync.crm.settings import CrmSettings
 from salesync.monitor.notify.settings import MailSettings
 from salesync.monitor.routing.config import DEFAULT_SUPPORT, SupportConfig
 from salesync.monitor.trackers.settings import GitHubSettings, JiraSettings
+from salesync.store.database import Pool
 from salesync.store.vault import Vault, new_key
 from salesync.support.catalog import CatalogError, load_catalog
 from salesync.support.inbound import InboundSettings
@@ -54,6 +55,23 @@ class Settings(BaseSettings):
         default=None,
         description="a SQLAlchemy URL such as sqlite:///var/salesync.db or "
         "postgresql://user:pass@host/db",
+    )
+    database_pool_size: int = Field(
+        default=5,
+        ge=1,
+        description="PostgreSQL connections each process keeps open (a Celery worker "
+        "needs its --concurrency plus one)",
+    )
+    database_max_overflow: int = Field(
+        default=10,
+        ge=0,
+        description="PostgreSQL connections each process may open beyond the pool at busy "
+        "moments, closed again after use",
+    )
+    database_pool_pre_ping: bool = Field(
+        default=True,
+        description="test each PostgreSQL connection as it is taken from the pool, so one "
+        "the server dropped is replaced instead of failing the work (true or false)",
     )
     secret_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
@@ -231,6 +249,14 @@ class Settings(BaseSettings):
     def database(self) -> str:
         """The database URL in force: the configured one, else a SQLite file in data_dir."""
         return self.database_url or f"sqlite:///{self.data_dir / 'salesync.db'}"
+
+    def pool(self) -> Pool:
+        """The database connection pool each process keeps (PostgreSQL)."""
+        return Pool(
+            size=self.database_pool_size,
+            max_overflow=self.database_max_overflow,
+            pre_ping=self.database_pool_pre_ping,
+        )
 
     def vault(self) -> Vault:
         """The vault for credentials. Without configured keys (the embedded default), a key

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +17,7 @@ from salesync.engine.policies import (
     SCHEDULED,
     SyncMode,
     SyncPolicy,
+    day_close,
     default_policy,
     next_window,
 )
@@ -88,3 +89,16 @@ def test_a_posting_mode_for_an_unknown_location_is_refused(
         Planner(session, "demo", merchant.locations, clock).set_mode(
             "nowhere", PostingMode.PER_PAYOUT
         )
+
+
+def test_a_day_closes_at_its_local_midnight_also_when_clocks_change_around_it() -> None:
+    """A day ends at local midnight; where midnight falls in a spring-forward gap it ends
+    with the gap, and where midnight comes twice it ends when the date stops going back."""
+    assert day_close(date(2026, 3, 10), NY) == utc(2026, 3, 11, 4)
+    assert day_close(date(2026, 3, 10), LONDON) == utc(2026, 3, 11)
+    havana = ZoneInfo("America/Havana")  # 00:00 -> 01:00 on 8 March, 01:00 -> 00:00 on 1 Nov
+    assert day_close(date(2026, 3, 7), havana) == utc(2026, 3, 8, 5)
+    assert day_close(date(2026, 10, 31), havana) == utc(2026, 11, 1, 4)
+    santiago = ZoneInfo("America/Santiago")  # 5 April: 00:00 back to 23:00 on the 4th
+    assert day_close(date(2026, 4, 4), santiago) == utc(2026, 4, 5, 4)
+    assert day_close(date(2026, 9, 5), santiago) == utc(2026, 9, 6, 4)  # 00:00 -> 01:00

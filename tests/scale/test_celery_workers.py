@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import system_clock
+from salesync.domain.simulate import SOURCE as SIMULATOR
 from salesync.domain.simulate import demo_merchant, simulate
+from salesync.engine.backfill import Backfills, BackfillState
 from salesync.engine.inbox import Inbox
 from salesync.store import codec
 from salesync.store.database import make_engine, migrate, session_factory
@@ -86,8 +89,9 @@ class Workers:
         self.running: list[subprocess.Popen[bytes]] = []
         self.logs: list[IO[bytes]] = []
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, queues: str = "realtime,scheduled,backfill") -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "salesync", "worker", "--celery", "--interval", "0.2"]
+        command += ["--queues", queues]
         log = (self.home / f"worker-{len(self.running)}.log").open("wb")
         self.logs.append(log)
         process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
@@ -194,3 +198,28 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(
     documents += receive(db, first_day=2, days=1)
     settled(db, documents)
     exactly_once(db, documents)
+
+
+def test_a_backfill_runs_on_its_own_queue_after_live_work(
+    db: sessionmaker[Session], workers: Workers, redis_client: redis.Redis
+) -> None:
+    """A worker taking only realtime and scheduled work takes live sales in and posts them
+    while a backfill waits untouched on its own queue; a backfill worker then fetches it
+    a window at a time, and its records are posted too: every sale once."""
+    backfills = Backfills(db, system_clock)
+    first = (datetime.now(UTC) - timedelta(days=12)).date()
+    job = backfills.start(TENANT, SIMULATOR, first, first + timedelta(days=2))
+    workers.start("realtime,scheduled")
+    documents = receive(db, first_day=3, days=1)
+    settled(db, documents)
+    assert backfills.progress(job).next_day == first  # not one window fetched
+    assert redis_client.llen("backfill") >= 1  # its window waits on the backfill queue
+    workers.start("backfill")
+    deadline = time.monotonic() + 90
+    while (progress := backfills.progress(job)).state is not BackfillState.DONE:
+        assert progress.state is BackfillState.RUNNING, progress
+        assert time.monotonic() < deadline, f"the backfill stopped at {progress.next_day}"
+        time.sleep(0.2)
+    assert progress.records > 0
+    settled(db, documents + progress.records)
+    exactly_once(db, documents + progress.records)

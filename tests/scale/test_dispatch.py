@@ -1,6 +1,7 @@
 """Dispatch from the database: each tenant with due work gets one task on the queue of
-its most urgent part, in the order its work became due, never two waiting at once; one
-dispatcher leads at a time."""
+its most urgent part, in the order its work became due, never two waiting in one queue;
+backfills go to their own queue after live work; what waits for its day to close is not
+due; one dispatcher leads at a time."""
 
 from __future__ import annotations
 
@@ -15,11 +16,14 @@ from celery import signals
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
+from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import demo_merchant, simulate
+from salesync.engine.backfill import Backfills, SimulatedHistory
 from salesync.engine.inbox import Inbox
+from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
 from salesync.scale import tasks
-from salesync.scale.dispatch import Dispatcher, Queue, due_work, lead, marker
+from salesync.scale.dispatch import Dispatcher, Queue, Work, due_work, lead, marker
 from salesync.store import codec
 from salesync.store.repositories import Locations, Tenants
 
@@ -72,8 +76,8 @@ def test_a_tenant_gets_one_task_until_that_task_starts(
     dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
     dispatcher.dispatch()
     dispatcher.dispatch()
-    assert sent == [("salesync.tick", ("shop",), Queue.REALTIME)]
-    redis_client.delete(marker("tick", "shop"))
+    assert sent == [("salesync.tick", ("shop", "realtime"), Queue.REALTIME)]
+    redis_client.delete(marker(Queue.REALTIME, "tick", "shop"))
     dispatcher.dispatch()
     assert len(sent) == 2
     assert dispatcher.sent[Queue.REALTIME] == 2
@@ -102,12 +106,88 @@ def test_a_task_taken_by_a_worker_that_then_dies_is_dispatched_again(
     sent: list[tuple[str, tuple[Any, ...], Queue]] = []
     dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
     dispatcher.dispatch()
-    taken = SimpleNamespace(name="salesync.tick", args=["shop"])
+    taken = SimpleNamespace(name="salesync.tick", args=["shop", "realtime"])
     signals.task_received.send(sender=None, request=taken)
     # ... and the worker dies here, before the tick runs.
     dispatcher.dispatch()
-    assert [args for _, args, _ in sent] == [("shop",), ("shop",)]
+    assert [args for _, args, _ in sent] == [("shop", "realtime"), ("shop", "realtime")]
     other = SimpleNamespace(name="celery.ping", args=["shop"])
     signals.task_received.send(sender=None, request=other)
     dispatcher.dispatch()
     assert len(sent) == 2  # the second task's marker stands until a worker takes it
+
+
+def test_a_daily_summary_waiting_for_its_day_to_close_is_not_dispatched_until_it_closes(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """Today's sales of daily-summary locations are dispatched once at their window (the
+    tick finds their day open); then not at all until a location's day closes, and right
+    after it closes, when the tick posts that location's summary."""
+    merchant = demo_merchant("summary", orders_per_day=3)
+    with factory() as session, session.begin():
+        Tenants(session).add(merchant.tenant)
+        for location in merchant.locations:
+            Locations(session, "summary").add(location)
+        planner = Planner(session, "summary", merchant.locations, clock)
+        for location in merchant.locations:
+            planner.set_mode(location.id, PostingMode.DAILY_SUMMARY)
+        inbox = Inbox(session, "summary", clock)
+        for document in simulate(merchant, NOW.date(), 1, seed=3):
+            inbox.receive("simulator", document.kind.value, json.dumps(codec.encode(document)))
+    engine = Engine(factory, clock)
+    engine.take_in("summary")
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
+
+    def dispatched() -> bool:
+        redis_client.delete(marker(Queue.SCHEDULED, "tick", "summary"))  # as if it started
+        before = len(sent)
+        dispatcher.dispatch()
+        return len(sent) > before
+
+    clock.set(datetime(2026, 3, 10, 22, 1, tzinfo=UTC))  # both windows (18:00 local) passed
+    assert dispatched()
+    assert engine.tick("summary").planned == 0  # London's day ends at midnight, New York's at 04:00
+    assert not dispatched()
+    clock.set(datetime(2026, 3, 10, 23, 59, 59, tzinfo=UTC))
+    assert not dispatched()
+    clock.set(datetime(2026, 3, 11, tzinfo=UTC))  # London's day has closed
+    assert dispatched()
+    assert engine.tick("summary").sent.posted >= 1
+    assert not dispatched()
+    clock.set(datetime(2026, 3, 11, 3, 59, 59, tzinfo=UTC))
+    assert not dispatched()
+    clock.set(datetime(2026, 3, 11, 4, tzinfo=UTC))  # New York's (EDT) has closed
+    assert dispatched()
+    assert engine.tick("summary").sent.posted >= 1
+    with factory() as session:
+        assert due_work(session, clock()) == Work()
+
+
+def test_backfills_go_to_their_own_queue_after_live_work(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """A running backfill's next window and the intake of what it brought are sent to the
+    backfill queue, after the round's live work; a tick waiting there does not keep the
+    same tenant's live records from their own realtime tick. Done backfills are not sent."""
+    trade(factory, clock, "live")
+    with factory() as session, session.begin():
+        Tenants(session).add(demo_merchant("old").tenant)
+        Inbox(session, "old", clock).receive("simulator", "customer", "{}", origin="backfill")
+    backfills = Backfills(factory, clock)
+    job = backfills.start("old", "simulator", NOW.date() - timedelta(days=9), NOW.date())
+    done = backfills.start("old", "simulator", NOW.date(), NOW.date())
+    backfills.run(done, SimulatedHistory(demo_merchant("old"), NOW.date(), NOW.date()))
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
+    work = dispatcher.dispatch()
+    assert (work.realtime, work.backfill, work.backfills) == (("live",), ("old",), (job,))
+    assert sent == [
+        ("salesync.tick", ("live", "realtime"), Queue.REALTIME),
+        ("salesync.tick", ("old", "backfill"), Queue.BACKFILL),
+        ("salesync.backfill", (job,), Queue.BACKFILL),
+    ]
+    with factory() as session, session.begin():
+        Inbox(session, "old", clock).receive("simulator", "customer", '{"live": 1}')
+    dispatcher.dispatch()
+    assert sent[3:] == [("salesync.tick", ("old", "realtime"), Queue.REALTIME)]

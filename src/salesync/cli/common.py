@@ -34,7 +34,7 @@ def settings() -> Settings:
 
 @contextmanager
 def database(cfg: Settings) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(cfg.database)
+    engine = make_engine(cfg.database, cfg.pool())
     try:
         try:
             migrate(engine)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,11 +11,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.cli.common import console, database, err, parse_day, require_tenant, settings
 from salesync.cli.sources import connection_id
 from salesync.clock import system_clock
+from salesync.config import Settings
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.connectors.registry import sources
 from salesync.connectors.source import SourceClient
@@ -28,6 +29,7 @@ from salesync.engine.backfill import (
     HistorySource,
     SimulatedHistory,
 )
+from salesync.engine.history import SIMULATED_SEED, reopen
 from salesync.engine.inbox import PARKED_TOO_LONG, Inbox, RecordState, as_problems
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Outbox
@@ -36,7 +38,7 @@ from salesync.engine.reconcile import Reconciler
 from salesync.engine.sweep import Sweeper
 from salesync.engine.wiring import configured_engine
 from salesync.rules import MappingDataError, mapping_to_dict, retail_default
-from salesync.store.repositories import Locations
+from salesync.store.repositories import Connections, Locations
 from salesync.store.tables import BackfillRow, QueuedDocumentRow, SyncPolicyRow
 
 policy_app = typer.Typer(help="When each kind of document syncs.", no_args_is_help=True)
@@ -59,12 +61,13 @@ def backfill(
     window_days: Annotated[int, typer.Option(min=1, help="days fetched per window")] = 1,
     rate: Annotated[float, typer.Option(min=0, help="records a second at most (0: no cap)")] = 0,
     resume: Annotated[int | None, typer.Option(help="id of a backfill to resume")] = None,
-    seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
+    seed: Annotated[int, typer.Option(help="simulator seed")] = SIMULATED_SEED,
     connection: Annotated[
         str | None, typer.Option(help="a source connection's name: its history is imported")
     ] = None,
 ) -> None:
-    """Import history by date windows; a killed backfill resumes with --resume ID."""
+    """Import history by date windows; a killed backfill resumes with --resume ID. With a
+    broker (broker_url), the job is queued for the workers' backfill queue instead."""
     cfg = settings()
     start, end = parse_day(first), parse_day(last)
     if connection is None and source != SIMULATOR:
@@ -73,10 +76,20 @@ def backfill(
             f"or use the {SIMULATOR}."
         )
         raise typer.Exit(2)
+    if cfg.broker_url and (rate or seed != SIMULATED_SEED):
+        err.print(
+            "[red]--rate and --seed apply to a backfill run here, without a broker.[/red] "
+            "On the workers the provider's shared call budget paces it, and the "
+            f"{SIMULATOR} tells its history with seed {SIMULATED_SEED}."
+        )
+        raise typer.Exit(2)
     with database(cfg) as factory:
         with factory() as session:
             require_tenant(session, tenant)
             chosen = connection_id(session, tenant, connection) if connection else None
+        if cfg.broker_url:
+            _enqueue_backfill(cfg, factory, tenant, chosen, (start, end), window_days, resume)
+            return
         history: HistorySource
         if chosen is not None:
             history = Sweeper(factory, system_clock, cfg.vault()).client(tenant, chosen)
@@ -88,7 +101,9 @@ def backfill(
             history = SimulatedHistory(demo_merchant(tenant), start, end, seed=seed)
         backfills = Backfills(factory, system_clock)
         try:
-            job = resume or backfills.start(tenant, source, start, end, window_days)
+            job = resume or backfills.start(
+                tenant, source, start, end, window_days, connection_id=chosen
+            )
         except ValueError as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
@@ -124,6 +139,52 @@ def backfill(
     console.print(
         f"Backfill {job}: {done.records} new records, {done.duplicates} already known, "
         f"{done.days_done} of {done.days_total} days."
+    )
+
+
+def _enqueue_backfill(
+    cfg: Settings,
+    factory: sessionmaker[Session],
+    tenant: str,
+    connection: str | None,
+    days: tuple[date, date],
+    window_days: int,
+    resume: int | None,
+) -> None:
+    """Record the job (or set a failed one running again) for the workers: the dispatcher
+    sends its windows, one at a time, to the backfill queue."""
+    if resume is not None:
+        reopened = reopen(factory, system_clock, resume)
+        try:
+            progress = Backfills(factory, system_clock).progress(resume)
+        except KeyError:
+            err.print(f"[red]No backfill {resume}.[/red] `salesync status` lists them.")
+            raise typer.Exit(2) from None
+        if reopened:
+            console.print(
+                f"Backfill {resume} runs again on the workers' backfill queue, from "
+                f"{progress.next_day}."
+            )
+        else:
+            console.print(f"Backfill {resume} is {progress.state.value}; nothing to resume.")
+        return
+    source = SIMULATOR
+    if connection is not None:
+        with factory() as session:
+            source = Connections(session, tenant, cfg.vault()).info(connection).provider
+        if not sources().get(source).capabilities.history:
+            err.print(f"[red]{source} cannot list its history.[/red]")
+            raise typer.Exit(2)
+    try:
+        job = Backfills(factory, system_clock).start(
+            tenant, source, days[0], days[1], window_days, connection_id=connection
+        )
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"Backfill {job} queued: the workers fetch {days[0]}..{days[1]} a window at a time "
+        "on the backfill queue; `salesync status` shows how far it is."
     )
 
 

@@ -122,8 +122,12 @@ def worker(
         int, typer.Option(min=1, help="with --celery: tasks run at once in this process")
     ] = 2,
     queues: Annotated[
-        str, typer.Option(help="with --celery: the queues to take tasks from, comma-separated")
-    ] = "realtime,scheduled",
+        str,
+        typer.Option(
+            help="with --celery: the queues to take tasks from, comma-separated (realtime, "
+            "scheduled, backfill); give backfills workers of their own with --queues backfill"
+        ),
+    ] = "realtime,scheduled,backfill",
 ) -> None:
     """Run the engine and the support loop without the HTTP API: beside `salesync serve`
     or on another machine on the same database. Ctrl-C or SIGTERM stops it between

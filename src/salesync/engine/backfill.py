@@ -109,9 +109,17 @@ class Backfills:
         self.monotonic = monotonic
 
     def start(
-        self, tenant_id: str, source: str, first: date, last: date, window_days: int = 1
+        self,
+        tenant_id: str,
+        source: str,
+        first: date,
+        last: date,
+        window_days: int = 1,
+        *,
+        connection_id: str | None = None,
     ) -> int:
-        """Create a backfill of ``first..last`` (inclusive); returns its id."""
+        """Create a backfill of ``first..last`` (inclusive); returns its id. With the
+        ``connection_id`` it reads from recorded, any worker can run its windows."""
         if last < first:
             raise ValueError(f"the backfill ends ({last}) before it starts ({first})")
         if window_days < 1:
@@ -125,6 +133,7 @@ class Backfills:
                 last_day=last,
                 window_days=window_days,
                 next_day=first,
+                connection_id=connection_id,
                 state=BackfillState.RUNNING.value,
                 records=0,
                 duplicates=0,

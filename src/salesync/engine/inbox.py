@@ -292,6 +292,23 @@ class Inbox(TenantScoped):
             query = query.limit(limit)
         return list(self.session.scalars(query))
 
+    def take(self, limit: int) -> list[InboxRecordRow]:
+        """Received records to take in, live ones first, locked until this transaction
+        ends. On PostgreSQL records another transaction is taking in are skipped (``FOR
+        UPDATE SKIP LOCKED``), so two workers taking in one tenant share its records
+        instead of both doing each; SQLite has one writer at a time anyway."""
+        query = (
+            select(InboxRecordRow)
+            .where(
+                InboxRecordRow.tenant_id == self.tenant_id,
+                InboxRecordRow.state == RecordState.RECEIVED.value,
+            )
+            .order_by(InboxRecordRow.origin != "live", InboxRecordRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self.session.scalars(query))
+
     def _settle(
         self,
         row: InboxRecordRow,

@@ -414,10 +414,14 @@ class Sender:
         return None
 
     def _claim(self, posting_id: int) -> _Claimed | None:
-        """Take the posting for one attempt; None if someone else has it or it is done."""
+        """Take the posting for one attempt; None if someone else has it or it is done.
+
+        On PostgreSQL a posting another worker is claiming this instant is skipped, not
+        waited for (``FOR UPDATE SKIP LOCKED``); the lease, not the lock, is what hands
+        over the posting of a worker that died after claiming it."""
         now = self.clock()
         with self.factory() as session, session.begin():
-            row = session.get(PostingRow, posting_id)
+            row = session.get(PostingRow, posting_id, with_for_update={"skip_locked": True})
             if row is None:
                 return None
             was_sending = row.state == PostingState.SENDING.value

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from salesync.connectors.ledger.destination import NAME as LEDGER
@@ -51,6 +51,7 @@ from salesync.domain.validation import Problem
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Coverage, Outbox
+from salesync.engine.policies import day_close
 from salesync.rules.mapping import unmapped
 from salesync.store import codec
 from salesync.store.repositories import Documents
@@ -63,6 +64,17 @@ from salesync.store.tables import (
 
 PAYOUT_WAIT = timedelta(days=10)
 """How long a card sale waits for the payout that settles it before it is summarized."""
+
+
+def plannable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Conditions of a queued document the planner can act on at ``now``: due, not held,
+    not planned, and not waiting for its business day to close or for its payout."""
+    return (
+        QueuedDocumentRow.planned.is_(False),
+        QueuedDocumentRow.held.is_(False),
+        QueuedDocumentRow.due_at <= now,
+        or_(QueuedDocumentRow.plannable_at.is_(None), QueuedDocumentRow.plannable_at <= now),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +139,31 @@ class Planner:
             )
         else:
             row.posting_mode = mode.value
+        # What waited for its day to close (or its payout) under the old mode may go now.
+        self.session.execute(
+            update(QueuedDocumentRow)
+            .where(
+                QueuedDocumentRow.tenant_id == self.tenant_id,
+                QueuedDocumentRow.location_id == location_id,
+                QueuedDocumentRow.planned.is_(False),
+                QueuedDocumentRow.plannable_at.is_not(None),
+            )
+            .values(plannable_at=None)
+            .execution_options(synchronize_session=False)
+        )
         self.session.flush()
 
     def due(self) -> list[QueuedDocumentRow]:
-        query = select(QueuedDocumentRow).where(
-            QueuedDocumentRow.tenant_id == self.tenant_id,
-            QueuedDocumentRow.planned.is_(False),
-            QueuedDocumentRow.held.is_(False),
-            QueuedDocumentRow.due_at <= self.clock(),
+        """The documents to plan now, locked until the planning transaction ends. On
+        PostgreSQL those another planner holds are skipped (``FOR UPDATE SKIP LOCKED``):
+        two ticks of one tenant plan disjoint documents, never one document twice."""
+        query = (
+            select(QueuedDocumentRow)
+            .where(QueuedDocumentRow.tenant_id == self.tenant_id, *plannable(self.clock()))
+            .order_by(QueuedDocumentRow.document_id)
+            .with_for_update(skip_locked=True)
         )
-        return list(self.session.scalars(query.order_by(QueuedDocumentRow.document_id)))
+        return list(self.session.scalars(query))
 
     def plan_due(self) -> int:
         """Turn every due document into postings; returns how many postings were created."""
@@ -239,10 +266,15 @@ class Planner:
                 continue
             if isinstance(document, Sale | Refund) and mode is not PostingMode.PER_ORDER:
                 if mode is PostingMode.PER_PAYOUT and self._awaits_payout(document, row, today):
+                    # Its payout carries it whenever it comes; alone, it waits this long.
+                    last = row.business_day + timedelta(days=self.payout_wait.days)
+                    row.plannable_at = day_close(last, location.zone)
                     continue
                 if row.business_day < today:
                     summary_days[row.business_day].append((document, item.revision))
                     row.planned = True
+                else:
+                    row.plannable_at = day_close(row.business_day, location.zone)
                 continue
             planned = plan_per_order(document, location, self.placement_for(document))
             created += self._enqueue(planned, location, {document.id: item.revision})

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -100,3 +100,17 @@ def next_window(after: datetime, zone: ZoneInfo, windows: Sequence[time]) -> dat
             if instant >= after:
                 return instant
     raise ValueError("no window within three days; check the policy's window times")
+
+
+def day_close(day: date, zone: ZoneInfo) -> datetime:
+    """The UTC instant from which the local date in ``zone`` is after ``day`` for good.
+
+    Usually the next local midnight. A midnight inside a spring-forward gap is the end of
+    the gap; a midnight that comes twice is the second one when the clocks went back into
+    ``day`` in between, else the first."""
+    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    candidates = (midnight.astimezone(UTC), midnight.replace(fold=1).astimezone(UTC))
+    later = max(candidates)
+    if (later - timedelta(microseconds=1)).astimezone(zone).date() <= day:
+        return later
+    return min(candidates)

@@ -157,7 +157,7 @@ class Engine:
                             self.registry,
                             incidents=self.incidents,
                         )
-                        batch = intake.inbox.in_state(RecordState.RECEIVED, limit)
+                        batch = intake.inbox.take(limit)
                         taken = intake.process_all(batch)
                     if taken.failure is not None:
                         raise taken.failure

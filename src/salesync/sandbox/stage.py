@@ -364,7 +364,9 @@ class Stage:
                 if progress is not None:
                     progress(provider, done)
 
-            job = backfills.start(self.tenant, provider, first, last, window_days=window_days)
+            job = backfills.start(
+                self.tenant, provider, first, last, window_days, connection_id=connection_id
+            )
             client = self.sweeper().client(self.tenant, connection_id)
             try:
                 self.tallies[provider].backfill = backfills.run(job, client, after_window=landed)

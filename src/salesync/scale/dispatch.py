@@ -1,16 +1,18 @@
 """Dispatch driven from the database: which tenants have work now, and on which queue.
 
 The database is the truth about what is due (DESIGN.md §2), so dispatch reads it instead
-of keeping a schedule of its own: a tenant with received records is live work
-(``realtime``); one whose documents reached their sync window, or whose postings are due
-to be sent or retried, is ``scheduled`` work; a running backfill is ``backfill`` work, a
-window at a time. A location's window "opens" simply by its documents' ``due_at``
-passing, so every location's windows are dispatched on time in its own time zone.
+of keeping a schedule of its own: a tenant with live records received is ``realtime``
+work; one whose documents reached their sync window, or whose postings are due to be
+sent or retried, is ``scheduled`` work; a running backfill is ``backfill`` work, a window
+at a time, and so is taking in the records a backfill brought. A location's window
+"opens" simply by its documents' ``due_at`` passing, so every location's windows are
+dispatched on time in its own time zone.
 
 Each tenant has at most one task waiting per queue (a marker in Redis that the task
 clears when it starts), so a tenant with much work cannot crowd a queue: tenants take
-turns in the order their work became due. Only one dispatcher runs at a time across all
-machines (a lease in Redis); any worker can take over when it lapses.
+turns in the order their work became due, and a backfill's long queue never holds back
+the same tenant's live work. Only one dispatcher runs at a time across all machines (a
+lease in Redis); any worker can take over when it lapses.
 """
 
 from __future__ import annotations
@@ -21,43 +23,53 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.engine.backfill import BackfillState
 from salesync.engine.inbox import RecordState
 from salesync.engine.outbox import PostingState
-from salesync.store.tables import InboxRecordRow, PostingRow, QueuedDocumentRow
+from salesync.engine.planner import plannable
+from salesync.store.tables import BackfillRow, InboxRecordRow, PostingRow, QueuedDocumentRow
 
 
 class Queue(enum.StrEnum):
     REALTIME = "realtime"
     SCHEDULED = "scheduled"
+    BACKFILL = "backfill"
 
 
 @dataclass(frozen=True, slots=True)
 class Work:
-    """What is due now: tenants by queue."""
+    """What is due now: tenants by queue, and the backfills with a window to fetch."""
 
     realtime: tuple[str, ...] = ()
     scheduled: tuple[str, ...] = ()
+    backfill: tuple[str, ...] = ()
+    """Tenants with backfilled records to take in (and no live ones)."""
+    backfills: tuple[int, ...] = ()
+    """Running backfill jobs, the one that waited longest first."""
 
 
 def due_work(session: Session, now: datetime) -> Work:
     """Tenants with received records, and with documents or postings due, each in the
-    order its oldest work became due (so no tenant waits behind another's backlog)."""
-    received = (
-        select(InboxRecordRow.tenant_id)
-        .where(InboxRecordRow.state == RecordState.RECEIVED.value)
-        .group_by(InboxRecordRow.tenant_id)
-        .order_by(_oldest(InboxRecordRow.id))
-    )
+    order its oldest work became due (so no tenant waits behind another's backlog); and
+    the running backfills."""
+
+    def received(origin: str) -> Select[str]:
+        return (
+            select(InboxRecordRow.tenant_id)
+            .where(
+                InboxRecordRow.state == RecordState.RECEIVED.value,
+                InboxRecordRow.origin == origin,
+            )
+            .group_by(InboxRecordRow.tenant_id)
+            .order_by(_oldest(InboxRecordRow.id))
+        )
+
     documents = (
         select(QueuedDocumentRow.tenant_id)
-        .where(
-            QueuedDocumentRow.planned.is_(False),
-            QueuedDocumentRow.held.is_(False),
-            QueuedDocumentRow.due_at <= now,
-        )
+        .where(*plannable(now))
         .group_by(QueuedDocumentRow.tenant_id)
         .order_by(_oldest(QueuedDocumentRow.due_at))
     )
@@ -73,11 +85,19 @@ def due_work(session: Session, now: datetime) -> Work:
         .group_by(PostingRow.tenant_id)
         .order_by(_oldest(PostingRow.id))
     )
-    live = list(session.scalars(received))
+    backfills = (
+        select(BackfillRow.id)
+        .where(BackfillRow.state == BackfillState.RUNNING.value)
+        .order_by(BackfillRow.updated_at, BackfillRow.id)
+    )
+    live = tuple(session.scalars(received("live")))
     scheduled = [*session.scalars(documents), *session.scalars(postings)]
+    taken = set(live)
     return Work(
-        realtime=tuple(dict.fromkeys(live)),
-        scheduled=tuple(dict.fromkeys(t for t in scheduled if t not in live)),
+        realtime=live,
+        scheduled=tuple(dict.fromkeys(t for t in scheduled if t not in taken)),
+        backfill=tuple(t for t in session.scalars(received("backfill")) if t not in taken),
+        backfills=tuple(session.scalars(backfills)),
     )
 
 
@@ -91,7 +111,8 @@ Send = Callable[[str, tuple[Any, ...], Queue], None]
 
 @dataclass
 class Dispatcher:
-    """Sends each tenant's due work once: a tick on the queue of its most urgent part."""
+    """Sends each tenant's due work once per queue: a tick on the queue of its most urgent
+    part; then, after all live work, each running backfill's next window."""
 
     factory: sessionmaker[Session]
     clock: Callable[[], datetime]
@@ -106,21 +127,26 @@ class Dispatcher:
         """Send what is due and not already waiting in a queue; returns what was due."""
         with self.factory() as session:
             work = due_work(session, self.clock())
-        for tenant in work.realtime:
-            self._once(("tick", tenant), "salesync.tick", (tenant,), Queue.REALTIME)
-        for tenant in work.scheduled:
-            self._once(("tick", tenant), "salesync.tick", (tenant,), Queue.SCHEDULED)
+        for queue, tenants in (
+            (Queue.REALTIME, work.realtime),
+            (Queue.SCHEDULED, work.scheduled),
+            (Queue.BACKFILL, work.backfill),
+        ):
+            for tenant in tenants:
+                self._once(queue, "tick", tenant, (tenant, queue.value))
+        for job in work.backfills:
+            self._once(Queue.BACKFILL, "backfill", str(job), (job,))
         return work
 
-    def _once(self, key: tuple[str, str], task: str, args: tuple[Any, ...], queue: Queue) -> None:
-        if self.redis.set(marker(*key), queue.value, nx=True, ex=self.marker_seconds):
-            self.send(task, args, queue)
+    def _once(self, queue: Queue, kind: str, subject: str, args: tuple[Any, ...]) -> None:
+        if self.redis.set(marker(queue, kind, subject), 1, nx=True, ex=self.marker_seconds):
+            self.send(f"salesync.{kind}", args, queue)
             self.sent[queue] += 1
 
 
-def marker(kind: str, subject: str) -> str:
-    """The Redis key saying a task for ``subject`` waits in a queue."""
-    return f"salesync:queued:{kind}:{subject}"
+def marker(queue: Queue, kind: str, subject: str) -> str:
+    """The Redis key saying a ``kind`` task for ``subject`` waits in ``queue``."""
+    return f"salesync:queued:{queue.value}:{kind}:{subject}"
 
 
 LEADER = "salesync:dispatcher"

@@ -7,10 +7,12 @@ the middle of it, loses and doubles nothing (the outbox's keys and read-back see
 postings). Tasks are acknowledged late and given back to the broker when their worker
 is lost, so a killed worker's task runs again elsewhere.
 
-Two queues keep live work from waiting behind the rest: ``realtime`` (records just
-received) and ``scheduled`` (documents whose sync window opened, postings due). One
-dispatcher (any worker holding the lease, ``dispatch.lead``) sends the due work; every
-worker shares each provider account's rate limits through the same Redis.
+Three queues keep live work from waiting behind the rest: ``realtime`` (records just
+received), ``scheduled`` (documents whose sync window opened, postings due) and
+``backfill`` (a backfill's next window, the intake of what it brought); a worker can
+take from some of them only (``--queues``). One dispatcher (any worker holding the
+lease, ``dispatch.lead``) sends the due work; every worker shares each provider
+account's rate limits through the same Redis.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import system_clock
 from salesync.config import Settings, load_settings
+from salesync.engine.backfill import Backfills
+from salesync.engine.history import run_window
 from salesync.engine.runner import Engine, Ticking
+from salesync.engine.sweep import Sweeper
 from salesync.scale.budget import share_through, shared_in
-from salesync.scale.dispatch import Dispatcher, Queue, lead, marker
+from salesync.scale.dispatch import LEADER, Dispatcher, Queue, lead, marker
 from salesync.store.database import make_engine, session_factory
 
 log = structlog.get_logger("salesync.scale")
@@ -83,6 +88,8 @@ class Process:
     factory: sessionmaker[Session]
     engine: Engine
     redis: Any
+    backfills: Backfills
+    sweeper: Sweeper
 
 
 _process: Process | None = None
@@ -92,13 +99,32 @@ def process() -> Process:
     """This worker process's engine, built on first use (after the fork)."""
     global _process  # noqa: PLW0603 -- one per worker process
     if _process is None:
-        from salesync.engine.wiring import configured_engine  # noqa: PLC0415 -- heavy
+        from salesync.engine.wiring import (  # noqa: PLC0415 -- heavy
+            configured_engine,
+            incident_log,
+            token_manager,
+        )
 
         cfg = load_settings()
-        factory = session_factory(make_engine(cfg.database))
+        factory = session_factory(make_engine(cfg.database, cfg.pool()))
         redis = shared_in(str(cfg.broker_url))
         share_through(redis)
-        _process = Process(cfg, factory, configured_engine(cfg, factory, system_clock), redis)
+        incidents = incident_log(cfg, system_clock)
+        sweeper = Sweeper(
+            factory,
+            system_clock,
+            cfg.vault(),
+            tokens=token_manager(cfg, factory, system_clock, incidents=incidents),
+            incidents=incidents,
+        )
+        _process = Process(
+            cfg,
+            factory,
+            configured_engine(cfg, factory, system_clock),
+            redis,
+            Backfills(factory, system_clock),
+            sweeper,
+        )
     return _process
 
 
@@ -132,33 +158,56 @@ def _marker_client() -> Any:
 
 @signals.task_received.connect  # type: ignore[untyped-decorator]
 def _taken(request: Any, **_: Any) -> None:
-    """A tick's marker is cleared as soon as a worker takes its message, before it runs.
+    """A task's marker is cleared as soon as a worker takes its message, before it runs.
 
     A worker killed between taking a message and finishing it leaves the message with
     Redis until the visibility timeout; with the marker already gone the dispatcher
     sends the tenant's work again at its next round instead of waiting for the marker
     to expire (the late message, when Redis gives it back, is one more harmless tick)."""
-    if request.name != "salesync.tick" or not request.args:
+    key = marker_of(request.name, list(request.args or ()))
+    if key is None:
         return
     try:
-        _marker_client().delete(marker("tick", str(request.args[0])))
+        _marker_client().delete(key)
     except Exception as exc:  # Redis away: the marker expires on its own
         log.warning("marker_not_cleared", reason=str(exc))
 
 
+def marker_of(task: str, args: list[Any]) -> str | None:
+    """The dispatch marker a task's message stands for (``None`` for other tasks)."""
+    if task == "salesync.tick" and args:
+        queue = Queue(args[1]) if len(args) > 1 else Queue.REALTIME
+        return marker(queue, "tick", str(args[0]))
+    if task == "salesync.backfill" and args:
+        return marker(Queue.BACKFILL, "backfill", str(args[0]))
+    return None
+
+
 @app.task(name="salesync.tick", acks_late=True)  # type: ignore[untyped-decorator]
-def tick(tenant_id: str) -> dict[str, int]:
-    """One tenant's take in, plan and send. Its dispatch marker was cleared when the
-    message was taken (and is again here), so work that arrives meanwhile is dispatched
-    again."""
+def tick(tenant_id: str, queue: str = Queue.REALTIME.value) -> dict[str, int]:
+    """One tenant's take in, plan and send. Its dispatch marker on ``queue`` was cleared
+    when the message was taken (and is again here), so work that arrives meanwhile is
+    dispatched again."""
     here = process()
-    here.redis.delete(marker("tick", tenant_id))
+    here.redis.delete(marker(Queue(queue), "tick", tenant_id))
     report = here.engine.tick(tenant_id)
     return {
         "normalized": report.normalized,
         "planned": report.planned,
         "posted": report.sent.posted,
     }
+
+
+@app.task(name="salesync.backfill", acks_late=True)  # type: ignore[untyped-decorator]
+def backfill(job_id: int) -> dict[str, int]:
+    """One window of a running backfill; what it brought is taken in by a tick on the
+    backfill queue, which the dispatcher sends next."""
+    here = process()
+    here.redis.delete(marker(Queue.BACKFILL, "backfill", str(job_id)))
+    progress = run_window(here.backfills, here.sweeper, job_id)
+    if progress is None:
+        return {"records": 0, "days_done": 0}
+    return {"records": progress.records, "days_done": progress.days_done}
 
 
 def send_task(name: str, args: tuple[Any, ...], queue: Queue) -> None:
@@ -169,18 +218,42 @@ def dispatch_loop(
     stop: threading.Event, interval: float = 1.0, support: Ticking | None = None
 ) -> None:
     """Dispatch every ``interval`` seconds while this process holds the lease, until
-    ``stop`` is set, and run ``support`` (the support loop's timed work) after each
-    round. A failed round (the database or Redis away for a moment) is logged and the
+    ``stop`` is set; ``support`` (the support loop's timed work) runs beside it on a thread
+    of its own. A failed round (the database or Redis away for a moment) is logged and the
     next round tries again: the work waits in the database meanwhile."""
     me = f"{socket.gethostname()}:{os.getpid()}"
     here = process()
     sender = Dispatcher(here.factory, system_clock, here.redis, send_task)
+    beside: threading.Thread | None = None
+    if support is not None:
+        beside = threading.Thread(
+            target=support_loop,
+            args=(stop, interval, support, me),
+            name="support",
+            daemon=True,
+        )
+        beside.start()
     while not stop.is_set():
         try:
             if lead(here.redis, me, seconds=max(5.0, interval * 5)):
                 sender.dispatch()
-                if support is not None:
-                    support.tick()
         except Exception as exc:  # any failure: the next round tries again
             log.warning("dispatch_failed", reason=str(exc))
+        stop.wait(interval)
+    if beside is not None:
+        beside.join(timeout=10)
+
+
+def support_loop(stop: threading.Event, interval: float, support: Ticking, me: str) -> None:
+    """Run ``support`` every ``interval`` seconds while this process is the dispatcher.
+
+    Apart from dispatch because one pass goes over every tenant: with thousands of them
+    it takes minutes, and dispatch waiting for it would open no window meanwhile."""
+    here = process()
+    while not stop.is_set():
+        try:
+            if here.redis.get(LEADER) == me.encode():
+                support.tick()
+        except Exception as exc:  # each part logs its own; the next pass tries again
+            log.warning("support_failed", reason=str(exc))
         stop.wait(interval)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,24 @@ def _sqlite_savepoint(connection: Any, _name: str) -> None:
         dbapi.execute("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode and foreign keys, and their folder.
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """How many PostgreSQL connections one process keeps and may open.
+
+    A Celery worker's threads and its dispatcher share one pool, so ``size`` should cover
+    ``--concurrency`` plus one; the server's ``max_connections`` must cover every
+    process's ``size + max_overflow``."""
+
+    size: int = 5
+    max_overflow: int = 10
+    pre_ping: bool = True
+    """Test each connection as it is taken: one the server dropped (a restart, an idle
+    timeout) is replaced instead of failing the work that took it."""
+
+
+def make_engine(url: str, pool: Pool | None = None) -> Engine:
+    """An engine for ``url``; SQLite files get WAL mode and foreign keys, and their folder;
+    PostgreSQL gets a connection pool sized by ``pool``.
 
     Statement parameters are kept out of error messages: they carry raw payloads and
     customers' details, and errors end up in logs and incidents."""
@@ -56,7 +73,14 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    pool = pool or Pool()
+    return create_engine(
+        url,
+        pool_size=pool.size,
+        max_overflow=pool.max_overflow,
+        pool_pre_ping=pool.pre_ping,
+        hide_parameters=True,
+    )
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

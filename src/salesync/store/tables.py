@@ -378,6 +378,10 @@ class QueuedDocumentRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """None: manual policy, waits for someone to sync it."""
+    plannable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Not before then can the planner post it, due or not: set when it was left waiting
+    for its business day to close (a daily summary) or for its payout, so that nothing
+    counts it as work until then. None: as soon as it is due."""
     planned: Mapped[bool] = mapped_column(default=False)
     held: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     """The mapping cannot place it; ``problems`` say which value to map. Released when a
@@ -446,6 +450,9 @@ class BackfillRow(Base):
     last_day: Mapped[date] = mapped_column(Date)
     window_days: Mapped[int] = mapped_column(Integer)
     next_day: Mapped[date] = mapped_column(Date)
+    connection_id: Mapped[str | None] = mapped_column(String(36))
+    """The source connection whose history is imported (None: the simulator), so that any
+    worker can open the source again from this row alone."""
     state: Mapped[str] = mapped_column(String(16))
     records: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,116 @@
+"""Work is claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two workers claiming at
+once take disjoint records, documents and postings, and neither waits for the other; the
+connection pool follows the settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from salesync.clock import ManualClock
+from salesync.domain.simulate import demo_merchant, simulate
+from salesync.engine.inbox import Inbox, RecordState
+from salesync.engine.outbox import PostingState, Sender
+from salesync.engine.planner import Planner
+from salesync.engine.runner import Engine
+from salesync.store import codec
+from salesync.store.database import Pool, make_engine, migrate, session_factory
+from salesync.store.repositories import Locations, Tenants
+from salesync.store.tables import PostingRow
+
+pytestmark = pytest.mark.postgres
+
+MERCHANT = demo_merchant("claims", orders_per_day=4)
+TENANT = MERCHANT.tenant.id
+NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def db(postgres_url: str, clock: ManualClock) -> Iterator[sessionmaker[Session]]:
+    """The merchant on PostgreSQL with two days of trading received; a lock held by
+    another transaction fails a statement after 2 s instead of waiting."""
+    migrated = make_engine(postgres_url)
+    migrate(migrated)
+    migrated.dispose()
+    engine = create_engine(postgres_url, connect_args={"options": "-c lock_timeout=2000"})
+    factory = session_factory(engine)
+    with factory() as session, session.begin():
+        Tenants(session).add(MERCHANT.tenant)
+        for location in MERCHANT.locations:
+            Locations(session, TENANT).add(location)
+        inbox = Inbox(session, TENANT, clock)
+        for document in simulate(MERCHANT, NOW.date() - timedelta(days=3), 2, seed=1):
+            inbox.receive("simulator", document.kind.value, json.dumps(codec.encode(document)))
+    yield factory
+    engine.dispose()
+
+
+def test_two_take_ins_at_once_take_disjoint_records(
+    db: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """While one transaction holds the first records it took, another takes the next
+    ones; together they take every record once."""
+    with db() as first, first.begin(), db() as second, second.begin():
+        mine = {r.id for r in Inbox(first, TENANT, clock).take(5)}
+        theirs = {r.id for r in Inbox(second, TENANT, clock).take(1000)}
+        everything = {r.id for r in Inbox(second, TENANT, clock).in_state(RecordState.RECEIVED)}
+    assert len(mine) == 5
+    assert mine.isdisjoint(theirs)
+    assert mine | theirs == everything
+
+
+def test_two_planners_at_once_plan_disjoint_documents(
+    db: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """Two planning transactions of one tenant at once: the second skips the documents
+    the first holds instead of planning them a second time (or waiting for them)."""
+    Engine(db, clock).take_in(TENANT)
+    clock.advance(timedelta(days=1))
+    with db() as first, first.begin(), db() as second, second.begin():
+        mine = {r.document_id for r in Planner(first, TENANT, MERCHANT.locations, clock).due()}
+        theirs = Planner(second, TENANT, MERCHANT.locations, clock).due()
+    assert mine
+    assert theirs == []
+
+
+def test_a_posting_another_worker_is_claiming_is_skipped_not_waited_for(
+    db: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """While another transaction holds one posting's row, sending takes every other
+    posting and leaves that one pending for later, without waiting for the lock."""
+    engine = Engine(db, clock)
+    engine.take_in(TENANT)
+    clock.advance(timedelta(days=1))
+    assert engine.plan(TENANT) > 1
+    sender = Sender(db, engine.sender.destinations, clock)
+    with db() as other, other.begin():
+        held = other.scalars(
+            select(PostingRow).order_by(PostingRow.id).limit(1).with_for_update()
+        ).one()
+        report = sender.send_due(TENANT)
+    with db() as session:
+        states = dict(session.execute(select(PostingRow.id, PostingRow.state)).all())
+    assert states.pop(held.id) == PostingState.PENDING.value
+    assert set(states.values()) == {PostingState.POSTED.value}
+    assert report.posted == len(states)
+
+
+def test_the_pool_follows_the_settings(postgres_url: str) -> None:
+    """Pool size, overflow and pre-ping are those given."""
+    engine = make_engine(postgres_url, Pool(size=3, max_overflow=1, pre_ping=False))
+    try:
+        assert engine.pool.size() == 3  # type: ignore[attr-defined]
+        assert engine.pool._max_overflow == 1  # type: ignore[attr-defined]
+        assert engine.pool._pre_ping is False  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
