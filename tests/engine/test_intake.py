@@ -4,9 +4,11 @@ quarantined and replayed; nothing lost, nothing processed twice."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,10 +19,12 @@ from salesync.domain.documents import Document, Payment, Refund, Sale
 from salesync.domain.money import Money
 from salesync.domain.simulate import DemoMerchant, simulate
 from salesync.engine.inbox import Inbox, RecordState, as_problems
+from salesync.engine.intake import Intake
 from salesync.engine.runner import Engine
 from salesync.store import codec
-from salesync.store.repositories import Documents
-from salesync.store.tables import IncidentRow, QueuedDocumentRow
+from salesync.store.database import make_engine, migrate, session_factory
+from salesync.store.repositories import Documents, Locations, Tenants
+from salesync.store.tables import InboxRecordRow, IncidentRow, QueuedDocumentRow
 
 
 @pytest.fixture
@@ -192,3 +196,64 @@ def test_an_edit_moving_a_document_to_another_location_is_quarantined(
         assert row is not None
         assert "document_moved" in {p.code for p in as_problems(row.problems)}
         assert Documents(session, "demo").get(sale.id) == sale
+
+
+@pytest.mark.postgres
+def test_a_refund_parked_while_another_worker_stores_its_sale_is_not_left_waiting(
+    postgres_url: str,
+    clock: ManualClock,
+    docs: list[Document],
+    merchant: DemoMerchant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers take one tenant's records in at once: one parks a refund (its sale not
+    stored yet) while the other stores the sale and, unable to see the uncommitted park,
+    resumes nothing. The first looks again after committing and takes the refund in."""
+    factory = session_factory(make_engine(postgres_url))
+    migrate(factory.kw["bind"])
+    with factory() as session, session.begin():
+        Tenants(session).add(merchant.tenant)
+        for location in merchant.locations:
+            Locations(session, "demo").add(location)
+    engine = Engine(factory, clock)
+    refund = next(d for d in docs if isinstance(d, Refund))
+    sale = next(d for d in docs if d.id == refund.sale_id)
+    refund_id = send(engine, refund)
+    sale_id = send(engine, sale)
+    original = Intake.process_all
+    other_worker_done: list[dict[str, int]] = []
+    started: list[bool] = []
+
+    def and_meanwhile(intake: Intake, rows: Sequence[Any]) -> Any:
+        taken = original(intake, rows)
+        if not started:  # the refund is parked, not yet committed: the other worker runs
+            started.append(True)
+            other_worker_done.append(Engine(factory, clock).take_in("demo", rounds=1))
+        return taken
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Intake, "process_all", and_meanwhile)
+        patched.setattr(Inbox, "take", _first_the_refund_alone(refund_id))
+        engine.take_in("demo", rounds=1)
+    assert other_worker_done[0]["normalized"] == 1  # the sale, by the other worker
+    assert state(factory, clock, sale_id) is RecordState.NORMALIZED
+    assert state(factory, clock, refund_id) is RecordState.RECEIVED  # looked at again
+    engine.take_in("demo")
+    assert state(factory, clock, refund_id) is RecordState.NORMALIZED
+    factory.kw["bind"].dispose()
+
+
+def _first_the_refund_alone(refund_id: int) -> Any:
+    """``Inbox.take`` where the first take locks the refund alone (the first worker's
+    share) and every later one is as it is."""
+    take = Inbox.take
+    calls: list[int] = []
+
+    def taking(inbox: Inbox, limit: int) -> list[InboxRecordRow]:
+        calls.append(limit)
+        if len(calls) > 1:
+            return take(inbox, limit)
+        query = select(InboxRecordRow).where(InboxRecordRow.id == refund_id).with_for_update()
+        return list(inbox.session.scalars(query))
+
+    return taking

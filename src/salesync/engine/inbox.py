@@ -27,7 +27,7 @@ from salesync.domain.errors import ValidationError
 from salesync.domain.validation import Problem
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.store.repositories import TenantScoped
-from salesync.store.tables import InboxRecordRow, IncidentRow
+from salesync.store.tables import DocumentRow, InboxRecordRow, IncidentRow
 
 PARKED_TOO_LONG = timedelta(hours=24)
 """How long a record may wait for its parent before someone is told."""
@@ -379,6 +379,28 @@ class Inbox(TenantScoped):
             )
             resumed += int(getattr(result, "rowcount", 0) or 0)
         return resumed
+
+    def resume_found(self, record_ids: Sequence[int]) -> int:
+        """Send back for processing those of ``record_ids`` parked on a parent that is
+        stored by now.
+
+        Two take-ins of one tenant run at once on several workers: one can park a refund
+        while the other stores its sale, each unable to see the other's uncommitted work,
+        so the sale's ``resume_children`` misses the refund. Asked after the parking
+        transaction committed, this sees every sale committed before it, and a sale
+        committed after it finds the refund parked: no refund waits for nothing."""
+        known = select(DocumentRow.id).where(DocumentRow.tenant_id == self.tenant_id)
+        result = self.session.execute(
+            update(InboxRecordRow)
+            .where(
+                InboxRecordRow.tenant_id == self.tenant_id,
+                InboxRecordRow.id.in_(record_ids),
+                InboxRecordRow.state == RecordState.PARKED.value,
+                InboxRecordRow.parent_ref.in_(known),
+            )
+            .values(state=RecordState.RECEIVED.value)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def replay(self, record_id: int) -> None:
         """Process a quarantined or parked record again, e.g. after a mapping was added."""

@@ -145,6 +145,7 @@ class Engine:
             self.factory, self.clock, "intake", tenant_id, incidents=self.incidents
         ) as run:
             done = 0
+            looked_again: set[int] = set()
             while rounds is None or done < rounds:
                 done += 1
                 with self.factory() as session:
@@ -161,6 +162,17 @@ class Engine:
                         taken = intake.process_all(batch)
                     if taken.failure is not None:
                         raise taken.failure
+                    parked = [
+                        row.id
+                        for row, state in zip(batch, taken.states, strict=False)
+                        if state is RecordState.PARKED and row.id not in looked_again
+                    ]
+                    if parked:
+                        # Each parked record is looked at again once: a parent stored
+                        # by a concurrent take-in meanwhile resumes it.
+                        looked_again.update(parked)
+                        with session.begin():
+                            Inbox(session, tenant_id, self.clock).resume_found(parked)
                 if not batch:
                     break
                 for state in taken.states:
