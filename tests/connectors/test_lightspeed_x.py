@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.api import create_app as create_api
 from salesync.connectors.ledger.books import LedgerBooks
-from salesync.connectors.lightspeed_x import LightspeedXSource, token_refresher
+from salesync.connectors.lightspeed_x import LightspeedXSource, token_endpoint, token_refresher
 from salesync.connectors.lightspeed_x.client import LightspeedXClient
 from salesync.connectors.lightspeed_x.webhooks import SIGNATURE_HEADER
 from salesync.connectors.source import (
@@ -688,7 +688,7 @@ def token_store(
         vault,
         world.clock,
         lambda _: token_refresher(
-            world.retailer.domain_prefix,
+            token_endpoint(world.retailer.domain_prefix),
             world.app.client_id,
             world.app.client_secret,
             transport=world.transport,
