@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         default=None,
         description="the Clover app's secret (a refresh needs only the app id)",
     )
+    clover_webhook_auth_code: SecretStr | None = Field(
+        default=None,
+        description="the Clover app's webhook auth code (shown in the Developer Dashboard "
+        "once the webhook URL <public_url>/webhooks/clover is verified)",
+    )
     qbo_authorize_url: str = Field(
         default="https://appcenter.intuit.com/connect/oauth2",
         description="Intuit's authorization URL merchants reconnect through",

@@ -46,6 +46,7 @@ def known_secrets(cfg: Settings) -> list[str]:
         cfg.github.token if cfg.github else None,
         cfg.jira.api_token if cfg.jira else None,
         cfg.metrics_token,
+        cfg.clover_webhook_auth_code,
     ]
     return found + [s.get_secret_value() for s in held if s is not None]
 
