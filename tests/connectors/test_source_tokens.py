@@ -5,12 +5,15 @@ refused refresh pauses the connection for reconnecting with an incident."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from clover_harness import LOCATIONS as CLOVER_LOCATIONS
 from clover_harness import TENANT as CLOVER_TENANT
@@ -25,7 +28,7 @@ from typer.testing import CliRunner
 
 from salesync.cli.app import app
 from salesync.config import Settings, load_settings
-from salesync.connectors.tokens import RECONNECT, Grant
+from salesync.connectors.tokens import RECONNECT, Grant, TokenManager
 from salesync.domain.documents import Location, Tenant
 from salesync.engine import wiring
 from salesync.engine.sweep import Sweeper
@@ -264,3 +267,63 @@ def test_r_series_rotations_are_stored_through_the_token_manager(
         third = stored(home, vault, R_TENANT, connection_id)["refresh_token"]
         assert third not in (None, first, second)
         assert authority.refresh(world.client_id, third)
+
+
+class CountingTokens(httpx.BaseTransport):
+    """Passes requests on to the retailer, counting those at its token endpoint."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.refreshes = 0
+        self.lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/1.0/token":
+            with self.lock:
+                self.refreshes += 1
+        return self.inner.handle_request(request)
+
+
+def test_workers_refreshing_at_once_redeem_the_rotating_token_once(
+    retailer: LightspeedWorld, home: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four workers, each with its own database engine, find the token expired at the same
+    moment: X-Series is asked once, every worker gets the same new token, and the refresh
+    token stored is the one X-Series handed out last (a second redemption of the old one
+    would have revoked the grant)."""
+    monkeypatch.setenv("SALESYNC_LIGHTSPEED_X_CLIENT_ID", retailer.app.client_id)
+    monkeypatch.setenv("SALESYNC_LIGHTSPEED_X_CLIENT_SECRET", retailer.app.client_secret)
+    cfg = load_settings()
+    connection = retailer.connection()
+    expired = Grant(retailer.access_token, retailer.refresh_token).into({}) | {
+        "expires_at": "2020-01-01T00:00:00+00:00"
+    }
+    connection_id = add_connection(
+        home,
+        cfg.vault(),
+        TENANT,
+        LOCATIONS,
+        "lightspeed_x",
+        NAME,
+        expired,
+        dict(connection.settings),
+    )
+    counted = CountingTokens(retailer.transport)
+    engines = [make_engine(cfg.database) for _ in range(4)]
+    managers = [
+        wiring.token_manager(cfg, session_factory(e), retailer.clock, counted) for e in engines
+    ]
+    start = threading.Barrier(len(managers))
+
+    def ask(manager: TokenManager) -> str:
+        start.wait()
+        return manager.access_token(TENANT, connection_id)
+
+    with ThreadPoolExecutor(len(managers)) as pool:
+        tokens = list(pool.map(ask, managers))
+    for engine in engines:
+        engine.dispose()
+    kept = stored(home, cfg.vault(), TENANT, connection_id)
+    assert counted.refreshes == 1
+    assert set(tokens) == {kept["access_token"]}
+    assert retailer.retailer.authority.refresh(retailer.app.client_id, kept["refresh_token"])
