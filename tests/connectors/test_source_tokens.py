@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,9 @@ from lightspeed_r_harness import lightspeed_world as lightspeed_r_world
 from lightspeed_x_harness import LOCATIONS, TENANT, LightspeedWorld, lightspeed_world
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from square_harness import LOCATIONS as SQUARE_LOCATIONS
+from square_harness import TENANT as SQUARE_TENANT
+from square_harness import square_world
 from typer.testing import CliRunner
 
 from salesync.cli.app import app
@@ -327,3 +330,40 @@ def test_workers_refreshing_at_once_redeem_the_rotating_token_once(
     assert counted.refreshes == 1
     assert set(tokens) == {kept["access_token"]}
     assert retailer.retailer.authority.refresh(retailer.app.client_id, kept["refresh_token"])
+
+
+def test_square_tokens_are_renewed_with_obtain_token(
+    home: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Square connection whose access token expired is renewed at ObtainToken (JSON with
+    the application's id and secret in it); the sweep reads with the new token, and the
+    refresh token, which Square's code flow keeps, is kept too."""
+    with square_world() as world:
+        app = world.seller.credentials.register_app()
+        grant = world.seller.credentials.issue(app.client_id)
+        monkeypatch.setenv("SALESYNC_SQUARE_CLIENT_ID", app.client_id)
+        monkeypatch.setenv("SALESYNC_SQUARE_CLIENT_SECRET", app.client_secret)
+        cfg = load_settings()
+        connection = world.connection()
+        credentials = Grant(grant["access_token"], grant["refresh_token"]).into(
+            dict(connection.credentials)
+        ) | {"expires_at": "2020-01-01T00:00:00+00:00"}
+        connection_id = add_connection(
+            home,
+            cfg.vault(),
+            SQUARE_TENANT,
+            SQUARE_LOCATIONS,
+            "square",
+            "Square",
+            credentials,
+            dict(connection.settings),
+        )
+        tokens = wiring.token_manager(cfg, home, world.clock, world.transport)
+        sweeper = Sweeper(
+            home, world.clock, cfg.vault(), transport=lambda _: world.transport, tokens=tokens
+        )
+        assert sweeper.sweep(SQUARE_TENANT, connection_id, ("customers",)).pages > 0
+        kept = stored(home, cfg.vault(), SQUARE_TENANT, connection_id)
+        assert kept["access_token"] != grant["access_token"]
+        assert kept["refresh_token"] == grant["refresh_token"]
+        assert datetime.fromisoformat(kept["expires_at"]) > world.clock()
