@@ -34,7 +34,8 @@ from salesync.support.sla import SlaPolicy
 
 def known_secrets(cfg: Settings) -> list[str]:
     """Secrets salesync holds outside the tenants' credentials: the OAuth apps' client
-    secrets, the SMTP password, the trackers' tokens, the metrics token."""
+    secrets (books and sources), the Clover app's webhook code, the SMTP password, the
+    trackers' tokens, the metrics token."""
     found = [c[2] for p in ("qbo", "xero") if (c := cfg.oauth_client(p)) is not None]
     found += [
         secret
