@@ -105,6 +105,41 @@ class Settings(BaseSettings):
         default="https://identity.xero.com/connect/token",
         description="Xero's token endpoint URL (a sandbox's in tests)",
     )
+    square_client_id: str | None = Field(
+        default=None, description="the Square application's id (developer.squareup.com)"
+    )
+    square_client_secret: SecretStr | None = Field(
+        default=None, description="the Square application's secret"
+    )
+    lightspeed_x_client_id: str | None = Field(
+        default=None,
+        description="the Lightspeed Retail (X-Series) add-on's client id "
+        "(developers.retail.lightspeed.app)",
+    )
+    lightspeed_x_client_secret: SecretStr | None = Field(
+        default=None, description="the Lightspeed Retail (X-Series) add-on's client secret"
+    )
+    lightspeed_r_client_id: str | None = Field(
+        default=None,
+        description="the Lightspeed Retail (R-Series) app's client id (used when a "
+        "connection does not hold its own)",
+    )
+    lightspeed_r_client_secret: SecretStr | None = Field(
+        default=None, description="the Lightspeed Retail (R-Series) app's client secret"
+    )
+    clover_client_id: str | None = Field(
+        default=None,
+        description="the Clover app's id (its App ID in the Clover Developer Dashboard)",
+    )
+    clover_client_secret: SecretStr | None = Field(
+        default=None,
+        description="the Clover app's secret (a refresh needs only the app id)",
+    )
+    clover_webhook_auth_code: SecretStr | None = Field(
+        default=None,
+        description="the Clover app's webhook auth code (shown in the Developer Dashboard "
+        "once the webhook URL <public_url>/webhooks/clover is verified)",
+    )
     qbo_authorize_url: str = Field(
         default="https://appcenter.intuit.com/connect/oauth2",
         description="Intuit's authorization URL merchants reconnect through",
@@ -279,6 +314,20 @@ class Settings(BaseSettings):
         if found is None or not found[1] or found[2] is None:
             return None
         return found[0], str(found[1]), found[2].get_secret_value()
+
+    def source_app(self, provider: str) -> tuple[str, str | None] | None:
+        """(client id, client secret) of the OAuth app salesync holds at a source
+        ``provider``, if configured. Sources have no single token URL: it follows each
+        connection (a retailer's own host, the provider's sandbox), so it is not here."""
+        found = {
+            "square": (self.square_client_id, self.square_client_secret),
+            "lightspeed_x": (self.lightspeed_x_client_id, self.lightspeed_x_client_secret),
+            "lightspeed_r": (self.lightspeed_r_client_id, self.lightspeed_r_client_secret),
+            "clover": (self.clover_client_id, self.clover_client_secret),
+        }.get(provider)
+        if found is None or not found[0]:
+            return None
+        return str(found[0]), found[1].get_secret_value() if found[1] is not None else None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -42,6 +42,7 @@ from salesync.store.repositories import Connections, Documents
 from salesync.store.vault import Vault
 
 OPERATIONS = (
+    ("POST", "/webhooks/clover"),
     ("POST", "/webhooks/{connection_id}"),
     ("POST", "/api/v1/tenants/{tenant_id}/sales"),
     ("POST", "/api/v1/tenants/{tenant_id}/refunds"),

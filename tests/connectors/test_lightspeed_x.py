@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.api import create_app as create_api
 from salesync.connectors.ledger.books import LedgerBooks
-from salesync.connectors.lightspeed_x import LightspeedXSource, token_refresher
+from salesync.connectors.lightspeed_x import LightspeedXSource, token_endpoint, token_refresher
 from salesync.connectors.lightspeed_x.client import LightspeedXClient
 from salesync.connectors.lightspeed_x.webhooks import SIGNATURE_HEADER
 from salesync.connectors.source import (
@@ -688,7 +688,7 @@ def token_store(
         vault,
         world.clock,
         lambda _: token_refresher(
-            world.retailer.domain_prefix,
+            token_endpoint(world.retailer.domain_prefix),
             world.app.client_id,
             world.app.client_secret,
             transport=world.transport,
@@ -897,3 +897,89 @@ def test_a_sale_of_a_product_lightspeed_no_longer_has_is_refused_naming_the_line
         LightspeedXSource().translate(record.record_type, record.payload, context)
     [problem] = caught.value.problems
     assert (problem.code, problem.path) == ("unknown_product", "sale.line_items[0].product_id")
+
+
+def _voidable(world: LightspeedWorld) -> Any:
+    """A closed sale paid in full, with no tip, that nothing was returned from."""
+    tips = {p.id for p in world.retailer.products.values() if p.sku == "tip"}
+    returned = {s.return_for for s in world.retailer.sales.values()}
+    return next(
+        s
+        for s in world.retailer.sales.values()
+        if s.status == "CLOSED"
+        and not s.return_for
+        and s.id not in returned
+        and all(li.quantity > 0 and li.product_id not in tips for li in s.line_items)
+    )
+
+
+def test_a_sale_voided_after_it_was_posted_is_reversed_by_a_linked_refund(
+    db: sessionmaker[Session], quiet: LightspeedWorld
+) -> None:
+    """A sale posted to the books and then voided at the register comes again in the next
+    sweep as voided: it becomes a refund of the whole sale, linked to it and posted, so
+    the books hold the sale and its reversal instead of a sale that no longer stands."""
+    world = quiet
+    world.trade(days=1)
+    vault = Vault([new_key()])
+    connection = set_up(db, world, vault)
+    engine = Engine(db, world.clock)
+    sweeper = Sweeper(
+        db,
+        world.clock,
+        vault,
+        transport=lambda _: world.transport,
+        tokens=token_store(db, world, vault),
+    )
+    sweeper.sweep(TENANT, connection.connection_id)
+    world.clock.advance(timedelta(days=2))
+    engine.run_until_idle(TENANT, max_ticks=50)
+    sale = _voidable(world)
+    sale_id = document_id(TENANT, "lightspeed_x", DocumentKind.SALE, sale.id)
+    reversal_id = document_id(TENANT, "lightspeed_x", DocumentKind.REFUND, f"{sale.id}:void")
+    with db() as session:
+        assert session.get(QueuedDocumentRow, sale_id).planned
+
+    sale.status = "VOIDED"
+    world.retailer.save_sale(sale)
+    sweeper.sweep(TENANT, connection.connection_id)
+    world.clock.advance(timedelta(days=2))
+    engine.run_until_idle(TENANT, max_ticks=50)
+    with db() as session:
+        queued = session.get(QueuedDocumentRow, reversal_id)
+        reversal = Documents(session, TENANT).get(reversal_id)
+        balances = LedgerBooks(session, TENANT).trial_balance()
+    assert queued is not None
+    assert queued.planned
+    assert not queued.held
+    assert isinstance(reversal, Refund)
+    assert reversal.sale_id == sale_id
+    assert reversal.paid.amount == sale.paid
+    assert sum(line.quantity for line in reversal.lines) == sum(
+        li.quantity for li in sale.line_items
+    )
+    assert sum(b.balance.to_minor() for b in balances) == 0
+
+
+def test_a_sale_voided_unpaid_posts_nothing_and_a_voided_tip_is_held(
+    traded: LightspeedWorld, documents: list[tuple[SourceRecord, Translated]]
+) -> None:
+    """Voided with nothing paid (a parked sale, a layby's deposit only) it is skipped; a
+    paid sale voided with a tip on it is held with the reason, not reversed in part."""
+    context = traded.connection().context("lightspeed_x")
+    record = next(r for r, t in documents if isinstance(t, Sale) and not t.tip)
+    tipped = next(r for r, t in documents if isinstance(t, Sale) and t.tip)
+
+    def voided(source: SourceRecord, **changes: Any) -> str:
+        body = json.loads(source.payload)
+        body["sale"] |= {"status": "VOIDED", "state": None, "attributes": []} | changes
+        return json.dumps(body)
+
+    unpaid = LightspeedXSource().translate("sale", voided(record, payments=[]), context)
+    assert isinstance(unpaid, Skip)
+    assert "voided" in unpaid.reason
+    reversed_ = LightspeedXSource().translate("sale", voided(record), context)
+    assert isinstance(reversed_, Refund)
+    with pytest.raises(ValidationError) as held:
+        LightspeedXSource().translate("sale", voided(tipped), context)
+    assert [p.code for p in held.value.problems] == ["voided_tip"]

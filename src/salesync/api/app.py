@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.api.answers import answer, database_unavailable
 from salesync.api.body import MAX_BODY_BYTES
+from salesync.api.clover import CloverIngress
 from salesync.api.connections import TTL_SECONDS, ConnectionCache
 from salesync.api.dashboard import SECTIONS, Dashboard
 from salesync.api.health import Health
@@ -57,6 +58,7 @@ def create_app(
     sign_in: SignIn | None = None,
     mail: MailSettings | None = None,
     support: SupportService | None = None,
+    clover_auth_code: str | None = None,
 ) -> FastAPI:
     """The salesync API on ``factory``'s database.
 
@@ -71,6 +73,8 @@ def create_app(
     (their links start at its ``public_url``). ``support`` is the plan catalog, billing,
     developer hours, support requests and knowledge base (``wiring.support_service``; the
     proactive catalog by default), whose SLA policy the ticket desk keeps.
+    ``clover_auth_code`` is the Clover app's auth code, which ``POST /webhooks/clover``
+    checks (the route answers 503 without it).
     """
     registry = registry or sources()
     engine = engine or Engine(factory, clock, registry=registry)
@@ -118,6 +122,9 @@ def create_app(
         )
 
     Health(factory).register(app)
+    CloverIngress(
+        factory, connections, writer, clock, max_body_bytes, auth_code=clover_auth_code
+    ).register(app)
     Ingress(
         connections, registry, writer, clock, max_body_bytes, incidents=engine.incidents
     ).register(app)

@@ -22,6 +22,7 @@ from salesync.connectors.registry import sources
 from salesync.connectors.source import SourceClient
 from salesync.domain.simulate import SOURCE as SIMULATOR
 from salesync.domain.simulate import demo_merchant
+from salesync.engine import wiring
 from salesync.engine.backfill import (
     BackfillProgress,
     Backfills,
@@ -35,7 +36,6 @@ from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Outbox
 from salesync.engine.policies import DEFAULT_WINDOWS, SyncMode, SyncPolicy
 from salesync.engine.reconcile import Reconciler
-from salesync.engine.sweep import Sweeper
 from salesync.engine.wiring import configured_engine
 from salesync.rules import MappingDataError, mapping_to_dict, retail_default
 from salesync.store.repositories import Connections, Locations
@@ -92,7 +92,7 @@ def backfill(
             return
         history: HistorySource
         if chosen is not None:
-            history = Sweeper(factory, system_clock, cfg.vault()).client(tenant, chosen)
+            history = wiring.sweeper(cfg, factory, system_clock).client(tenant, chosen)
             if not sources().get(history.name).capabilities.history:
                 err.print(f"[red]{history.name} cannot list its history.[/red]")
                 raise typer.Exit(2)

@@ -102,6 +102,11 @@ def serve(
             reconnect=reconnect(cfg, factory, system_clock, tokens),
             mail=cfg.mail_settings(),
             support=support_service(cfg, factory, system_clock),
+            clover_auth_code=(
+                cfg.clover_webhook_auth_code.get_secret_value()
+                if cfg.clover_webhook_auth_code
+                else None
+            ),
         )
         passes = (
             InProcessRunner(engine, interval, monitor(cfg, factory, system_clock))
@@ -125,7 +130,7 @@ def serve(
                 f"salesync is listening on http://{host}:{port}\n"
                 "  dashboard:    / (sign in with a user from `salesync user add`)\n"
                 "  REST API:     /api/v1 (OpenAPI at /openapi.json, browsable at /docs)\n"
-                "  webhooks:     POST /webhooks/<connection id>\n"
+                "  webhooks:     POST /webhooks/<connection id> (Clover's app: /webhooks/clover)\n"
                 "  manual entry: POST /api/v1/tenants/<tenant>/sales (and /refunds)\n"
                 "  tickets:      GET /api/v1/tenants/<tenant>/tickets (and /measures, /notices)\n"
                 "  metrics:      GET /metrics; reconnect links: /connections/<id>/reconnect\n"

@@ -15,8 +15,8 @@ from salesync.connectors.ledger.destination import NAME as LEDGER
 from salesync.connectors.offer import offer, offers
 from salesync.connectors.registry import destinations, sources
 from salesync.domain.errors import SyncError
-from salesync.engine.sweep import Sweeper
-from salesync.engine.wiring import configured_engine, incident_log
+from salesync.engine import wiring
+from salesync.engine.wiring import configured_engine
 from salesync.store.repositories import Connections, Locations
 from salesync.store.tables import ConnectionRow, SourceCursorRow
 
@@ -160,9 +160,7 @@ def sweep(
         with factory() as session:
             require_tenant(session, tenant)
             chosen = connection_id(session, tenant, connection) if connection else None
-        sweeper = Sweeper(
-            factory, system_clock, cfg.vault(), incidents=incident_log(cfg, system_clock)
-        )
+        sweeper = wiring.sweeper(cfg, factory, system_clock)
         try:
             if chosen:
                 reports = {chosen: sweeper.sweep(tenant, chosen)}

@@ -27,9 +27,10 @@ from salesync.cli.sources import connection_id
 from salesync.clock import system_clock
 from salesync.config import Settings
 from salesync.domain.errors import SyncError
+from salesync.engine import wiring
 from salesync.engine.runner import Engine, SyncNowReport, Ticking, TickReport
-from salesync.engine.sweep import Sweeper, SweepReport
-from salesync.engine.wiring import configured_engine, incident_log, monitor
+from salesync.engine.sweep import SweepReport
+from salesync.engine.wiring import configured_engine, monitor
 from salesync.scale.dispatch import Queue
 from salesync.store.repositories import Connections
 
@@ -221,9 +222,7 @@ def sync_now(
             require_tenant(session, tenant)
             chosen = [connection_id(session, tenant, name) for name in connection or []]
             infos = {c.id: c for c in Connections(session, tenant, cfg.vault()).all()}
-        sweeper = Sweeper(
-            factory, system_clock, cfg.vault(), incidents=incident_log(cfg, system_clock)
-        )
+        sweeper = wiring.sweeper(cfg, factory, system_clock)
         try:
             if chosen:
                 swept = {c: sweeper.sweep(tenant, c) for c in chosen}

@@ -81,6 +81,18 @@ class Grant:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """The connection a refresh is for, as the choice of its token endpoint needs it: some
+    providers have one endpoint per app (Intuit, Xero), others one per merchant (an
+    X-Series retailer's own host) or per environment named in the settings."""
+
+    provider: str
+    connection_id: str
+    settings: Mapping[str, Any]
+    credentials: Mapping[str, Any]
+
+
 class Refresher(Protocol):
     """Redeems a refresh token at one provider's token endpoint."""
 
@@ -223,13 +235,13 @@ class TokenManager:
         factory: sessionmaker[Session],
         vault: Vault,
         clock: Callable[[], datetime],
-        refresher: Callable[[str], Refresher],
+        refresher: Callable[[TokenHolder], Refresher],
         *,
         margin: timedelta = timedelta(minutes=5),
         reconnect_url: Callable[[str, str], str] = default_reconnect_url,
         paused: Callable[[Session, AuthError], None] | None = None,
     ) -> None:
-        """``refresher`` gives the token endpoint of a provider name; ``margin`` is how
+        """``refresher`` gives the token endpoint of a connection; ``margin`` is how
         long before expiry a token is refreshed, so a request never starts with a token
         about to die. ``paused`` is told, in the transaction that pauses a connection,
         why it was paused (the support loop records the incident there)."""
@@ -286,7 +298,8 @@ class TokenManager:
             if stale is not None and current.access_token != stale and current.fresh(now, NOW):
                 return current.access_token
             try:
-                renewed = self.refresher(row.provider)(current, now)
+                holder = TokenHolder(row.provider, row.id, dict(row.settings or {}), credentials)
+                renewed = self.refresher(holder)(current, now)
             except AuthError as exc:
                 # Paused in this transaction, so every worker stops asking at once.
                 row.status = RECONNECT

@@ -13,7 +13,7 @@ from salesync.api.reconnect import OAuthApp, Reconnect
 from salesync.clock import system_clock
 from salesync.config import Settings
 from salesync.connectors.registry import DestinationRegistry, SourceRegistry
-from salesync.connectors.tokens import OAuthRefresher, Refresher, TokenManager
+from salesync.connectors.tokens import TokenManager
 from salesync.crm.feed import CrmFeed
 from salesync.crm.mail import CrmMail
 from salesync.domain.errors import AuthError
@@ -21,7 +21,9 @@ from salesync.domain.redaction import Redactor
 from salesync.engine.destinations import DestinationBooks
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.outbox import RetryPolicy
+from salesync.engine.refreshers import Refreshers
 from salesync.engine.runner import Engine
+from salesync.engine.sweep import Sweeper
 from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.loop import Monitor, notice_hook
 from salesync.monitor.notify.mailer import Mailer
@@ -32,13 +34,20 @@ from salesync.support.sla import SlaPolicy
 
 def known_secrets(cfg: Settings) -> list[str]:
     """Secrets salesync holds outside the tenants' credentials: the OAuth apps' client
-    secrets, the SMTP password, the trackers' tokens, the metrics token."""
+    secrets (books and sources), the Clover app's webhook code, the SMTP password, the
+    trackers' tokens, the metrics token."""
     found = [c[2] for p in ("qbo", "xero") if (c := cfg.oauth_client(p)) is not None]
+    found += [
+        secret
+        for p in ("square", "lightspeed_x", "lightspeed_r", "clover")
+        if (app := cfg.source_app(p)) is not None and (secret := app[1])
+    ]
     held = [
         cfg.mail.password if cfg.mail else None,
         cfg.github.token if cfg.github else None,
         cfg.jira.api_token if cfg.jira else None,
         cfg.metrics_token,
+        cfg.clover_webhook_auth_code,
     ]
     return found + [s.get_secret_value() for s in held if s is not None]
 
@@ -132,8 +141,9 @@ def token_manager(
     transport: httpx.BaseTransport | None = None,
     incidents: IncidentLog | None = None,
 ) -> TokenManager:
-    """Refreshes tokens with the OAuth apps configured for each provider; a connection
-    paused for reconnection is an incident recorded as it is paused."""
+    """Refreshes tokens of destinations and sources at each connection's token endpoint,
+    with the OAuth apps configured for each provider (``Refreshers``); a connection paused
+    for reconnection is an incident recorded as it is paused."""
     log = incidents or incident_log(cfg, clock)
 
     def paused(session: Session, error: AuthError) -> None:
@@ -152,27 +162,28 @@ def token_manager(
             ),
         )
 
-    endpoints: dict[str, OAuthRefresher] = {}
+    return TokenManager(factory, cfg.vault(), clock, Refreshers(cfg, transport), paused=paused)
 
-    def refresher(provider: str) -> Refresher:
-        if provider not in endpoints:
-            client = cfg.oauth_client(provider)
-            if client is None:
-                raise AuthError(
-                    f"no OAuth app is configured for {provider}",
-                    user_message=f"salesync cannot renew its access to {provider}: set "
-                    f"SALESYNC_{provider.upper()}_CLIENT_ID and "
-                    f"SALESYNC_{provider.upper()}_CLIENT_SECRET.",
-                    code="oauth_app_missing",
-                    provider=provider,
-                )
-            url, client_id, secret = client
-            endpoints[provider] = OAuthRefresher(
-                url, client_id, secret, provider=provider, transport=transport
-            )
-        return endpoints[provider]
 
-    return TokenManager(factory, cfg.vault(), clock, refresher, paused=paused)
+def sweeper(
+    cfg: Settings,
+    factory: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    *,
+    incidents: IncidentLog | None = None,
+    tokens: TokenManager | None = None,
+) -> Sweeper:
+    """The sweep every command runs: sources' streams read with real HTTP, their expiring
+    tokens renewed (and rotated refresh tokens stored) through the token manager, stopped
+    webhook subscriptions and refused grants recorded as incidents."""
+    log = incidents or incident_log(cfg, clock)
+    return Sweeper(
+        factory,
+        clock,
+        cfg.vault(),
+        incidents=log,
+        tokens=tokens or token_manager(cfg, factory, clock, incidents=log),
+    )
 
 
 def configured_engine(

@@ -42,7 +42,7 @@ CAPABILITIES = SourceCapabilities(
     replay_horizon=None,
 )
 
-__all__ = ["CloverSource"]
+__all__ = ["CloverSource", "base_url"]
 
 
 def _bad_setting(name: str, message: str, fix: str) -> ValidationError:
@@ -72,7 +72,9 @@ def _since(settings: Mapping[str, Any]) -> datetime | None:
     return since
 
 
-def _base_url(settings: Mapping[str, Any]) -> str:
+def base_url(settings: Mapping[str, Any]) -> str:
+    """The API host a connection's settings name: ``base_url``, else the sandbox's or
+    production's by ``environment``; its token endpoint is on the same host."""
     if settings.get("base_url"):
         return str(settings["base_url"])
     return SANDBOX_URL if settings.get("environment") == "sandbox" else PRODUCTION_URL
@@ -124,7 +126,13 @@ class CloverSource:
     def connect(
         self, connection: SourceConnection, transport: httpx.BaseTransport | None = None
     ) -> CloverClient:
-        token = connection.credentials.get(ACCESS_TOKEN)
+        # With salesync's token store, an access token near its expiry is renewed (and
+        # the rotated refresh token stored) before the first call.
+        token = (
+            connection.token.access_token()
+            if connection.token is not None
+            else connection.credentials.get(ACCESS_TOKEN)
+        )
         if not token:
             raise AuthError(
                 f"clover connection {connection.connection_id} has no {ACCESS_TOKEN}",
@@ -144,7 +152,7 @@ class CloverSource:
         api = CloverApi(
             str(token),
             str(merchant),
-            base_url=_base_url(connection.settings),
+            base_url=base_url(connection.settings),
             transport=transport,
             clock=self.clock,
             sleep=self.sleep,

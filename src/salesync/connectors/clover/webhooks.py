@@ -12,12 +12,17 @@ A message is ``{"appId", "merchants": {mId: [{"objectId": "O:<id>", "type":
 "CREATE|UPDATE|DELETE", "ts": <ms>}]}}`` and may hold several merchants; a connection
 keeps only its own merchant's updates. Clover gives no event id, so each update is keyed
 by merchant, object, type and time, which a retried message repeats.
+
+Clover posts every merchant's updates of one app to the app's one URL; salesync's
+``POST /webhooks/clover`` (``salesync.api.clover``) checks the app's code and hands each
+merchant's records to its connections, with the same keys as here.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,7 +59,7 @@ class _Message(BaseModel):
     merchants: dict[str, list[_Update]]
 
 
-def _verification_code(body: bytes) -> str | None:
+def verification_code(body: bytes) -> str | None:
     """The code of Clover's verification POST, when the body is exactly that."""
     try:
         parsed: Any = json.loads(body)
@@ -63,6 +68,39 @@ def _verification_code(body: bytes) -> str | None:
     if isinstance(parsed, dict) and set(parsed) == {"verificationCode"}:
         return str(parsed["verificationCode"])
     return None
+
+
+def authentic(delivery: WebhookRequest, code: str) -> bool:
+    """Whether the delivery carries ``code`` in ``X-Clover-Auth`` (compared in constant
+    time)."""
+    given = delivery.headers.get(AUTH_HEADER)
+    return bool(given) and hmac.compare_digest(code.encode(), str(given).strip().encode())
+
+
+def notifications(body: bytes) -> dict[str, tuple[SourceRecord, ...]]:
+    """Each merchant's updates in a message, as notification records keyed by merchant,
+    object, type and time (a retried message repeats those keys, so it dedupes).
+    ``ValidationError`` when the body is not a Clover message."""
+    message = parse(_Message, "webhook", body.decode("utf-8", errors="replace"))
+    return {
+        merchant: tuple(
+            SourceRecord(
+                "notification",
+                Notification(
+                    merchant_id=merchant, objectId=u.objectId, type=u.type, ts=u.ts
+                ).model_dump_json(),
+                f"{merchant}:{u.objectId}:{u.type}:{u.ts}",
+            )
+            for u in updates
+        )
+        for merchant, updates in message.merchants.items()
+    }
+
+
+def triggered(records: tuple[SourceRecord, ...]) -> datetime | None:
+    """When the earliest of the notifications happened."""
+    times = [int(json.loads(r.payload)["ts"]) for r in records]
+    return instant(min(times)) if times else None
 
 
 def check_auth(delivery: WebhookRequest, connection: SourceConnection) -> None:
@@ -74,17 +112,16 @@ def check_auth(delivery: WebhookRequest, connection: SourceConnection) -> None:
             "cannot be checked without it",
             code="webhook_auth_code_missing",
         )
-    given = delivery.headers.get(AUTH_HEADER)
-    if not given:
+    if not delivery.headers.get(AUTH_HEADER):
         raise ForgedWebhookError(f"the delivery has no {AUTH_HEADER} header")
-    if not hmac.compare_digest(str(expected).encode(), given.strip().encode()):
+    if not authentic(delivery, str(expected)):
         raise ForgedWebhookError(f"{AUTH_HEADER} is not this connection's Clover auth code")
 
 
 def read_delivery(delivery: WebhookRequest, connection: SourceConnection) -> Webhook:
     """A verified message: its updates for the connection's merchant, as notification
     records; or the verification code Clover sends when the URL is set up."""
-    code = _verification_code(delivery.body)
+    code = verification_code(delivery.body)
     if code is not None:
         # Sent before any auth code exists, so it cannot carry one; it holds no data, only
         # the code the developer enters in the Dashboard, kept so they can read it.
@@ -95,7 +132,7 @@ def read_delivery(delivery: WebhookRequest, connection: SourceConnection) -> Web
         )
         return Webhook(VERIFICATION, f"verification:{code}", None, (record,))
     check_auth(delivery, connection)
-    message = parse(_Message, "webhook", delivery.body.decode("utf-8", errors="replace"))
+    found = notifications(delivery.body)
     merchant = connection.settings.get("merchant_id")
     if not merchant:
         raise ValidationError(
@@ -106,16 +143,5 @@ def read_delivery(delivery: WebhookRequest, connection: SourceConnection) -> Web
             provider="clover",
             problems=(Problem("bad_setting", "set the Clover merchant id", "merchant_id"),),
         )
-    updates = message.merchants.get(str(merchant), [])
-    records = tuple(
-        SourceRecord(
-            "notification",
-            Notification(
-                merchant_id=str(merchant), objectId=u.objectId, type=u.type, ts=u.ts
-            ).model_dump_json(),
-            f"{merchant}:{u.objectId}:{u.type}:{u.ts}",
-        )
-        for u in updates
-    )
-    triggered = instant(min(u.ts for u in updates)) if updates else None
-    return Webhook(UPDATES, None, triggered, records)
+    records = found.get(str(merchant), ())
+    return Webhook(UPDATES, None, triggered(records), records)

@@ -43,7 +43,12 @@ CAPABILITIES = SourceCapabilities(
     history=True,
 )
 
-__all__ = ["LightspeedRSource"]
+__all__ = ["LightspeedRSource", "token_url"]
+
+
+def token_url(settings: Mapping[str, Any]) -> str:
+    """The token endpoint of a connection: its ``token_url`` setting, else Lightspeed's."""
+    return str(settings.get("token_url") or TOKEN_URL)
 
 
 def _since(settings: Mapping[str, Any]) -> datetime | None:
@@ -74,8 +79,11 @@ class LightspeedRSource:
     Credentials of a connection:
 
     - ``access_token``, ``refresh_token`` and ``expires_at``: the OAuth grant of the
-      retailer's account; access tokens live an hour and are refreshed as needed;
-    - ``client_id`` and ``client_secret``: salesync's app, which a refresh presents.
+      retailer's account; access tokens live an hour and are refreshed as needed (through
+      the connection's token store when the caller gives one, which stores the rotated
+      refresh token; else in the client only);
+    - ``client_id`` and ``client_secret``: salesync's app, which a refresh presents (else
+      the app configured as ``lightspeed_r_client_id`` and ``lightspeed_r_client_secret``).
 
     Settings of a connection:
 
@@ -133,11 +141,12 @@ class LightspeedRSource:
             credentials,
             account_id=str(settings["account_id"]) if settings.get("account_id") else None,
             base_url=str(settings.get("base_url") or API_URL),
-            token_url=str(settings.get("token_url") or TOKEN_URL),
+            token_url=token_url(settings),
             transport=transport,
             clock=self.clock,
             sleep=self.sleep,
             retry=self.retry,
             connection_id=connection.connection_id,
+            tokens=connection.token,
         )
         return LightspeedClient(api, connection, since=since)

@@ -2,7 +2,10 @@
 
 Access tokens live an hour; the client refreshes one that is about to expire, and one that
 R-Series refuses with a 401, once, with the connection's refresh token at the token
-endpoint (https://developers.lightspeedhq.com/retail/authentication/refresh-token/). Calls
+endpoint (https://developers.lightspeedhq.com/retail/authentication/refresh-token/). The
+answer may carry a new refresh token that replaces the old one, so with salesync's token
+store (``TokenSupply``) the refresh goes through it, which stores the new pair before it is
+used and refreshes once for every worker; without one the pair lives in this client. Calls
 are paced by the account's leaky bucket (``bucket.py``); a 429 that comes anyway pauses the
 account for its ``Retry-After``, and a 5xx, a timeout or a body cut short is retried after
 a doubling wait, within a small budget; past it the ``TransientError`` goes up to the
@@ -15,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -42,6 +45,12 @@ API_URL = "https://api.lightspeedapp.com"
 TOKEN_URL = "https://cloud.lightspeedapp.com/auth/oauth/token"  # noqa: S105  a URL, not a secret
 REFRESH_MARGIN = timedelta(minutes=1)
 Json = dict[str, Any]
+
+
+class TokenSupply(Protocol):
+    def access_token(self) -> str: ...
+
+    def refresh(self, *, stale: str | None = None) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +93,10 @@ class LightspeedApi:
         sleep: Callable[[float], None] = time.sleep,
         retry: RetryPolicy | None = None,
         connection_id: str | None = None,
+        tokens: TokenSupply | None = None,
     ) -> None:
         self.clock = clock
+        self.tokens = tokens
         self.sleep = sleep
         self.retry = retry or RetryPolicy()
         self.connection_id = connection_id
@@ -100,7 +111,7 @@ class LightspeedApi:
                 provider=PROVIDER,
                 transport=transport,
             )
-            if credentials.get("client_id") and credentials.get("client_secret")
+            if tokens is None and credentials.get("client_id") and credentials.get("client_secret")
             else None
         )
         self._http = httpx.Client(
@@ -174,12 +185,14 @@ class LightspeedApi:
         refreshed = False
         while True:
             attempt += 1
+            token = self._token()
             try:
-                return self._once(url, operation, params)
+                return self._once(url, operation, params, token)
             except AuthError as exc:
-                if refreshed or self._refresher is None or _status(exc) == 403:
+                renewable = self.tokens is not None or self._refresher is not None
+                if refreshed or not renewable or _status(exc) == 403:
                     raise
-                self._refresh()
+                self._refresh(stale=token)
                 refreshed = True
             except TransientError as exc:
                 wait = self.retry.wait(attempt, exc.retry_after)
@@ -191,9 +204,15 @@ class LightspeedApi:
                 else:
                     self.sleep(wait)
 
-    def _once(self, url: str, operation: str, params: Mapping[str, str] | None) -> Json:
+    def _token(self) -> str:
+        """A token good for the next call, renewed first when it is about to expire."""
+        if self.tokens is not None:
+            return self.tokens.access_token()
         if self.grant.expires_at is not None and not self.grant.fresh(self.clock(), REFRESH_MARGIN):
-            self._refresh()
+            self._refresh(stale=self.grant.access_token)
+        return self.grant.access_token
+
+    def _once(self, url: str, operation: str, params: Mapping[str, str] | None, token: str) -> Json:
         budget = self.budget()
         with budget.call():
             try:
@@ -201,7 +220,7 @@ class LightspeedApi:
                     "GET",
                     url,
                     params=params,
-                    headers={"Authorization": f"Bearer {self.grant.access_token}"},
+                    headers={"Authorization": f"Bearer {token}"},
                 )
                 response = self._http.send(request)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -219,7 +238,10 @@ class LightspeedApi:
             raise unreadable(response, operation=operation, connection=self.connection_id)
         return answer
 
-    def _refresh(self) -> None:
+    def _refresh(self, *, stale: str) -> None:
+        if self.tokens is not None:
+            self.tokens.refresh(stale=stale)
+            return
         if self._refresher is None:
             raise AuthError(
                 "the lightspeed_r connection's access token expired and it holds no refresh "

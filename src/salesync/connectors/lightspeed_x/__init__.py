@@ -5,7 +5,7 @@ signed webhooks."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -42,24 +42,40 @@ CAPABILITIES = SourceCapabilities(
     replay_horizon=None,
 )
 
-__all__ = ["LightspeedXSource", "token_endpoint", "token_refresher"]
+__all__ = ["LightspeedXSource", "token_endpoint", "token_refresher", "token_url"]
 
 
 def token_endpoint(domain_prefix: str) -> str:
-    """The retailer's token endpoint (https://x-series-api.lightspeedhq.com/docs/authorization)."""
+    """The retailer's token endpoint: each retailer refreshes at its own host
+    (https://x-series-api.lightspeedhq.com/changelog/2025-03-refresh-token-flow-update;
+    the older ``{domain_prefix}.vendhq.com`` host redirects there)."""
     return f"https://{domain_prefix}.retail.lightspeed.app/api/1.0/token"
 
 
+def token_url(settings: Mapping[str, Any]) -> str:
+    """The token endpoint of a connection: ``token_url`` when set, else the one on the
+    ``base_url`` host it reads (a sandbox), else the retailer's own by its domain prefix."""
+    if settings.get("token_url"):
+        return str(settings["token_url"])
+    if settings.get("base_url"):
+        return str(settings["base_url"]).rstrip("/") + "/api/1.0/token"
+    prefix = settings.get("domain_prefix")
+    if not prefix:
+        raise _no_prefix("the lightspeed_x connection")
+    return token_endpoint(str(prefix))
+
+
 def token_refresher(
-    domain_prefix: str,
+    url: str,
     client_id: str,
     client_secret: str,
     transport: httpx.BaseTransport | None = None,
 ) -> OAuthRefresher:
-    """The refresh-token grant as X-Series takes it: a form with the client credentials in
-    the body; the answer's new refresh token replaces the old one, which stops working."""
+    """The refresh-token grant as X-Series takes it at ``url``: a form with the client
+    credentials in the body; the answer's new refresh token replaces the old one, which
+    stops working at once, so it must be stored before use (``TokenManager`` does)."""
     return OAuthRefresher(
-        token_endpoint(domain_prefix),
+        url,
         client_id,
         client_secret,
         client_auth="body",
@@ -69,19 +85,21 @@ def token_refresher(
     )
 
 
+def _no_prefix(connection: str) -> ValidationError:
+    return ValidationError(
+        f"{connection} has no domain_prefix",
+        user_message="Set the Lightspeed store's domain prefix (the part before "
+        ".retail.lightspeed.app in its address) on this connection.",
+        code="bad_setting",
+        provider=PROVIDER,
+        problems=(Problem("missing_setting", "name the store's domain prefix", "domain_prefix"),),
+    )
+
+
 def _domain_prefix(connection: SourceConnection) -> str:
     prefix = connection.settings.get("domain_prefix") or connection.credentials.get("domain_prefix")
     if not prefix:
-        raise ValidationError(
-            f"lightspeed_x connection {connection.connection_id} has no domain_prefix",
-            user_message="Set the Lightspeed store's domain prefix (the part before "
-            ".retail.lightspeed.app in its address) on this connection.",
-            code="bad_setting",
-            provider=PROVIDER,
-            problems=(
-                Problem("missing_setting", "name the store's domain prefix", "domain_prefix"),
-            ),
-        )
+        raise _no_prefix(f"lightspeed_x connection {connection.connection_id}")
     return str(prefix)
 
 
@@ -100,7 +118,8 @@ class LightspeedXSource:
     - ``domain_prefix``: the store's prefix (``kowhai`` in kowhai.retail.lightspeed.app);
     - ``locations``: outlet ids mapped to salesync location ids; ``default_location``;
     - ``tip_skus``: SKUs of the products the retailer rings tips up as (default ``tip``);
-    - ``base_url``: another host for the API (a sandbox).
+    - ``base_url``: another host for the API (a sandbox), whose token endpoint is used too;
+    - ``token_url``: another token endpoint than the retailer's.
 
     ``sleep`` and ``retry`` decide how a call waits out a 429 or a 5xx before its
     ``TransientError`` goes up; tests inject a ``sleep`` that moves a simulated clock.

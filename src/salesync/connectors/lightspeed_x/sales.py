@@ -8,8 +8,14 @@ states (https://x-series-api.lightspeedhq.com/docs/sales_statuses):
   (or wait) unpaid. It posts nothing until paid off, when it closes; then the whole sale
   posts, with every payment made towards it, on the day it was paid off (its last
   payment);
-- ``parked`` and ``voided`` sales, and sales still awaiting pickup or delivery, post
-  nothing.
+- ``parked`` sales, sales still awaiting pickup or delivery, and sales voided before they
+  were paid post nothing;
+- a sale voided after it was paid in full (X-Series voids a completed sale from the sales
+  history, giving the money back) had closed and may be in the books already: it becomes
+  a refund of the whole sale, linked to it, on the day it was voided (``updated_at``), so
+  the books get a reversing adjustment instead of keeping a sale that no longer stands
+  (DESIGN.md §2, principle 5); a return voided that way is held, since reversing a refund
+  is not a document salesync has.
 
 A return is a closed sale whose lines have negative quantities and whose ``return_for``
 names the sale it returns; it becomes a refund linked to that sale. Prices are tax
@@ -51,6 +57,8 @@ def customer_ref(customer_id: str | None) -> str | None:
 def sale_or_refund(record: SaleRecord, context: SourceContext) -> Sale | Refund | Skip:
     sale = record.sale
     stands = sale.standing()
+    if stands.state == "voided" and _paid_in_full(record):
+        return _reversal(record, context)
     waiting = stands.waiting()
     if waiting is not None:
         return Skip(f"Lightspeed sale {sale.invoice_number or sale.id} {waiting}")
@@ -75,6 +83,66 @@ def sale_or_refund(record: SaleRecord, context: SourceContext) -> Sale | Refund 
     if any(returned) and all(returned):
         return _refund(record, context, problems, location)
     return _sale(record, context, problems, location)
+
+
+def _paid_in_full(record: SaleRecord) -> bool:
+    """Whether the sale's payments cover it: then it had closed before it was voided (a
+    layby or account voided with only a deposit paid never closed, so never posted)."""
+    sale = record.sale
+    owed = sale.total_price + sale.total_tax
+    return bool(sale.payments) and sum(p.amount for p in sale.payments) == owed
+
+
+def _reversal(record: SaleRecord, context: SourceContext) -> Refund:
+    """The refund of everything a voided sale sold, with every payment given back."""
+    sale = record.sale
+    problems = Problems(SALE)
+    location = problems.location(context, sale.outlet_id, "sale.outlet_id")
+    if not sale.line_items or any(li.quantity < 0 for li in sale.line_items):
+        problems.add(
+            "voided_return",
+            "a return (or exchange) was voided after it was completed; salesync reverses "
+            "voided sales only, so reverse this one in the books by hand",
+            "sale.line_items",
+        )
+    tip_skus = _tip_skus(context)
+    lines: list[RefundLine] = []
+    for i, line in enumerate(sale.line_items):
+        sku, _, category, taxes = _facts(record, line, i, problems)
+        if sku in tip_skus and not taxes:
+            # A sale books its tip apart from its lines; a refund has no tip to give back.
+            problems.add(
+                "voided_tip",
+                "the voided sale carried a tip, which a refund cannot give back; reverse "
+                "it in the books by hand",
+                f"sale.line_items[{i}]",
+            )
+        lines.append(
+            RefundLine(
+                sku=sku,
+                quantity=line.quantity,
+                amount=_money(record, line.price_total),
+                category=category,
+                taxes=taxes,
+            )
+        )
+    problems.check()
+    voided = f"{sale.id}:void"
+    return Refund(
+        id=document_id(context.tenant_id, PROVIDER, DocumentKind.REFUND, voided),
+        tenant_id=context.tenant_id,
+        location_id=location,
+        source=PROVIDER,
+        external_id=voided,
+        sale_id=document_id(context.tenant_id, PROVIDER, DocumentKind.SALE, sale.id),
+        occurred_at=sale.updated_at or sale.sale_date,
+        currency=record.currency,
+        tax_mode=TaxMode.EXCLUSIVE,
+        lines=tuple(lines),
+        # A refund's payments are what went back, as positive amounts: all of them.
+        payments=_payments(record, 1),
+        reason=f"Lightspeed sale {sale.invoice_number or sale.id} was voided",
+    )
 
 
 def _money(record: SaleRecord, amount: Decimal) -> Money:

@@ -46,7 +46,7 @@ CAPABILITIES = SourceCapabilities(
     title="Square",
 )
 
-__all__ = ["SquareSource"]
+__all__ = ["SquareSource", "base_url"]
 
 
 def _since(settings: Mapping[str, Any]) -> datetime | None:
@@ -71,7 +71,9 @@ def _since(settings: Mapping[str, Any]) -> datetime | None:
     return since
 
 
-def _base_url(settings: Mapping[str, Any]) -> str:
+def base_url(settings: Mapping[str, Any]) -> str:
+    """The API host a connection's settings name: ``base_url``, else the sandbox's or
+    production's by ``environment``; its token endpoint is on the same host."""
     if settings.get("base_url"):
         return str(settings["base_url"])
     return SANDBOX_URL if settings.get("environment") == "sandbox" else PRODUCTION_URL
@@ -122,7 +124,13 @@ class SquareSource:
     def connect(
         self, connection: SourceConnection, transport: httpx.BaseTransport | None = None
     ) -> SquareClient:
-        token = connection.credentials.get(ACCESS_TOKEN)
+        # With salesync's token store, an access token near its expiry is renewed (and
+        # the rotated refresh token stored) before the first call.
+        token = (
+            connection.token.access_token()
+            if connection.token is not None
+            else connection.credentials.get(ACCESS_TOKEN)
+        )
         if not token:
             raise AuthError(
                 f"square connection {connection.connection_id} has no {ACCESS_TOKEN}",
@@ -134,7 +142,7 @@ class SquareSource:
             )
         api = SquareApi(
             str(token),
-            base_url=_base_url(connection.settings),
+            base_url=base_url(connection.settings),
             transport=transport,
             sleep=self.sleep,
             retry=self.retry,
