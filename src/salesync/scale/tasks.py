@@ -101,29 +101,20 @@ def process() -> Process:
     if _process is None:
         from salesync.engine.wiring import (  # noqa: PLC0415 -- heavy
             configured_engine,
-            incident_log,
-            token_manager,
+            sweeper,
         )
 
         cfg = load_settings()
         factory = session_factory(make_engine(cfg.database, cfg.pool()))
         redis = shared_in(str(cfg.broker_url))
         share_through(redis)
-        incidents = incident_log(cfg, system_clock)
-        sweeper = Sweeper(
-            factory,
-            system_clock,
-            cfg.vault(),
-            tokens=token_manager(cfg, factory, system_clock, incidents=incidents),
-            incidents=incidents,
-        )
         _process = Process(
             cfg,
             factory,
             configured_engine(cfg, factory, system_clock),
             redis,
             Backfills(factory, system_clock),
-            sweeper,
+            sweeper(cfg, factory, system_clock),
         )
     return _process
 
