@@ -213,6 +213,12 @@ class Settings(BaseSettings):
         description="the longest wait between two tries of a posting (a provider's "
         "Retry-After can ask for longer)",
     )
+    sweep_every_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        description="how often the runner (serve, worker, Celery workers) sweeps each "
+        "source connection for what its webhooks missed; 0: only `salesync sweep` does",
+    )
     broker_url: str | None = Field(
         default=None,
         description="a Redis URL (redis://host:6379/0): run the work on Celery workers "

@@ -4,9 +4,10 @@ record with its connection's settings (skips, customers and products included)."
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from importlib.metadata import EntryPoint
 
 import httpx
@@ -32,11 +33,12 @@ from salesync.domain.documents import Customer, DocumentKind, Sale
 from salesync.domain.errors import BugError, TransientError, ValidationError
 from salesync.domain.simulate import DemoMerchant, simulate
 from salesync.engine.inbox import Inbox, RecordState
-from salesync.engine.runner import Engine
-from salesync.engine.sweep import Sweeper
+from salesync.engine.incidents import IncidentLog
+from salesync.engine.runner import Engine, InProcessRunner
+from salesync.engine.sweep import DueSweeps, Sweeper
 from salesync.store import codec
 from salesync.store.repositories import Connections, Directory, Documents
-from salesync.store.tables import InboxRecordRow, SourceCursorRow
+from salesync.store.tables import ConnectionRow, InboxRecordRow, IncidentRow, SourceCursorRow
 from salesync.store.vault import Vault, new_key
 
 NAME = "till"
@@ -316,3 +318,81 @@ def test_documents_from_a_sweep_are_sales_of_the_mapped_locations(
     sales = [d for d in documents if isinstance(d, Sale)]
     assert sales
     assert {s.location_id for s in sales} == {only}
+
+
+def test_each_source_connection_is_swept_every_interval_by_the_runner(
+    db: sessionmaker[Session],
+    clock: ManualClock,
+    vault: Vault,
+    registry: SourceRegistry,
+    till: TillSource,
+    merchant: DemoMerchant,
+) -> None:
+    """The runner's sweeps: a connection never swept is due at once, then again only
+    when its last sweep is an interval old; a paused connection and books are never swept;
+    what a sweep brings is taken in by the same pass."""
+    connection = connect(db, vault, merchant)
+    with db() as session, session.begin():
+        Connections(session, "demo", vault).add("ledger", "destination", "Books", {}, {})
+        paused = Connections(session, "demo", vault).add(NAME, "source", "Old till", {}, {})
+        session.get_one(ConnectionRow, paused).status = "reconnect"
+    sweeps = DueSweeps(Sweeper(db, clock, vault, registry=registry), timedelta(minutes=15))
+    assert sweeps.due() == [("demo", connection)]
+    runner = InProcessRunner(Engine(db, clock, registry=registry), 0.01, sweeps=sweeps)
+    runner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not taken_in(db, clock, len(till.account.records)):
+            assert time.monotonic() < deadline, state_counts(db, clock)
+            time.sleep(0.02)
+    finally:
+        runner.stop()
+    assert runner.last_error is None
+    assert sweeps.due() == []
+    till.account.records.append(SourceRecord("customer", '{"id": 9, "name": "Ada Lovelace"}'))
+    clock.advance(timedelta(minutes=14))
+    assert sweeps.tick() == {}
+    clock.advance(timedelta(minutes=1))
+    (report,) = sweeps.tick().values()
+    assert report is not None
+    assert report.records == 1
+
+
+def test_a_failing_periodic_sweep_is_an_incident_and_waits_an_interval(
+    db: sessionmaker[Session],
+    clock: ManualClock,
+    vault: Vault,
+    registry: SourceRegistry,
+    till: TillSource,
+    merchant: DemoMerchant,
+) -> None:
+    """A sweep that fails is recorded as an incident of its connection and not asked
+    again at every pass; an interval later it is, and it resumes where it stopped."""
+    connection = connect(db, vault, merchant)
+    till.account.fail_at = 3
+    sweeper = Sweeper(db, clock, vault, registry=registry, incidents=IncidentLog(clock))
+    sweeps = DueSweeps(sweeper, timedelta(minutes=15))
+    assert sweeps.tick() == {connection: None}
+    with db() as session:
+        incident = session.scalars(
+            select(IncidentRow).where(IncidentRow.subject == f"connection:{connection}")
+        ).one()
+    assert incident.connection_id == connection
+    assert "timed out" in incident.message
+    assert sweeps.due() == []
+    clock.advance(timedelta(minutes=15))
+    (report,) = sweeps.tick().values()
+    assert report is not None
+    assert report.records == len(till.account.records) - 3
+
+
+def state_counts(db: sessionmaker[Session], clock: ManualClock) -> dict[RecordState, int]:
+    with db() as session:
+        inbox = Inbox(session, "demo", clock)
+        return {state: len(inbox.in_state(state)) for state in RecordState}
+
+
+def taken_in(db: sessionmaker[Session], clock: ManualClock, records: int) -> bool:
+    """Whether ``records`` records were received and none waits to be taken in."""
+    counts = state_counts(db, clock)
+    return sum(counts.values()) == records and not counts[RecordState.RECEIVED]

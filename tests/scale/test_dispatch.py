@@ -22,10 +22,12 @@ from salesync.engine.backfill import Backfills, SimulatedHistory
 from salesync.engine.inbox import Inbox
 from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
+from salesync.engine.sweep import DueSweeps, Sweeper
 from salesync.scale import tasks
 from salesync.scale.dispatch import Dispatcher, Queue, Work, due_work, lead, marker
 from salesync.store import codec
-from salesync.store.repositories import Locations, Tenants
+from salesync.store.repositories import Connections, Locations, Tenants
+from salesync.store.vault import Vault, new_key
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
@@ -191,3 +193,29 @@ def test_backfills_go_to_their_own_queue_after_live_work(
         Inbox(session, "old", clock).receive("simulator", "customer", '{"live": 1}')
     dispatcher.dispatch()
     assert sent[3:] == [("salesync.tick", ("old", "realtime"), Queue.REALTIME)]
+
+
+def test_source_connections_due_a_sweep_get_a_sweep_task_once(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """The dispatcher sends each source connection's periodic sweep to the scheduled
+    queue, once per interval; a worker taking the message clears its marker."""
+    vault = Vault([new_key()])
+    with factory() as session, session.begin():
+        Tenants(session).add(demo_merchant("shop").tenant)
+        connection = Connections(session, "shop", vault).add(
+            "shopify", "source", "Main shop", {"access_token": "t"}, {"shop": "main"}
+        )
+    sweeps = DueSweeps(Sweeper(factory, clock, vault), timedelta(minutes=15))
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a), sweeps=sweeps)
+    dispatcher.dispatch()
+    dispatcher.dispatch()
+    assert sent == [("salesync.sweep", ("shop", connection), Queue.SCHEDULED)]
+    key = tasks.marker_of("salesync.sweep", ["shop", connection])
+    assert key == marker(Queue.SCHEDULED, "sweep", connection)
+    assert redis_client.exists(key)
+    clock.advance(timedelta(minutes=15))  # never swept (the task was lost): tried again
+    redis_client.delete(key)
+    dispatcher.dispatch()
+    assert len(sent) == 2

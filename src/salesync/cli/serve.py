@@ -19,6 +19,7 @@ from salesync.config import Settings
 from salesync.engine.runner import InProcessRunner
 from salesync.engine.wiring import (
     configured_engine,
+    due_sweeps,
     monitor,
     reconnect,
     redactor,
@@ -109,7 +110,12 @@ def serve(
             ),
         )
         passes = (
-            InProcessRunner(engine, interval, monitor(cfg, factory, system_clock))
+            InProcessRunner(
+                engine,
+                interval,
+                monitor(cfg, factory, system_clock),
+                sweeps=due_sweeps(cfg, factory, system_clock),
+            )
             if runner
             else None
         )

@@ -68,14 +68,27 @@ class Passes:
 
 
 def run_passes(
-    engine: Engine, support: Ticking | None, interval: float, stop: threading.Event, *, once: bool
+    engine: Engine,
+    support: Ticking | None,
+    interval: float,
+    stop: threading.Event,
+    *,
+    once: bool,
+    sweeps: Ticking | None = None,
 ) -> Passes:
-    """Pass after pass until ``stop`` is set (or one pass, ``once``): the engine over every
-    tenant, then the support loop. A pass that fails is counted and the next one runs: what
-    failed is in the runs table and the incidents, and the work is still in the database."""
+    """Pass after pass until ``stop`` is set (or one pass, ``once``): the sources' due
+    sweeps, the engine over every tenant, then the support loop. A pass that fails is
+    counted and the next one runs: what failed is in the runs table and the incidents, and
+    the work is still in the database."""
     done = Passes()
     while not stop.is_set():
         done.passes += 1
+        if sweeps is not None:
+            try:
+                sweeps.tick()
+            except Exception as exc:  # each sweep's failure is an incident already
+                done.errors += 1
+                done.last_error = exc
         try:
             done.work.add(engine.tick())
         except Exception as exc:  # recorded by the run; the next pass retries
@@ -144,10 +157,17 @@ def worker(
         engine = configured_engine(cfg, factory, system_clock)
         if not once:
             console.print(
-                f"salesync worker: a pass every {interval:g} s (take in, plan, send, then "
-                "the support loop); Ctrl-C or SIGTERM stops it."
+                f"salesync worker: a pass every {interval:g} s (sweep what is due, take in, "
+                "plan, send, then the support loop); Ctrl-C or SIGTERM stops it."
             )
-        done = run_passes(engine, monitor(cfg, factory, system_clock), interval, stop, once=once)
+        done = run_passes(
+            engine,
+            monitor(cfg, factory, system_clock),
+            interval,
+            stop,
+            once=once,
+            sweeps=wiring.due_sweeps(cfg, factory, system_clock),
+        )
     console.print(done.summary(time.monotonic() - started))
 
 

@@ -312,10 +312,18 @@ class InProcessRunner:
     default runner."""
 
     def __init__(
-        self, engine: Engine, interval: float = 1.0, monitor: Ticking | None = None
+        self,
+        engine: Engine,
+        interval: float = 1.0,
+        monitor: Ticking | None = None,
+        *,
+        sweeps: Ticking | None = None,
     ) -> None:
+        """``sweeps`` (the sources' periodic sweeps) run first in each pass, so what
+        they bring is taken in by the same pass."""
         self.engine = engine
         self.monitor = monitor
+        self.sweeps = sweeps
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -327,6 +335,11 @@ class InProcessRunner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            if self.sweeps is not None:
+                try:
+                    self.sweeps.tick()
+                except Exception as exc:  # a sweep's own failures are incidents already
+                    self.last_error = exc
             try:
                 self.engine.tick()
             except Exception as exc:  # the runs table has it; keep ticking

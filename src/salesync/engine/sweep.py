@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+import structlog
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.registry import SourceRegistry, sources
@@ -28,6 +29,10 @@ from salesync.store.tables import ConnectionRow, SourceCursorRow
 from salesync.store.vault import Vault
 
 WEBHOOK_STOPPED = "webhook_stopped"
+SWEEP_EVERY = timedelta(minutes=15)
+"""How often the background runner sweeps each source connection by default."""
+
+log = structlog.get_logger("salesync.sweep")
 
 
 @dataclass(slots=True)
@@ -208,3 +213,84 @@ class Sweeper:
             if (self.registry or sources()).get(provider).capabilities.streams:
                 out[connection_id] = self.sweep(tenant_id, connection_id)
         return out
+
+
+class DueSweeps:
+    """The background share of the sweep: every active source connection whose source
+    reads streams is swept every ``every``, so a sale whose webhook was lost, or that has
+    none (a polling-only source), still arrives without anyone running `salesync sweep`.
+
+    A connection is due when a stream of it was last swept ``every`` ago (or never), and
+    not tried in the last ``every`` (a failing sweep is not asked again every pass). A
+    sweep that fails becomes an incident of its connection; the others go on.
+    """
+
+    def __init__(self, sweeper: Sweeper, every: timedelta = SWEEP_EVERY) -> None:
+        self.sweeper = sweeper
+        self.every = every
+        self._tried: dict[str, datetime] = {}
+
+    def due(self) -> list[tuple[str, str]]:
+        """(tenant, connection) pairs to sweep now, the longest unswept first."""
+        now = self.sweeper.clock()
+        last = (
+            select(
+                SourceCursorRow.connection_id,
+                func.min(SourceCursorRow.swept_at).label("swept_at"),
+            )
+            .group_by(SourceCursorRow.connection_id)
+            .subquery()
+        )
+        query = (
+            select(
+                ConnectionRow.tenant_id, ConnectionRow.id, ConnectionRow.provider, last.c.swept_at
+            )
+            .outerjoin(last, last.c.connection_id == ConnectionRow.id)
+            .where(ConnectionRow.role == "source", ConnectionRow.status == "active")
+            .order_by(last.c.swept_at.is_not(None), last.c.swept_at, ConnectionRow.id)
+        )
+        registry = self.sweeper.registry or sources()
+        installed = set(registry.names())
+        with self.sweeper.factory() as session:
+            rows = session.execute(query).all()
+        found = []
+        for tenant_id, connection_id, provider, swept_at in rows:
+            if provider not in installed or not registry.get(provider).capabilities.streams:
+                continue
+            tried = self._tried.get(connection_id)
+            if (swept_at is None or now - swept_at >= self.every) and (
+                tried is None or now - tried >= self.every
+            ):
+                found.append((tenant_id, connection_id))
+        return found
+
+    def tried(self, connection_id: str) -> None:
+        """Count ``connection_id`` as tried now (a sweep sent to a worker, or begun)."""
+        self._tried[connection_id] = self.sweeper.clock()
+
+    def sweep(self, tenant_id: str, connection_id: str) -> SweepReport | None:
+        """Sweep one connection; a failure is recorded as an incident and ``None``."""
+        self.tried(connection_id)
+        try:
+            return self.sweeper.sweep(tenant_id, connection_id)
+        except SyncError as exc:
+            log.warning("sweep_failed", connection=connection_id, reason=exc.message)
+            if self.sweeper.incidents is None:
+                return None
+            with self.sweeper.factory() as session, session.begin():
+                self.sweeper.incidents.record(
+                    session,
+                    tenant_id,
+                    Failure(
+                        error=exc,
+                        stage="connector",
+                        subject=f"connection:{connection_id}",
+                        failed_at=self.sweeper.clock(),
+                        connection_id=connection_id,
+                    ),
+                )
+            return None
+
+    def tick(self) -> dict[str, SweepReport | None]:
+        """Sweep every connection due now."""
+        return {c: self.sweep(t, c) for t, c in self.due()}

@@ -23,7 +23,7 @@ from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.outbox import RetryPolicy
 from salesync.engine.refreshers import Refreshers
 from salesync.engine.runner import Engine
-from salesync.engine.sweep import Sweeper
+from salesync.engine.sweep import DueSweeps, Sweeper
 from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.loop import Monitor, notice_hook
 from salesync.monitor.notify.mailer import Mailer
@@ -184,6 +184,15 @@ def sweeper(
         incidents=log,
         tokens=tokens or token_manager(cfg, factory, clock, incidents=log),
     )
+
+
+def due_sweeps(
+    cfg: Settings, factory: sessionmaker[Session], clock: Callable[[], datetime]
+) -> DueSweeps | None:
+    """The runner's periodic sweeps (``sweep_every_minutes``), ``None`` when turned off."""
+    if not cfg.sweep_every_minutes:
+        return None
+    return DueSweeps(sweeper(cfg, factory, clock), timedelta(minutes=cfg.sweep_every_minutes))
 
 
 def configured_engine(

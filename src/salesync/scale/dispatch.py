@@ -30,6 +30,7 @@ from salesync.engine.backfill import BackfillState
 from salesync.engine.inbox import RecordState
 from salesync.engine.outbox import PostingState
 from salesync.engine.planner import plannable
+from salesync.engine.sweep import DueSweeps
 from salesync.store.tables import BackfillRow, InboxRecordRow, PostingRow, QueuedDocumentRow
 
 
@@ -122,6 +123,9 @@ class Dispatcher:
     """A marker outlives a task lost before it started (its worker died with the message
     unacknowledged: the broker gives it to another worker); then dispatch sends again."""
     sent: dict[Queue, int] = field(default_factory=lambda: dict.fromkeys(Queue, 0))
+    sweeps: DueSweeps | None = None
+    """The sources' periodic sweeps: each due connection's sweep is sent as a task on the
+    ``scheduled`` queue, after the live work."""
 
     def dispatch(self) -> Work:
         """Send what is due and not already waiting in a queue; returns what was due."""
@@ -136,6 +140,10 @@ class Dispatcher:
                 self._once(queue, "tick", tenant, (tenant, queue.value))
         for job in work.backfills:
             self._once(Queue.BACKFILL, "backfill", str(job), (job,))
+        if self.sweeps is not None:
+            for tenant, connection in self.sweeps.due():
+                self.sweeps.tried(connection)
+                self._once(Queue.SCHEDULED, "sweep", connection, (tenant, connection))
         return work
 
     def _once(self, queue: Queue, kind: str, subject: str, args: tuple[Any, ...]) -> None:

@@ -21,6 +21,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -34,7 +35,7 @@ from salesync.config import Settings, load_settings
 from salesync.engine.backfill import Backfills
 from salesync.engine.history import run_window
 from salesync.engine.runner import Engine, Ticking
-from salesync.engine.sweep import Sweeper
+from salesync.engine.sweep import DueSweeps, Sweeper
 from salesync.scale.budget import share_through, shared_in
 from salesync.scale.dispatch import LEADER, Dispatcher, Queue, lead, marker
 from salesync.store.database import make_engine, session_factory
@@ -90,6 +91,7 @@ class Process:
     redis: Any
     backfills: Backfills
     sweeper: Sweeper
+    sweeps: DueSweeps
 
 
 _process: Process | None = None
@@ -114,7 +116,8 @@ def process() -> Process:
             configured_engine(cfg, factory, system_clock),
             redis,
             Backfills(factory, system_clock),
-            sweeper(cfg, factory, system_clock),
+            swept := sweeper(cfg, factory, system_clock),
+            DueSweeps(swept, timedelta(minutes=cfg.sweep_every_minutes)),
         )
     return _process
 
@@ -171,6 +174,8 @@ def marker_of(task: str, args: list[Any]) -> str | None:
         return marker(queue, "tick", str(args[0]))
     if task == "salesync.backfill" and args:
         return marker(Queue.BACKFILL, "backfill", str(args[0]))
+    if task == "salesync.sweep" and len(args) > 1:
+        return marker(Queue.SCHEDULED, "sweep", str(args[1]))
     return None
 
 
@@ -201,6 +206,16 @@ def backfill(job_id: int) -> dict[str, int]:
     return {"records": progress.records, "days_done": progress.days_done}
 
 
+@app.task(name="salesync.sweep", acks_late=True)  # type: ignore[untyped-decorator]
+def sweep(tenant_id: str, connection_id: str) -> dict[str, int]:
+    """One source connection's periodic sweep (a failure is an incident of it); what it
+    brought is taken in by the tenant's realtime tick, which the dispatcher sends next."""
+    here = process()
+    here.redis.delete(marker(Queue.SCHEDULED, "sweep", connection_id))
+    report = here.sweeps.sweep(tenant_id, connection_id)
+    return {"records": report.records if report is not None else 0}
+
+
 def send_task(name: str, args: tuple[Any, ...], queue: Queue) -> None:
     app.send_task(name, args=args, queue=queue.value, routing_key=queue.value)
 
@@ -214,7 +229,13 @@ def dispatch_loop(
     next round tries again: the work waits in the database meanwhile."""
     me = f"{socket.gethostname()}:{os.getpid()}"
     here = process()
-    sender = Dispatcher(here.factory, system_clock, here.redis, send_task)
+    sender = Dispatcher(
+        here.factory,
+        system_clock,
+        here.redis,
+        send_task,
+        sweeps=here.sweeps if here.settings.sweep_every_minutes else None,
+    )
     beside: threading.Thread | None = None
     if support is not None:
         beside = threading.Thread(
