@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from demo_tools import demo_folder
 from salesync.cli.app import app
 from salesync.config import load_settings
 from salesync.store.database import make_engine, session_factory
@@ -22,15 +23,7 @@ DEMO = ["demo", "--no-serve", "--start", "2026-03-06", "--days", "2", "--orders-
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder where the demo has run once for the whole module (about 30 s)."""
-    home = tmp_path_factory.mktemp("demo-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(home)
-        patch.setenv("SALESYNC_CONFIG", str(home / "none.toml"))
-        patch.delenv("SALESYNC_DATABASE_URL", raising=False)
-        patch.setenv("COLUMNS", "200")
-        ran = CliRunner().invoke(app, DEMO)
-    assert ran.exit_code == 0, ran.output
-    return home
+    return demo_folder(tmp_path_factory, DEMO)
 
 
 @pytest.fixture

@@ -3,11 +3,13 @@ what cannot work."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from demo_tools import demo_folder
 from salesync.cli.app import app
 from salesync.clock import system_clock
 from salesync.config import load_settings
@@ -19,12 +21,17 @@ from salesync.store.repositories import Connections
 DEMO = ["demo", "--no-serve", "--start", "2026-03-06", "--days", "1", "--orders-per-day", "3"]
 
 
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder where the demo has run once for the whole module."""
+    return demo_folder(tmp_path_factory, DEMO)
+
+
 @pytest.fixture
-def cli(cli_home: Path) -> CliRunner:
-    """A runner in a folder where the demo has run."""
-    runner = CliRunner()
-    assert runner.invoke(app, DEMO).exit_code == 0
-    return runner
+def cli(cli_home: Path, demo_home: Path) -> CliRunner:
+    """A runner in a copy of the folder where the demo ran: each test changes its own."""
+    shutil.copytree(demo_home, cli_home, dirs_exist_ok=True)
+    return CliRunner()
 
 
 def test_a_connection_is_added_and_listed_without_its_secret(
