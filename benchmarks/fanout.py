@@ -25,14 +25,11 @@ import json
 import os
 import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
 
 import redis
 from sqlalchemy import func, select, update
@@ -43,7 +40,7 @@ from salesync.domain.documents import Location, Tenant
 from salesync.domain.simulate import DemoMerchant, demo_merchant, simulate
 from salesync.engine.inbox import Inbox
 from salesync.engine.runner import Engine
-from salesync.sandbox.servers import PostgresServer, RedisServer
+from salesync.sandbox.servers import PostgresServer, RedisServer, WorkerProcesses
 from salesync.scale.dispatch import LEADER
 from salesync.store import codec
 from salesync.store.database import make_engine, migrate, session_factory
@@ -94,38 +91,6 @@ def trade(factory: sessionmaker[Session], tenants: int, orders_per_day: int) -> 
                 flush=True,
             )
     return documents
-
-
-@dataclass
-class Workers:
-    """``salesync worker --celery`` processes on the benchmark's servers."""
-
-    env: dict[str, str]
-    home: Path
-    running: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    logs: list[IO[bytes]] = field(default_factory=list)
-
-    def start(self, count: int, concurrency: int) -> None:
-        command = [sys.executable, "-m", "salesync", "worker", "--celery"]
-        command += ["--concurrency", str(concurrency)]
-        for n in range(count):
-            log = (self.home / f"worker-{n}.log").open("wb")
-            self.logs.append(log)
-            self.running.append(
-                subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-            )
-
-    def stop(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.running:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in self.logs:
-            log.close()
 
 
 def seconds(at: datetime | None, since: datetime) -> float | None:
@@ -182,7 +147,7 @@ def main() -> None:
         home = args.home or Path(temporary)
         home.mkdir(parents=True, exist_ok=True)
         postgres, broker = PostgresServer().create(), RedisServer().start()
-        workers = Workers(
+        workers = WorkerProcesses(
             {
                 **os.environ,
                 "SALESYNC_DATABASE_URL": postgres.url,
@@ -207,7 +172,8 @@ def main() -> None:
             )
             documents = trade(factory, tenants, args.orders_per_day)
             print(f"  {documents:,} documents wait for their window", flush=True)
-            workers.start(args.workers, args.concurrency)
+            for _ in range(args.workers):
+                workers.start("--celery", "--concurrency", str(args.concurrency))
             deadline = time.monotonic() + 60
             while not client.exists(LEADER):
                 if time.monotonic() > deadline:

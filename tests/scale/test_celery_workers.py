@@ -8,12 +8,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
 
 import pytest
 import redis
@@ -25,6 +23,7 @@ from salesync.domain.simulate import SOURCE as SIMULATOR
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.backfill import Backfills, BackfillState
 from salesync.engine.inbox import Inbox
+from salesync.sandbox.servers import WorkerProcesses
 from salesync.store import codec
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Journal, Locations, Tenants
@@ -71,11 +70,11 @@ def receive(factory: sessionmaker[Session], first_day: int, days: int) -> int:
     return len(documents)
 
 
-class Workers:
+class Workers(WorkerProcesses):
     """``salesync worker --celery`` processes on the test's database and Redis."""
 
     def __init__(self, database_url: str, redis_url: str, home: Path) -> None:
-        self.env = {
+        env = {
             **os.environ,
             "SALESYNC_DATABASE_URL": database_url,
             "SALESYNC_BROKER_URL": redis_url,
@@ -85,30 +84,10 @@ class Workers:
             # A killed worker's postings are taken over after 3 s instead of 5 minutes.
             "SALESYNC_SEND_LEASE_SECONDS": "3",
         }
-        self.home = home
-        self.running: list[subprocess.Popen[bytes]] = []
-        self.logs: list[IO[bytes]] = []
+        super().__init__(env, home)
 
-    def start(self, queues: str = "realtime,scheduled,backfill") -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "salesync", "worker", "--celery", "--interval", "0.2"]
-        command += ["--queues", queues]
-        log = (self.home / f"worker-{len(self.running)}.log").open("wb")
-        self.logs.append(log)
-        process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.running.append(process)
-        return process
-
-    def stop(self) -> None:
-        for process in self.running:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.running:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in self.logs:
-            log.close()
+    def celery(self, queues: str = "realtime,scheduled,backfill") -> subprocess.Popen[bytes]:
+        return self.start("--celery", "--interval", "0.2", "--queues", queues)
 
 
 @pytest.fixture
@@ -174,8 +153,8 @@ def exactly_once(factory: sessionmaker[Session], documents: int) -> None:
 
 def test_two_workers_post_every_sale_once(db: sessionmaker[Session], workers: Workers) -> None:
     documents = receive(db, first_day=3, days=2)
-    workers.start()
-    workers.start()
+    workers.celery()
+    workers.celery()
     settled(db, documents)
     exactly_once(db, documents)
 
@@ -186,15 +165,15 @@ def test_a_worker_killed_mid_run_loses_and_doubles_nothing(
     """One worker is killed with SIGKILL while the two are posting; a new one starts; more
     sales arrive. Every sale is in the books once."""
     documents = receive(db, first_day=6, days=3)
-    victim = workers.start()
-    workers.start()
+    victim = workers.celery()
+    workers.celery()
     deadline = time.monotonic() + 60
     while posted(db) < 5:
         assert time.monotonic() < deadline, "the workers never started posting"
         time.sleep(0.05)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    workers.start()
+    workers.celery()
     documents += receive(db, first_day=2, days=1)
     settled(db, documents)
     exactly_once(db, documents)
@@ -209,12 +188,12 @@ def test_a_backfill_runs_on_its_own_queue_after_live_work(
     backfills = Backfills(db, system_clock)
     first = (datetime.now(UTC) - timedelta(days=12)).date()
     job = backfills.start(TENANT, SIMULATOR, first, first + timedelta(days=2))
-    workers.start("realtime,scheduled")
+    workers.celery("realtime,scheduled")
     documents = receive(db, first_day=3, days=1)
     settled(db, documents)
     assert backfills.progress(job).next_day == first  # not one window fetched
     assert redis_client.llen("backfill") >= 1  # its window waits on the backfill queue
-    workers.start("backfill")
+    workers.celery("backfill")
     deadline = time.monotonic() + 90
     while (progress := backfills.progress(job)).state is not BackfillState.DONE:
         assert progress.state is BackfillState.RUNNING, progress

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from salesync.api.answers import answer, database_unavailable, declared
 from salesync.api.body import BadLengthError, BodyTooLargeError, read_body
 from salesync.api.connections import ConnectionCache, UnknownConnectionError
-from salesync.api.ingress import DELIVERY_BODY
+from salesync.api.ingress import DELIVERY_BODY, stored_outcome
 from salesync.api.writer import GroupWriter
 from salesync.connectors.clover.webhooks import authentic, notifications, verification_code
 from salesync.connectors.source import SourceRecord, WebhookRequest
@@ -154,19 +154,7 @@ class CloverIngress:
                 merchants=unknown,
                 updates=sum(len(found[m]) for m in unknown),
             )
-        duplicates = sum(r.is_duplicate for r in stored)
-        if not stored:
-            status = "ignored"
-        else:
-            status = "duplicate" if duplicates == len(stored) else "accepted"
-        return JSONResponse(
-            {
-                "status": status,
-                "records": len(stored) - duplicates,
-                "duplicates": duplicates,
-                "unknown_merchants": unknown,
-            }
-        )
+        return JSONResponse({**stored_outcome(stored), "unknown_merchants": unknown})
 
     async def _store(
         self, found: dict[str, tuple[SourceRecord, ...]]

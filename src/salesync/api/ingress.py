@@ -179,18 +179,11 @@ class Ingress:
                 log.warning("webhook_not_stored", connection=connection_id, reason=reason(exc))
                 return database_unavailable()
             raise
-        duplicates = sum(r.is_duplicate for r in stored)
-        if not stored:
-            status = "ignored"
-        else:
-            status = "duplicate" if duplicates == len(stored) else "accepted"
         return JSONResponse(
             {
-                "status": status,
+                **stored_outcome(stored),
                 "topic": verified.webhook.topic,
                 "event_id": verified.webhook.event_id,
-                "records": len(stored) - duplicates,
-                "duplicates": duplicates,
             }
         )
 
@@ -397,3 +390,13 @@ class Ingress:
             status="quarantined",
             record=kept.record_id,
         )
+
+
+def stored_outcome(stored: list[Received]) -> dict[str, Any]:
+    """What a delivery's answer says of the records it stored: ``accepted``, all
+    ``duplicate``, or ``ignored`` (nothing to store), with the counts."""
+    if not stored:
+        return {"status": "ignored", "records": 0, "duplicates": 0}
+    duplicates = sum(r.is_duplicate for r in stored)
+    status = "duplicate" if duplicates == len(stored) else "accepted"
+    return {"status": status, "records": len(stored) - duplicates, "duplicates": duplicates}

@@ -24,8 +24,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -33,7 +31,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg
 from sqlalchemy import func, select
@@ -45,7 +43,7 @@ from salesync.engine.inbox import Inbox
 from salesync.sandbox.faults import Fault, FaultKind, FaultPlan
 from salesync.sandbox.qbo import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, QboCompany, create_app
 from salesync.sandbox.server import serving
-from salesync.sandbox.servers import PostgresServer, RedisServer
+from salesync.sandbox.servers import PostgresServer, RedisServer, WorkerProcesses
 from salesync.store import codec
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Connections, Locations, Tenants
@@ -96,8 +94,6 @@ class Campaign:
     rng: random.Random = field(init=False)
     merchant: DemoMerchant = field(init=False)
     _stack: ExitStack = field(default_factory=ExitStack)
-    _running: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    _logs: list[IO[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -128,7 +124,8 @@ class Campaign:
         migrate(engine)
         self.factory = session_factory(engine)
         self._merchant(qbo.state.sandbox.authority.issue_tokens)
-        self._stack.callback(self._stop_workers)
+        self._processes = WorkerProcesses(self._environment(), self.home)
+        self._stack.callback(self._processes.stop)
         for _ in range(self.workers):
             self._start_worker()
         return self
@@ -188,26 +185,7 @@ class Campaign:
         }
 
     def _start_worker(self) -> None:
-        command = [sys.executable, "-m", "salesync", "worker", "--celery", "--interval", "0.2"]
-        log = (self.home / f"worker-{len(self._running)}.log").open("wb")
-        self._logs.append(log)
-        self._running.append(
-            subprocess.Popen(  # noqa: S603 -- this interpreter running salesync
-                command, env=self._environment(), stdout=log, stderr=subprocess.STDOUT
-            )
-        )
-
-    def _stop_workers(self) -> None:
-        for process in self._running:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self._running:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in self._logs:
-            log.close()
+        self._processes.start("--celery", "--interval", "0.2")
 
     # -- one run ---------------------------------------------------------------------------
 
@@ -283,7 +261,7 @@ class Campaign:
 
     def _disrupt(self, action: str) -> None:
         if action == "kill":
-            live = [p for p in self._running if p.poll() is None]
+            live = self._processes.live()
             victim = self.rng.choice(live)
             victim.send_signal(signal.SIGKILL)
             victim.wait()

@@ -10,12 +10,15 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 
 def free_port() -> int:
@@ -140,3 +143,41 @@ class RedisServer:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class WorkerProcesses:
+    """``salesync worker`` processes of this interpreter started with ``env``, each
+    logging to ``home/worker-N.log``; stopped with SIGTERM, then killed after ``grace``
+    seconds (the crash campaign, the fan-out benchmark and the Celery tests run them)."""
+
+    env: dict[str, str]
+    home: Path
+    grace: float = 20.0
+    running: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    logs: list[IO[bytes]] = field(default_factory=list)
+
+    def start(self, *arguments: str) -> subprocess.Popen[bytes]:
+        """One more worker: ``salesync worker`` with ``arguments``."""
+        command = [sys.executable, "-m", "salesync", "worker", *arguments]
+        log = (self.home / f"worker-{len(self.running)}.log").open("wb")
+        self.logs.append(log)
+        process = subprocess.Popen(  # noqa: S603 -- this interpreter running salesync
+            command, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.running.append(process)
+        return process
+
+    def live(self) -> list[subprocess.Popen[bytes]]:
+        return [p for p in self.running if p.poll() is None]
+
+    def stop(self) -> None:
+        for process in self.live():
+            process.send_signal(signal.SIGTERM)
+        for process in self.running:
+            try:
+                process.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log in self.logs:
+            log.close()
