@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time as time_module
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -11,11 +16,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesync.clock import ManualClock
+from salesync.clock import ManualClock, system_clock
+from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import DemoMerchant, simulate
-from salesync.engine.outbox import Outbox, PostingState, RetryPolicy
+from salesync.engine.outbox import Outbox, PostingState, RetryPolicy, Sender
 from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
 from salesync.engine.runs import recent_runs
@@ -222,3 +228,66 @@ def _reset(factory: sessionmaker[Session]) -> None:
             tables.DocumentRow,
         ):
             session.execute(table.__table__.delete())
+
+
+@dataclass
+class SlowBooks:
+    """A destination whose calls take ``delay`` seconds, counting each key it writes (a
+    remote that would keep a second copy of anything sent twice)."""
+
+    inner: Books
+    delay: float
+    writes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def capabilities(self) -> DestinationCapabilities:
+        return self.inner.capabilities
+
+    def post(self, postings: Sequence[Posting]) -> list[Written]:
+        time_module.sleep(self.delay)
+        self.writes.update(p.key for p in postings)
+        return self.inner.post(postings)
+
+    def find(self, keys: Sequence[str]) -> dict[str, str]:
+        return self.inner.find(keys)
+
+    def batch_group(self, posting: Posting) -> str:
+        return self.inner.batch_group(posting)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_send_slower_than_its_lease_keeps_it_and_is_not_sent_twice(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A call that takes longer than the lease: the sending worker renews its lease while
+    the call is out, so a second worker finds the postings taken instead of reading them
+    back (too early to find them) and writing them again."""
+    engine = Engine(db, clock)
+    for doc in list(simulate(merchant, START, 1, seed=6))[:3]:
+        payload = json.dumps(codec.encode(doc))
+        engine.receive("demo", "simulator", doc.kind.value, payload, event_id=doc.id)
+    clock.set(datetime.combine(START + timedelta(days=2), time(20), UTC))
+    engine.take_in("demo")
+    assert engine.plan("demo") > 0
+    slow = SlowBooks(LedgerDestination(db, "demo"), delay=1.5)
+    retry = RetryPolicy(lease=timedelta(seconds=0.3))
+
+    def sender() -> Sender:
+        return Sender(db, lambda _t, _d: slow, system_clock, retry=retry)
+
+    first = threading.Thread(target=sender().send_due, args=("demo",))
+    first.start()
+    time_module.sleep(0.8)  # the first lease would have lapsed twice over by now
+    second = sender().send_due("demo")
+    first.join()
+    assert second.posted == second.found_on_read_back == 0
+    assert slow.writes
+    assert set(slow.writes.values()) == {1}
+    with db() as session:
+        assert set(Outbox(session, "demo").counts()) == {"posted"}

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Mapping as AbcMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -461,7 +463,7 @@ class Sender:
         claimed = [c for c in map(self._claim, ids) if c is not None]
         if not claimed:
             return
-        with capturing() as exchanges:
+        with capturing() as exchanges, self._kept(claimed):
             try:
                 # Any earlier attempt may have written before it failed: look before writing.
                 retried = [c for c in claimed if c.attempt > 1]
@@ -493,6 +495,44 @@ class Sender:
             elif w.error is not None:
                 report.errors.append(w.error)
                 self._failed(c, w.error, report, exchanges)
+
+    @contextmanager
+    def _kept(self, claimed: list[_Claimed]) -> Iterator[None]:
+        """Renew the claimed postings' lease while their call is out.
+
+        Only a worker that died lets its lease lapse: a posting whose call is merely slow
+        (a provider taking its time, a busy machine) is never taken over, read back before
+        its write landed, and written a second time. The lease is renewed every third of
+        its length, and only for this claim (its state and attempt)."""
+        stop = threading.Event()
+        every = self.retry.lease.total_seconds() / 3
+
+        def renew() -> None:
+            while not stop.wait(every):
+                try:
+                    with self.factory() as session, session.begin():
+                        until = self.clock() + self.retry.lease
+                        for c in claimed:
+                            session.execute(
+                                update(PostingRow)
+                                .where(
+                                    PostingRow.id == c.posting_id,
+                                    PostingRow.state == PostingState.SENDING.value,
+                                    PostingRow.attempts == c.attempt,
+                                )
+                                .values(lease_until=until)
+                                .execution_options(synchronize_session=False)
+                            )
+                except Exception as exc:  # the next renewal tries again
+                    log.warning("lease_not_renewed", reason=str(exc))
+
+        keeper = threading.Thread(target=renew, name="salesync-lease", daemon=True)
+        keeper.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            keeper.join()
 
     def _find(self, books: Books, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -178,7 +178,7 @@ class Campaign:
             "SALESYNC_QBO_CLIENT_ID": DEFAULT_CLIENT_ID,
             "SALESYNC_QBO_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
             "SALESYNC_QBO_TOKEN_URL": f"{self.qbo_url}/oauth2/v1/tokens/bearer",
-            "SALESYNC_SEND_LEASE_SECONDS": "2",
+            "SALESYNC_SEND_LEASE_SECONDS": "5",
             "SALESYNC_RETRY_BASE_SECONDS": "0.2",
             "SALESYNC_RETRY_MAX_SECONDS": "2",
             "SALESYNC_LOG_LEVEL": "ERROR",
