@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock, system_clock
-from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
+from salesync.connectors.destination import Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import DemoMerchant, simulate
@@ -231,35 +231,17 @@ def _reset(factory: sessionmaker[Session]) -> None:
 
 
 @dataclass
-class SlowBooks:
+class SlowBooks(FaultyDestination):
     """A destination whose calls take ``delay`` seconds, counting each key it writes (a
     remote that would keep a second copy of anything sent twice)."""
 
-    inner: Books
-    delay: float
+    delay: float = 1.0
     writes: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> DestinationCapabilities:
-        return self.inner.capabilities
 
     def post(self, postings: Sequence[Posting]) -> list[Written]:
         time_module.sleep(self.delay)
         self.writes.update(p.key for p in postings)
-        return self.inner.post(postings)
-
-    def find(self, keys: Sequence[str]) -> dict[str, str]:
-        return self.inner.find(keys)
-
-    def batch_group(self, posting: Posting) -> str:
-        return self.inner.batch_group(posting)
-
-    def close(self) -> None:
-        self.inner.close()
+        return super().post(postings)
 
 
 def test_a_send_slower_than_its_lease_keeps_it_and_is_not_sent_twice(
