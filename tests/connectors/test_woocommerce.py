@@ -47,6 +47,7 @@ from salesync.engine.incidents import IncidentLog
 from salesync.engine.reconcile import Reconciler
 from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
+from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.loop import notice_hook
 from salesync.monitor.notify import Contacts
 from salesync.sandbox.faults import Fault, FaultKind
@@ -462,8 +463,14 @@ def test_a_webhook_disabled_by_failed_deliveries_is_restored_and_its_orders_swep
     assert world.webhooks()["order.created"] == "disabled"
     world.answer = 200
     incidents = IncidentLog(world.clock, on_ticket=notice_hook(world.clock))
+    desk = TicketDesk(books, world.clock, resolved=resolved_hook(world.clock))
     sweeper = Sweeper(
-        books, world.clock, vault, transport=lambda _: world.transport, incidents=incidents
+        books,
+        world.clock,
+        vault,
+        transport=lambda _: world.transport,
+        incidents=incidents,
+        settle=lambda ticket, why: desk.resolve(ticket, "salesync", why),
     )
     report = sweeper.sweep(TENANT, connection_id)
     repaired = {r.topic: (r.found, r.action) for r in report.repairs}
@@ -471,8 +478,11 @@ def test_a_webhook_disabled_by_failed_deliveries_is_restored_and_its_orders_swep
     assert set(world.webhooks().values()) == {"active"}
     with books() as session:
         [notice] = session.scalars(select(NoticeRow)).all()
-    assert notice.recipient == "owner@shop.example"
+    # Nothing was asked of the merchant: they hear once, that it is fixed.
+    assert (notice.recipient, notice.reason) == ("owner@shop.example", "resolved")
+    assert notice.subject.startswith("Fixed:")
     assert "turned it back on" in notice.body
+    assert "No, nothing" in notice.body
     with books() as session:
         stored = session.scalars(
             select(InboxRecordRow.payload).where(InboxRecordRow.record_type == "order")

@@ -29,6 +29,11 @@ from salesync.store.tables import ConnectionRow, SourceCursorRow
 from salesync.store.vault import Vault
 
 WEBHOOK_STOPPED = "webhook_stopped"
+"""Subscriptions found stopped that only the merchant can turn on again."""
+WEBHOOK_RESTORED = "webhook_restored"
+"""Subscriptions found stopped and switched on again by salesync: nothing for the merchant
+to do; the ticket is resolved once the sweep has read what they missed, and the merchant
+hears that it is fixed."""
 SWEEP_EVERY = timedelta(minutes=15)
 """How often the background runner sweeps each source connection by default."""
 
@@ -45,6 +50,11 @@ class SweepReport:
     """Webhook subscriptions found stopped at the provider before the streams were read."""
 
 
+def _restored(repairs: tuple[SubscriptionRepair, ...]) -> bool:
+    """Whether salesync switched every one of ``repairs`` on again by itself."""
+    return bool(repairs) and all(r.action != "none" for r in repairs)
+
+
 class Sweeper:
     def __init__(
         self,
@@ -56,12 +66,16 @@ class Sweeper:
         transport: Callable[[str], httpx.BaseTransport | None] | None = None,
         incidents: IncidentLog | None = None,
         tokens: TokenManager | None = None,
+        settle: Callable[[int, str], object] | None = None,
     ) -> None:
         """``transport`` gives the HTTP transport for a provider name (a sandbox in process
         for tests and the demo); by default connectors open real connections.
         ``incidents`` records the webhook subscriptions a sweep found stopped, which tells
-        the merchant. With ``tokens``, connectors refresh (and persist) a connection's
-        rotating tokens."""
+        the merchant. ``settle(ticket_id, explanation)`` resolves the ticket of
+        subscriptions salesync switched on again, once the sweep has read what they
+        missed (the ticket desk's ``resolve``: the merchant is told it is fixed). With
+        ``tokens``, connectors refresh (and persist) a connection's rotating tokens."""
+        self.settle = settle
         self.tokens = tokens
         self.factory = factory
         self.clock = clock
@@ -98,19 +112,35 @@ class Sweeper:
         no more, or ``max_pages`` per stream; provider errors propagate as ``SyncError``
         with everything before them kept."""
         report = SweepReport()
+        ticket_id: int | None = None
         with recorded(self.factory, self.clock, "sweep", tenant_id) as run:
             client = self.client(tenant_id, connection_id)
             try:
                 source = (self.registry or sources()).get(client.name)
                 if isinstance(client, SubscriptionKeeper):
                     report.repairs = client.keep_subscriptions()
-                    self._tell(tenant_id, connection_id, client.name, report.repairs)
+                    ticket_id = self._tell(tenant_id, connection_id, client.name, report.repairs)
                 for stream in streams or source.capabilities.streams:
                     self._stream(tenant_id, client, stream, report, max_pages)
             finally:
                 client.close()
             run.update(pages=report.pages, records=report.records, duplicates=report.duplicates)
+        if ticket_id is not None and _restored(report.repairs) and self.settle is not None:
+            self._settle(self.settle, ticket_id, report)
         return report
+
+    @staticmethod
+    def _settle(settle: Callable[[int, str], object], ticket_id: int, report: SweepReport) -> None:
+        topics = ", ".join(sorted(r.topic for r in report.repairs))
+        explanation = (
+            f"salesync switched the stopped webhooks ({topics}) back on and read your "
+            f"store's recent activity again ({report.records} record(s)), so nothing they "
+            "missed is lost. New activity arrives as it happens again."
+        )
+        try:
+            settle(ticket_id, explanation)
+        except Exception:  # the ticket stays open for a person; the sweep itself succeeded
+            log.exception("webhook_ticket_not_settled", ticket=ticket_id)
 
     def _tell(
         self,
@@ -118,18 +148,20 @@ class Sweeper:
         connection_id: str,
         provider: str,
         repairs: tuple[SubscriptionRepair, ...],
-    ) -> None:
-        """One incident for the subscriptions found stopped; its ticket tells the merchant.
+    ) -> int | None:
+        """One incident for the subscriptions found stopped, and its ticket's id. When one
+        of them only the merchant can turn on, the ticket asks them to; when salesync
+        switched them all on again, it is resolved after the sweep (see ``_settle``).
         The sweep that follows brings in what the lost deliveries carried."""
         if not repairs or self.incidents is None:
-            return
+            return None
         topics = ", ".join(sorted(r.topic for r in repairs))
         error = SyncError(
             f"{provider} webhook subscriptions were found stopped: {topics}",
             user_message=" ".join(r.message for r in repairs)
             + " salesync's sweep fetches anything they missed.",
             kind=ErrorKind.TRANSIENT,
-            code=WEBHOOK_STOPPED,
+            code=WEBHOOK_RESTORED if _restored(repairs) else WEBHOOK_STOPPED,
             provider=provider,
             operation="webhooks.keep",
             connection=connection_id,
@@ -140,7 +172,7 @@ class Sweeper:
             },
         )
         with self.factory() as session, session.begin():
-            self.incidents.record(
+            incident = self.incidents.record(
                 session,
                 tenant_id,
                 Failure(
@@ -151,6 +183,7 @@ class Sweeper:
                     connection_id=connection_id,
                 ),
             )
+            return incident.ticket_id
 
     def _stream(
         self,

@@ -175,14 +175,17 @@ def sweeper(
 ) -> Sweeper:
     """The sweep every command runs: sources' streams read with real HTTP, their expiring
     tokens renewed (and rotated refresh tokens stored) through the token manager, stopped
-    webhook subscriptions and refused grants recorded as incidents."""
+    webhook subscriptions and refused grants recorded as incidents (those salesync
+    switched on again resolved after the sweep, which tells the merchant it is fixed)."""
     log = incidents or incident_log(cfg, clock)
+    desk = ticket_desk(cfg, factory, clock)
     return Sweeper(
         factory,
         clock,
         cfg.vault(),
         incidents=log,
         tokens=tokens or token_manager(cfg, factory, clock, incidents=log),
+        settle=lambda ticket, explanation: desk.resolve(ticket, "salesync", explanation),
     )
 
 
