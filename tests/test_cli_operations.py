@@ -3,6 +3,7 @@ schema it cannot run on with a message that says what to do, and `salesync rekey
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from salesync.cli.app import app
+from salesync.clock import system_clock
 from salesync.domain.documents import Tenant
+from salesync.engine.recovery import ReadBack
 from salesync.store.database import make_engine, session_factory
 from salesync.store.repositories import Connections, Tenants
 from salesync.store.schema import release
@@ -78,3 +81,21 @@ def test_rekey_seals_every_connection_with_the_newest_key_so_the_old_can_go(
     assert lost.exit_code == 1
     assert "shop/Books" in lost.output
     assert "shop/Main shop" in lost.output
+
+
+def test_restored_opens_a_read_back_window_and_end_closes_it(cli_home: Path) -> None:
+    runner = CliRunner()
+    opened = runner.invoke(app, ["restored", "--days", "3", "--note", "pg_dump of Monday"])
+    assert opened.exit_code == 0, opened.output
+    assert "every posting is looked up in the books before it" in opened.output
+    engine = make_engine(_database(cli_home))
+    windows = ReadBack(session_factory(engine), system_clock)
+    until = windows.until()
+    assert until is not None
+    assert timedelta(days=2.9) < until - system_clock() <= timedelta(days=3)
+    closed = runner.invoke(app, ["restored", "--end"])
+    assert closed.exit_code == 0, closed.output
+    assert "Read-back window closed." in closed.output
+    assert not windows.active()
+    assert "No read-back window was open." in runner.invoke(app, ["restored", "--end"]).output
+    engine.dispose()

@@ -15,7 +15,9 @@ from salesync.cli.common import console, database, err, parse_day, require_tenan
 from salesync.cli.demo import run_demo
 from salesync.cli.demo_live import LiveOptions
 from salesync.cli.tables import balance_table
+from salesync.clock import system_clock
 from salesync.connectors.ledger.books import LedgerBooks
+from salesync.engine.recovery import DEFAULT_WINDOW, ReadBack
 from salesync.engine.wiring import tenant_redactor
 from salesync.store.database import make_engine
 from salesync.store.repositories import rekey_connections
@@ -63,6 +65,34 @@ def rekey() -> None:
             f"these):[/red] {', '.join(done.unreadable)}"
         )
         raise typer.Exit(1)
+
+
+@app.command()
+def restored(
+    days: Annotated[
+        float,
+        typer.Option(min=0.01, help="how long every posting is looked up before it is written"),
+    ] = DEFAULT_WINDOW / timedelta(days=1),
+    end: Annotated[
+        bool, typer.Option("--end", help="close the read-back window now instead")
+    ] = False,
+    note: Annotated[str, typer.Option(help="why, for the record (which backup)")] = "",
+) -> None:
+    """After restoring the database from a backup, run this before starting any worker:
+    for a while every posting is looked up in the books by its key before it is written,
+    so what was posted after the backup's moment is recognised, not written again."""
+    cfg = settings()
+    with database(cfg) as factory:
+        windows = ReadBack(factory, system_clock)
+        if end:
+            closed = windows.end()
+            console.print("Read-back window closed." if closed else "No read-back window was open.")
+            return
+        until = windows.start(timedelta(days=days), note)
+    console.print(
+        f"Until {until:%Y-%m-%d %H:%M} UTC every posting is looked up in the books before it "
+        "is written. Start the workers; the sweeps bring back what came in after the backup."
+    )
 
 
 @app.command()

@@ -34,6 +34,7 @@ from salesync.domain.journal import JournalEntry
 from salesync.domain.planning import PostingMode
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.intents import customer_intents
+from salesync.engine.recovery import ReadBack
 from salesync.rules.customers import CustomerIntent
 from salesync.store.failures import reason, unavailable
 from salesync.store.repositories import Documents, TenantScoped
@@ -281,7 +282,9 @@ class Sender:
 
     Every posting is claimed with a lease in its own short transaction; a batch is one
     call to the books; each posting's outcome is then recorded on its own. Postings that
-    were tried before are read back by key first, all of a batch in one call.
+    were tried before are read back by key first, all of a batch in one call; while a
+    read-back window is open (after a restore from backup, ``engine.recovery``), every
+    posting is.
     """
 
     def __init__(
@@ -466,7 +469,12 @@ class Sender:
         with capturing() as exchanges, self._kept(claimed):
             try:
                 # Any earlier attempt may have written before it failed: look before writing.
-                retried = [c for c in claimed if c.attempt > 1]
+                # After a restore from backup, so may an attempt the database forgot.
+                retried = (
+                    claimed
+                    if ReadBack(self.factory, self.clock).active()
+                    else [c for c in claimed if c.attempt > 1]
+                )
                 found = self._find(books, [c.key for c in retried]) if retried else {}
                 for c in retried:
                     if c.key in found:

@@ -1132,3 +1132,15 @@ class SchemaFloorRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     revision: Mapped[str] = mapped_column(String(32))
+
+
+class ReadBackWindowRow(Base):
+    """A time after a restore from backup during which every posting is looked up in the
+    books by its key before it is written (``salesync restored``)."""
+
+    __tablename__ = "read_back_windows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    until: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
