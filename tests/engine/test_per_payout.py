@@ -14,7 +14,7 @@ from salesync.domain.documents import Document, Payout, Sale
 from salesync.domain.planning import PostingMode
 from salesync.domain.postings import DEFAULT_PLAN
 from salesync.domain.simulate import DemoMerchant, simulate
-from salesync.engine.planner import Planner
+from salesync.engine.planner import PAYOUT_RECHECK, Planner, plannable
 from salesync.engine.runner import Engine
 from salesync.store.tables import PostingRow, QueuedDocumentRow
 
@@ -157,3 +157,30 @@ def test_documents_arriving_after_the_wait_together_with_their_payout_post_once(
     assert {r.key for r in posting_rows(db) if r.mode == "per_payout"} == {
         f"payout:simulator:{p.external_id}" for p in payouts
     }
+
+
+def test_a_waiting_payout_leaves_its_tenant_idle_until_its_sales_come(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A payout waiting for its sales is not plannable again until its next check, so its
+    tenant is not dispatched over and over; the sales arriving have it planned at once."""
+    per_payout(db, clock, merchant)
+    docs = brooklyn(merchant, days=2)
+    payout = next(d for d in docs if isinstance(d, Payout))
+    engine = Engine(db, clock)
+    deliver(engine, clock, [payout], datetime.combine(START + timedelta(days=1), time(23), UTC))
+
+    def plannable_now() -> list[str]:
+        with db() as session:
+            query = select(QueuedDocumentRow.document_id).where(*plannable(clock()))
+            return list(session.scalars(query))
+
+    assert plannable_now() == []
+    clock.advance(PAYOUT_RECHECK)
+    assert plannable_now() == [payout.id]  # checked again by the hour
+    engine.tick("demo")
+    assert plannable_now() == []
+    clock.advance(timedelta(minutes=5))
+    deliver(engine, clock, [d for d in docs if d.id != payout.id], clock())
+    engine.tick("demo")
+    assert f"payout:simulator:{payout.external_id}" in {r.key for r in posting_rows(db)}

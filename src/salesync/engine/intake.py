@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from salesync.connectors.registry import SourceRegistry, sources
@@ -18,6 +18,7 @@ from salesync.connectors.source import Skip, SourceContext, Translated, context_
 from salesync.domain.documents import (
     Customer,
     Document,
+    DocumentKind,
     Location,
     Payout,
     Product,
@@ -83,6 +84,8 @@ class Intake:
         self._policies: dict[tuple[str, str], SyncPolicy] = {}
         self._queued: dict[str, QueuedDocumentRow] = {}
         self._unqueued: set[str] = set()
+        self._released: set[str] = set()
+        """Locations whose payouts waiting for their documents this transaction released."""
 
     def prefetch(self, documents: Iterable[Document]) -> None:
         """Read what is stored and queued for ``documents`` in bulk, before admitting them."""
@@ -179,6 +182,8 @@ class Intake:
         stored = self.documents.add(document, location, now=self.clock())
         if stored is Stored.DUPLICATE:
             return stored
+        if isinstance(document, Sale | Refund):
+            self._release_payouts(location.id)
         day = business_day(document.occurred_at, location.zone)
         # History is past its windows already: a backfilled document is due at once.
         due = received if due_now else self.policy(document).due_at(received, location.zone)
@@ -210,7 +215,32 @@ class Intake:
             queued.held = False
             queued.problems = []
             queued.business_day = day
+            queued.plannable_at = None  # what it waited for may have changed with it
         return stored
+
+    def _release_payouts(self, location_id: str) -> None:
+        """A sale or refund came in: the location's payouts waiting for theirs are looked
+        at again by the next plan instead of at their next check (``PAYOUT_RECHECK``)."""
+        if location_id in self._released:
+            return
+        self._released.add(location_id)
+        self.session.execute(
+            update(QueuedDocumentRow)
+            .where(
+                QueuedDocumentRow.tenant_id == self.tenant_id,
+                QueuedDocumentRow.location_id == location_id,
+                QueuedDocumentRow.kind == DocumentKind.PAYOUT.value,
+                QueuedDocumentRow.planned.is_(False),
+                QueuedDocumentRow.plannable_at > self.clock(),
+            )
+            .values(plannable_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    def _forget(self) -> None:
+        """What this transaction read or wrote is rolled back."""
+        self.documents.forget()
+        self._released.clear()
 
     def process(self, row: InboxRecordRow) -> RecordState:
         """Take one received inbox record through normalize, validate, store and queue."""
@@ -218,7 +248,7 @@ class Intake:
             with self.session.begin_nested():
                 state = self._take(row, self._normalize(row))
         except Exception:
-            self.documents.forget()
+            self._forget()
             raise
         if state is RecordState.NORMALIZED and row.document_id is not None:
             self.inbox.resume_children([row.document_id])
@@ -240,7 +270,7 @@ class Intake:
             with self.session.begin_nested():
                 taken = Taken([self._take(row, document) for row, document in pairs])
         except Exception:
-            self.documents.forget()
+            self._forget()
             taken = self._one_by_one(pairs)
         parents = [
             row.document_id
@@ -257,7 +287,7 @@ class Intake:
                 with self.session.begin_nested():
                     state = self._take(row, document)
             except Exception as exc:
-                self.documents.forget()
+                self._forget()
                 taken.failure = exc
                 break
             taken.states.append(state)

@@ -64,6 +64,10 @@ from salesync.store.tables import (
 
 PAYOUT_WAIT = timedelta(days=10)
 """How long a card sale waits for the payout that settles it before it is summarized."""
+PAYOUT_RECHECK = timedelta(hours=1)
+"""How soon a payout that waits for its documents, or does not add up, is looked at
+again when nothing else happens; a sale or refund arriving at its location (the
+documents it waits for, an edit that makes it add up) has it looked at by the next plan."""
 
 
 def plannable(now: datetime) -> tuple[ColumnElement[bool], ...]:
@@ -358,6 +362,7 @@ class Planner:
                     )
                 ]
             )
+            row.plannable_at = self.clock() + PAYOUT_RECHECK
             return 0
         elsewhere = set(self.outbox.coverage(self.destination, ids))
         try:
@@ -370,9 +375,10 @@ class Planner:
             )
         except PlanningError as exc:
             # An order edited after its payout (research: A2X "inconsistent payout"): a
-            # person decides; the payout is tried again on every plan until it adds up.
+            # person decides; the payout is tried again after each edit until it adds up.
             first = all(p.get("code") != "payout_inconsistent" for p in row.problems)
             row.problems = _problem_rows([Problem("payout_inconsistent", str(exc), "")])
+            row.plannable_at = self.clock() + PAYOUT_RECHECK
             if first:
                 self._incident(
                     ConflictError(
