@@ -4,6 +4,8 @@ replayed from its ticket, verified through reconciliation, then resolved."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,14 +17,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesync.clock import ManualClock
 from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
-from salesync.domain.documents import Sale
+from salesync.domain.documents import Document, Sale
 from salesync.domain.errors import MappingError
 from salesync.domain.simulate import DemoMerchant, simulate
 from salesync.engine.mappings import Mappings
+from salesync.engine.normalize import register, salesync_json
 from salesync.engine.runner import Engine
 from salesync.monitor.desk import DeskError, TicketDesk
 from salesync.rules import strict_retail
-from salesync.store.tables import IncidentRow, PostingDocumentRow, PostingRow, TicketRow
+from salesync.store import codec
+from salesync.store.tables import (
+    InboxRecordRow,
+    IncidentRow,
+    PostingDocumentRow,
+    PostingRow,
+    TicketRow,
+)
 
 from flows import book_balances, coverage, deliver, expected_balances
 
@@ -196,3 +206,48 @@ def test_an_unexpected_exception_is_a_bug_ticket_with_a_replay_handle(
     desk.resolve(ticket.id, "dev@salesync", "A parsing bug was fixed; your sales are posted.")
     assert set(coverage(db).values()) == {1}
     assert book_balances(db) == expected_balances(merchant, docs)
+
+
+def test_a_record_salesync_fails_on_is_set_aside_and_the_rest_carry_on(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A fault of salesync's on one record (here its normalizer breaks on one sale) does
+    not stop the tenant's intake on every tick: that record is quarantined with a bug
+    ticket, the others go through, and a replay after the fix takes it in."""
+    docs = [d for d in simulate(merchant, START, 1, seed=9) if d.kind.value == "sale"]
+    poisoned = docs[1].id
+    fixed = False
+
+    def fragile(record_type: str, payload: str) -> Document:
+        if poisoned in payload and not fixed:
+            raise KeyError("line_items")
+        return salesync_json(record_type, payload)
+
+    register("fragile", fragile)
+    engine = Engine(db, clock)
+    clock.set(datetime.combine(START + timedelta(days=1), time(20), UTC))
+    for doc in docs:
+        engine.receive("demo", "fragile", "sale", json.dumps(codec.encode(doc)), event_id=doc.id)
+    engine.run_until_idle("demo")
+    clock.advance(timedelta(days=1))  # the sales' window
+    engine.run_until_idle("demo")
+    with db() as session:
+        states = Counter(session.scalars(select(InboxRecordRow.state)))
+        [aside] = session.scalars(
+            select(InboxRecordRow).where(InboxRecordRow.state == "quarantined")
+        ).all()
+    assert states == {"normalized": len(docs) - 1, "quarantined": 1}
+    assert [p["code"] for p in aside.problems] == ["bug"]
+    assert "KeyError" in aside.problems[0]["message"]
+    [ticket] = tickets(db)
+    assert (ticket.kind, ticket.code, ticket.merchant_action) == ("bug", "unexpected", False)
+    assert len(coverage(db)) == len(docs) - 1
+    fixed = True
+    desk = TicketDesk(db, clock)
+    assert desk.replay(ticket.id, "dev@salesync").records == 1
+    engine.run_until_idle("demo")
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    desk.resolve(ticket.id, "dev@salesync", "A parsing fault was fixed; the sale is posted.")
+    assert set(coverage(db).values()) == {1}
+    assert len(coverage(db)) == len(docs)

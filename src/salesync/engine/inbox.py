@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from salesync.domain.errors import ValidationError
+from salesync.domain.errors import SyncError, ValidationError
 from salesync.domain.validation import Problem
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.store.repositories import TenantScoped
@@ -358,6 +358,46 @@ class Inbox(TenantScoped):
                 connection_id=row.connection_id,
             ),
         )
+
+    def set_aside(self, record_id: int, failure: SyncError) -> bool:
+        """Quarantine a received record that salesync itself failed on (a bug, not the
+        record's fault), with a bug incident a developer replays once it is fixed: the
+        tenant's other records carry on instead of failing behind it on every tick.
+        False when the record is no longer waiting (another worker took it meanwhile)."""
+        row = self.get(record_id)
+        if row is None or row.state != RecordState.RECEIVED.value:
+            return False
+        problem = Problem(
+            "bug",
+            f"salesync failed taking this record in ({failure}); a developer has been told, "
+            "and it is taken in again once that is fixed",
+            "",
+        )
+        self._settle(row, RecordState.QUARANTINED, [problem])
+        self.session.flush()
+        self.incidents.record(
+            self.session,
+            self.tenant_id,
+            Failure(
+                error=SyncError(
+                    str(failure),
+                    user_message=f"A {row.source} {row.record_type} could not be taken in "
+                    "because of a fault in salesync; it is kept and taken in again once "
+                    "the fault is fixed.",
+                    kind=failure.kind,
+                    code=failure.code or "unexpected",
+                    provider=row.source,
+                    operation=f"intake:{row.record_type}",
+                    details={"record": row.id},
+                ),
+                stage="intake",
+                subject=f"record:{row.id}",
+                failed_at=self.clock(),
+                replay={"record": row.id},
+                connection_id=row.connection_id,
+            ),
+        )
+        return True
 
     def park(self, row: InboxRecordRow, parent_ref: str, problems: Sequence[Problem]) -> None:
         self._settle(row, RecordState.PARKED, problems, parent_ref=parent_ref)

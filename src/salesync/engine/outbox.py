@@ -36,7 +36,7 @@ from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.intents import customer_intents
 from salesync.engine.recovery import ReadBack
 from salesync.rules.customers import CustomerIntent
-from salesync.store.failures import reason, unavailable
+from salesync.store.failures import unforeseen
 from salesync.store.repositories import Documents, TenantScoped
 from salesync.store.tables import PostingDocumentRow, PostingRow
 
@@ -412,7 +412,7 @@ class Sender:
             except SyncError as exc:
                 error = exc
             except Exception as exc:  # a broken connector is a bug; the postings stay for replay
-                error = _unforeseen(exc, "connect")
+                error = unforeseen(exc, "connect")
         report.errors.append(error)
         for claimed in filter(None, map(self._claim, ids)):
             self._failed(claimed, error, report, exchanges)
@@ -494,7 +494,7 @@ class Sender:
                 self._whole_call_failed(claimed, exc, report, exchanges)
                 return
             except Exception as exc:  # anything unforeseen is a bug; the postings stay for replay
-                self._whole_call_failed(claimed, _unforeseen(exc, "post"), report, exchanges)
+                self._whole_call_failed(claimed, unforeseen(exc, "post"), report, exchanges)
                 return
         for c, w in zip(fresh, written, strict=True):
             if w.ref is not None:
@@ -688,16 +688,6 @@ class Sender:
                     transient=transient,
                 ),
             )
-
-
-def _unforeseen(exc: Exception, operation: str) -> SyncError:
-    """An exception no connector classified: the database being busy or away is worth
-    retrying; anything else is a bug, and the posting waits for a developer and a replay."""
-    if unavailable(exc):
-        return TransientError(
-            f"the database is unavailable: {reason(exc)}", operation=operation, code="database"
-        )
-    return SyncError(f"{type(exc).__name__}: {exc}", operation=operation, code="unexpected")
 
 
 def _by_tenant(claimed: list[_Claimed]) -> dict[str, list[_Claimed]]:

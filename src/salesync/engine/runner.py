@@ -35,6 +35,7 @@ from salesync.engine.intake import Intake
 from salesync.engine.outbox import RetryPolicy, Sender, SendReport
 from salesync.engine.planner import Planner
 from salesync.engine.runs import recorded
+from salesync.store.failures import unforeseen
 from salesync.store.repositories import Locations, Tenants
 from salesync.store.tables import DocumentRow, QueuedDocumentRow
 
@@ -137,8 +138,11 @@ class Engine:
         ``limit`` at most (all that are waiting by default).
 
         A batch is one transaction with a savepoint per record, which ends the same as a
-        transaction per record: a record that fails unforeseen is rolled back alone, the
-        ones before it are committed, and the failure is raised.
+        transaction per record: a record that fails unforeseen is rolled back alone and the
+        ones before it are committed. When the database is away the failure is raised (the
+        next tick tries again); any other is salesync's fault on that record, which is set
+        aside (quarantined, with a bug incident to replay it once fixed) so the records
+        after it carry on.
         """
         counts = {state.value: 0 for state in RecordState}
         with recorded(
@@ -161,7 +165,17 @@ class Engine:
                         batch = intake.inbox.take(limit)
                         taken = intake.process_all(batch)
                     if taken.failure is not None:
-                        raise taken.failure
+                        failure = unforeseen(taken.failure, "intake")
+                        if failure.kind.retryable or len(taken.states) >= len(batch):
+                            raise taken.failure  # the database is away: the next tick
+                        # A fault of salesync's on this record: it waits for the fix
+                        # and a replay, and the records after it carry on.
+                        failed = batch[len(taken.states)].id
+                        with session.begin():
+                            Inbox(session, tenant_id, self.clock, self.incidents).set_aside(
+                                failed, failure
+                            )
+                        taken.states.append(RecordState.QUARANTINED)
                     parked = [
                         row.id
                         for row, state in zip(batch, taken.states, strict=False)
