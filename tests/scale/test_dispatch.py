@@ -16,12 +16,15 @@ from celery import signals
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
+from salesync.crm.feed import PASS_EVERY
+from salesync.crm.triggers import TriggerAction, Triggers
 from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.backfill import Backfills, SimulatedHistory
 from salesync.engine.inbox import Inbox
 from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
+from salesync.engine.runs import recorded
 from salesync.engine.sweep import DueSweeps, Sweeper
 from salesync.scale import tasks
 from salesync.scale.dispatch import Dispatcher, Queue, Work, due_work, lead, marker
@@ -219,3 +222,30 @@ def test_source_connections_due_a_sweep_get_a_sweep_task_once(
     redis_client.delete(key)
     dispatcher.dispatch()
     assert len(sent) == 2
+
+
+def test_a_quiet_tenant_with_crm_follow_ups_gets_a_tick_for_them(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """A tenant with nothing in the database due but an active CRM trigger (whose sales
+    come due with time alone) gets a scheduled tick when its CRM pass is old, once; a
+    tenant without CRM work gets none."""
+    for tenant in ("quiet", "plain"):
+        merchant = demo_merchant(tenant, orders_per_day=3)
+        with factory() as session, session.begin():
+            Tenants(session).add(merchant.tenant)
+    with factory() as session, session.begin():
+        Triggers(session, "quiet", clock).add("Thank you", TriggerAction.THANK_YOU.value, 7)
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
+    dispatcher.dispatch()
+    assert sent == [("salesync.tick", ("quiet", "scheduled"), Queue.SCHEDULED)]
+    redis_client.delete(marker(Queue.SCHEDULED, "tick", "quiet"))
+    with recorded(factory, clock, "crm", "quiet"):
+        pass  # the tick's CRM pass
+    clock.advance(timedelta(minutes=5))
+    dispatcher.dispatch()
+    assert len(sent) == 1  # its pass is recent
+    clock.advance(PASS_EVERY)
+    dispatcher.dispatch()
+    assert sent[1:] == [("salesync.tick", ("quiet", "scheduled"), Queue.SCHEDULED)]

@@ -15,20 +15,48 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.crm.actions import TriggerActions
 from salesync.crm.catalog import Catalog
 from salesync.crm.clients import Clients
 from salesync.crm.destination import CrmSales
-from salesync.crm.mail import SENT, CrmMail
+from salesync.crm.mail import PENDING, SENT, CrmMail
 from salesync.crm.triggers import DEFAULT_HORIZON, Triggers
 from salesync.domain.documents import Customer
 from salesync.engine.incidents import IncidentLog
 from salesync.engine.runs import recorded
 from salesync.store.repositories import Locations
-from salesync.store.tables import CrmLinkRow, CustomerRow
+from salesync.store.tables import CrmLinkRow, CrmMessageRow, CrmTriggerRow, CustomerRow, RunRow
+
+PASS_EVERY = timedelta(minutes=15)
+"""How often a tenant with timed CRM work gets a CRM pass when nothing else ticks it."""
+
+
+def due_for_a_pass(session: Session, now: datetime, every: timedelta = PASS_EVERY) -> list[str]:
+    """Tenants whose CRM has work that comes due with time alone (active N-days-after
+    triggers, messages waiting to be sent) and whose CRM pass last ran ``every`` ago or
+    never, the longest waiting first. A runner that ticks only tenants with work in the
+    database (the Celery dispatcher) ticks these too, so a quiet shop's follow-ups still
+    go out on their day."""
+    timed = union(
+        select(CrmTriggerRow.tenant_id).where(CrmTriggerRow.active.is_(True)),
+        select(CrmMessageRow.tenant_id).where(
+            CrmMessageRow.state == PENDING, CrmMessageRow.due_at <= now
+        ),
+    ).subquery()
+    last = (
+        select(RunRow.tenant_id, func.max(RunRow.started_at).label("at"))
+        .where(RunRow.step == "crm", RunRow.tenant_id.in_(select(timed.c.tenant_id)))
+        .group_by(RunRow.tenant_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(timed.c.tenant_id, last.c.at).outerjoin(last, last.c.tenant_id == timed.c.tenant_id)
+    ).all()
+    waiting = [(at, tenant) for tenant, at in rows if at is None or now - at >= every]
+    return [tenant for at, tenant in sorted(waiting, key=lambda w: (w[0] is not None, w[0], w[1]))]
 
 
 @dataclass(slots=True)

@@ -20,12 +20,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from salesync.crm.feed import PASS_EVERY, due_for_a_pass
 from salesync.engine.backfill import BackfillState
 from salesync.engine.inbox import RecordState
 from salesync.engine.outbox import PostingState
@@ -113,7 +114,9 @@ Send = Callable[[str, tuple[Any, ...], Queue], None]
 @dataclass
 class Dispatcher:
     """Sends each tenant's due work once per queue: a tick on the queue of its most urgent
-    part; then, after all live work, each running backfill's next window."""
+    part; then, after all live work, each running backfill's next window, the sources'
+    periodic sweeps, and a tick for each tenant whose CRM has timed work (follow-ups that
+    come due with time alone) and has not had a pass for a while."""
 
     factory: sessionmaker[Session]
     clock: Callable[[], datetime]
@@ -126,6 +129,11 @@ class Dispatcher:
     sweeps: DueSweeps | None = None
     """The sources' periodic sweeps: each due connection's sweep is sent as a task on the
     ``scheduled`` queue, after the live work."""
+    crm_every: timedelta | None = PASS_EVERY
+    """Tenants whose CRM has timed work get a tick on the ``scheduled`` queue when their
+    CRM pass is this old, looked for at most once a ``crm_look``; None: never."""
+    crm_look: timedelta = timedelta(seconds=30)
+    _crm_looked: datetime | None = field(default=None, init=False, repr=False)
 
     def dispatch(self) -> Work:
         """Send what is due and not already waiting in a queue; returns what was due."""
@@ -144,7 +152,19 @@ class Dispatcher:
             for tenant, connection in self.sweeps.due():
                 self.sweeps.tried(connection)
                 self._once(Queue.SCHEDULED, "sweep", connection, (tenant, connection))
+        for tenant in self._crm_due():
+            self._once(Queue.SCHEDULED, "tick", tenant, (tenant, Queue.SCHEDULED.value))
         return work
+
+    def _crm_due(self) -> list[str]:
+        now = self.clock()
+        if self.crm_every is None or (
+            self._crm_looked is not None and now - self._crm_looked < self.crm_look
+        ):
+            return []
+        self._crm_looked = now
+        with self.factory() as session:
+            return due_for_a_pass(session, now, self.crm_every)
 
     def _once(self, queue: Queue, kind: str, subject: str, args: tuple[Any, ...]) -> None:
         if self.redis.set(marker(queue, kind, subject), 1, nx=True, ex=self.marker_seconds):
