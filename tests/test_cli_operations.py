@@ -93,9 +93,15 @@ def test_restored_opens_a_read_back_window_and_end_closes_it(cli_home: Path) -> 
     until = windows.until()
     assert until is not None
     assert timedelta(days=2.9) < until - system_clock() <= timedelta(days=3)
+    with session_factory(engine)() as session, session.begin():
+        Tenants(session).add(Tenant("shop", "Shop"))
+    shown = runner.invoke(app, ["status", "--tenant", "shop"])
+    assert shown.exit_code == 0, shown.output
+    assert "read-back window open" in shown.output
     closed = runner.invoke(app, ["restored", "--end"])
     assert closed.exit_code == 0, closed.output
     assert "Read-back window closed." in closed.output
     assert not windows.active()
     assert "No read-back window was open." in runner.invoke(app, ["restored", "--end"]).output
+    assert "read-back window" not in runner.invoke(app, ["status", "--tenant", "shop"]).output
     engine.dispose()

@@ -36,6 +36,7 @@ from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Outbox
 from salesync.engine.policies import DEFAULT_WINDOWS, SyncMode, SyncPolicy
 from salesync.engine.reconcile import Reconciler
+from salesync.engine.recovery import open_until
 from salesync.engine.wiring import configured_engine
 from salesync.rules import MappingDataError, mapping_to_dict, retail_default
 from salesync.store.repositories import Connections, Locations
@@ -256,6 +257,12 @@ def _print_status(session: Session, tenant: str) -> None:
     for posting_state, count in sorted(Outbox(session, tenant).counts().items()):
         table.add_row(f"postings {posting_state}", str(count))
     console.print(table)
+    read_back = open_until(session, system_clock())
+    if read_back is not None:
+        console.print(
+            f"[yellow]read-back window open[/yellow] until {read_back:%Y-%m-%d %H:%M} UTC "
+            "(after a restore): every posting is looked up in the books before it is written"
+        )
     for row in held:
         for problem in row.problems:
             console.print(

@@ -55,11 +55,15 @@ class ReadBack:
 
     def until(self) -> datetime | None:
         """When the open window ends, or None when none is open."""
-        now = self.clock()
         with self.factory() as session:
-            return session.scalar(
-                select(func.max(ReadBackWindowRow.until)).where(ReadBackWindowRow.until > now)
-            )
+            return open_until(session, self.clock())
 
     def active(self) -> bool:
         return self.until() is not None
+
+
+def open_until(session: Session, now: datetime) -> datetime | None:
+    """When the read-back window open at ``now`` ends, or None when none is."""
+    return session.scalar(
+        select(func.max(ReadBackWindowRow.until)).where(ReadBackWindowRow.until > now)
+    )
