@@ -249,3 +249,38 @@ def test_a_quiet_tenant_with_crm_follow_ups_gets_a_tick_for_them(
     clock.advance(PASS_EVERY)
     dispatcher.dispatch()
     assert sent[1:] == [("salesync.tick", ("quiet", "scheduled"), Queue.SCHEDULED)]
+
+
+def test_a_task_that_could_not_be_sent_leaves_no_marker(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """A send that fails (the broker away) takes its marker back, so the next round sends
+    the tenant's task instead of waiting for the marker to lapse."""
+    trade(factory, clock, "shop")
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    failing = True
+
+    def send(*task: Any) -> None:
+        if failing:
+            raise ConnectionError("the broker is restarting")
+        sent.append(task)
+
+    dispatcher = Dispatcher(factory, clock, redis_client, send)
+    with pytest.raises(ConnectionError):
+        dispatcher.dispatch()
+    assert not redis_client.exists(marker(Queue.REALTIME, "tick", "shop"))
+    failing = False
+    dispatcher.dispatch()
+    assert sent == [("salesync.tick", ("shop", "realtime"), Queue.REALTIME)]
+
+
+def test_a_marker_whose_task_was_lost_lapses_within_a_minute(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """A marker set for a task no worker ever takes (lost with the worker that held it)
+    stands at most a minute: then the tenant is dispatched again."""
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: None)
+    trade(factory, clock, "shop")
+    dispatcher.dispatch()
+    ttl = redis_client.ttl(marker(Queue.REALTIME, "tick", "shop"))
+    assert 0 < int(ttl) <= 60

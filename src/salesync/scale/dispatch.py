@@ -122,9 +122,14 @@ class Dispatcher:
     clock: Callable[[], datetime]
     redis: Any
     send: Send
-    marker_seconds: int = 300
-    """A marker outlives a task lost before it started (its worker died with the message
-    unacknowledged: the broker gives it to another worker); then dispatch sends again."""
+    marker_seconds: int = 60
+    """How long a marker stands without its task being taken. It outlives a task lost
+    before a worker took it: the dispatching worker killed between setting the marker and
+    sending the task, or a worker killed between taking the message from Redis and
+    starting it (Redis holds that message for the visibility timeout). Then dispatch sends
+    again, so a crash delays a tenant by a minute at most. A queue backed up for longer
+    gets a second tick for a tenant still waiting in it, which finds its work done or
+    shares it (ticks are idempotent)."""
     sent: dict[Queue, int] = field(default_factory=lambda: dict.fromkeys(Queue, 0))
     sweeps: DueSweeps | None = None
     """The sources' periodic sweeps: each due connection's sweep is sent as a task on the
@@ -167,8 +172,13 @@ class Dispatcher:
             return due_for_a_pass(session, now, self.crm_every)
 
     def _once(self, queue: Queue, kind: str, subject: str, args: tuple[Any, ...]) -> None:
-        if self.redis.set(marker(queue, kind, subject), 1, nx=True, ex=self.marker_seconds):
-            self.send(f"salesync.{kind}", args, queue)
+        key = marker(queue, kind, subject)
+        if self.redis.set(key, 1, nx=True, ex=self.marker_seconds):
+            try:
+                self.send(f"salesync.{kind}", args, queue)
+            except Exception:
+                self.redis.delete(key)  # nothing waits: the next round sends it
+                raise
             self.sent[queue] += 1
 
 
