@@ -36,7 +36,6 @@ from salesync.clock import ManualClock
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.connectors.lightspeed_r import LightspeedRSource
 from salesync.connectors.lightspeed_r.bucket import limits_for, retry_after
-from salesync.connectors.lightspeed_r.sales import EXCHANGE_TENDER
 from salesync.connectors.pacing import forget_budgets
 from salesync.connectors.source import (
     ForgedWebhookError,
@@ -48,6 +47,7 @@ from salesync.connectors.source import (
 )
 from salesync.connectors.tokens import Grant
 from salesync.domain.documents import (
+    EXCHANGE_TENDER,
     Customer,
     DocumentKind,
     Product,

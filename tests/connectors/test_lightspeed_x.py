@@ -51,6 +51,7 @@ from salesync.connectors.source import (
 )
 from salesync.connectors.tokens import TokenManager
 from salesync.domain.documents import (
+    EXCHANGE_TENDER,
     Customer,
     DocumentKind,
     Product,
@@ -75,9 +76,10 @@ from salesync.sandbox.faults import FaultKind
 from salesync.sandbox.lightspeed_x import RateLimit, create_app
 from salesync.sandbox.oauth import OAuthError
 from salesync.sandbox.server import free_port, serving
+from salesync.store import codec
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Connections, Documents, Locations, Tenants
-from salesync.store.tables import ConnectionRow, QueuedDocumentRow
+from salesync.store.tables import ConnectionRow, DocumentRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
 FINISHED = ("CLOSED", "ONACCOUNT_CLOSED", "LAYBY_CLOSED")
@@ -983,3 +985,55 @@ def test_a_sale_voided_unpaid_posts_nothing_and_a_voided_tip_is_held(
     with pytest.raises(ValidationError) as held:
         LightspeedXSource().translate("sale", voided(tipped), context)
     assert [p.code for p in held.value.problems] == ["voided_tip"]
+
+
+def test_exchanges_become_a_sale_and_a_linked_refund_that_reconcile(
+    factory: sessionmaker[Session], quiet: LightspeedWorld
+) -> None:
+    """A return the customer added new goods to (dearer ones, paying the difference, and
+    cheaper ones, getting it back) is swept as two records: a sale of the new goods and a
+    refund of the goods given back, linked to the sale they came from, both carried by the
+    exchange tender; nothing is quarantined and the books reconcile to zero."""
+    world = quiet
+    world.trade(days=2)
+    exchanges = [world.activity.exchange(dearer=True), world.activity.exchange(dearer=False)]
+    assert all(e is not None for e in exchanges)
+    world.deliver()
+    vault = Vault([new_key()])
+    connection = set_up(factory, world, vault)
+    engine = Engine(factory, world.clock)
+    Sweeper(factory, world.clock, vault, transport=lambda _: world.transport).sweep(
+        TENANT, connection.connection_id
+    )
+    counts = engine.take_in(TENANT)
+    assert counts[RecordState.QUARANTINED.value] == 0
+    world.clock.advance(timedelta(days=2))
+    engine.run_until_idle(TENANT, max_ticks=50)
+    with factory() as session:
+        documents = {
+            (r.kind, r.external_id): codec.decode(r.kind, r.body)
+            for r in session.scalars(select(DocumentRow))
+        }
+        balances = LedgerBooks(session, TENANT).trial_balance()
+        days = Reconciler(session, TENANT, LOCATIONS).reconcile(
+            START.date() - timedelta(days=1), START.date() + timedelta(days=4)
+        )
+    for row in exchanges:
+        assert row is not None
+        sale, refund = documents[("sale", row.id)], documents[("refund", row.id)]
+        assert isinstance(sale, Sale)
+        assert isinstance(refund, Refund)
+        assert refund.sale_id == document_id(
+            TENANT, "lightspeed_x", DocumentKind.SALE, row.return_for or ""
+        )
+        assert all(line.quantity > 0 for line in sale.lines)
+        credit = [p.amount for p in sale.payments if p.tender == EXCHANGE_TENDER]
+        assert credit == [p.amount for p in refund.payments if p.tender == EXCHANGE_TENDER]
+        assert sale.paid == sale.grand_total
+        assert refund.paid == refund.amount
+        # What changed hands is the difference, on the side it paid.
+        assert (sale.paid - refund.paid).amount == row.paid
+    assert sum(b.balance.to_minor() for b in balances) == 0
+    assert all(b.balance.to_minor() == 0 for b in balances if EXCHANGE_TENDER in b.account.lower())
+    for day in days:
+        assert day.clean, (day.location_id, day.day, day.differences, day.documents)

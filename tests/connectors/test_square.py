@@ -46,9 +46,9 @@ from salesync.connectors.square import SquareSource
 from salesync.connectors.square.api import SQUARE_VERSION
 from salesync.connectors.square.client import SquareClient
 from salesync.connectors.square.cursor import SweepCursor
-from salesync.connectors.square.orders import EXCHANGE_TENDER
 from salesync.connectors.square.webhooks import SIGNATURE_HEADER, signature
 from salesync.domain.documents import (
+    EXCHANGE_TENDER,
     Customer,
     DocumentKind,
     Payout,

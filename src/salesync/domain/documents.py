@@ -143,6 +143,12 @@ class SaleLine:
         return total((t.amount for t in self.taxes), self.unit_price.currency)
 
 
+EXCHANGE_TENDER = "exchange"
+"""The tender of an exchange: the value of the goods given back pays for the new goods.
+The sale and the refund an exchange becomes each carry it, so its clearing account nets
+to zero."""
+
+
 @dataclass(frozen=True, slots=True)
 class Payment:
     """One tender of a sale or refund. Split tenders are several payments."""

@@ -26,6 +26,7 @@ from salesync.connectors.lightspeed_r.payloads import LsSale, LsSaleLine, SaleRe
 from salesync.connectors.lightspeed_r.problems import PROVIDER, Problems
 from salesync.connectors.source import SourceContext
 from salesync.domain.documents import (
+    EXCHANGE_TENDER,
     Discount,
     DocumentKind,
     Payment,
@@ -42,8 +43,6 @@ from salesync.domain.money import CurrencyError, Money, minor_unit
 from salesync.domain.validation import Problem
 
 DEFAULT_CURRENCY = "USD"
-EXCHANGE_TENDER = "exchange"
-"""The tender of the returned goods' value that pays for an exchange's new goods."""
 
 
 def currency_of(context: SourceContext, path: str) -> str:

@@ -7,7 +7,8 @@ cursor is the last version seen, so a sale comes again whenever it changes (an a
 paid off, a parked sale finished), and a sweep from the cursor catches every change a
 webhook never brought.
 
-Streams: ``sales`` (each with the currency, its products' facts and its taxes),
+Streams: ``sales`` (each with the currency, its products' facts and its taxes; an
+exchange also as a ``sale_return`` record of its goods given back),
 ``customers``, ``products`` and ``register_closures``. ``history(start, end)`` reads the
 sales by version and keeps the closed ones dated in the window (X-Series has no date
 filter on its sale pages).
@@ -18,10 +19,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from salesync.connectors.lightspeed_x.api import LightspeedApi
 from salesync.connectors.lightspeed_x.errors import PROVIDER
+from salesync.connectors.lightspeed_x.sales import SALE_RETURN, is_exchange
 from salesync.connectors.lightspeed_x.standing import Standing, standing
 from salesync.connectors.source import Page, SourceConnection, SourceRecord
 from salesync.domain.errors import BugError
@@ -105,7 +108,9 @@ class LightspeedXClient:
         if not rows:
             return Page((), str(after), more=False)
         last = max(int(r.get("version") or after) for r in rows)
-        return Page(tuple(self._record(stream, r) for r in rows), str(last), more=True)
+        return Page(
+            tuple(found for r in rows for found in self._records(stream, r)), str(last), more=True
+        )
 
     def history(self, start: datetime, end: datetime) -> Iterator[SourceRecord]:
         """Closed sales dated in ``[start, end)``, oldest first.
@@ -122,7 +127,12 @@ class LightspeedXClient:
                 key=lambda pair: pair[0],
             )
         return iter(
-            [self._record("sales", sale) for when, sale in self._closed if start <= when < end]
+            [
+                found
+                for when, sale in self._closed
+                if start <= when < end
+                for found in self._records("sales", sale)
+            ]
         )
 
     # -- reading -----------------------------------------------------------------------
@@ -143,6 +153,20 @@ class LightspeedXClient:
     def _page(self, stream: str, after: int) -> list[Json]:
         params = {"after": str(after), "page_size": str(self._page_size)}
         return _rows(self._api.get(f"/api/2.0/{stream}", f"{stream}.list", params))
+
+    def _records(self, stream: str, row: Json) -> tuple[SourceRecord, ...]:
+        """The record of ``row``; for an exchange, a second one of its goods given back
+        (a body of its own, so the inbox does not take it for a repeat)."""
+        record = self._record(stream, row)
+        if stream != "sales" or not _exchange(row):
+            return (record,)
+        body = {**json.loads(record.payload), "part": "given_back"}
+        given_back = SourceRecord(
+            SALE_RETURN,
+            json.dumps(body, sort_keys=True),
+            f"{SALE_RETURN}:{row.get('id')}:{row.get('version')}",
+        )
+        return (record, given_back)
 
     def _record(self, stream: str, row: Json) -> SourceRecord:
         record_type = RECORD_TYPE[stream]
@@ -206,6 +230,17 @@ class LightspeedXClient:
             if isinstance(product, dict):
                 self._products[product_id] = _facts(product)
         return self._products.get(product_id)
+
+
+def _exchange(sale: Json) -> bool:
+    """Whether a sale as the API lists it both sells and takes back goods."""
+    quantities = []
+    for line in sale.get("line_items") or []:
+        try:
+            quantities.append(Decimal(str(line.get("quantity") or 0)))
+        except InvalidOperation:
+            return False  # unreadable: its sale record is refused naming the line
+    return is_exchange(quantities)
 
 
 def _facts(product: Json) -> Json:

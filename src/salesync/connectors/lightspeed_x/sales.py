@@ -18,7 +18,12 @@ states (https://x-series-api.lightspeedhq.com/docs/sales_statuses):
   is not a document salesync has.
 
 A return is a closed sale whose lines have negative quantities and whose ``return_for``
-names the sale it returns; it becomes a refund linked to that sale. Prices are tax
+names the sale it returns; it becomes a refund linked to that sale. An exchange is a return
+to which new goods were added before it closed (https://x-series-api.lightspeedhq.com/docs/
+sales_returns): lines of both signs. The client hands it over twice, as a ``sale`` record
+(the goods bought, a sale) and a ``sale_return`` record (the goods given back, a refund
+linked to ``return_for``); the value given back pays for the new goods through the
+``exchange`` tender on both, and money that changed hands goes to the side it paid. Prices are tax
 exclusive with each line's tax stated, so documents are in exclusive tax mode. A tip is a
 line for the retailer's tip product (SKU ``tip`` unless the connection's ``tip_skus``
 setting names others).
@@ -34,6 +39,7 @@ from salesync.connectors.lightspeed_x.payloads import LineItem, SaleRecord
 from salesync.connectors.lightspeed_x.problems import Problems
 from salesync.connectors.source import Skip, SourceContext
 from salesync.domain.documents import (
+    EXCHANGE_TENDER,
     Discount,
     DocumentKind,
     Payment,
@@ -48,13 +54,24 @@ from salesync.domain.documents import (
 from salesync.domain.money import Money, total
 
 SALE = "sale"
+SALE_RETURN = "sale_return"
+"""An exchange's goods given back (the same sale as its ``sale`` record)."""
+
+
+def is_exchange(quantities: list[Decimal]) -> bool:
+    """Whether a sale's lines both sell and take back goods."""
+    return any(q < 0 for q in quantities) and any(q > 0 for q in quantities)
 
 
 def customer_ref(customer_id: str | None) -> str | None:
     return f"{PROVIDER}:{customer_id}" if customer_id else None
 
 
-def sale_or_refund(record: SaleRecord, context: SourceContext) -> Sale | Refund | Skip:
+def sale_or_refund(
+    record: SaleRecord, context: SourceContext, *, given_back: bool = False
+) -> Sale | Refund | Skip:
+    """The document of a ``sale`` record, or with ``given_back`` of a ``sale_return``
+    record (an exchange's goods given back)."""
     sale = record.sale
     stands = sale.standing()
     if stands.state == "voided" and _paid_in_full(record):
@@ -62,6 +79,12 @@ def sale_or_refund(record: SaleRecord, context: SourceContext) -> Sale | Refund 
     waiting = stands.waiting()
     if waiting is not None:
         return Skip(f"Lightspeed sale {sale.invoice_number or sale.id} {waiting}")
+    exchange = is_exchange([li.quantity for li in sale.line_items])
+    if given_back and not exchange:
+        return Skip(
+            f"Lightspeed sale {sale.invoice_number or sale.id} is no exchange (any more): "
+            "its sale record carries it"
+        )
     problems = Problems(SALE)
     if not stands.known:
         problems.add(
@@ -72,15 +95,8 @@ def sale_or_refund(record: SaleRecord, context: SourceContext) -> Sale | Refund 
     if not sale.line_items:
         problems.add("no_lines", "a closed sale has no line items", "sale.line_items")
     returned = [li.quantity < 0 for li in sale.line_items]
-    if any(returned) and not all(returned):
-        problems.add(
-            "mixed_return",
-            "the sale both returns and sells goods; salesync reads a return and a new sale "
-            "as two sales",
-            "sale.line_items",
-        )
     location = problems.location(context, sale.outlet_id, "sale.outlet_id")
-    if any(returned) and all(returned):
+    if given_back or (any(returned) and all(returned)):
         return _refund(record, context, problems, location)
     return _sale(record, context, problems, location)
 
@@ -202,6 +218,8 @@ def _sale(record: SaleRecord, context: SourceContext, problems: Problems, locati
     lines: list[SaleLine] = []
     tips: list[Money] = []
     for i, line in enumerate(sale.line_items):
+        if line.quantity < 0:
+            continue  # given back in an exchange: the sale's ``sale_return`` record
         sku, name, category, taxes = _facts(record, line, i, problems)
         if sku in tip_skus and not taxes:
             tips.append(_money(record, line.price_total))
@@ -222,6 +240,15 @@ def _sale(record: SaleRecord, context: SourceContext, problems: Problems, locati
                 taxes=taxes,
             )
         )
+    payments = _payments(record, 1)
+    declared = sale.total_price + sale.total_tax
+    bought, given = _parts(record)
+    if given:
+        payments = (
+            *(p for p in payments if p.amount.amount > 0),
+            _exchange(record, min(bought, given)),
+        )
+        declared = bought
     problems.check()
     return Sale(
         id=document_id(context.tenant_id, PROVIDER, DocumentKind.SALE, sale.id),
@@ -233,9 +260,9 @@ def _sale(record: SaleRecord, context: SourceContext, problems: Problems, locati
         currency=record.currency,
         tax_mode=TaxMode.EXCLUSIVE,
         lines=tuple(lines),
-        payments=_payments(record, 1),
+        payments=payments,
         tip=total(tips, record.currency) if tips else None,
-        declared_total=_money(record, sale.total_price + sale.total_tax),
+        declared_total=_money(record, declared),
         customer_id=customer_ref(sale.customer_id),
         associate=sale.user_id,
         number=sale.invoice_number,
@@ -255,6 +282,8 @@ def _refund(
         )
     lines: list[RefundLine] = []
     for i, line in enumerate(sale.line_items):
+        if line.quantity >= 0:
+            continue  # bought in an exchange: the sale's ``sale`` record
         sku, _, category, taxes = _facts(record, line, i, problems)
         lines.append(
             RefundLine(
@@ -264,6 +293,15 @@ def _refund(
                 category=category,
                 taxes=taxes,
             )
+        )
+    # What went back, as positive amounts; in an exchange, the value of the goods given
+    # back that paid for the new ones, and any money handed back on top.
+    payments = _payments(record, -1)
+    bought, given = _parts(record)
+    if bought:
+        payments = (
+            *(p for p in payments if p.amount.amount > 0),
+            _exchange(record, min(bought, given)),
         )
     problems.check()
     return Refund(
@@ -277,6 +315,19 @@ def _refund(
         currency=record.currency,
         tax_mode=TaxMode.EXCLUSIVE,
         lines=tuple(lines),
-        payments=_payments(record, -1),
+        payments=payments,
         reason=sale.note or None,
     )
+
+
+def _parts(record: SaleRecord) -> tuple[Decimal, Decimal]:
+    """What an exchange's new goods come to and what the goods given back are worth, tax
+    included, both positive (the second is zero for a sale that gives nothing back)."""
+    lines = record.sale.line_items
+    bought = sum((li.price_total + li.tax_total for li in lines if li.quantity > 0), Decimal(0))
+    given = -sum((li.price_total + li.tax_total for li in lines if li.quantity < 0), Decimal(0))
+    return bought, given
+
+
+def _exchange(record: SaleRecord, credit: Decimal) -> Payment:
+    return Payment(EXCHANGE_TENDER, _money(record, credit), reference=record.sale.id)

@@ -10,7 +10,7 @@ from salesync.connectors.lightspeed_x.payloads import (
     SaleRecord,
 )
 from salesync.connectors.lightspeed_x.problems import parse, refused
-from salesync.connectors.lightspeed_x.sales import SALE, sale_or_refund
+from salesync.connectors.lightspeed_x.sales import SALE, SALE_RETURN, sale_or_refund
 from salesync.connectors.source import Skip, SourceContext, Translated
 from salesync.domain.documents import Customer, Product
 from salesync.domain.money import Money
@@ -19,13 +19,14 @@ from salesync.domain.validation import Problem
 CUSTOMER = "customer"
 PRODUCT = "product"
 REGISTER_CLOSURE = "register_closure"
-RECORD_TYPES = (SALE, CUSTOMER, PRODUCT, REGISTER_CLOSURE)
+RECORD_TYPES = (SALE, SALE_RETURN, CUSTOMER, PRODUCT, REGISTER_CLOSURE)
 
 
 def translate(record_type: str, payload: str, context: SourceContext) -> Translated:
     """The domain object an X-Series record stands for, or a skip saying why there is none."""
-    if record_type == SALE:
-        return sale_or_refund(parse(SaleRecord, record_type, payload), context)
+    if record_type in (SALE, SALE_RETURN):
+        record = parse(SaleRecord, record_type, payload)
+        return sale_or_refund(record, context, given_back=record_type == SALE_RETURN)
     if record_type == CUSTOMER:
         return customer_of(parse(LightspeedCustomer, record_type, payload), context)
     if record_type == PRODUCT:

@@ -33,6 +33,7 @@ from salesync.connectors.square.payloads import (
 )
 from salesync.connectors.square.problems import PROVIDER, Problems
 from salesync.domain.documents import (
+    EXCHANGE_TENDER,
     Charge,
     Discount,
     DocumentKind,
@@ -48,8 +49,6 @@ from salesync.domain.documents import (
 )
 from salesync.domain.money import Money, total
 
-EXCHANGE_TENDER = "exchange"
-"""The tender of the returned goods' value that pays for an exchange's new goods."""
 CUSTOM_AMOUNT = "CUSTOM_AMOUNT"
 """The SKU of a line keyed in as an amount, with no catalog item (Square's item type)."""
 TENDERS = {

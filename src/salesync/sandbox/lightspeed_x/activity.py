@@ -166,6 +166,16 @@ class LightspeedActivity:
 
     def give_back(self) -> SaleRow | None:
         """A customer returns goods from an earlier closed sale at the same outlet."""
+        return self._return(swap=None)
+
+    def exchange(self, *, dearer: bool) -> SaleRow | None:
+        """A customer returns goods from an earlier sale and takes other goods instead, in
+        the same sale (a return the new goods were added to before it closed): ``dearer``
+        new goods, so the customer pays the difference, or cheaper ones, so the customer
+        gets the difference back."""
+        return self._return(swap=dearer)
+
+    def _return(self, *, swap: bool | None) -> SaleRow | None:
         r, now = self.retailer, self.retailer.now()
         candidates = [
             (s, li)
@@ -180,7 +190,7 @@ class LightspeedActivity:
             return None
         sold, line = self.rng.choice(candidates)
         left = line.quantity - self._returned.get(line.id, Decimal(0))
-        quantity = left if self.rng.random() < 0.5 else Decimal(1)
+        quantity = left if swap is None and self.rng.random() < 0.5 else Decimal(1)
         self._returned[line.id] = self._returned.get(line.id, Decimal(0)) + quantity
         back = LineItem(
             _id(), line.product_id, -quantity, line.unit_price, line.unit_discount,
@@ -198,15 +208,32 @@ class LightspeedActivity:
             updated_at=now,
             customer_id=sold.customer_id,
             return_for=sold.id,
-            note=f"Return of {sold.invoice_number}",
+            note=f"{'Return' if swap is None else 'Exchange'} of {sold.invoice_number}",
             line_items=[back],
         )
         # A return starts as a parked sale naming the one it returns, and closes once the
-        # money is given back (https://x-series-api.lightspeedhq.com/docs/sales_returns).
+        # money is given back (https://x-series-api.lightspeedhq.com/docs/sales_returns);
+        # in an exchange the new goods are added to it before it closes.
         sale.status = "SAVED"
         r.save_sale(sale)
+        if swap is not None:
+            goods = [
+                p
+                for p in r.products.values()
+                if p.sku != TIP_SKU and p.id != line.product_id
+                and (p.price > line.unit_price if swap else Decimal(0) < p.price < line.unit_price)
+            ]  # fmt: skip
+            if not goods:
+                goods = [p for p in r.products.values() if p.sku != TIP_SKU]
+            product = self.rng.choice(goods)
+            rate = r.taxes[product.tax_id].rate
+            sale.line_items.append(
+                LineItem(_id(), product.id, Decimal(1), product.price, Decimal(0),
+                         product.tax_id, rate)
+            )  # fmt: skip
         tender_id, name = sold.payments[0].payment_type_id, sold.payments[0].name
-        sale.payments = [SalePayment(_id(), tender_id, name, sale.total, now)]
+        if sale.total:
+            sale.payments = [SalePayment(_id(), tender_id, name, sale.total, now)]
         sale.status = "CLOSED"
         return r.save_sale(sale)
 
