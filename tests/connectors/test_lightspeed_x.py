@@ -1035,5 +1035,16 @@ def test_exchanges_become_a_sale_and_a_linked_refund_that_reconcile(
         assert (sale.paid - refund.paid).amount == row.paid
     assert sum(b.balance.to_minor() for b in balances) == 0
     assert all(b.balance.to_minor() == 0 for b in balances if EXCHANGE_TENDER in b.account.lower())
+    # A backfill reads them the same way.
+    world.reissue()
+    client = source_for(world).connect(world.connection(), world.transport)
+    try:
+        history = list(client.history(START - timedelta(days=1), START + timedelta(days=30)))
+    finally:
+        client.close()
+    given_back = {
+        json.loads(r.payload)["sale"]["id"] for r in history if r.record_type == "sale_return"
+    }
+    assert given_back == {row.id for row in exchanges if row is not None}
     for day in days:
         assert day.clean, (day.location_id, day.day, day.differences, day.documents)
