@@ -284,3 +284,37 @@ def test_a_marker_whose_task_was_lost_lapses_within_a_minute(
     dispatcher.dispatch()
     ttl = redis_client.ttl(marker(Queue.REALTIME, "tick", "shop"))
     assert 0 < int(ttl) <= 60
+
+
+def test_a_tenant_whose_tick_fails_rests_longer_each_time_in_a_row(
+    factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
+) -> None:
+    """A failing tick keeps its tenant from being dispatched for 1 s, then 2 s, 4 s... (its
+    markers held), instead of a failed run every round; a tick that succeeds starts the
+    count again."""
+    trade(factory, clock, "shop")
+    broken = True
+
+    class Ticking:
+        def tick(self, tenant_id: str) -> Any:
+            if broken:
+                raise RuntimeError("a fault in salesync")
+            return SimpleNamespace(normalized=0, planned=0, sent=SimpleNamespace(posted=0))
+
+    here = SimpleNamespace(redis=redis_client, engine=Ticking())
+    sent: list[tuple[str, tuple[Any, ...], Queue]] = []
+    dispatcher = Dispatcher(factory, clock, redis_client, lambda *a: sent.append(a))
+    rests = []
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            tasks.ticked(here, "shop", "realtime")
+        rests.append(redis_client.ttl(marker(Queue.SCHEDULED, "tick", "shop")))
+    assert rests == [1, 2, 4]
+    dispatcher.dispatch()
+    assert sent == []  # resting
+    broken = False
+    tasks.ticked(here, "shop", "realtime")
+    assert not redis_client.exists(tasks.failing("shop"))
+    broken = True
+    assert tasks.rest(redis_client, "shop") == 1
+    assert tasks.rest(redis_client, "shop") == 2

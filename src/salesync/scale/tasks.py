@@ -184,14 +184,47 @@ def tick(tenant_id: str, queue: str = Queue.REALTIME.value) -> dict[str, int]:
     """One tenant's take in, plan and send. Its dispatch marker on ``queue`` was cleared
     when the message was taken (and is again here), so work that arrives meanwhile is
     dispatched again."""
-    here = process()
+    return ticked(process(), tenant_id, queue)
+
+
+def ticked(here: Any, tenant_id: str, queue: str) -> dict[str, int]:
+    """The tick task's work in ``here`` (the worker's process): a tick that fails rests
+    its tenant (``rest``), one that succeeds ends the rest's count."""
     here.redis.delete(marker(Queue(queue), "tick", tenant_id))
-    report = here.engine.tick(tenant_id)
+    try:
+        report = here.engine.tick(tenant_id)
+    except Exception:
+        rest(here.redis, tenant_id)
+        raise
+    here.redis.delete(failing(tenant_id))
     return {
         "normalized": report.normalized,
         "planned": report.planned,
         "posted": report.sent.posted,
     }
+
+
+REST_MAX_SECONDS = 300
+
+
+def failing(tenant_id: str) -> str:
+    """The Redis key counting a tenant's ticks that failed in a row."""
+    return f"salesync:failing:{tenant_id}"
+
+
+def rest(redis: Any, tenant_id: str) -> int:
+    """After a failed tick, keep the tenant from being dispatched for a while: 1 s, then
+    twice as long after each failure in a row, up to ``REST_MAX_SECONDS``; returns the
+    seconds. The failure is in the runs table and an incident already; without a rest a
+    tenant whose tick fails (the database away, a fault in salesync) would be sent again
+    at every round, writing a failed run each time. The rest is the tenant's dispatch
+    markers set for that long, which the dispatcher already honours."""
+    count = int(redis.incr(failing(tenant_id)))
+    redis.expire(failing(tenant_id), 3600)
+    seconds = min(1 << min(count - 1, 16), REST_MAX_SECONDS)
+    for queue in Queue:
+        redis.set(marker(queue, "tick", tenant_id), 1, ex=seconds)
+    return seconds
 
 
 @app.task(name="salesync.backfill", acks_late=True)  # type: ignore[untyped-decorator]
