@@ -109,8 +109,10 @@ class LightspeedActivity:
         roll = self.rng.random()
         if roll < 0.55:
             self.sell("CLOSED")
-        elif roll < 0.65:
+        elif roll < 0.62:
             self.give_back() or self.sell("CLOSED")
+        elif roll < 0.65:
+            self.exchange(dearer=self.rng.random() < 0.5) or self.sell("CLOSED")
         elif roll < 0.71:
             self.sell("ONACCOUNT")
         elif roll < 0.77:
