@@ -704,6 +704,19 @@ def token_store(
     )
 
 
+def refreshing_sweeper(
+    factory: sessionmaker[Session], world: LightspeedWorld, vault: Vault
+) -> Sweeper:
+    """A sweeper on the retailer that renews its tokens through salesync's token store."""
+    return Sweeper(
+        factory,
+        world.clock,
+        vault,
+        transport=lambda _: world.transport,
+        tokens=token_store(factory, world, vault),
+    )
+
+
 def stored_credentials(factory: sessionmaker[Session], vault: Vault, connection_id: str) -> Any:
     with factory() as session:
         return Connections(session, TENANT, vault).credentials(connection_id)
@@ -742,13 +755,7 @@ def test_a_refused_token_is_refreshed_once_and_the_call_tried_again(
     connection = set_up(db, world, vault)
     with world.admin() as admin:
         admin.post("/_sandbox/faults", json={"operation": "sales.list", "kind": "unauthorized"})
-    sweeper = Sweeper(
-        db,
-        world.clock,
-        vault,
-        transport=lambda _: world.transport,
-        tokens=token_store(db, world, vault),
-    )
+    sweeper = refreshing_sweeper(db, world, vault)
     sweeper.sweep(TENANT, connection.connection_id, ("sales",))
     kept = stored_credentials(db, vault, connection.connection_id)
     assert kept["refresh_token"] != world.refresh_token
@@ -764,13 +771,7 @@ def test_a_revoked_add_on_pauses_the_connection_for_reconnecting(
     vault = Vault([new_key()])
     connection = set_up(db, world, vault)
     world.retailer.authority.revoke_subject(world.retailer.id)
-    sweeper = Sweeper(
-        db,
-        world.clock,
-        vault,
-        transport=lambda _: world.transport,
-        tokens=token_store(db, world, vault),
-    )
+    sweeper = refreshing_sweeper(db, world, vault)
     with pytest.raises(AuthError) as caught:
         sweeper.sweep(TENANT, connection.connection_id)
     assert caught.value.code == "reconnect_required"
@@ -933,13 +934,7 @@ def test_a_sale_voided_after_it_was_posted_is_reversed_by_a_linked_refund(
     vault = Vault([new_key()])
     connection = set_up(db, world, vault)
     engine = Engine(db, world.clock)
-    sweeper = Sweeper(
-        db,
-        world.clock,
-        vault,
-        transport=lambda _: world.transport,
-        tokens=token_store(db, world, vault),
-    )
+    sweeper = refreshing_sweeper(db, world, vault)
     sweeper.sweep(TENANT, connection.connection_id)
     world.clock.advance(timedelta(days=2))
     engine.run_until_idle(TENANT, max_ticks=50)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from salesync.domain.validation import Problem
+from salesync.domain.validation import Problem, problem_rows
 
 RETRY_AFTER_SECONDS = 30
 
@@ -41,10 +41,6 @@ class ApiError(BaseModel):
     error: str = Field(description="A machine-readable code, such as `bad_token`.")
     message: str = Field(description="What went wrong and what to do, in plain words.")
     problems: list[ProblemRow] = Field(default_factory=list)
-
-
-def problem_rows(problems: Iterable[Problem]) -> list[dict[str, str]]:
-    return [{"code": p.code, "message": p.message, "path": p.path} for p in problems]
 
 
 def answer(

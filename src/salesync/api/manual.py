@@ -37,13 +37,12 @@ from salesync.api.answers import (
     answer,
     database_unavailable,
     declared,
-    problem_rows,
 )
 from salesync.api.auth import request_refusal
 from salesync.api.body import BadLengthError, BodyTooLargeError, read_body
 from salesync.connectors.registry import SourceRegistry
 from salesync.domain.documents import DocumentKind, document_id
-from salesync.domain.validation import Problem
+from salesync.domain.validation import Problem, problem_rows
 from salesync.engine.inbox import Inbox, Received, RecordState, as_problems
 from salesync.engine.intake import Intake
 from salesync.engine.outbox import PostingState

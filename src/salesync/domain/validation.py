@@ -32,6 +32,11 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
+def problem_rows(problems: Iterable[Problem]) -> list[dict[str, str]]:
+    """``problems`` as the JSON rows they are stored and answered as."""
+    return [{"code": p.code, "message": p.message, "path": p.path} for p in problems]
+
+
 def _currency_problems(
     amounts: Iterable[tuple[str, Money | None]], currency: str
 ) -> Iterator[Problem]:

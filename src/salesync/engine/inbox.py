@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from salesync.domain.errors import SyncError, ValidationError
-from salesync.domain.validation import Problem
+from salesync.domain.validation import Problem, problem_rows
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.store.repositories import TenantScoped
 from salesync.store.tables import DocumentRow, InboxRecordRow, IncidentRow
@@ -317,7 +317,7 @@ class Inbox(TenantScoped):
         **fields: object,
     ) -> None:
         row.state = state.value
-        row.problems = [{"code": p.code, "message": p.message, "path": p.path} for p in problems]
+        row.problems = problem_rows(problems)
         row.attempts += 1
         row.processed_at = self.clock()
         for name, value in fields.items():
@@ -333,31 +333,18 @@ class Inbox(TenantScoped):
         self, row: InboxRecordRow, problems: Sequence[Problem], *, stage: str = "engine"
     ) -> None:
         """Set the record aside with its problems, and record the incident."""
-        self._settle(row, RecordState.QUARANTINED, problems)
-        self.session.flush()
         codes = sorted({p.code for p in problems}) or ["invalid"]
-        self.incidents.record(
-            self.session,
-            self.tenant_id,
-            Failure(
-                error=ValidationError(
-                    f"{row.source} {row.record_type} record quarantined: {', '.join(codes)}",
-                    user_message=f"A {row.source} {row.record_type} could not be taken in: "
-                    + "; ".join(str(p) for p in problems),
-                    code="+".join(codes),
-                    provider=row.source,
-                    operation=f"intake:{row.record_type}",
-                    problems=tuple(problems),
-                    details={"problems": list(row.problems), "record": row.id},
-                ),
-                stage=stage,
-                subject=f"record:{row.id}",
-                failed_at=self.clock(),
-                replay={"record": row.id},
-                documents=(row.document_id,) if row.document_id else (),
-                connection_id=row.connection_id,
-            ),
+        error = ValidationError(
+            f"{row.source} {row.record_type} record quarantined: {', '.join(codes)}",
+            user_message=f"A {row.source} {row.record_type} could not be taken in: "
+            + "; ".join(str(p) for p in problems),
+            code="+".join(codes),
+            provider=row.source,
+            operation=f"intake:{row.record_type}",
+            problems=tuple(problems),
+            details={"problems": problem_rows(problems), "record": row.id},
         )
+        self._quarantine(row, problems, error, stage)
 
     def set_aside(self, record_id: int, failure: SyncError) -> bool:
         """Quarantine a received record that salesync itself failed on (a bug, not the
@@ -373,31 +360,39 @@ class Inbox(TenantScoped):
             "and it is taken in again once that is fixed",
             "",
         )
-        self._settle(row, RecordState.QUARANTINED, [problem])
+        error = SyncError(
+            str(failure),
+            user_message=f"A {row.source} {row.record_type} could not be taken in because "
+            "of a fault in salesync; it is kept and taken in again once the fault is fixed.",
+            kind=failure.kind,
+            code=failure.code or "unexpected",
+            provider=row.source,
+            operation=f"intake:{row.record_type}",
+            details={"record": row.id},
+        )
+        self._quarantine(row, [problem], error, "intake")
+        return True
+
+    def _quarantine(
+        self, row: InboxRecordRow, problems: Sequence[Problem], error: SyncError, stage: str
+    ) -> None:
+        """Set the record aside with its problems, and record ``error`` as the incident
+        whose replay takes it in again."""
+        self._settle(row, RecordState.QUARANTINED, problems)
         self.session.flush()
         self.incidents.record(
             self.session,
             self.tenant_id,
             Failure(
-                error=SyncError(
-                    str(failure),
-                    user_message=f"A {row.source} {row.record_type} could not be taken in "
-                    "because of a fault in salesync; it is kept and taken in again once "
-                    "the fault is fixed.",
-                    kind=failure.kind,
-                    code=failure.code or "unexpected",
-                    provider=row.source,
-                    operation=f"intake:{row.record_type}",
-                    details={"record": row.id},
-                ),
-                stage="intake",
+                error=error,
+                stage=stage,
                 subject=f"record:{row.id}",
                 failed_at=self.clock(),
                 replay={"record": row.id},
+                documents=(row.document_id,) if row.document_id else (),
                 connection_id=row.connection_id,
             ),
         )
-        return True
 
     def park(self, row: InboxRecordRow, parent_ref: str, problems: Sequence[Problem]) -> None:
         self._settle(row, RecordState.PARKED, problems, parent_ref=parent_ref)

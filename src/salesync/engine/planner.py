@@ -47,7 +47,7 @@ from salesync.domain.planning import (
     settled_whole_by,
 )
 from salesync.domain.postings import DEFAULT_PLAN, Placement
-from salesync.domain.validation import Problem
+from salesync.domain.validation import Problem, problem_rows
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Coverage, Outbox
@@ -85,10 +85,6 @@ def plannable(now: datetime) -> tuple[ColumnElement[bool], ...]:
 class _Loaded:
     document: Document
     revision: int
-
-
-def _problem_rows(problems: Iterable[Problem]) -> list[dict[str, str]]:
-    return [{"code": p.code, "message": p.message, "path": p.path} for p in problems]
 
 
 class Planner:
@@ -324,7 +320,7 @@ class Planner:
         if not settled_whole_by(document, clearing, placement):
             return False  # cash, gift cards, split tenders: summarized daily
         if row.business_day + timedelta(days=self.payout_wait.days) < today:
-            row.problems = _problem_rows(
+            row.problems = problem_rows(
                 [
                     Problem(
                         "payout_overdue",
@@ -352,7 +348,7 @@ class Planner:
         stored = {i: self.documents.get(i) for i in ids}
         settled = [d for d in stored.values() if isinstance(d, Sale | Refund)]
         if len(settled) < len(ids):
-            row.problems = _problem_rows(
+            row.problems = problem_rows(
                 [
                     Problem(
                         "payout_waiting",
@@ -377,7 +373,7 @@ class Planner:
             # An order edited after its payout (research: A2X "inconsistent payout"): a
             # person decides; the payout is tried again after each edit until it adds up.
             first = all(p.get("code") != "payout_inconsistent" for p in row.problems)
-            row.problems = _problem_rows([Problem("payout_inconsistent", str(exc), "")])
+            row.problems = problem_rows([Problem("payout_inconsistent", str(exc), "")])
             row.plannable_at = self.clock() + PAYOUT_RECHECK
             if first:
                 self._incident(
