@@ -33,7 +33,13 @@ from salesync.engine.incidents import IncidentLog
 from salesync.engine.normalize import normalizer_for
 from salesync.engine.policies import SyncPolicy, default_policy
 from salesync.store.repositories import Directory, Documents, Stored
-from salesync.store.tables import ConnectionRow, InboxRecordRow, QueuedDocumentRow, SyncPolicyRow
+from salesync.store.tables import (
+    ConnectionRow,
+    InboxRecordRow,
+    QueuedDocumentRow,
+    SyncPolicyRow,
+    owned_by,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,7 @@ class Intake:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             query = select(QueuedDocumentRow).where(
-                QueuedDocumentRow.tenant_id == self.tenant_id,
+                owned_by(QueuedDocumentRow.tenant_id, self.tenant_id),
                 QueuedDocumentRow.document_id.in_(chunk),
             )
             # Held here because the session's identity map keeps rows only weakly.

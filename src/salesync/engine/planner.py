@@ -60,6 +60,7 @@ from salesync.store.tables import (
     LocationSettingsRow,
     PostingRow,
     QueuedDocumentRow,
+    owned_by,
 )
 
 PAYOUT_WAIT = timedelta(days=10)
@@ -179,7 +180,7 @@ class Planner:
         loaded: dict[str, _Loaded] = {}
         for start in range(0, len(ids), 500):
             query = select(DocumentRow).where(
-                DocumentRow.tenant_id == self.tenant_id,
+                owned_by(DocumentRow.tenant_id, self.tenant_id),
                 DocumentRow.id.in_(ids[start : start + 500]),
             )
             for row in self.session.scalars(query):

@@ -41,6 +41,7 @@ from salesync.store.tables import (
     TicketDocumentRow,
     TicketEventRow,
     TicketRow,
+    owned_by,
 )
 
 
@@ -438,7 +439,7 @@ class TicketDesk:
             return []
         rows = session.execute(
             select(DocumentRow.id, DocumentRow.location_id, DocumentRow.business_day).where(
-                DocumentRow.tenant_id == tenant_id, DocumentRow.id.in_(list(documents))
+                owned_by(DocumentRow.tenant_id, tenant_id), DocumentRow.id.in_(list(documents))
             )
         ).all()
         days: dict[str, list[date]] = defaultdict(list)

@@ -40,6 +40,7 @@ from salesync.store.tables import (
     LocationRow,
     ProductRow,
     TenantRow,
+    owned_by,
 )
 from salesync.store.vault import Vault
 
@@ -333,7 +334,7 @@ class Documents(TenantScoped):
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             query = select(DocumentRow).where(
-                DocumentRow.tenant_id == self.tenant_id, DocumentRow.id.in_(chunk)
+                owned_by(DocumentRow.tenant_id, self.tenant_id), DocumentRow.id.in_(chunk)
             )
             # Held here because the session's identity map keeps rows only weakly.
             self._loaded.update((row.id, row) for row in self.session.scalars(query))

@@ -22,7 +22,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy import false as sa_false
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, QueryableAttribute, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from salesync.store.types import UTCDateTime
 
@@ -37,6 +38,21 @@ NAMING = {
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def owned_by(tenant_column: QueryableAttribute[str], tenant_id: str) -> ColumnElement[bool]:
+    """``tenant_column = tenant_id``, for a query that also selects rows by their key,
+    written so that the database cannot take it as the way in.
+
+    Without statistics SQLite guesses that one tenant is a handful of rows, and given
+    ``tenant_id = ? AND id IN (...)`` walks every row of the tenant through an index that
+    starts with ``tenant_id`` instead of looking the keys up: each lookup then costs as much
+    as the tenant's whole history. An expression is not indexable (SQLite's documented way
+    is unary ``+``, which PostgreSQL refuses on text; ``|| ''`` works on both), so the keys
+    are used and the tenant is still checked on every row found.
+    https://sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_
+    """
+    return tenant_column.concat("") == tenant_id
 
 
 class Base(DeclarativeBase):

@@ -34,6 +34,7 @@ from salesync.store.tables import (
     PostingRow,
     QueuedDocumentRow,
     TicketDocumentRow,
+    owned_by,
 )
 from salesync.views.held import Suggestion, problem_of, suggestions
 
@@ -197,7 +198,7 @@ def _posting_states(session: Session, tenant_id: str, ids: list[str]) -> dict[st
             select(PostingDocumentRow.document_id, PostingRow.state)
             .join(PostingRow, PostingRow.id == PostingDocumentRow.posting_id)
             .where(
-                PostingDocumentRow.tenant_id == tenant_id,
+                owned_by(PostingDocumentRow.tenant_id, tenant_id),
                 PostingDocumentRow.document_id.in_(ids[start : start + 500]),
             )
         )

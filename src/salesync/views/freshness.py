@@ -25,6 +25,7 @@ from salesync.store.tables import (
     PostingDocumentRow,
     PostingRow,
     QueuedDocumentRow,
+    owned_by,
 )
 
 State = Literal["waiting", "held", "sending", "posted", "failed"]
@@ -212,7 +213,7 @@ def standing(
             select(PostingDocumentRow.document_id, PostingRow)
             .join(PostingRow, PostingRow.id == PostingDocumentRow.posting_id)
             .where(
-                PostingDocumentRow.tenant_id == tenant_id,
+                owned_by(PostingDocumentRow.tenant_id, tenant_id),
                 PostingRow.tenant_id == tenant_id,
                 PostingDocumentRow.document_id.in_(ids),
             )
@@ -221,7 +222,7 @@ def standing(
         for document_id, posting in session.execute(covering):
             found[document_id].postings.append(posting)
         queued = select(QueuedDocumentRow).where(
-            QueuedDocumentRow.tenant_id == tenant_id, QueuedDocumentRow.document_id.in_(ids)
+            owned_by(QueuedDocumentRow.tenant_id, tenant_id), QueuedDocumentRow.document_id.in_(ids)
         )
         for row in session.scalars(queued):
             found[row.document_id].queued = row

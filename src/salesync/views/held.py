@@ -25,7 +25,13 @@ from salesync.engine.mappings import Mappings
 from salesync.rules import Target
 from salesync.rules.mapping import unmapped
 from salesync.store import codec
-from salesync.store.tables import AccountRow, DocumentRow, InboxRecordRow, QueuedDocumentRow
+from salesync.store.tables import (
+    AccountRow,
+    DocumentRow,
+    InboxRecordRow,
+    QueuedDocumentRow,
+    owned_by,
+)
 
 DEFAULT_LIMIT = 200
 """How many held documents or quarantined records a page shows at most."""
@@ -157,7 +163,8 @@ def placeable(session: Session, tenant_id: str, document_ids: Sequence[str]) -> 
     for start in range(0, len(ids), 500):
         rows = session.execute(
             select(DocumentRow.kind, DocumentRow.body).where(
-                DocumentRow.tenant_id == tenant_id, DocumentRow.id.in_(ids[start : start + 500])
+                owned_by(DocumentRow.tenant_id, tenant_id),
+                DocumentRow.id.in_(ids[start : start + 500]),
             )
         )
         for kind, body in rows:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from salesync.domain.documents import DocumentKind, Location
 from salesync.domain.money import Money
 from salesync.store.repositories import Locations
-from salesync.store.tables import CustomerRow, DocumentRow
+from salesync.store.tables import CustomerRow, DocumentRow, owned_by
 from salesync.views.freshness import LOGGED_KINDS, Freshness, State, freshness, standing
 
 __all__ = [
@@ -126,7 +126,9 @@ def sales_log(
     found = {
         row.id: row
         for row in session.scalars(
-            select(DocumentRow).where(DocumentRow.tenant_id == tenant_id, DocumentRow.id.in_(ids))
+            select(DocumentRow).where(
+                owned_by(DocumentRow.tenant_id, tenant_id), DocumentRow.id.in_(ids)
+            )
         )
     }
     rows = [found[i] for i in ids]
@@ -190,7 +192,7 @@ def _customers(session: Session, tenant_id: str, rows: list[DocumentRow]) -> _Cu
     parents: dict[str, dict[str, Any]] = {}
     if parent_ids:
         query = select(DocumentRow.id, DocumentRow.body).where(
-            DocumentRow.tenant_id == tenant_id, DocumentRow.id.in_(parent_ids)
+            owned_by(DocumentRow.tenant_id, tenant_id), DocumentRow.id.in_(parent_ids)
         )
         parents = {row.id: row.body for row in session.execute(query)}
     wanted = {c for r in rows if (c := _customer_id(r, parents))}
