@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from salesync.connectors.registry import SourceRegistry, sources
@@ -40,6 +41,8 @@ from salesync.store.tables import (
     SyncPolicyRow,
     owned_by,
 )
+
+_NEW_QUEUE = insert(cast(Table, QueuedDocumentRow.__table__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,8 @@ class Intake:
         self._unqueued: set[str] = set()
         self._released: set[str] = set()
         """Locations whose payouts waiting for their documents this transaction released."""
+        self._new_queue: dict[str, dict[str, object]] = {}
+        """Queue rows of new documents, written with them by ``_write_deferred``."""
 
     def prefetch(self, documents: Iterable[Document]) -> None:
         """Read what is stored and queued for ``documents`` in bulk, before admitting them."""
@@ -193,6 +198,8 @@ class Intake:
         day = business_day(document.occurred_at, location.zone)
         # History is past its windows already: a backfilled document is due at once.
         due = received if due_now else self.policy(document).due_at(received, location.zone)
+        if document.id in self._new_queue:
+            self._write_deferred()
         queued = (
             None
             if document.id in self._unqueued
@@ -200,18 +207,24 @@ class Intake:
         )
         if queued is None:
             self._unqueued.discard(document.id)
-            self.session.add(
-                QueuedDocumentRow(
-                    document_id=document.id,
-                    tenant_id=self.tenant_id,
-                    location_id=location.id,
-                    kind=document.kind.value,
-                    business_day=day,
-                    currency=document.currency,
-                    due_at=due,
-                    planned=False,
-                )
-            )
+            values: dict[str, object] = {
+                "document_id": document.id,
+                "tenant_id": self.tenant_id,
+                "location_id": location.id,
+                "kind": document.kind.value,
+                "business_day": day,
+                "currency": document.currency,
+                "due_at": due,
+                "plannable_at": None,
+                "planned": False,
+                "held": False,
+                "problems": [],
+                "mapping_version": None,
+            }
+            if self.documents.defer:
+                self._new_queue[document.id] = values
+            else:
+                self.session.add(QueuedDocumentRow(**values))
         else:
             # An edit: it follows its kind's window like a new document; if the earlier
             # version was planned already, planning makes an adjustment of the difference.
@@ -247,6 +260,15 @@ class Intake:
         """What this transaction read or wrote is rolled back."""
         self.documents.forget()
         self._released.clear()
+        self._new_queue.clear()
+
+    def _write_deferred(self) -> None:
+        """Write the new documents and their queue rows a batch kept (documents first:
+        the queue refers to them)."""
+        self.documents.write_deferred()
+        if self._new_queue:
+            rows, self._new_queue = list(self._new_queue.values()), {}
+            self.session.execute(_NEW_QUEUE, rows)
 
     def process(self, row: InboxRecordRow) -> RecordState:
         """Take one received inbox record through normalize, validate, store and queue."""
@@ -272,12 +294,17 @@ class Intake:
         parsed = [self._normalize(row) for row in rows]
         self.prefetch(d for d in parsed if isinstance(d, Sale | Refund | Payout))
         pairs = list(zip(rows, parsed, strict=True))
+        # New documents and their queue rows are written together, in one statement each.
+        self.documents.defer = True
         try:
             with self.session.begin_nested():
                 taken = Taken([self._take(row, document) for row, document in pairs])
+                self._write_deferred()
         except Exception:
             self._forget()
             taken = self._one_by_one(pairs)
+        finally:
+            self.documents.defer = False
         parents = [
             row.document_id
             for row, state in zip(rows, taken.states, strict=False)
@@ -292,6 +319,7 @@ class Intake:
             try:
                 with self.session.begin_nested():
                     state = self._take(row, document)
+                    self._write_deferred()
             except Exception as exc:
                 self._forget()
                 taken.failure = exc

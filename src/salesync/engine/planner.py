@@ -179,12 +179,15 @@ class Planner:
     def _load(self, ids: list[str]) -> dict[str, _Loaded]:
         loaded: dict[str, _Loaded] = {}
         for start in range(0, len(ids), 500):
-            query = select(DocumentRow).where(
+            # Columns, not entities: the planner only reads them.
+            query = select(
+                DocumentRow.id, DocumentRow.kind, DocumentRow.body, DocumentRow.revision
+            ).where(
                 owned_by(DocumentRow.tenant_id, self.tenant_id),
                 DocumentRow.id.in_(ids[start : start + 500]),
             )
-            for row in self.session.scalars(query):
-                loaded[row.id] = _Loaded(codec.decode(row.kind, row.body), row.revision)
+            for found, kind, body, revision in self.session.execute(query):
+                loaded[found] = _Loaded(codec.decode(kind, body), revision)
         missing = set(ids) - loaded.keys()
         if missing:
             raise LookupError(f"queued documents {sorted(missing)} are not stored")

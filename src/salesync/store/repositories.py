@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +45,8 @@ from salesync.store.tables import (
 from salesync.store.vault import Vault
 
 _CHUNK = 500
+_NEW_DOCUMENTS = insert(cast(Table, DocumentRow.__table__))
+"""Core, not the ORM's bulk insert: a batch of new documents is one plain statement."""
 """Ids per ``IN (...)`` query: well below every supported database's parameter limit."""
 
 
@@ -325,6 +327,10 @@ class Documents(TenantScoped):
         # judged against them without a flush and a query per refund.
         self._added: dict[str, Document] = {}
         self._refunds: dict[str, dict[str, Refund]] = {}
+        self.defer = False
+        """While set, new documents are kept and written together by ``write_deferred``:
+        one statement for a batch instead of a unit of work's bookkeeping per row."""
+        self._deferred: dict[str, dict[str, Any]] = {}
 
     def prefetch(self, document_ids: Iterable[str]) -> None:
         """Read the stored rows of ``document_ids`` in bulk, so that ``add`` and ``get``
@@ -359,6 +365,13 @@ class Documents(TenantScoped):
         """Forget this instance's own writes, after a rollback that may have undone them."""
         self._added.clear()
         self._refunds.clear()
+        self._deferred.clear()
+
+    def write_deferred(self) -> None:
+        """Write the new documents kept while ``defer`` was set."""
+        if self._deferred:
+            rows, self._deferred = list(self._deferred.values()), {}
+            self.session.execute(_NEW_DOCUMENTS, rows)
 
     def _remember(self, document: Document) -> None:
         if isinstance(document, Refund) and document.sale_id in self._refunds:
@@ -367,6 +380,8 @@ class Documents(TenantScoped):
     def _row(self, document_id: str) -> DocumentRow | None:
         if document_id in self._absent:
             return None
+        if document_id in self._deferred:
+            self.write_deferred()
         return self.session.get(DocumentRow, document_id)
 
     def add(self, document: Document, location: Location, *, now: datetime | None = None) -> Stored:
@@ -385,24 +400,27 @@ class Documents(TenantScoped):
         existing = self._row(document.id)
         if existing is None:
             self._absent.discard(document.id)
-            self.session.add(
-                DocumentRow(
-                    id=document.id,
-                    tenant_id=self.tenant_id,
-                    location_id=location.id,
-                    kind=document.kind.value,
-                    source=document.source,
-                    external_id=document.external_id,
-                    parent_id=document.sale_id if isinstance(document, Refund) else None,
-                    occurred_at=document.occurred_at,
-                    business_day=business_day(document.occurred_at, location.zone),
-                    currency=document.currency,
-                    total_minor=document.amount.to_minor(),
-                    body=body,
-                    body_hash=digest,
-                    revision=1,
-                )
-            )
+            values: dict[str, Any] = {
+                "id": document.id,
+                "tenant_id": self.tenant_id,
+                "location_id": location.id,
+                "kind": document.kind.value,
+                "source": document.source,
+                "external_id": document.external_id,
+                "parent_id": document.sale_id if isinstance(document, Refund) else None,
+                "occurred_at": document.occurred_at,
+                "business_day": business_day(document.occurred_at, location.zone),
+                "currency": document.currency,
+                "total_minor": document.amount.to_minor(),
+                "body": body,
+                "body_hash": digest,
+                "revision": 1,
+                "created_at": now or datetime.now(UTC),
+            }
+            if self.defer:
+                self._deferred[document.id] = values
+            else:
+                self.session.add(DocumentRow(**values))
             self._added[document.id] = document
             self._remember(document)
             return Stored.NEW
@@ -478,6 +496,7 @@ class Documents(TenantScoped):
         return codec.decode(row.kind, row.body)
 
     def for_day(self, location_id: str, day: date) -> list[Document]:
+        self.write_deferred()
         query = (
             select(DocumentRow)
             .where(
@@ -494,6 +513,7 @@ class Documents(TenantScoped):
         known = self._refunds.get(sale_id)
         if known is not None:
             return sorted(known.values(), key=lambda r: (r.occurred_at, r.id))
+        self.write_deferred()
         query = (
             select(DocumentRow)
             .where(DocumentRow.tenant_id == self.tenant_id, DocumentRow.parent_id == sale_id)
@@ -503,6 +523,7 @@ class Documents(TenantScoped):
         return [r for r in refunds if isinstance(r, Refund)]
 
     def count(self) -> int:
+        self.write_deferred()
         query = select(func.count()).where(DocumentRow.tenant_id == self.tenant_id)
         return int(self.session.scalar(query.select_from(DocumentRow)) or 0)
 
