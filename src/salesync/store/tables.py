@@ -216,6 +216,8 @@ class DocumentRow(Base):
         # A refund is judged against the refunds before it: with the tenant first, the
         # lookup cannot fall back on the tenant's day index and scan its whole history.
         Index("ix_documents_parent", "tenant_id", "parent_id"),
+        # The sales log reads newest first, a page at a time.
+        Index("ix_documents_time", "tenant_id", "occurred_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -414,6 +416,9 @@ class PostingRow(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "destination", "key"),
         Index("ix_postings_due", "state", "next_attempt_at"),
+        # "Last synced" per location is the newest posted_at: one lookup. The location
+        # leads, so that queries of a tenant's postings keep the indexes they had.
+        Index("ix_postings_posted", "location_id", "tenant_id", "posted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

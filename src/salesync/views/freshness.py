@@ -131,26 +131,10 @@ class Freshness:
 
 def freshness(session: Session, tenant_id: str, location: str | None = None) -> Freshness:
     """How far the books have caught up, for every location of the tenant (or one).
-    Two grouped queries, whatever the number of documents."""
+    A few lookups per location and one grouped query over what waits, whatever the number
+    of documents already in the books."""
     locations = [loc for loc in Locations(session, tenant_id).all() if location in (None, loc.id)]
-    synced = (
-        select(
-            DocumentRow.location_id,
-            func.max(DocumentRow.occurred_at),
-            func.max(PostingRow.posted_at),
-        )
-        .join(PostingDocumentRow, PostingDocumentRow.document_id == DocumentRow.id)
-        .join(PostingRow, PostingRow.id == PostingDocumentRow.posting_id)
-        .where(
-            DocumentRow.tenant_id == tenant_id,
-            PostingDocumentRow.tenant_id == tenant_id,
-            PostingRow.tenant_id == tenant_id,
-            DocumentRow.kind.in_(LOGGED_KINDS),
-            PostingRow.state == PostingState.POSTED.value,
-        )
-        .group_by(DocumentRow.location_id)
-    )
-    through = {loc: (at, posted) for loc, at, posted in session.execute(synced)}
+    through = {loc.id: _synced(session, tenant_id, loc.id) for loc in locations}
     queued = (
         select(
             QueuedDocumentRow.location_id,
@@ -181,8 +165,8 @@ def freshness(session: Session, tenant_id: str, location: str | None = None) -> 
         tuple(
             LocationFreshness(
                 location=loc,
-                synced_through=through.get(loc.id, (None, None))[0],
-                last_synced_at=through.get(loc.id, (None, None))[1],
+                synced_through=through[loc.id][0],
+                last_synced_at=through[loc.id][1],
                 waiting_sales=counts[(loc.id, DocumentKind.SALE.value)],
                 waiting_refunds=counts[(loc.id, DocumentKind.REFUND.value)],
                 next_window=due.get(loc.id),
@@ -192,6 +176,47 @@ def freshness(session: Session, tenant_id: str, location: str | None = None) -> 
             for loc in locations
         )
     )
+
+
+def _synced(
+    session: Session, tenant_id: str, location_id: str
+) -> tuple[datetime | None, datetime | None]:
+    """The newest sale or refund of the location in the books, and when the location last
+    posted anything: each read from the newest end of an index, not over the history."""
+    in_books = (
+        select(PostingDocumentRow.id)
+        .join(PostingRow, PostingRow.id == PostingDocumentRow.posting_id)
+        .where(
+            PostingDocumentRow.document_id == DocumentRow.id,
+            owned_by(PostingDocumentRow.tenant_id, tenant_id),
+            PostingRow.state == PostingState.POSTED.value,
+        )
+    )
+    # Within one location the business day rises with the time, so its day index read
+    # backwards is newest first (only the last day's documents are sorted).
+    newest = session.scalar(
+        select(DocumentRow.occurred_at)
+        .where(
+            DocumentRow.tenant_id == tenant_id,
+            DocumentRow.location_id == location_id,
+            DocumentRow.kind.in_(LOGGED_KINDS),
+            in_books.exists(),
+        )
+        .order_by(DocumentRow.business_day.desc(), DocumentRow.occurred_at.desc())
+        .limit(1)
+    )
+    last = session.scalar(
+        select(PostingRow.posted_at)
+        .where(
+            PostingRow.tenant_id == tenant_id,
+            PostingRow.location_id == location_id,
+            PostingRow.posted_at.is_not(None),
+            PostingRow.state == PostingState.POSTED.value,
+        )
+        .order_by(PostingRow.posted_at.desc())
+        .limit(1)
+    )
+    return newest, last
 
 
 @dataclass(slots=True)
@@ -214,7 +239,7 @@ def standing(
             .join(PostingRow, PostingRow.id == PostingDocumentRow.posting_id)
             .where(
                 owned_by(PostingDocumentRow.tenant_id, tenant_id),
-                PostingRow.tenant_id == tenant_id,
+                owned_by(PostingRow.tenant_id, tenant_id),
                 PostingDocumentRow.document_id.in_(ids),
             )
             .order_by(PostingRow.id)
