@@ -29,6 +29,7 @@ from salesync.engine.runner import Engine
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Locations, Tenants
 from salesync.views.freshness import freshness
+from salesync.views.health import connection_health
 from salesync.views.sales import sales_log
 
 KEYED = re.compile(r"\.(id|document_id|parent_id|parent_ref) IN \(")
@@ -108,7 +109,7 @@ def test_backfill_planning_and_the_sales_log_look_rows_up_by_key(db: SqlEngine) 
     )
 
 
-def test_the_sales_log_reads_its_page_from_the_newest_end(db: SqlEngine) -> None:
+def test_the_sales_log_and_connection_health_read_from_the_newest_end(db: SqlEngine) -> None:
     _backfill(db)
     tenant = MERCHANT.tenant.id
     with _explained(db) as seen, session_factory(db)() as session:
@@ -116,9 +117,11 @@ def test_the_sales_log_reads_its_page_from_the_newest_end(db: SqlEngine) -> None
         second = sales_log(session, tenant, limit=20, before=first.next_cursor)
         one = sales_log(session, tenant, location=MERCHANT.locations[0].id, limit=20)
         synced = freshness(session, tenant)
+        health = connection_health(session, tenant, datetime(2026, 3, 1, tzinfo=UTC))
     assert len(first.entries) == len(second.entries) == len(one.entries) == 20
     assert second.entries[0].occurred_at <= first.entries[-1].occurred_at
     assert all(f.synced_through is not None for f in synced.locations)
+    assert [h.last_posted_at is not None for h in health] == [True]
     walks = sorted(
         {
             (table, " ".join(statement.split())[:400])
@@ -127,8 +130,9 @@ def test_the_sales_log_reads_its_page_from_the_newest_end(db: SqlEngine) -> None
             and not _from_the_newest_end(statement, seen)
         }
     )
-    assert not walks, "sales log statements walking a tenant's whole history:\n" + "\n".join(
-        f"{table}: {statement}" for table, statement in walks
+    assert not walks, (
+        "sales log and health statements walking a tenant's whole history:\n"
+        + "\n".join(f"{table}: {statement}" for table, statement in walks)
     )
 
 

@@ -330,6 +330,8 @@ class InboxRecordRow(Base):
         Index("ix_inbox_records_parent", "tenant_id", "parent_ref"),
         # The CRM asks, for each sale, whether it came by the initial import.
         Index("ix_inbox_records_document", "tenant_id", "document_id"),
+        # A source's health names its newest record: one lookup, connection first.
+        Index("ix_inbox_records_received", "connection_id", "tenant_id", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -419,6 +421,8 @@ class PostingRow(Base):
         # "Last synced" per location is the newest posted_at: one lookup. The location
         # leads, so that queries of a tenant's postings keep the indexes they had.
         Index("ix_postings_posted", "location_id", "tenant_id", "posted_at"),
+        # A destination's health names its newest posting.
+        Index("ix_postings_destination_posted", "destination", "tenant_id", "posted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
