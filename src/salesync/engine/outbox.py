@@ -38,7 +38,7 @@ from salesync.engine.recovery import ReadBack
 from salesync.rules.customers import CustomerIntent
 from salesync.store.failures import unforeseen
 from salesync.store.repositories import Documents, TenantScoped
-from salesync.store.tables import PostingDocumentRow, PostingRow
+from salesync.store.tables import PostingDocumentRow, PostingRow, owned_by
 
 ENTRY = TypeAdapter(JournalEntry)
 log = structlog.get_logger("salesync.outbox")
@@ -316,7 +316,8 @@ class Sender:
             )
         )
         if tenant_id is not None:
-            query = query.where(PostingRow.tenant_id == tenant_id)
+            # By state and time: the few postings due, not the tenant's every posting.
+            query = query.where(owned_by(PostingRow.tenant_id, tenant_id))
         with self.factory() as session:
             rows = session.execute(query.order_by(PostingRow.id).limit(limit))
             return [(r[0], r[1], r[2]) for r in rows]

@@ -490,7 +490,11 @@ class RunRow(Base):
     """One execution of a sync step: what it was given, what came of it, how long it took."""
 
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_tenant_started", "tenant_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_runs_tenant_started", "tenant_id", "started_at"),
+        # The timeline pages a tenant's runs newest first by id.
+        Index("ix_runs_tenant_id", "tenant_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str | None] = mapped_column(String(64))

@@ -197,16 +197,13 @@ def day_detail(
     differing: dict[str, DocumentDifference] = {
         d.document_id: d for result in results for d in result.documents
     }
-    query = (
-        select(DocumentRow)
-        .where(
-            DocumentRow.tenant_id == tenant_id,
-            DocumentRow.location_id == location_id,
-            DocumentRow.business_day == day,
-        )
-        .order_by(DocumentRow.occurred_at, DocumentRow.id)
+    query = select(DocumentRow).where(
+        DocumentRow.tenant_id == tenant_id,
+        DocumentRow.location_id == location_id,
+        DocumentRow.business_day == day,
     )
-    rows = list(session.scalars(query))
+    # The day's documents by the day index, sorted here (see ``Documents.for_day``).
+    rows = sorted(session.scalars(query), key=lambda r: (r.occurred_at, r.id))
     states = standing(session, tenant_id, [r.id for r in rows])
     lines = tuple(_line(row, location, differing.get(row.id), states[row.id]) for row in rows)
     day_rows = tuple(_row(result, location.name) for result in results if result.day == day)
