@@ -123,7 +123,9 @@ def backfill(
             )
 
             def advance(p: BackfillProgress) -> None:
-                engine.tick(tenant)  # take in and post each window as it lands
+                # Take in and post each window as it lands: in per-order mode a window
+                # is more postings than one tick sends.
+                engine.run_until_idle(tenant)
                 bar.update(task, completed=p.days_done, records=p.records)
 
             try:
