@@ -181,6 +181,36 @@ def test_an_edited_document_becomes_its_next_revision_and_is_queued_again(
         assert not queued.planned
 
 
+def test_a_sale_its_edit_and_its_refund_in_one_batch_are_written_in_order(
+    db: sessionmaker[Session],
+    clock: ManualClock,
+    docs: list[Document],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch keeps its new documents and writes them together; an edit or a refund of
+    one of them later in the same batch still finds it, in the batch's single pass."""
+    refund = next(d for d in docs if isinstance(d, Refund))
+    sale = next(d for d in docs if isinstance(d, Sale) and d.id == refund.sale_id)
+    engine = Engine(db, clock)
+    ids = [send(engine, sale), send(engine, replace(sale, associate="Zed")), send(engine, refund)]
+
+    def no_fallback(*_: object) -> None:
+        raise AssertionError("the batch failed and was taken in again one by one")
+
+    monkeypatch.setattr(Intake, "_one_by_one", no_fallback)
+    assert engine.take_in("demo")["normalized"] == 3
+    assert [state(db, clock, i) for i in ids] == [RecordState.NORMALIZED] * 3
+    with db() as session:
+        documents = Documents(session, "demo")
+        assert documents.get(sale.id) == replace(sale, associate="Zed")
+        assert documents.at_revision(sale.id, 1) == sale
+        assert documents.refunds_of(sale.id) == [refund]
+        assert {q.document_id for q in session.scalars(select(QueuedDocumentRow))} == {
+            sale.id,
+            refund.id,
+        }
+
+
 def test_an_edit_moving_a_document_to_another_location_is_quarantined(
     db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
 ) -> None:

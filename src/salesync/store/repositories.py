@@ -336,6 +336,7 @@ class Documents(TenantScoped):
         """Read the stored rows of ``document_ids`` in bulk, so that ``add`` and ``get``
         need not ask one by one. A document another writer stores after this read is still
         never stored twice: the second insert fails on the primary key."""
+        self.write_deferred()
         ids = sorted(set(document_ids))
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
@@ -348,6 +349,7 @@ class Documents(TenantScoped):
 
     def prefetch_refunds(self, sale_ids: Iterable[str]) -> None:
         """Read the stored refunds of ``sale_ids`` in bulk, for ``refunds_of``."""
+        self.write_deferred()
         ids = sorted(set(sale_ids) - self._refunds.keys())
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
