@@ -45,9 +45,9 @@ from salesync.store.tables import (
 from salesync.store.vault import Vault
 
 _CHUNK = 500
+"""Ids per ``IN (...)`` query: well below every supported database's parameter limit."""
 _NEW_DOCUMENTS = insert(cast(Table, DocumentRow.__table__))
 """Core, not the ORM's bulk insert: a batch of new documents is one plain statement."""
-"""Ids per ``IN (...)`` query: well below every supported database's parameter limit."""
 
 
 class TenantMismatchError(BugError):
