@@ -52,6 +52,10 @@ def _as_decimal(value: Decimal | int | str) -> Decimal:
     return amount
 
 
+_ZEROS: dict[str, Money] = {}
+"""Zero in each currency asked for: money is immutable, so one zero serves every sum."""
+
+
 @dataclass(frozen=True, slots=True, order=False)
 class Money:
     """An amount in one currency. Arithmetic refuses to mix currencies.
@@ -90,7 +94,12 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        return cls(Decimal(0), currency)
+        known = _ZEROS.get(currency)
+        if known is None or cls is not Money:
+            known = cls(Decimal(0), currency)
+            if cls is Money:
+                _ZEROS[currency] = known
+        return known
 
     @classmethod
     def from_minor(cls, units: int, currency: str) -> Money:

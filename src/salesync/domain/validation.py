@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from salesync.domain.documents import Payout, Refund, Sale, SaleLine, TaxLine
+from salesync.domain.documents import Payout, Refund, Sale, SaleLine, TaxLine, TaxMode
 from salesync.domain.money import Money, minor_unit
 
 MAX_QUANTITY = Decimal(100_000)
@@ -107,13 +107,16 @@ def _line_problems(path: str, line: SaleLine) -> Iterator[Problem]:
             f"unit price {line.unit_price} is negative or implausibly large",
             f"{path}.unit_price",
         )
-    if line.discount_total > line.gross:
+    gross = line.gross
+    discounts = line.discount_total
+    if discounts > gross:
         yield Problem(
             "discount_exceeds_line",
-            f"discounts of {line.discount_total} exceed the line's {line.gross}",
+            f"discounts of {discounts} exceed the line's {gross}",
             f"{path}.discounts",
         )
-    yield from _tax_problems(path, line.taxes)
+    if line.taxes:
+        yield from _tax_problems(path, line.taxes)
 
 
 def _sale_amounts(sale: Sale) -> list[tuple[str, Money | None]]:
@@ -135,30 +138,63 @@ def _sale_amounts(sale: Sale) -> list[tuple[str, Money | None]]:
     return amounts
 
 
-def _total_problems(sale: Sale) -> Iterator[Problem]:
+def _in_one_currency(sale: Sale) -> bool:
+    """Whether every amount of ``sale`` is in its currency (the common case, checked
+    without naming each amount's path)."""
+    cur = sale.currency
+    for amount in (sale.shipping, sale.tip, sale.declared_total):
+        if amount is not None and amount.currency != cur:
+            return False
+    taxes = [*sale.shipping_taxes]
+    for line in sale.lines:
+        if line.unit_price.currency != cur:
+            return False
+        if any(d.amount.currency != cur for d in line.discounts):
+            return False
+        taxes += line.taxes
+    for charge in sale.service_charges:
+        if charge.amount.currency != cur:
+            return False
+        taxes += charge.taxes
+    return all(t.amount.currency == cur for t in taxes) and all(
+        m.amount.currency == cur for m in (*sale.order_discounts, *sale.payments)
+    )
+
+
+def _total_problems(sale: Sale, subtotal: Money) -> Iterator[Problem]:
+    # Each figure once: the totals are sums over every line, tax and tender.
+    cur = sale.currency
+    computed = subtotal - sale.order_discount_total + sale.shipping_total
+    computed = computed + sale.service_charge_total + sale.tip_total
+    if sale.tax_mode is TaxMode.EXCLUSIVE:
+        computed = computed + sale.tax_total
+    grand = sale.declared_total if sale.declared_total is not None else computed
+    difference = grand - computed
     parts = len(sale.lines) + len(sale.taxes) + 1
-    if abs(sale.rounding_difference.amount) > _tolerance(sale.currency, parts):
+    if abs(difference.amount) > _tolerance(cur, parts):
         yield Problem(
             "total_mismatch",
-            f"the lines add up to {sale.computed_total} but the sale says "
-            f"{sale.grand_total}; the difference of {sale.rounding_difference} is more "
+            f"the lines add up to {computed} but the sale says "
+            f"{grand}; the difference of {difference} is more "
             "than rounding",
             "declared_total",
         )
-    if sale.payments and sale.paid.rounded() != sale.grand_total.rounded():
-        yield Problem(
-            "tenders_do_not_cover_total",
-            f"payments add up to {sale.paid} but the sale's total is {sale.grand_total}",
-            "payments",
-        )
+    if sale.payments:
+        paid = sale.paid
+        if paid.rounded() != grand.rounded():
+            yield Problem(
+                "tenders_do_not_cover_total",
+                f"payments add up to {paid} but the sale's total is {grand}",
+                "payments",
+            )
 
 
 def validate_sale(sale: Sale, *, now: datetime | None = None) -> list[Problem]:
     """Return every problem with ``sale``; an empty list means it may be planned."""
     problems: list[Problem] = []
     cur = sale.currency
-    amounts = _sale_amounts(sale)
-    problems += _currency_problems(amounts, cur)
+    if not _in_one_currency(sale):
+        problems += _currency_problems(_sale_amounts(sale), cur)
     problems += _date_problems(sale.occurred_at, now)
     if not sale.lines:
         problems.append(Problem("no_lines", "a sale needs at least one line", "lines"))
@@ -177,12 +213,12 @@ def validate_sale(sale: Sale, *, now: datetime | None = None) -> list[Problem]:
     for name, amount in (("shipping", sale.shipping), ("tip", sale.tip)):
         if amount is not None and amount.amount < 0:
             problems.append(Problem("negative_amount", f"{name} is negative", name))
-    if sale.order_discount_total > sale.subtotal:
+    subtotal = sale.subtotal
+    if sale.order_discount_total > subtotal:
         problems.append(
             Problem(
                 "discount_exceeds_subtotal",
-                f"order discounts of {sale.order_discount_total} exceed the subtotal "
-                f"of {sale.subtotal}",
+                f"order discounts of {sale.order_discount_total} exceed the subtotal of {subtotal}",
                 "order_discounts",
             )
         )
@@ -192,7 +228,7 @@ def validate_sale(sale: Sale, *, now: datetime | None = None) -> list[Problem]:
                 Problem("payment_not_positive", "a payment must be above zero", f"payments[{i}]")
             )
 
-    problems += _total_problems(sale)
+    problems += _total_problems(sale, subtotal)
     return problems
 
 
