@@ -156,9 +156,8 @@ def _in_one_currency(sale: Sale) -> bool:
         if charge.amount.currency != cur:
             return False
         taxes += charge.taxes
-    return all(t.amount.currency == cur for t in taxes) and all(
-        m.amount.currency == cur for m in (*sale.order_discounts, *sale.payments)
-    )
+    amounts = [t.amount for t in taxes] + [d.amount for d in sale.order_discounts]
+    return all(a.currency == cur for a in amounts + [p.amount for p in sale.payments])
 
 
 def _total_problems(sale: Sale, subtotal: Money) -> Iterator[Problem]:
