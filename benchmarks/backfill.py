@@ -35,6 +35,7 @@ from salesync.engine.backfill import BackfillProgress, Backfills, HistoricalReco
 from salesync.engine.outbox import PostingState
 from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
+from salesync.runtime import settle_heap
 from salesync.store import codec
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Journal, Locations, Tenants
@@ -161,6 +162,7 @@ def main() -> None:
         "--mode", choices=[m.value for m in PostingMode if m is not PostingMode.PER_PAYOUT]
     )
     args = parser.parse_args()
+    settle_heap()  # as the salesync command and each worker process do at start
     modes = (
         [PostingMode(args.mode)]
         if args.mode

@@ -19,6 +19,7 @@ from salesync.clock import system_clock
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.engine.recovery import DEFAULT_WINDOW, ReadBack
 from salesync.engine.wiring import tenant_redactor
+from salesync.runtime import settle_heap
 from salesync.store.database import make_engine
 from salesync.store.repositories import rekey_connections
 from salesync.store.schema import status as schema_status
@@ -232,4 +233,5 @@ def _last_month() -> date:
 
 
 def main() -> None:
+    settle_heap()
     app()

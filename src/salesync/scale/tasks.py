@@ -36,6 +36,7 @@ from salesync.engine.backfill import Backfills
 from salesync.engine.history import run_window
 from salesync.engine.runner import Engine, Ticking
 from salesync.engine.sweep import DueSweeps, Sweeper
+from salesync.runtime import settle_heap
 from salesync.scale.budget import share_through, shared_in
 from salesync.scale.dispatch import LEADER, Dispatcher, Queue, lead, marker
 from salesync.store.database import make_engine, session_factory
@@ -125,6 +126,13 @@ def process() -> Process:
 asked_to_stop = threading.Event()
 """Set when the worker is told to stop (SIGTERM, Ctrl-C); a worker that ends without it
 ended on its own."""
+
+
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def _settle(**_: Any) -> None:
+    """The worker's heap is settled once it has started (each forked process's too)."""
+    settle_heap()
 
 
 @signals.worker_shutting_down.connect  # type: ignore[untyped-decorator]
