@@ -59,6 +59,11 @@ def salesync_json(record_type: str, payload: str) -> Document:
             ),
         )
     try:
+        # The common case, straight from the text; anything wrong is explained below.
+        return codec.decode_json(kind, payload)
+    except (pydantic.ValidationError, ValueError, TypeError):
+        pass
+    try:
         body = json.loads(payload)
     except json.JSONDecodeError as exc:
         problem = Problem("malformed_json", f"not JSON: {exc.msg} at character {exc.pos}", "")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Text, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from salesync.connectors.ledger.destination import NAME as LEDGER
@@ -180,14 +180,14 @@ class Planner:
         loaded: dict[str, _Loaded] = {}
         for start in range(0, len(ids), 500):
             # Columns, not entities: the planner only reads them.
-            query = select(
-                DocumentRow.id, DocumentRow.kind, DocumentRow.body, DocumentRow.revision
-            ).where(
+            # The body as the database holds it: text on SQLite, read by ``decode_stored``.
+            body = type_coerce(DocumentRow.body, Text)
+            query = select(DocumentRow.id, DocumentRow.kind, body, DocumentRow.revision).where(
                 owned_by(DocumentRow.tenant_id, self.tenant_id),
                 DocumentRow.id.in_(ids[start : start + 500]),
             )
-            for found, kind, body, revision in self.session.execute(query):
-                loaded[found] = _Loaded(codec.decode(kind, body), revision)
+            for found, kind, text, revision in self.session.execute(query):
+                loaded[found] = _Loaded(codec.decode_stored(kind, text), revision)
         missing = set(ids) - loaded.keys()
         if missing:
             raise LookupError(f"queued documents {sorted(missing)} are not stored")

@@ -32,6 +32,20 @@ def decode(kind: str | DocumentKind, body: dict[str, Any]) -> Document:
     return document
 
 
+def decode_json(kind: str | DocumentKind, text: str | bytes) -> Document:
+    """``decode`` of the document's JSON text, read straight into the document (without
+    building the intermediate dicts and lists ``json.loads`` would). Raises pydantic's
+    ``ValidationError`` for text that is not JSON or not the document."""
+    document: Document = _ADAPTERS[DocumentKind(kind)].validate_json(text)
+    return document
+
+
+def decode_stored(kind: str | DocumentKind, body: str | dict[str, Any]) -> Document:
+    """A stored body, as the database hands it back: text, or data when the driver reads
+    JSON columns itself (psycopg does)."""
+    return decode_json(kind, body) if isinstance(body, str) else decode(kind, body)
+
+
 def fingerprint(body: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON form: equal bodies, equal hashes."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
