@@ -35,6 +35,13 @@ from flows import book_balances, coverage, deliver, expected_balances
 START = date(2026, 10, 30)
 
 
+def _waiting(db: sessionmaker[Session]) -> int:
+    """Queued documents the database still holds as not planned."""
+    with db() as session:
+        unplanned = select(func.count()).where(tables.QueuedDocumentRow.planned.is_(False))
+        return session.scalar(unplanned) or 0
+
+
 def test_sales_post_at_their_windows_and_books_match_the_source(
     db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
 ) -> None:
@@ -51,6 +58,7 @@ def test_sales_post_at_their_windows_and_books_match_the_source(
     assert set(coverage(db).values()) == {1}
     assert len(coverage(db)) == len(docs)
     assert book_balances(db) == expected_balances(merchant, docs)
+    assert _waiting(db) == 0
     with db() as session:
         steps = {run.step for run in recent_runs(session, "demo")}
         assert steps == {"intake", "plan", "send"}
@@ -78,6 +86,7 @@ def test_daily_summary_posts_once_a_closed_day_and_equals_per_order(
     assert sorted(keys) == [f"daily:shoreditch:GBP:{START + timedelta(days=n)}" for n in range(3)]
     assert book_balances(db) == expected_balances(merchant, docs)
     assert set(coverage(db).values()) == {1}
+    assert _waiting(db) == 0
 
 
 def test_changing_the_posting_mode_never_posts_a_document_twice(
@@ -97,6 +106,7 @@ def test_changing_the_posting_mode_never_posts_a_document_twice(
     assert set(coverage(db).values()) == {1}
     assert len(coverage(db)) == len(docs)
     assert book_balances(db) == expected_balances(merchant, docs)
+    assert _waiting(db) == 0
 
 
 def test_a_lost_response_is_read_back_not_posted_again(

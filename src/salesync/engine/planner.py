@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, Text, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from salesync.connectors.ledger.destination import NAME as LEDGER
 from salesync.domain.adjustments import plan_adjustment
@@ -114,6 +115,7 @@ class Planner:
         self.mapping = self.mappings.latest()
         self.held = 0
         self.adjusted = 0
+        self._marked: list[str] = []
         self.incidents = incidents or IncidentLog(clock)
 
     def placement_for(self, document: Sale | Refund | Payout) -> Placement:
@@ -252,7 +254,7 @@ class Planner:
             current = loaded[row.document_id]
             if covered.revision < current.revision:
                 created += self._adjust(location, current, covered)
-            row.planned = True  # in the books already, perhaps under an earlier mode
+            self._planned(row)  # in the books already, perhaps under an earlier mode
         mode = self.mode_for(location.id)
         today = self.clock().astimezone(location.zone).date()
         self.outbox.look_up(self.destination, self._keys(location, fresh, loaded))
@@ -276,17 +278,38 @@ class Planner:
                     continue
                 if row.business_day < today:
                     summary_days[row.business_day].append((document, item.revision))
-                    row.planned = True
+                    self._planned(row)
                 else:
                     row.plannable_at = day_close(row.business_day, location.zone)
                 continue
             planned = plan_per_order(document, location, self.placement_for(document))
             created += self._enqueue(planned, location, {document.id: item.revision})
-            row.planned = True
+            self._planned(row)
         for day, items in sorted(summary_days.items()):
             created += self._summarize(location, day, items)
+        self._write_planned()
         self.session.flush()
         return created
+
+    def _planned(self, row: QueuedDocumentRow) -> None:
+        """Mark ``row`` planned. The rows a pass plans are marked with one statement
+        (``_write_planned``) rather than through the unit of work one by one: a pass may
+        plan a backfilled day of thousands of documents."""
+        set_committed_value(row, "planned", True)
+        self._marked.append(row.document_id)
+
+    def _write_planned(self) -> None:
+        marked, self._marked = self._marked, []
+        for start in range(0, len(marked), 500):
+            self.session.execute(
+                update(QueuedDocumentRow)
+                .where(
+                    owned_by(QueuedDocumentRow.tenant_id, self.tenant_id),
+                    QueuedDocumentRow.document_id.in_(marked[start : start + 500]),
+                )
+                .values(planned=True)
+                .execution_options(synchronize_session=False)
+            )
 
     def _keys(
         self, location: Location, rows: list[QueuedDocumentRow], loaded: dict[str, _Loaded]
