@@ -236,7 +236,11 @@ def test_a_record_salesync_fails_on_is_set_aside_and_the_rest_carry_on(
         [aside] = session.scalars(
             select(InboxRecordRow).where(InboxRecordRow.state == "quarantined")
         ).all()
+        taken = select(InboxRecordRow.attempts).where(InboxRecordRow.state == "normalized")
+        attempts = Counter(session.scalars(taken))
     assert states == {"normalized": len(docs) - 1, "quarantined": 1}
+    # The batch they were first taken in with it was undone: each was taken in once.
+    assert attempts == {1: len(docs) - 1}
     assert [p["code"] for p in aside.problems] == ["bug"]
     assert "KeyError" in aside.problems[0]["message"]
     [ticket] = tickets(db)
