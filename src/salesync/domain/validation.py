@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from salesync.domain.documents import Payout, Refund, Sale, SaleLine, TaxLine, TaxMode
+from salesync.domain.documents import Payout, Refund, Sale, SaleLine, TaxLine
 from salesync.domain.money import Money, minor_unit
 
 MAX_QUANTITY = Decimal(100_000)
@@ -160,13 +160,10 @@ def _in_one_currency(sale: Sale) -> bool:
     return all(a.currency == cur for a in amounts + [p.amount for p in sale.payments])
 
 
-def _total_problems(sale: Sale, subtotal: Money) -> Iterator[Problem]:
+def _total_problems(sale: Sale) -> Iterator[Problem]:
     # Each figure once: the totals are sums over every line, tax and tender.
     cur = sale.currency
-    computed = subtotal - sale.order_discount_total + sale.shipping_total
-    computed = computed + sale.service_charge_total + sale.tip_total
-    if sale.tax_mode is TaxMode.EXCLUSIVE:
-        computed = computed + sale.tax_total
+    computed = sale.computed_total
     grand = sale.declared_total if sale.declared_total is not None else computed
     difference = grand - computed
     parts = len(sale.lines) + len(sale.taxes) + 1
@@ -227,7 +224,7 @@ def validate_sale(sale: Sale, *, now: datetime | None = None) -> list[Problem]:
                 Problem("payment_not_positive", "a payment must be above zero", f"payments[{i}]")
             )
 
-    problems += _total_problems(sale, subtotal)
+    problems += _total_problems(sale)
     return problems
 
 
