@@ -95,10 +95,8 @@ class Money:
     @classmethod
     def zero(cls, currency: str) -> Money:
         known = _ZEROS.get(currency)
-        if known is None or cls is not Money:
-            known = cls(Decimal(0), currency)
-            if cls is Money:
-                _ZEROS[currency] = known
+        if known is None:
+            known = _ZEROS[currency] = cls(Decimal(0), currency)
         return known
 
     @classmethod

@@ -181,8 +181,8 @@ class Planner:
     def _load(self, ids: list[str]) -> dict[str, _Loaded]:
         loaded: dict[str, _Loaded] = {}
         for start in range(0, len(ids), 500):
-            # Columns, not entities: the planner only reads them.
-            # The body as the database holds it: text on SQLite, read by ``decode_stored``.
+            # Columns, not entities: the planner only reads them. The body comes as the
+            # database holds it (text on SQLite), for ``decode_stored``.
             body = type_coerce(DocumentRow.body, Text)
             query = select(DocumentRow.id, DocumentRow.kind, body, DocumentRow.revision).where(
                 owned_by(DocumentRow.tenant_id, self.tenant_id),
