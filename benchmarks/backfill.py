@@ -8,7 +8,10 @@ a time, never held all at once.
 
 Prints orders per second of wall time and per CPU second of this process (the figure
 for one core, and the steadier one on a shared machine) and peak resident memory at each
-quarter of the run (memory should stay flat as N grows). Usage:
+quarter of the run (memory should stay flat as N grows). At the end it prints where the
+CPU went per order, stage by stage (making the history, storing it in the inbox, take-in,
+planning, sending), and the time spent inside the database driver (statements and
+commits): what any faster path would still have to pay for the rows it keeps. Usage:
     python benchmarks/backfill.py [--orders 1000000] [--orders-per-day 500]
         [--mode daily_summary|per_order] [--database-url URL]
 """
@@ -21,11 +24,13 @@ import math
 import resource
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine as Database
+from sqlalchemy import event, func, select
 
 from salesync.clock import ManualClock
 from salesync.domain.documents import DocumentKind, Payout, Refund, document_id
@@ -42,6 +47,7 @@ from salesync.store.repositories import Journal, Locations, Tenants
 from salesync.store.tables import PostingRow
 
 FIRST = date(2025, 1, 1)
+T = TypeVar("T")
 
 
 class TemplatedHistory:
@@ -92,6 +98,82 @@ class TemplatedHistory:
             day += timedelta(days=1)
 
 
+class Stages:
+    """CPU seconds per stage of the backfill, and wall seconds inside the database driver."""
+
+    def __init__(self) -> None:
+        self.cpu: dict[str, float] = {}
+        self.database = 0.0
+        self._entered: float | None = None
+
+    def timed(self, stage: str, call: Callable[..., T]) -> Callable[..., T]:
+        def run(*args: Any, **kwargs: Any) -> T:
+            started = time.process_time()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                self.cpu[stage] = self.cpu.get(stage, 0.0) + time.process_time() - started
+
+        return run
+
+    def made(self, records: Iterable[T]) -> Iterator[T]:
+        """``records`` as they are made, the making counted as the history's own stage."""
+        items = iter(records)
+        while True:
+            started = time.process_time()
+            item = next(items, None)
+            self.cpu["history"] = self.cpu.get("history", 0.0) + time.process_time() - started
+            if item is None:
+                return
+            yield item
+
+    def watch(self, db: Database) -> None:
+        def entered(*_: Any) -> None:
+            self._entered = time.perf_counter()
+
+        def left(*_: Any) -> None:
+            if self._entered is not None:
+                self.database += time.perf_counter() - self._entered
+                self._entered = None
+
+        event.listen(db, "before_cursor_execute", entered)
+        event.listen(db, "after_cursor_execute", left)
+        commit = db.dialect.do_commit
+
+        def timed_commit(connection: Any) -> None:
+            entered()
+            try:
+                commit(connection)
+            finally:
+                left()
+
+        db.dialect.do_commit = timed_commit  # type: ignore[method-assign]
+
+    def report(self, orders: int, busy: float) -> str:
+        per = 1e6 / orders
+        cpu = dict(self.cpu)
+        # Storing a window is what the backfill does outside the history and the engine.
+        cpu["inbox"] = cpu.get("backfill", 0.0) - cpu.get("engine", 0.0) - cpu.get("history", 0.0)
+        named = ("history", "inbox", "take-in", "plan", "send")
+        other = busy - sum(cpu.get(s, 0.0) for s in named)
+        parts = ", ".join(f"{s} {cpu.get(s, 0.0) * per:.0f}" for s in named)
+        return (
+            f"  CPU µs per order: {parts}, other {other * per:.0f} (all {busy * per:.0f}); "
+            f"inside the database driver {self.database * per:.0f} µs per order (wall)"
+        )
+
+
+class Timed:
+    """A history source whose making of records is timed apart from storing them."""
+
+    def __init__(self, history: TemplatedHistory, stages: Stages) -> None:
+        self.name, self.connection_id = history.name, history.connection_id
+        self._history, self._stages = history, stages
+
+    def history(self, start: datetime, end: datetime) -> Iterator[HistoricalRecord]:
+        return self._stages.made(self._history.history(start, end))
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -113,7 +195,13 @@ def run(mode: PostingMode, orders: int, per_day: int, url: str | None, tmp: Path
         planner = Planner(session, merchant.tenant.id, merchant.locations, clock)
         for location in merchant.locations:
             planner.set_mode(location.id, mode)
+    stages = Stages()
+    stages.watch(db)
     engine = Engine(factory, clock)
+    # The tick calls these through the instance, so each stage is timed where it runs.
+    engine.take_in = stages.timed("take-in", engine.take_in)  # type: ignore[method-assign]
+    engine.plan = stages.timed("plan", engine.plan)  # type: ignore[method-assign]
+    engine.send = stages.timed("send", engine.send)  # type: ignore[method-assign]
     backfills = Backfills(factory, clock)
     job = backfills.start(merchant.tenant.id, "simulator", FIRST, last, window_days=1)
     marks = {days * q // 4 for q in (1, 2, 3, 4)}
@@ -122,7 +210,7 @@ def run(mode: PostingMode, orders: int, per_day: int, url: str | None, tmp: Path
     def after(progress: BackfillProgress) -> None:
         # Each window all the way into the books (in per-order mode a window is hundreds
         # of postings, more than one tick sends), as the figure claims.
-        engine.run_until_idle(merchant.tenant.id, max_ticks=1_000_000)
+        stages.timed("engine", engine.run_until_idle)(merchant.tenant.id, max_ticks=1_000_000)
         if progress.days_done in marks:
             elapsed, busy = time.perf_counter() - started, time.process_time() - cpu
             print(
@@ -132,7 +220,7 @@ def run(mode: PostingMode, orders: int, per_day: int, url: str | None, tmp: Path
                 flush=True,
             )
 
-    done = backfills.run(job, history, after_window=after)
+    done = stages.timed("backfill", backfills.run)(job, Timed(history, stages), after_window=after)
     engine.run_until_idle(merchant.tenant.id, max_ticks=1_000_000)
     elapsed, busy = time.perf_counter() - started, time.process_time() - cpu
     with factory() as session:
@@ -150,6 +238,7 @@ def run(mode: PostingMode, orders: int, per_day: int, url: str | None, tmp: Path
         f"peak RSS {peak_rss_mib():.0f} MiB",
         flush=True,
     )
+    print(stages.report(done.records, busy), flush=True)
     db.dispose()
 
 
