@@ -19,11 +19,11 @@ from collections.abc import Mapping as AbcMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from pydantic import TypeAdapter
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.capture import Exchange, capturing
@@ -280,11 +280,11 @@ class _Claimed:
 class Sender:
     """Sends due postings in batches as large as each destination takes.
 
-    Every posting is claimed with a lease in its own short transaction; a batch is one
-    call to the books; each posting's outcome is then recorded on its own. Postings that
-    were tried before are read back by key first, all of a batch in one call; while a
-    read-back window is open (after a restore from backup, ``engine.recovery``), every
-    posting is.
+    A batch's postings are claimed with a lease in one short transaction; a batch is one
+    call to the books; the postings it landed are then recorded in one transaction, and
+    each failure on its own with its incident. Postings that were tried before are read
+    back by key first, all of a batch in one call; while a read-back window is open
+    (after a restore from backup, ``engine.recovery``), every posting is.
     """
 
     def __init__(
@@ -415,56 +415,58 @@ class Sender:
             except Exception as exc:  # a broken connector is a bug; the postings stay for replay
                 error = unforeseen(exc, "connect")
         report.errors.append(error)
-        for claimed in filter(None, map(self._claim, ids)):
+        for claimed in self._claim_all(ids):
             self._failed(claimed, error, report, exchanges)
         return None
 
-    def _claim(self, posting_id: int) -> _Claimed | None:
-        """Take the posting for one attempt; None if someone else has it or it is done.
+    def _claim_all(self, ids: list[int]) -> list[_Claimed]:
+        """Take the postings for one attempt each, in ``ids`` order, in one statement;
+        those someone else has or that are done are left out.
 
-        On PostgreSQL a posting another worker is claiming this instant is skipped, not
-        waited for (``FOR UPDATE SKIP LOCKED``); the lease, not the lock, is what hands
+        A posting is claimable when it waits (pending or retrying) or when the worker
+        sending it died (its lease has lapsed). On PostgreSQL a posting another worker is
+        claiming this instant is skipped, not waited for (``FOR UPDATE SKIP LOCKED`` in the
+        subquery; SQLite has one writer at a time); the lease, not the lock, is what hands
         over the posting of a worker that died after claiming it."""
+        if not ids:
+            return []
         now = self.clock()
+        claimable = or_(
+            PostingRow.state.in_((PostingState.PENDING.value, PostingState.RETRYING.value)),
+            (PostingRow.state == PostingState.SENDING.value) & (PostingRow.lease_until < now),
+        )
+        free = (
+            select(PostingRow.id)
+            .where(PostingRow.id.in_(ids), claimable)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(PostingRow)
+            .where(PostingRow.id.in_(free), claimable)
+            .values(
+                state=PostingState.SENDING.value,
+                attempts=PostingRow.attempts + 1,
+                lease_until=now + self.retry.lease,
+            )
+            .returning(
+                PostingRow.id,
+                PostingRow.tenant_id,
+                PostingRow.destination,
+                PostingRow.key,
+                PostingRow.mode,
+                PostingRow.kind,
+                PostingRow.body,
+                PostingRow.attempts,
+                PostingRow.mapping_version,
+            )
+            .execution_options(synchronize_session=False)
+        )
         with self.factory() as session, session.begin():
-            row = session.get(PostingRow, posting_id, with_for_update={"skip_locked": True})
-            if row is None:
-                return None
-            was_sending = row.state == PostingState.SENDING.value
-            claimable = row.state in (PostingState.PENDING.value, PostingState.RETRYING.value) or (
-                was_sending and row.lease_until is not None and row.lease_until < now
-            )
-            if not claimable:
-                return None
-            attempt = row.attempts + 1
-            claimed = _Claimed(
-                row.id,
-                row.tenant_id,
-                row.destination,
-                row.key,
-                row.mode,
-                row.kind,
-                row.body,
-                attempt,
-                row.mapping_version,
-            )
-            result = session.execute(
-                update(PostingRow)
-                .where(PostingRow.id == posting_id, PostingRow.state == row.state)
-                .where(PostingRow.attempts == row.attempts)
-                .values(
-                    state=PostingState.SENDING.value,
-                    attempts=attempt,
-                    lease_until=now + self.retry.lease,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(result, "rowcount", 0) != 1:
-                return None
-            return claimed
+            claimed = {row[0]: _Claimed(*row) for row in session.execute(claim)}
+        return [claimed[i] for i in ids if i in claimed]
 
     def _send_batch(self, books: Books, ids: list[int], report: SendReport) -> None:
-        claimed = [c for c in map(self._claim, ids) if c is not None]
+        claimed = self._claim_all(ids)
         if not claimed:
             return
         with capturing() as exchanges, self._kept(claimed):
@@ -477,10 +479,9 @@ class Sender:
                     else [c for c in claimed if c.attempt > 1]
                 )
                 found = self._find(books, [c.key for c in retried]) if retried else {}
-                for c in retried:
-                    if c.key in found:
-                        self._posted(c, found[c.key])
-                        report.found_on_read_back += 1
+                back = [(c, found[c.key]) for c in retried if c.key in found]
+                self._posted_all(back)
+                report.found_on_read_back += len(back)
                 fresh = [c for c in claimed if c.key not in found]
                 written = books.post(self._postings(books, fresh)) if fresh else []
                 if len(written) != len(fresh) or any(
@@ -497,11 +498,12 @@ class Sender:
             except Exception as exc:  # anything unforeseen is a bug; the postings stay for replay
                 self._whole_call_failed(claimed, unforeseen(exc, "post"), report, exchanges)
                 return
-        for c, w in zip(fresh, written, strict=True):
-            if w.ref is not None:
-                self._posted(c, w.ref)
-                report.posted += 1
-            elif w.error is not None:
+        results = list(zip(fresh, written, strict=True))
+        landed = [(c, w.ref) for c, w in results if w.ref is not None]
+        self._posted_all(landed)
+        report.posted += len(landed)
+        for c, w in results:
+            if w.ref is None and w.error is not None:
                 report.errors.append(w.error)
                 self._failed(c, w.error, report, exchanges)
 
@@ -607,8 +609,44 @@ class Sender:
                 intents |= customer_intents(session, tenant, versions, out)
         return out, intents
 
-    def _posted(self, c: _Claimed, ref: str) -> None:
-        self._finish(c, PostingState.POSTED, remote_ref=ref, posted_at=self.clock())
+    def _posted_all(self, landed: list[tuple[_Claimed, str]]) -> None:
+        """Record postings as in the books under their remote refs, all in one
+        transaction; those tried before heal their earlier transient incidents.
+
+        Only a posting still sending is moved: one that another worker, taking over a
+        lapsed lease, finished meanwhile keeps that outcome. First attempts, nearly all of
+        them, go in one statement."""
+        if not landed:
+            return
+        now = self.clock()
+        table = cast(Table, PostingRow.__table__)
+        land = (
+            update(table)
+            .where(
+                table.c.id == bindparam("posting_id"),
+                table.c.state == PostingState.SENDING.value,
+            )
+            .values(
+                state=PostingState.POSTED.value,
+                lease_until=None,
+                remote_ref=bindparam("ref"),
+                posted_at=now,
+            )
+        )
+        first = [{"posting_id": c.posting_id, "ref": ref} for c, ref in landed if c.attempt == 1]
+        healed: dict[str, list[str]] = {}
+        with self.factory() as session, session.begin():
+            if first:
+                session.connection().execute(land, first)
+            for c, ref in landed:
+                if c.attempt > 1:
+                    result = session.connection().execute(
+                        land, {"posting_id": c.posting_id, "ref": ref}
+                    )
+                    if getattr(result, "rowcount", 0) == 1:
+                        healed.setdefault(c.tenant_id, []).append(f"posting:{c.posting_id}")
+            for tenant, subjects in healed.items():
+                self.incidents.healed(session, tenant, subjects)
 
     def _failed(
         self,
