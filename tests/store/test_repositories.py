@@ -23,6 +23,7 @@ from salesync.store.repositories import (
     Documents,
     Journal,
     Locations,
+    Posted,
     Stored,
     TenantMismatchError,
     Tenants,
@@ -153,6 +154,57 @@ def test_posting_an_entry_twice_writes_it_once(factory: sessionmaker[Session]) -
         assert first.created
         assert not second.created
         assert second.entry_id == first.entry_id
+        assert journal.count() == 1
+        assert journal.get(entry.key) == entry
+
+
+def test_posting_entries_together_gives_each_its_own_outcome(
+    factory: sessionmaker[Session],
+) -> None:
+    """In one call: an entry already in the books is found, not written again; a key given
+    twice is written once; the new ones are written with their lines, and each result
+    sits in its entry's place."""
+    sales = [d for d in DOCS if isinstance(d, Sale)][:3]
+    old, new, other = (journal_for(s, LOCATIONS[s.location_id]) for s in sales)
+    with factory() as session, session.begin():
+        seed(session)
+        journal = Journal(session, "demo")
+        first = journal.post(old)
+        results = journal.post_all([old, new, new, other])
+        assert results[0] == Posted(first.entry_id, created=False)
+        made, again, last = results[1:]
+        assert made.created
+        assert last.created
+        assert again == Posted(made.entry_id, created=False)
+        assert len({first.entry_id, made.entry_id, last.entry_id}) == 3
+        assert journal.count() == 3
+        assert journal.get(new.key) == new
+        assert journal.get(other.key) == other
+        assert journal.post_all([]) == []
+
+
+def test_an_entry_another_writer_posted_meanwhile_is_theirs(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between looking a key up and inserting it, another writer posts it: the insert
+    leaves theirs alone and the result is their entry, not a second one."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    entry = journal_for(sale, LOCATIONS[sale.location_id])
+    with factory() as session, session.begin():
+        seed(session)
+        theirs = Journal(session, "demo").post(entry)
+        journal = Journal(session, "demo")
+        looked = journal.entry_ids
+        calls: list[list[str]] = []
+
+        def before_they_wrote(keys: list[str]) -> dict[str, int]:
+            calls.append(keys)
+            return {} if len(calls) == 1 else looked(keys)
+
+        monkeypatch.setattr(journal, "entry_ids", before_they_wrote)
+        [result] = journal.post_all([entry])
+        assert result == Posted(theirs.entry_id, created=False)
+        assert len(calls) == 2, "the winner is looked up after the insert"
         assert journal.count() == 1
         assert journal.get(entry.key) == entry
 

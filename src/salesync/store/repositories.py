@@ -10,7 +10,6 @@ from datetime import UTC, date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, func, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.connectors.source import SourceConnection
@@ -48,6 +47,7 @@ _CHUNK = 500
 """Ids per ``IN (...)`` query: well below every supported database's parameter limit."""
 _NEW_DOCUMENTS = insert(cast(Table, DocumentRow.__table__))
 """Core, not the ORM's bulk insert: a batch of new documents is one plain statement."""
+_NEW_LINES = insert(cast(Table, JournalLineRow.__table__))
 
 
 class TenantMismatchError(BugError):
@@ -572,47 +572,92 @@ class Journal(TenantScoped):
     """The built-in ledger's entries. Posting is idempotent on the entry's key."""
 
     def post(self, entry: JournalEntry) -> Posted:
-        self._own(entry.tenant_id, f"journal entry {entry.key}")
-        existing = self.entry_id(entry.key)
-        if existing is not None:
-            return Posted(existing, created=False)
-        Accounts(self.session, self.tenant_id).ensure(line.account for line in entry.lines)
-        try:
-            with self.session.begin_nested():
-                row = JournalEntryRow(
-                    tenant_id=self.tenant_id,
-                    location_id=entry.location_id,
-                    key=entry.key,
-                    entry_date=entry.date,
-                    narration=entry.narration,
-                    currency=entry.currency,
-                    documents=list(entry.documents),
-                )
-                self.session.add(row)
-                self.session.flush()
-                # One executemany for the lines: nothing reads them back as objects here.
-                self.session.execute(
-                    insert(JournalLineRow),
+        return self.post_all([entry])[0]
+
+    def post_all(self, entries: list[JournalEntry]) -> list[Posted]:
+        """Post ``entries`` together: one result for each, in order.
+
+        An entry whose key is in the books already (posted earlier, by another writer at
+        the same moment, or earlier in ``entries``) is not written again: its result is
+        the entry there, ``created`` false. The new entries go in with one statement,
+        their lines with another. (An entry is balanced and names valid accounts by
+        construction, so the books refuse none.)"""
+        for entry in entries:
+            self._own(entry.tenant_id, f"journal entry {entry.key}")
+        known = self.entry_ids([e.key for e in entries])
+        fresh = list({e.key: e for e in entries if e.key not in known}.values())
+        if fresh:
+            Accounts(self.session, self.tenant_id).ensure(
+                line.account for entry in fresh for line in entry.lines
+            )
+            created = self._insert(fresh)
+            # A key missing from what was inserted was posted by another writer between
+            # the lookup and the insert: that entry is the one in the books.
+            known |= self.entry_ids([e.key for e in fresh if e.key not in created])
+        else:
+            created = {}
+        ids, new = known | created, set(created)
+        results: list[Posted] = []
+        for entry in entries:
+            results.append(Posted(ids[entry.key], created=entry.key in new))
+            new.discard(entry.key)  # the same key again in this call is that entry
+        return results
+
+    def _insert(self, entries: list[JournalEntry]) -> dict[str, int]:
+        """Insert ``entries`` and their lines; returns the ids of those inserted by key
+        (one whose key another writer has just taken is left out)."""
+        created: dict[str, int] = {}
+        for start in range(0, len(entries), 200):
+            chunk = entries[start : start + 200]
+            statement = (
+                insert_new(self.session, JournalEntryRow)
+                .values(
                     [
                         {
-                            "entry_id": row.id,
                             "tenant_id": self.tenant_id,
-                            "line_no": i,
-                            "account": line.account,
-                            "amount_minor": line.amount.to_minor(),
-                            "currency": line.amount.currency,
-                            "memo": line.memo,
+                            "location_id": e.location_id,
+                            "key": e.key,
+                            "entry_date": e.date,
+                            "narration": e.narration,
+                            "currency": e.currency,
+                            "documents": list(e.documents),
                         }
-                        for i, line in enumerate(entry.lines)
-                    ],
+                        for e in chunk
+                    ]
                 )
-        except IntegrityError:
-            # Another writer posted the same key between our read and our insert.
-            winner = self.entry_id(entry.key)
-            if winner is None:
-                raise
-            return Posted(winner, created=False)
-        return Posted(row.id, created=True)
+                .on_conflict_do_nothing()
+                .returning(JournalEntryRow.key, JournalEntryRow.id)
+            )
+            created.update((key, entry_id) for key, entry_id in self.session.execute(statement))
+        lines = [
+            {
+                "entry_id": created[e.key],
+                "tenant_id": self.tenant_id,
+                "line_no": i,
+                "account": line.account,
+                "amount_minor": line.amount.to_minor(),
+                "currency": line.amount.currency,
+                "memo": line.memo,
+            }
+            for e in entries
+            if e.key in created
+            for i, line in enumerate(e.lines)
+        ]
+        if lines:
+            # One executemany for the lines: nothing reads them back as objects here.
+            self.session.execute(_NEW_LINES, lines)
+        return created
+
+    def entry_ids(self, keys: list[str]) -> dict[str, int]:
+        """The ids of the entries in the books under any of ``keys``, by key."""
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), _CHUNK):
+            query = select(JournalEntryRow.key, JournalEntryRow.id).where(
+                JournalEntryRow.tenant_id == self.tenant_id,
+                JournalEntryRow.key.in_(keys[start : start + _CHUNK]),
+            )
+            found.update((key, entry_id) for key, entry_id in self.session.execute(query))
+        return found
 
     def entry_id(self, key: str) -> int | None:
         query = select(JournalEntryRow.id).where(

@@ -29,8 +29,9 @@ CAPABILITIES = DestinationCapabilities(
 
 class LedgerDestination:
     """Posts one tenant's entries into salesync's own books exactly as a remote destination
-    would: keyed, idempotent, readable back by key. A batch is one transaction with a
-    savepoint per entry, so one entry refused leaves the others written."""
+    would: keyed, idempotent, readable back by key. A batch is one transaction; a posting
+    refused (an entry that does not balance, a key holding another entry) is refused
+    alone and the others are written."""
 
     def __init__(self, factory: sessionmaker[Session], tenant_id: str) -> None:
         self.factory = factory
@@ -45,39 +46,30 @@ class LedgerDestination:
         return CAPABILITIES
 
     def post(self, postings: Sequence[Posting]) -> list[Written]:
-        written: list[Written] = []
+        written: dict[str, Written] = {}
+        entries: list[tuple[Posting, JournalEntry]] = []
+        for posting in postings:
+            try:
+                entries.append((posting, replace(posting.entry, key=posting.key)))
+            except (UnbalancedEntryError, ValueError) as exc:
+                written[posting.key] = Written(posting.key, error=_refused(posting, exc))
         with self.factory() as session, session.begin():
             journal = Journal(session, self.tenant_id)
-            for posting in postings:
-                entry = replace(posting.entry, key=posting.key)
+            posted = journal.post_all([entry for _, entry in entries])
+            for (posting, entry), result in zip(entries, posted, strict=True):
                 try:
-                    with session.begin_nested():
-                        posted = journal.post(entry)
-                        if not posted.created:
-                            _same_entry(journal, entry, posting)
+                    if not result.created:
+                        _same_entry(journal, entry, posting)
                 except ConflictError as exc:
-                    written.append(Written(posting.key, error=exc))
-                except (UnbalancedEntryError, ValueError) as exc:
-                    error: SyncError = ValidationError(
-                        f"the ledger refused {posting.key}: {exc}",
-                        code="entry_refused",
-                        operation="post",
-                        documents=posting.document_ids,
-                    )
-                    written.append(Written(posting.key, error=error))
+                    written[posting.key] = Written(posting.key, error=exc)
                 else:
-                    written.append(Written(posting.key, ref=str(posted.entry_id)))
-        return written
+                    written[posting.key] = Written(posting.key, ref=str(result.entry_id))
+        return [written[p.key] for p in postings]
 
     def find(self, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
         with self.factory() as session:
-            journal = Journal(session, self.tenant_id)
-            for key in keys:
-                entry_id = journal.entry_id(key)
-                if entry_id is not None:
-                    found[key] = str(entry_id)
-        return found
+            found = Journal(session, self.tenant_id).entry_ids(list(keys))
+        return {key: str(entry_id) for key, entry_id in found.items()}
 
     def batch_group(self, posting: Posting) -> str:
         """Every entry is written alike, in one transaction."""
@@ -85,6 +77,15 @@ class LedgerDestination:
 
     def close(self) -> None:
         return None
+
+
+def _refused(posting: Posting, exc: Exception) -> SyncError:
+    return ValidationError(
+        f"the ledger refused {posting.key}: {exc}",
+        code="entry_refused",
+        operation="post",
+        documents=posting.document_ids,
+    )
 
 
 def _same_entry(journal: Journal, entry: JournalEntry, posting: Posting) -> None:
