@@ -75,6 +75,25 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class NewPosting:
+    """A posting to create: the entry it writes to which books, and the documents (at
+    which revisions, 1 when not given) it brings into them."""
+
+    destination: str
+    key: str
+    mode: str
+    location_id: str
+    entry: JournalEntry
+    documents: tuple[str, ...]
+    kind: str = "posting"
+    revisions: AbcMapping[str, int] | None = None
+    mapping_version: int | None = None
+
+
+_POSTINGS = cast(Table, PostingRow.__table__)
+
+
+@dataclass(frozen=True, slots=True)
 class Coverage:
     revision: int
     posting_id: int
@@ -138,41 +157,78 @@ class Outbox(TenantScoped):
         books (1 when not given). The same key again returns the existing posting:
         planning twice posts nothing twice.
         """
-        self._own(entry.tenant_id, f"posting {key}")
-        existing = self.posting_id(destination, key)
-        if existing is not None:
-            return existing
-        self._free.discard((destination, key))
-        row = PostingRow(
-            tenant_id=self.tenant_id,
-            location_id=location_id,
-            destination=destination,
-            key=key,
-            mode=mode,
-            kind=kind,
-            state=PostingState.PENDING.value,
-            body=ENTRY.dump_python(entry, mode="json"),
-            attempts=0,
-            next_attempt_at=now,
-            mapping_version=mapping_version,
+        posting = NewPosting(
+            destination, key, mode, location_id, entry, documents, kind, revisions, mapping_version
         )
-        self.session.add(row)
-        self.session.flush()
+        return self.enqueue_all([posting], now)[0]
+
+    def enqueue_all(self, postings: list[NewPosting], now: datetime) -> list[int]:
+        """``enqueue`` for many postings at once: their ids, in order.
+
+        A key that has a posting already (or comes again in ``postings``) gets that
+        posting, and the documents given with it are not linked a second time. The new
+        postings go in with one statement per 200, their document links with one more."""
+        for posting in postings:
+            self._own(posting.entry.tenant_id, f"posting {posting.key}")
+        unknown: dict[str, list[str]] = {}
+        for p in postings:
+            if (p.destination, p.key) not in self._free:
+                unknown.setdefault(p.destination, []).append(p.key)
+        for destination, keys in unknown.items():
+            self.look_up(destination, keys)
+        ids: dict[tuple[str, str], int] = {}
+        new: dict[tuple[str, str], NewPosting] = {}
+        for p in postings:
+            wanted = (p.destination, p.key)
+            if wanted in ids or wanted in new:
+                continue
+            existing = self.posting_id(p.destination, p.key)
+            if existing is None:
+                new[wanted] = p
+            else:
+                ids[wanted] = existing
+        rows = [
+            {
+                "tenant_id": self.tenant_id,
+                "location_id": p.location_id,
+                "destination": p.destination,
+                "key": p.key,
+                "mode": p.mode,
+                "kind": p.kind,
+                "state": PostingState.PENDING.value,
+                "body": ENTRY.dump_python(p.entry, mode="json"),
+                "attempts": 0,
+                "next_attempt_at": now,
+                "mapping_version": p.mapping_version,
+            }
+            for p in new.values()
+        ]
+        for start in range(0, len(rows), 200):
+            # Another writer that took one of these keys meanwhile fails the statement on
+            # the unique key, and with it this transaction: nothing is planned twice.
+            inserted = self.session.execute(
+                insert(_POSTINGS)
+                .values(rows[start : start + 200])
+                .returning(_POSTINGS.c.destination, _POSTINGS.c.key, _POSTINGS.c.id)
+            )
+            ids.update(((destination, key), i) for destination, key, i in inserted)
+        self._free -= new.keys()
         # One executemany: a daily summary of a backfilled day covers thousands of
         # documents, and nothing reads these rows back as objects within the transaction.
         links = [
             {
                 "tenant_id": self.tenant_id,
-                "destination": destination,
+                "destination": p.destination,
                 "document_id": document_id,
-                "revision": (revisions or {}).get(document_id, 1),
-                "posting_id": row.id,
+                "revision": (p.revisions or {}).get(document_id, 1),
+                "posting_id": ids[wanted],
             }
-            for document_id in documents
+            for wanted, p in new.items()
+            for document_id in p.documents
         ]
         if links:
             self.session.execute(insert(PostingDocumentRow), links)
-        return row.id
+        return [ids[(p.destination, p.key)] for p in postings]
 
     def covered(self, destination: str, document_ids: list[str]) -> set[str]:
         """Which of ``document_ids`` a posting to ``destination`` already covers."""
@@ -619,12 +675,11 @@ class Sender:
         if not landed:
             return
         now = self.clock()
-        table = cast(Table, PostingRow.__table__)
         land = (
-            update(table)
+            update(_POSTINGS)
             .where(
-                table.c.id == bindparam("posting_id"),
-                table.c.state == PostingState.SENDING.value,
+                _POSTINGS.c.id == bindparam("posting_id"),
+                _POSTINGS.c.state == PostingState.SENDING.value,
             )
             .values(
                 state=PostingState.POSTED.value,

@@ -51,7 +51,7 @@ from salesync.domain.postings import DEFAULT_PLAN, Placement
 from salesync.domain.validation import Problem, problem_rows
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
-from salesync.engine.outbox import Coverage, Outbox
+from salesync.engine.outbox import Coverage, NewPosting, Outbox
 from salesync.engine.policies import day_close
 from salesync.rules.mapping import unmapped
 from salesync.store import codec
@@ -259,6 +259,7 @@ class Planner:
         today = self.clock().astimezone(location.zone).date()
         self.outbox.look_up(self.destination, self._keys(location, fresh, loaded))
         summary_days: dict[date, list[tuple[Sale | Refund, int]]] = defaultdict(list)
+        per_order: list[NewPosting] = []
         # Payouts first: the documents a payout carries are planned with it, and must not
         # also go into a summary (as overdue) later in the same pass.
         fresh.sort(key=lambda r: not isinstance(loaded[r.document_id].document, Payout))
@@ -283,8 +284,10 @@ class Planner:
                     row.plannable_at = day_close(row.business_day, location.zone)
                 continue
             planned = plan_per_order(document, location, self.placement_for(document))
-            created += self._enqueue(planned, location, {document.id: item.revision})
+            per_order.append(self._posting(planned, location, {document.id: item.revision}))
             self._planned(row)
+        # A backfilled day per order is hundreds of postings: created together.
+        created += len(self.outbox.enqueue_all(per_order, self.clock()))
         for day, items in sorted(summary_days.items()):
             created += self._summarize(location, day, items)
         self._write_planned()
@@ -456,6 +459,19 @@ class Planner:
         *,
         kind: str = "posting",
     ) -> int:
+        self.outbox.enqueue_all(
+            [self._posting(planned, location, revisions, kind=kind)], self.clock()
+        )
+        return 1
+
+    def _posting(
+        self,
+        planned: PlannedPosting,
+        location: Location,
+        revisions: dict[str, int],
+        *,
+        kind: str = "posting",
+    ) -> NewPosting:
         key = planned.key
         if self._key_taken(key):
             # The day was summarized already: late documents get a supplement, never a
@@ -472,16 +488,14 @@ class Planner:
                 or 0
             )
             key = f"{key}:late-{taken}"
-        self.outbox.enqueue(
+        return NewPosting(
             destination=self.destination,
             key=key,
             mode=planned.mode.value,
             location_id=location.id,
             entry=planned.entry,
             documents=planned.documents,
-            now=self.clock(),
             kind=kind,
             revisions=revisions,
             mapping_version=self.mapping.version if self.mapping else None,
         )
-        return 1
