@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Mapping as AbcMapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -91,6 +91,9 @@ class NewPosting:
 
 
 _POSTINGS = cast(Table, PostingRow.__table__)
+_NEW_POSTINGS = insert(_POSTINGS).returning(
+    _POSTINGS.c.destination, _POSTINGS.c.key, _POSTINGS.c.id
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,7 @@ class Outbox(TenantScoped):
 
         A key that has a posting already (or comes again in ``postings``) gets that
         posting, and the documents given with it are not linked a second time. The new
-        postings go in with one statement per 200, their document links with one more."""
+        postings go in with one statement, their document links with one more."""
         for posting in postings:
             self._own(posting.entry.tenant_id, f"posting {posting.key}")
         unknown: dict[str, list[str]] = {}
@@ -203,14 +206,11 @@ class Outbox(TenantScoped):
             }
             for p in new.values()
         ]
-        for start in range(0, len(rows), 200):
+        if rows:
             # Another writer that took one of these keys meanwhile fails the statement on
-            # the unique key, and with it this transaction: nothing is planned twice.
-            inserted = self.session.execute(
-                insert(_POSTINGS)
-                .values(rows[start : start + 200])
-                .returning(_POSTINGS.c.destination, _POSTINGS.c.key, _POSTINGS.c.id)
-            )
+            # the unique key, and with it this transaction: nothing is planned twice. The
+            # statement is compiled once and sent as multi-row inserts ("insertmanyvalues").
+            inserted = self.session.execute(_NEW_POSTINGS, rows)
             ids.update(((destination, key), i) for destination, key, i in inserted)
         self._free -= new.keys()
         # One executemany: a daily summary of a backfilled day covers thousands of
@@ -629,7 +629,7 @@ class Sender:
             Posting(
                 key=c.key,
                 mode=PostingMode(c.mode),
-                entry=replace(ENTRY.validate_python(c.body), key=c.key),
+                entry=ENTRY.validate_python({**c.body, "key": c.key}),
                 documents=documents.get(c.posting_id, ()),
                 kind=c.kind,
                 attempt=c.attempt,

@@ -48,6 +48,7 @@ _CHUNK = 500
 _NEW_DOCUMENTS = insert(cast(Table, DocumentRow.__table__))
 """Core, not the ORM's bulk insert: a batch of new documents is one plain statement."""
 _NEW_LINES = insert(cast(Table, JournalLineRow.__table__))
+_ENTRIES = cast(Table, JournalEntryRow.__table__)
 
 
 class TenantMismatchError(BugError):
@@ -606,29 +607,28 @@ class Journal(TenantScoped):
     def _insert(self, entries: list[JournalEntry]) -> dict[str, int]:
         """Insert ``entries`` and their lines; returns the ids of those inserted by key
         (one whose key another writer has just taken is left out)."""
+        rows = [
+            {
+                "tenant_id": self.tenant_id,
+                "location_id": e.location_id,
+                "key": e.key,
+                "entry_date": e.date,
+                "narration": e.narration,
+                "currency": e.currency,
+                "documents": list(e.documents),
+            }
+            for e in entries
+        ]
+        # Parameters apart from the statement: the statement is compiled once and sent as
+        # multi-row inserts (SQLAlchemy's "insertmanyvalues"), keys and ids returned.
+        statement = (
+            insert_new(self.session, _ENTRIES)
+            .on_conflict_do_nothing()
+            .returning(_ENTRIES.c.key, _ENTRIES.c.id)
+        )
         created: dict[str, int] = {}
-        for start in range(0, len(entries), 200):
-            chunk = entries[start : start + 200]
-            statement = (
-                insert_new(self.session, JournalEntryRow)
-                .values(
-                    [
-                        {
-                            "tenant_id": self.tenant_id,
-                            "location_id": e.location_id,
-                            "key": e.key,
-                            "entry_date": e.date,
-                            "narration": e.narration,
-                            "currency": e.currency,
-                            "documents": list(e.documents),
-                        }
-                        for e in chunk
-                    ]
-                )
-                .on_conflict_do_nothing()
-                .returning(JournalEntryRow.key, JournalEntryRow.id)
-            )
-            created.update((key, entry_id) for key, entry_id in self.session.execute(statement))
+        for key, entry_id in self.session.execute(statement, rows):
+            created[key] = entry_id
         lines = [
             {
                 "entry_id": created[e.key],

@@ -50,7 +50,10 @@ class LedgerDestination:
         entries: list[tuple[Posting, JournalEntry]] = []
         for posting in postings:
             try:
-                entries.append((posting, replace(posting.entry, key=posting.key)))
+                entry = posting.entry
+                if entry.key != posting.key:
+                    entry = replace(entry, key=posting.key)
+                entries.append((posting, entry))
             except (UnbalancedEntryError, ValueError) as exc:
                 written[posting.key] = Written(posting.key, error=_refused(posting, exc))
         with self.factory() as session, session.begin():
