@@ -100,15 +100,27 @@ def test_money_of_different_currencies_is_unequal_not_an_error() -> None:
     assert Money(Decimal(1), "USD") != Money(Decimal(1), "EUR")
 
 
+@given(currencies, amounts(), amounts(3) | st.integers(-1000, 1000))
+def test_times_rounded_is_the_product_rounded(
+    currency: str, amount: Decimal, factor: Decimal | int
+) -> None:
+    """A line's price times its quantity, in one step, is exactly the product rounded."""
+    price = Money(amount, currency)
+    result = price.times_rounded(factor)
+    assert result == (price * factor).rounded()
+    assert result.amount.as_tuple().exponent == quantum(currency).as_tuple().exponent
+
+
 @pytest.mark.parametrize(
     "build",
     [
         lambda: Money(1.5, "USD"),
         lambda: Money.of(0.1, "USD"),
         lambda: Money(Decimal(1), "USD") * 1.5,
+        lambda: Money(Decimal(1), "USD").times_rounded(1.5),
         lambda: Money(Decimal(1), "USD").allocate([0.5, 0.5]),
     ],
-    ids=["constructor", "of", "multiply", "allocate"],
+    ids=["constructor", "of", "multiply", "times_rounded", "allocate"],
 )
 def test_floats_are_refused(build: Callable[[], object]) -> None:
     """Money never comes from a float, wherever the float comes in."""

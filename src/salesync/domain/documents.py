@@ -127,10 +127,12 @@ class SaleLine:
 
     @property
     def gross(self) -> Money:
-        return (self.unit_price * self.quantity).rounded()
+        return self.unit_price.times_rounded(self.quantity)
 
     @property
     def discount_total(self) -> Money:
+        if not self.discounts:  # most lines: the cached zero, not a sum of nothing
+            return Money.zero(self.unit_price.currency)
         return total((d.amount for d in self.discounts), self.unit_price.currency)
 
     @property
@@ -195,6 +197,8 @@ class Sale:
 
     @property
     def order_discount_total(self) -> Money:
+        if not self.order_discounts:
+            return self._zero()
         return total((d.amount for d in self.order_discounts), self.currency)
 
     @property
@@ -207,6 +211,8 @@ class Sale:
 
     @property
     def service_charge_total(self) -> Money:
+        if not self.service_charges:
+            return self._zero()
         return total((c.amount for c in self.service_charges), self.currency)
 
     @property
@@ -222,8 +228,12 @@ class Sale:
     @property
     def computed_total(self) -> Money:
         """What the document adds up to: what the customer owes, tip included."""
+        return self.total_from(self.subtotal)
+
+    def total_from(self, subtotal: Money) -> Money:
+        """``computed_total`` from the sale's ``subtotal`` worked out already."""
         amount = (
-            self.subtotal
+            subtotal
             - self.order_discount_total
             + self.shipping_total
             + self.service_charge_total

@@ -114,6 +114,13 @@ class Money:
             self.amount.quantize(_quantum(self.currency), ROUND_HALF_UP), self.currency
         )
 
+    def times_rounded(self, factor: Decimal | int) -> Money:
+        """``(self * factor).rounded()`` in one step: a line's price times its quantity."""
+        if type(factor) is not Decimal:
+            factor = _as_decimal(factor)
+        amount = (self.amount * factor).quantize(_quantum(self.currency), ROUND_HALF_UP)
+        return Money._checked(amount, self.currency)
+
     def is_rounded(self) -> bool:
         return self.amount == self.rounded().amount
 
