@@ -49,6 +49,10 @@ class Notebook:
     """The batch group of each posting of each call."""
     held: dict[str, dict[str, Posting]] = field(default_factory=dict)
     tokens_seen: list[str] = field(default_factory=list)
+    grouped: bool = True
+    """Whether its capabilities say it groups postings (refunds apart)."""
+    asked: int = 0
+    """How many times the sender asked a posting's batch group."""
 
     @property
     def name(self) -> str:
@@ -56,7 +60,9 @@ class Notebook:
 
     @property
     def capabilities(self) -> DestinationCapabilities:
-        return DestinationCapabilities(forms=frozenset({"journal_entry"}), batch_size=7)
+        return DestinationCapabilities(
+            forms=frozenset({"journal_entry"}), batch_size=7, grouped=self.grouped
+        )
 
     def connect(
         self, connection: DestinationConnection, transport: httpx.BaseTransport | None = None
@@ -82,7 +88,7 @@ class _Pages:
 
     def post(self, postings: Sequence[Posting]) -> list[Written]:
         self.notebook.calls.append(len(postings))
-        self.notebook.groups.append([self.batch_group(p) for p in postings])
+        self.notebook.groups.append([self._group(p) for p in postings])
         for posting in postings:
             self.pages.setdefault(posting.key, posting)
         return [Written(p.key, ref=f"page-{p.key}") for p in postings]
@@ -93,6 +99,10 @@ class _Pages:
     def batch_group(self, posting: Posting) -> str:
         """Refunds apart from everything else, as books writing them in calls of their
         own would want."""
+        self.notebook.asked += 1
+        return self._group(posting)
+
+    def _group(self, posting: Posting) -> str:
         return "refund" if posting.key.startswith("refund") else ""
 
     def close(self) -> None:
@@ -255,7 +265,26 @@ def test_a_backlog_is_sent_in_calls_each_of_one_batch_group(
     assert report.posted == 21
     assert notebook.calls == [7, 7, 7]
     assert notebook.groups == [[""] * 7, [""] * 7, ["refund"] * 7]
+    assert notebook.asked == len(keys)
     assert set(notebook.held[connection]) == set(keys)
+
+
+def test_books_that_do_not_group_are_not_asked_and_take_postings_in_order(
+    db: sessionmaker[Session], clock: ManualClock, vault: Vault
+) -> None:
+    """Books whose capabilities say they write any mix in the same calls are sent a
+    backlog in the order it was planned, without the sender reading every posting
+    (and, for itemized books, its documents) a second time to ask its group."""
+    connection = _connect(db, vault)
+    notebook = Notebook(grouped=False)
+    keys = [f"{'refund' if n % 3 == 0 else 'sale'}:pos:{n:02}" for n in range(1, 22)]
+    _enqueue(db, clock, connection, keys)
+    engine = _engine(db, clock, vault, notebook)
+    report = engine.sender.send_due("demo")
+    assert report.posted == 21
+    assert notebook.calls == [7, 7, 7]
+    assert notebook.asked == 0
+    assert list(notebook.held[connection]) == keys
 
 
 def test_a_pass_leaves_its_part_filled_last_call_to_the_next_when_more_are_due(

@@ -53,6 +53,9 @@ class DestinationCapabilities:
     the balanced entry; the engine loads them only then."""
     ensures: frozenset[str] = frozenset()
     """What it creates or checks on the way: ``accounts``, ``customers``, ``items``..."""
+    grouped: bool = False
+    """Whether ``batch_group`` tells postings apart (books that write each kind of object
+    with calls of their own, such as Xero); the sender asks only books that do."""
 
 
 @dataclass(frozen=True, slots=True)

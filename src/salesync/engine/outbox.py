@@ -400,16 +400,18 @@ class Sender:
         return report
 
     def _batches(self, books: Books, ids: list[int], *, more_due: bool) -> list[list[int]]:
-        """``ids`` in calls of the books' batch size; when they need more than one call,
-        the postings of each of the books' batch groups together (in id order within a
-        group), so each call spends the calls of as few kinds of object as it can.
+        """``ids`` in calls of the books' batch size; when they need more than one call
+        and the books group postings (``grouped``), the postings of each batch group
+        together (in id order within a group), so each call spends the calls of as few
+        kinds of object as it can.
 
         When ``more_due`` (the pass took as many as it may), a last, part-filled call is
         left to the next pass, which takes those postings first and fills it."""
         size = max(1, books.capabilities.batch_size)
         if len(ids) > size:
-            groups = self._groups(books, ids)
-            ids = sorted(ids, key=lambda posting_id: groups.get(posting_id, ""))
+            if books.capabilities.grouped:
+                groups = self._groups(books, ids)
+                ids = sorted(ids, key=lambda posting_id: groups.get(posting_id, ""))
             if more_due:
                 ids = ids[: len(ids) - len(ids) % size]
         return [ids[start : start + size] for start in range(0, len(ids), size)]

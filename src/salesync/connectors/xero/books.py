@@ -65,6 +65,7 @@ CAPABILITIES = DestinationCapabilities(
     reference_limit=255,
     itemized=True,
     ensures=frozenset({"accounts", "contacts", "items", "tracking"}),
+    grouped=True,
 )
 
 
