@@ -257,6 +257,9 @@ def test_entry_is_dated_on_the_business_day_and_keyed_by_the_document() -> None:
     assert entry.key == "sale:pos:S-1001"
     assert entry.documents == (sale.id,)
     assert journal_for(sale, BROOKLYN) == entry
+    keyed = journal_for(sale, BROOKLYN, key="order:pos:sale:S-1001")
+    assert keyed.key == "order:pos:sale:S-1001"
+    assert keyed.lines == entry.lines
 
 
 def test_every_account_a_plan_names_is_valid() -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -133,7 +133,7 @@ def plan_per_order(
     """
     _check_location(document, location)
     key = order_key(document)
-    entry = replace(journal_for(document, location, placement), key=key)
+    entry = journal_for(document, location, placement, key=key)
     return PlannedPosting(key, PostingMode.PER_ORDER, entry, entry.documents)
 
 

@@ -225,9 +225,14 @@ def payout_lines(payout: Payout, plan: Placement = DEFAULT_PLAN) -> list[Journal
 
 
 def journal_for(
-    document: Sale | Refund | Payout, location: Location, plan: Placement = DEFAULT_PLAN
+    document: Sale | Refund | Payout,
+    location: Location,
+    plan: Placement = DEFAULT_PLAN,
+    *,
+    key: str | None = None,
 ) -> JournalEntry:
-    """One balanced entry for one document, dated on its business day."""
+    """One balanced entry for one document, dated on its business day; ``key`` in place
+    of the default ``{kind}:{source}:{external_id}``."""
     if isinstance(document, Sale):
         legs = sale_lines(document, plan)
         narration = f"Sale {document.number or document.external_id}"
@@ -238,7 +243,7 @@ def journal_for(
         legs = payout_lines(document, plan)
         narration = f"Payout {document.external_id}"
     return JournalEntry(
-        key=f"{document.kind.value}:{document.source}:{document.external_id}",
+        key=key or f"{document.kind.value}:{document.source}:{document.external_id}",
         tenant_id=document.tenant_id,
         location_id=document.location_id,
         date=business_day(document.occurred_at, location.zone),
