@@ -250,41 +250,31 @@ def test_a_database_that_is_busy_while_sending_is_retried_not_failed(
     assert {r.last_error["kind"] for r in retried if r.last_error} == {ErrorKind.TRANSIENT.value}
 
 
-def test_a_backlog_is_sent_in_calls_each_of_one_batch_group(
-    db: sessionmaker[Session], clock: ManualClock, vault: Vault
+@pytest.mark.parametrize("grouped", [True, False], ids=["grouped", "any-mix"])
+def test_a_backlog_is_sent_in_calls_each_of_one_batch_group_to_books_that_group(
+    db: sessionmaker[Session], clock: ManualClock, vault: Vault, grouped: bool
 ) -> None:
-    """Sales and refunds interleaved, more than one call's worth: each call carries one
-    group (in the order planned within it), so books writing each kind with calls of its
-    own spend as few as they can; grouping moves no posting out of its send."""
+    """Sales and refunds interleaved, more than one call's worth. Books that write each
+    kind with calls of their own (``grouped``) get calls each of one group (in the order
+    planned within it), so they spend as few calls as they can; grouping moves no posting
+    out of its send. Books that write any mix in the same calls are not asked (the sender
+    would read every posting, and for itemized books its documents, a second time) and
+    get the backlog in the order planned."""
     connection = _connect(db, vault)
-    notebook = Notebook()
+    notebook = Notebook(grouped=grouped)
     keys = [f"{'refund' if n % 3 == 0 else 'sale'}:pos:{n:02}" for n in range(1, 22)]
     _enqueue(db, clock, connection, keys)
     engine = _engine(db, clock, vault, notebook)
     report = engine.sender.send_due("demo")
     assert report.posted == 21
     assert notebook.calls == [7, 7, 7]
-    assert notebook.groups == [[""] * 7, [""] * 7, ["refund"] * 7]
-    assert notebook.asked == len(keys)
-    assert set(notebook.held[connection]) == set(keys)
-
-
-def test_books_that_do_not_group_are_not_asked_and_take_postings_in_order(
-    db: sessionmaker[Session], clock: ManualClock, vault: Vault
-) -> None:
-    """Books whose capabilities say they write any mix in the same calls are sent a
-    backlog in the order it was planned, without the sender reading every posting
-    (and, for itemized books, its documents) a second time to ask its group."""
-    connection = _connect(db, vault)
-    notebook = Notebook(grouped=False)
-    keys = [f"{'refund' if n % 3 == 0 else 'sale'}:pos:{n:02}" for n in range(1, 22)]
-    _enqueue(db, clock, connection, keys)
-    engine = _engine(db, clock, vault, notebook)
-    report = engine.sender.send_due("demo")
-    assert report.posted == 21
-    assert notebook.calls == [7, 7, 7]
-    assert notebook.asked == 0
-    assert list(notebook.held[connection]) == keys
+    if grouped:
+        assert notebook.groups == [[""] * 7, [""] * 7, ["refund"] * 7]
+        assert notebook.asked == len(keys)
+        assert set(notebook.held[connection]) == set(keys)
+    else:
+        assert notebook.asked == 0
+        assert list(notebook.held[connection]) == keys
 
 
 def test_a_pass_leaves_its_part_filled_last_call_to_the_next_when_more_are_due(

@@ -287,7 +287,7 @@ class Planner:
             per_order.append(self._posting(planned, location, {document.id: item.revision}))
             self._planned(row)
         # A backfilled day per order is hundreds of postings: created together.
-        created += len(self.outbox.enqueue_all(per_order, self.clock()))
+        created += self._enqueue(*per_order)
         for day, items in sorted(summary_days.items()):
             created += self._summarize(location, day, items)
         self._write_planned()
@@ -339,7 +339,7 @@ class Planner:
             builder.add(document, self.placement_for(document))
         revisions = {document.id: revision for document, revision in items}
         return sum(
-            self._enqueue(builders[currency].build(), location, revisions)
+            self._enqueue(self._posting(builders[currency].build(), location, revisions))
             for currency in sorted(builders)
         )
 
@@ -418,7 +418,7 @@ class Planner:
                 )
             return 0
         revisions = {i: self.documents.revision(i) for i in planned.documents}
-        created = self._enqueue(planned, location, revisions)
+        created = self._enqueue(self._posting(planned, location, revisions))
         row.planned = True
         row.problems = []
         carried = [i for i in planned.documents if i != payout.id]
@@ -444,25 +444,18 @@ class Planner:
         )
         self.adjusted += 1
         return sum(
-            self._enqueue(p, location, {edited.id: current.revision}, kind="adjustment")
+            self._enqueue(
+                self._posting(p, location, {edited.id: current.revision}, kind="adjustment")
+            )
             for p in planned
         )
 
     def _key_taken(self, key: str) -> bool:
         return self.outbox.posting_id(self.destination, key) is not None
 
-    def _enqueue(
-        self,
-        planned: PlannedPosting,
-        location: Location,
-        revisions: dict[str, int],
-        *,
-        kind: str = "posting",
-    ) -> int:
-        self.outbox.enqueue_all(
-            [self._posting(planned, location, revisions, kind=kind)], self.clock()
-        )
-        return 1
+    def _enqueue(self, *postings: NewPosting) -> int:
+        """Create ``postings`` (together); returns how many were planned."""
+        return len(self.outbox.enqueue_all(list(postings), self.clock()))
 
     def _posting(
         self,
