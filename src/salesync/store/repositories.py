@@ -586,7 +586,11 @@ class Journal(TenantScoped):
         for entry in entries:
             self._own(entry.tenant_id, f"journal entry {entry.key}")
         known = self.entry_ids([e.key for e in entries])
-        fresh = list({e.key: e for e in entries if e.key not in known}.values())
+        first: dict[str, JournalEntry] = {}
+        for entry in entries:
+            if entry.key not in known:
+                first.setdefault(entry.key, entry)  # a key given twice: its first entry
+        fresh = list(first.values())
         if fresh:
             Accounts(self.session, self.tenant_id).ensure(
                 line.account for entry in fresh for line in entry.lines
@@ -658,12 +662,6 @@ class Journal(TenantScoped):
             )
             found.update((key, entry_id) for key, entry_id in self.session.execute(query))
         return found
-
-    def entry_id(self, key: str) -> int | None:
-        query = select(JournalEntryRow.id).where(
-            JournalEntryRow.tenant_id == self.tenant_id, JournalEntryRow.key == key
-        )
-        return self.session.scalar(query)
 
     def get(self, key: str) -> JournalEntry | None:
         query = select(JournalEntryRow).where(
