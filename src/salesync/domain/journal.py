@@ -7,6 +7,7 @@ import enum
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from salesync.domain.money import Money, total
 
@@ -26,6 +27,7 @@ class AccountType(enum.StrEnum):
 
 # Both Beancount and hledger accept this shape; Beancount is the stricter of the two.
 _COMPONENT = re.compile(r"^[A-Z0-9][A-Za-z0-9-]*$")
+_WORD = re.compile(r"[A-Za-z0-9]+")
 
 
 def account_type(name: str) -> AccountType:
@@ -53,9 +55,12 @@ def check_account_name(name: str) -> str:
     return name
 
 
+@lru_cache(maxsize=4096)
 def account_component(text: str) -> str:
-    """Turn free text (a category, a tax name) into one valid account name part."""
-    words = re.findall(r"[A-Za-z0-9]+", text)
+    """Turn free text (a category, a tax name) into one valid account name part.
+
+    Remembered per text: every leg of every order asks, for a handful of categories."""
+    words = _WORD.findall(text)
     return "-".join(w[:1].upper() + w[1:] for w in words) or "Other"
 
 
