@@ -10,15 +10,17 @@ from celery import signals
 from celery.utils.dispatch import Signal
 
 from salesync.cli import app as cli
-from salesync.runtime import settle_heap
+from salesync.runtime import YOUNGEST, settle_heap
 from salesync.scale import tasks
 
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    threshold = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 def test_settling_leaves_what_is_alive_out_of_collections(unfrozen: None) -> None:
@@ -28,6 +30,12 @@ def test_settling_leaves_what_is_alive_out_of_collections(unfrozen: None) -> Non
     assert frozen == gc.get_freeze_count() > 0
     assert gc.is_tracked(kept)
     assert all(kept is not o for o in gc.get_objects())  # frozen: no generation holds it
+
+
+def test_settling_collects_the_youngest_generation_less_often(unfrozen: None) -> None:
+    gc.set_threshold(700, 10, 10)
+    settle_heap()
+    assert gc.get_threshold() == (YOUNGEST, 10, 10)
 
 
 def test_the_command_settles_its_heap_before_it_runs(
