@@ -65,9 +65,10 @@ from salesync.domain.documents import Location, Sale
 from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import SalesSimulator, demo_merchant
 from salesync.engine.destinations import DestinationBooks
-from salesync.engine.outbox import Outbox, PostingState, RetryPolicy
+from salesync.engine.outbox import Outbox, PostingState
 from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
+from salesync.engine.sender import RetryPolicy
 from salesync.engine.wiring import incident_log, token_manager
 from salesync.sandbox import qbo
 from salesync.sandbox.faults import Fault, FaultKind, FaultPlan

@@ -42,7 +42,8 @@ from salesync.domain.documents import Payout, Tenant
 from salesync.domain.planning import plan_per_order
 from salesync.domain.simulate import SalesSimulator, demo_merchant
 from salesync.engine.destinations import DestinationBooks
-from salesync.engine.outbox import Outbox, Sender
+from salesync.engine.outbox import Outbox
+from salesync.engine.sender import Sender
 from salesync.sandbox import qbo, xero
 from salesync.sandbox.server import free_port, serving
 from salesync.store.repositories import Connections, Documents, Locations, Tenants

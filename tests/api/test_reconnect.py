@@ -34,7 +34,8 @@ from salesync.domain.planning import plan_per_order
 from salesync.domain.simulate import SalesSimulator, demo_merchant
 from salesync.engine.destinations import DestinationBooks
 from salesync.engine.incidents import IncidentLog
-from salesync.engine.outbox import Outbox, PostingState, Sender
+from salesync.engine.outbox import Outbox, PostingState
+from salesync.engine.sender import Sender
 from salesync.sandbox import qbo, xero
 from salesync.sandbox.server import free_port, serving
 from salesync.store.repositories import Connections, Documents, Locations, Tenants

@@ -29,7 +29,8 @@ from salesync.domain.documents import Payout, Refund, Sale
 from salesync.domain.errors import ErrorKind, SyncError
 from salesync.domain.planning import PostingMode, plan_daily_summary, plan_per_order
 from salesync.domain.simulate import SalesSimulator, demo_merchant
-from salesync.engine.outbox import Outbox, PostingState, RetryPolicy, Sender
+from salesync.engine.outbox import Outbox, PostingState
+from salesync.engine.sender import RetryPolicy, Sender
 from salesync.store.repositories import Documents, Locations, Tenants
 from salesync.store.tables import IncidentRow, PostingRow, TicketDocumentRow, TicketRow
 

@@ -30,7 +30,8 @@ from salesync.domain.money import Money
 from salesync.domain.planning import plan_per_order
 from salesync.domain.simulate import demo_merchant
 from salesync.engine.mappings import Mappings
-from salesync.engine.outbox import Outbox, Sender
+from salesync.engine.outbox import Outbox
+from salesync.engine.sender import Sender
 from salesync.rules import CustomerIntent, CustomerPolicy, CustomerRule, retail_default
 from salesync.store.repositories import Directory, Documents
 

@@ -21,10 +21,11 @@ from salesync.connectors.destination import Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import DemoMerchant, simulate
-from salesync.engine.outbox import Outbox, PostingState, RetryPolicy, Sender
+from salesync.engine.outbox import Outbox, PostingState
 from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
 from salesync.engine.runs import recent_runs
+from salesync.engine.sender import RetryPolicy, Sender
 from salesync.store import codec, tables
 from salesync.store.repositories import Journal, Locations, Tenants
 from salesync.store.tables import PostingDocumentRow, PostingRow

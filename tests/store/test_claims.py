@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesync.clock import ManualClock
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.inbox import Inbox, RecordState
-from salesync.engine.outbox import PostingState, Sender
+from salesync.engine.outbox import PostingState
 from salesync.engine.planner import Planner
 from salesync.engine.runner import Engine
+from salesync.engine.sender import Sender
 from salesync.store import codec
 from salesync.store.database import Pool, make_engine, migrate, session_factory
 from salesync.store.repositories import Locations, Tenants

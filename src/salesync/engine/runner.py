@@ -32,9 +32,9 @@ from salesync.engine.destinations import DestinationBooks
 from salesync.engine.inbox import Inbox, Received, RecordState
 from salesync.engine.incidents import IncidentLog
 from salesync.engine.intake import Intake
-from salesync.engine.outbox import RetryPolicy, Sender, SendReport
 from salesync.engine.planner import Planner
 from salesync.engine.runs import recorded
+from salesync.engine.sender import RetryPolicy, Sender, SendReport
 from salesync.store.failures import unforeseen
 from salesync.store.repositories import Locations, Tenants
 from salesync.store.tables import DocumentRow, QueuedDocumentRow

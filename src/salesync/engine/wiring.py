@@ -20,9 +20,9 @@ from salesync.domain.errors import AuthError
 from salesync.domain.redaction import Redactor
 from salesync.engine.destinations import DestinationBooks
 from salesync.engine.incidents import Failure, IncidentLog
-from salesync.engine.outbox import RetryPolicy
 from salesync.engine.refreshers import Refreshers
 from salesync.engine.runner import Engine
+from salesync.engine.sender import RetryPolicy
 from salesync.engine.sweep import DueSweeps, Sweeper
 from salesync.monitor.desk import TicketDesk, resolved_hook
 from salesync.monitor.loop import Monitor, notice_hook
