@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,12 @@ class FaultyDestination:
     rng: random.Random | None = None
     fault_rate: float = 0.0
     calls: int = 0
+    find_plan: list[str] = field(default_factory=list)
+    """Faults for the read-back calls, in order ('auth' or 'ok')."""
+    written: Counter[str] = field(default_factory=Counter)
+    """How many times each key was handed to the books to write: books that do not refuse
+    a repeated key (a QuickBooks company that does not check document numbers) would
+    hold it that many times."""
 
     @property
     def name(self) -> str:
@@ -57,6 +64,7 @@ class FaultyDestination:
             raise BugError("KeyError: 'TxnDate' in the destination's answer", code="bug")
         if fault == "crash_before":
             raise Crash
+        self.written.update(p.key for p in postings)
         written = self.inner.post(postings)
         if fault == "lost_response":
             raise TransientError("read timeout after the request was sent", code="timeout")
@@ -65,6 +73,8 @@ class FaultyDestination:
         return written
 
     def find(self, keys: Sequence[str]) -> dict[str, str]:
+        if self.find_plan and self.find_plan.pop(0) == "auth":
+            raise AuthError("HTTP 401: token revoked", code="401")
         return self.inner.find(keys)
 
     def batch_group(self, posting: Posting) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -170,6 +171,64 @@ def test_an_auth_failure_holds_until_released(
         row = session.scalars(select(PostingRow)).one()
         assert row.state == PostingState.HELD
         Outbox(session, "demo").release(row.id, clock())
+    engine.run_until_idle("demo")
+    with db() as session:
+        assert Outbox(session, "demo").counts() == {"posted": 1}
+        assert Journal(session, "demo").count() == 1
+
+
+@pytest.mark.parametrize("release", ["release", "retry_now"])
+def test_a_posting_held_after_a_lost_response_is_read_back_once_released(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant, release: str
+) -> None:
+    """The write landed but its answer was lost; the read-back then met a revoked token
+    and held the posting. Released after the reconnect, it is looked for first and found:
+    written once, as books that take a key twice would otherwise show."""
+    doc = next(iter(simulate(merchant, START, 1, seed=6)))
+    faulty = FaultyDestination(
+        LedgerDestination(db, "demo"), plan=["lost_response"], find_plan=["auth"]
+    )
+    engine = Engine(db, clock, destinations=lambda _t, _n: faulty)
+    deliver(engine, clock, [doc], datetime.combine(START + timedelta(days=1), time(20), UTC))
+    clock.advance(timedelta(hours=2))
+    engine.send("demo")
+    with db() as session, session.begin():
+        row = session.scalars(select(PostingRow)).one()
+        assert (row.state, row.attempts) == (PostingState.HELD, 2)
+        getattr(Outbox(session, "demo"), release)(row.id, clock())
+    engine.run_until_idle("demo")
+    with db() as session:
+        row = session.scalars(select(PostingRow)).one()
+        assert (row.state, row.attempts, row.budget_from) == (PostingState.POSTED, 3, 2)
+        assert Journal(session, "demo").count() == 1
+    assert list(faulty.written.values()) == [1]
+
+
+def test_a_released_posting_gets_a_new_budget_of_retries(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """Out of retries it failed; released after the fix, a passing 503 is retried again
+    rather than failing it at once, and the attempts keep counting."""
+    doc = next(iter(simulate(merchant, START, 1, seed=6)))
+    faulty = FaultyDestination(
+        LedgerDestination(db, "demo"), plan=["server_error"] * 3 + ["server_error"]
+    )
+    engine = Engine(
+        db, clock, destinations=lambda _t, _n: faulty, retry=RetryPolicy(max_attempts=3)
+    )
+    deliver(engine, clock, [doc], datetime.combine(START + timedelta(days=1), time(20), UTC))
+    for _ in range(2):
+        clock.advance(timedelta(hours=2))
+        engine.send("demo")
+    with db() as session, session.begin():
+        row = session.scalars(select(PostingRow)).one()
+        assert (row.state, row.attempts) == (PostingState.FAILED, 3)
+        Outbox(session, "demo").release(row.id, clock())
+    engine.send("demo")
+    with db() as session:
+        row = session.scalars(select(PostingRow)).one()
+        assert (row.state, row.attempts) == (PostingState.RETRYING, 4)
+    clock.advance(timedelta(hours=2))
     engine.run_until_idle("demo")
     with db() as session:
         assert Outbox(session, "demo").counts() == {"posted": 1}

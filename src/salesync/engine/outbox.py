@@ -258,9 +258,12 @@ class Outbox(TenantScoped):
         return False
 
     def _due_now(self, row: PostingRow, now: datetime) -> None:
+        """Due now, with a new budget of retries. The attempts made stay counted: any of
+        them may have written (a lost response before a hold), so the next attempt reads
+        the books back first."""
         row.state = PostingState.PENDING.value
         row.next_attempt_at = now
-        row.attempts = 0 if row.remote_ref is None else row.attempts
+        row.budget_from = row.attempts
         self.session.flush()
 
     def counts(self) -> dict[str, int]:

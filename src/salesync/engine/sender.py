@@ -81,6 +81,13 @@ class _Claimed:
     body: dict[str, Any]
     attempt: int
     mapping_version: int | None = None
+    budget_from: int = 0
+    """The attempts made before the posting was last released."""
+
+    @property
+    def tries(self) -> int:
+        """Attempts since the posting was last released: what the retry budget counts."""
+        return self.attempt - self.budget_from
 
 
 class Sender:
@@ -177,7 +184,7 @@ class Sender:
                 unclaimed = [
                     _Claimed(
                         r.id, r.tenant_id, r.destination, r.key, r.mode, r.kind, r.body,
-                        r.attempts + 1, r.mapping_version,
+                        r.attempts + 1, r.mapping_version, r.budget_from,
                     )
                     for r in rows
                 ]  # fmt: skip
@@ -266,6 +273,7 @@ class Sender:
                 PostingRow.body,
                 PostingRow.attempts,
                 PostingRow.mapping_version,
+                PostingRow.budget_from,
             )
             .execution_options(synchronize_session=False)
         )
@@ -464,9 +472,9 @@ class Sender:
     ) -> PostingState:
         error = exc.context()
         http = tuple(exchanges or ())
-        if exc.kind is ErrorKind.TRANSIENT and c.attempt < self.retry.max_attempts:
+        if exc.kind is ErrorKind.TRANSIENT and c.tries < self.retry.max_attempts:
             retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-            wait = self.retry.delay(c.attempt, retry_after, self.rng)
+            wait = self.retry.delay(c.tries, retry_after, self.rng)
             self._finish(
                 c,
                 PostingState.RETRYING,
@@ -500,6 +508,9 @@ class Sender:
                 .where(
                     PostingRow.id == c.posting_id,
                     PostingRow.state == PostingState.SENDING.value,
+                    # A worker whose lease lapsed while its call was out records nothing:
+                    # the posting is another attempt's now, perhaps writing this instant.
+                    PostingRow.attempts == c.attempt,
                 )
                 .values(state=state.value, lease_until=None, **values)
                 .execution_options(synchronize_session=False)

@@ -436,6 +436,11 @@ class PostingRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Every attempt ever made, never reset: one after the first may have to find an
+    earlier write in the books before writing."""
+    budget_from: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The attempts made before the posting was last released (after a fix); its budget
+    of retries counts from there."""
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     remote_ref: Mapped[str | None] = mapped_column(String(200))
