@@ -5,14 +5,18 @@ connection pool follows the settings."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
+from salesync.domain.documents import Sale
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.inbox import Inbox, RecordState
 from salesync.engine.outbox import PostingState
@@ -22,7 +26,7 @@ from salesync.engine.sender import Sender
 from salesync.store import codec
 from salesync.store.database import Pool, make_engine, migrate, session_factory
 from salesync.store.repositories import Locations, Tenants
-from salesync.store.tables import PostingRow
+from salesync.store.tables import DocumentRow, PostingDocumentRow, PostingRow, QueuedDocumentRow
 
 pytestmark = pytest.mark.postgres
 
@@ -104,6 +108,78 @@ def test_a_posting_another_worker_is_claiming_is_skipped_not_waited_for(
     assert states.pop(held.id) == PostingState.PENDING.value
     assert set(states.values()) == {PostingState.POSTED.value}
     assert report.posted == len(states)
+
+
+def test_an_edit_taken_in_while_its_first_revision_is_planned_is_adjusted_not_lost(
+    db: sessionmaker[Session], clock: ManualClock
+) -> None:
+    """One worker plans a sale at its first revision while another takes in an edit of
+    it. The edit waits for the planner's lock, then queues the sale again; the planner's
+    marking concerned the first revision only, so the next plan posts the difference and
+    the books end at the edit."""
+    engine = Engine(db, clock)
+    engine.take_in(TENANT)
+    clock.advance(timedelta(days=1))
+    with db() as session:
+        sales = [
+            d
+            for d in (
+                codec.decode(kind, body)
+                for kind, body in session.execute(select(DocumentRow.kind, DocumentRow.body))
+            )
+            if isinstance(d, Sale)
+        ]
+    first = sales[0]
+    other = next(
+        s for s in sales[1:] if s.location_id == first.location_id and s.amount != first.amount
+    )
+    edited = replace(
+        other, id=first.id, external_id=first.external_id, occurred_at=first.occurred_at
+    )
+    planning, go_on = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def plan() -> None:
+        try:
+            with db() as session, session.begin():
+                assert Planner(session, TENANT, MERCHANT.locations, clock).plan_due() > 0
+                planning.set()
+                go_on.wait(10)  # still planning: the rows it planned stay locked
+        except BaseException as exc:
+            failures.append(exc)
+            planning.set()
+
+    def take_in() -> None:
+        try:
+            engine.take_in(TENANT)
+        except BaseException as exc:
+            failures.append(exc)
+
+    planner = threading.Thread(target=plan)
+    planner.start()
+    assert planning.wait(10)
+    engine.receive(TENANT, "simulator", "sale", json.dumps(codec.encode(edited)), event_id="e")
+    intake = threading.Thread(target=take_in)
+    intake.start()
+    time.sleep(0.5)  # the edit now waits for the planner's lock (which times out at 2 s)
+    go_on.set()
+    planner.join()
+    intake.join()
+    assert failures == []
+    clock.advance(timedelta(days=1))  # the edit waits for its window, as sales do
+    engine.run_until_idle(TENANT)
+    with db() as session:
+        covered = session.scalar(
+            select(func.max(PostingDocumentRow.revision)).where(
+                PostingDocumentRow.document_id == first.id
+            )
+        )
+        queued = session.get(QueuedDocumentRow, first.id)
+        states = set(session.scalars(select(PostingRow.state)))
+    assert covered == 2  # the adjustment to the edit
+    assert queued is not None
+    assert (queued.planned, queued.revision) == (True, 2)
+    assert states == {PostingState.POSTED.value}
 
 
 def test_the_pool_follows_the_settings(postgres_url: str) -> None:

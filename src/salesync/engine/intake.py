@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, case, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from salesync.connectors.registry import SourceRegistry, sources
@@ -42,7 +42,8 @@ from salesync.store.tables import (
     owned_by,
 )
 
-_NEW_QUEUE = insert(cast(Table, QueuedDocumentRow.__table__))
+_QUEUE = cast(Table, QueuedDocumentRow.__table__)
+_NEW_QUEUE = insert(_QUEUE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +206,7 @@ class Intake:
             if document.id in self._unqueued
             else self.session.get(QueuedDocumentRow, document.id)
         )
+        revision = 1 if stored is Stored.NEW else self.documents.revision(document.id)
         if queued is None:
             self._unqueued.discard(document.id)
             values: dict[str, object] = {
@@ -220,6 +222,7 @@ class Intake:
                 "held": False,
                 "problems": [],
                 "mapping_version": None,
+                "revision": revision,
             }
             if self.documents.defer:
                 self._new_queue[document.id] = values
@@ -228,13 +231,26 @@ class Intake:
         else:
             # An edit: it follows its kind's window like a new document; if the earlier
             # version was planned already, planning makes an adjustment of the difference.
-            if queued.planned:
-                queued.due_at = due
-            queued.planned = False
-            queued.held = False
-            queued.problems = []
-            queued.business_day = day
-            queued.plannable_at = None  # what it waited for may have changed with it
+            # One statement, whatever this transaction read of the row: a planner may be
+            # planning the earlier revision this instant (on PostgreSQL this waits for its
+            # lock), and its marking the row planned is what this undoes.
+            self.session.execute(
+                update(QueuedDocumentRow)
+                .where(QueuedDocumentRow.document_id == document.id)
+                .values(
+                    due_at=case(
+                        (QueuedDocumentRow.planned, literal(due, _QUEUE.c.due_at.type)),
+                        else_=QueuedDocumentRow.due_at,
+                    ),
+                    planned=False,
+                    held=False,
+                    problems=[],
+                    business_day=day,
+                    plannable_at=None,  # what it waited for may have changed with it
+                    revision=revision,
+                )
+                .execution_options(synchronize_session="fetch")
+            )
         return stored
 
     def _release_payouts(self, location_id: str) -> None:

@@ -19,8 +19,19 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, Text, func, or_, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Text,
+    bindparam,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -62,6 +73,18 @@ from salesync.store.tables import (
     PostingRow,
     QueuedDocumentRow,
     owned_by,
+)
+
+_QUEUE = cast(Table, QueuedDocumentRow.__table__)
+_MARK_PLANNED = (
+    update(_QUEUE)
+    .where(
+        _QUEUE.c.document_id == bindparam("doc_id"),
+        _QUEUE.c.revision == bindparam("at_revision"),
+        # Not indexable, as ``owned_by``: the row is found by its key, the tenant checked.
+        _QUEUE.c.tenant_id.concat("") == bindparam("tenant"),
+    )
+    .values(planned=True)
 )
 
 PAYOUT_WAIT = timedelta(days=10)
@@ -115,7 +138,7 @@ class Planner:
         self.mapping = self.mappings.latest()
         self.held = 0
         self.adjusted = 0
-        self._marked: list[str] = []
+        self._marked: list[dict[str, object]] = []
         self.incidents = incidents or IncidentLog(clock)
 
     def placement_for(self, document: Sale | Refund | Payout) -> Placement:
@@ -254,7 +277,8 @@ class Planner:
             current = loaded[row.document_id]
             if covered.revision < current.revision:
                 created += self._adjust(location, current, covered)
-            self._planned(row)  # in the books already, perhaps under an earlier mode
+            self._planned(row, current.revision)  # in the books already, perhaps under
+            # an earlier mode
         mode = self.mode_for(location.id)
         today = self.clock().astimezone(location.zone).date()
         self.outbox.look_up(self.destination, self._keys(location, fresh, loaded))
@@ -279,13 +303,13 @@ class Planner:
                     continue
                 if row.business_day < today:
                     summary_days[row.business_day].append((document, item.revision))
-                    self._planned(row)
+                    self._planned(row, item.revision)
                 else:
                     row.plannable_at = day_close(row.business_day, location.zone)
                 continue
             planned = plan_per_order(document, location, self.placement_for(document))
             per_order.append(self._posting(planned, location, {document.id: item.revision}))
-            self._planned(row)
+            self._planned(row, item.revision)
         # A backfilled day per order is hundreds of postings: created together.
         created += self._enqueue(*per_order)
         for day, items in sorted(summary_days.items()):
@@ -294,24 +318,22 @@ class Planner:
         self.session.flush()
         return created
 
-    def _planned(self, row: QueuedDocumentRow) -> None:
-        """Mark ``row`` planned. The rows a pass plans are marked with one statement
-        (``_write_planned``) rather than through the unit of work one by one: a pass may
-        plan a backfilled day of thousands of documents."""
+    def _planned(self, row: QueuedDocumentRow, revision: int) -> None:
+        """Mark ``row`` planned at ``revision`` of its document. The rows a pass plans are
+        marked together (``_write_planned``) rather than through the unit of work one by
+        one: a pass may plan a backfilled day of thousands of documents."""
         set_committed_value(row, "planned", True)
-        self._marked.append(row.document_id)
+        self._marked.append({"doc_id": row.document_id, "at_revision": revision})
 
     def _write_planned(self) -> None:
+        """Mark the rows planned that still wait with the revision planned. An edit taken
+        in by another worker meanwhile (on PostgreSQL, committed while this pass ran) set
+        its row to the new revision: that row keeps waiting, and the next pass posts the
+        difference as an adjustment."""
         marked, self._marked = self._marked, []
-        for start in range(0, len(marked), 500):
-            self.session.execute(
-                update(QueuedDocumentRow)
-                .where(
-                    owned_by(QueuedDocumentRow.tenant_id, self.tenant_id),
-                    QueuedDocumentRow.document_id.in_(marked[start : start + 500]),
-                )
-                .values(planned=True)
-                .execution_options(synchronize_session=False)
+        if marked:
+            self.session.connection().execute(
+                _MARK_PLANNED, [{**m, "tenant": self.tenant_id} for m in marked]
             )
 
     def _keys(
@@ -419,14 +441,14 @@ class Planner:
             return 0
         revisions = {i: self.documents.revision(i) for i in planned.documents}
         created = self._enqueue(self._posting(planned, location, revisions))
-        row.planned = True
+        self._planned(row, revisions.get(payout.id, self.documents.revision(payout.id)))
         row.problems = []
         carried = [i for i in planned.documents if i != payout.id]
         if carried:
             for queued in self.session.scalars(
                 select(QueuedDocumentRow).where(QueuedDocumentRow.document_id.in_(carried))
             ):
-                queued.planned = True
+                self._planned(queued, revisions[queued.document_id])
         return created
 
     def _adjust(self, location: Location, current: _Loaded, covered: Coverage) -> int:

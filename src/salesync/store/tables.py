@@ -409,6 +409,9 @@ class QueuedDocumentRow(Base):
     problems: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     mapping_version: Mapped[int | None] = mapped_column(Integer)
     """The mapping version that held it."""
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """The document's revision it waits with. The planner marks it planned only while it
+    is still the revision it planned: an edit taken in meanwhile keeps it waiting."""
 
 
 class PostingRow(Base):
