@@ -228,6 +228,31 @@ def test_an_edit_moving_a_document_to_another_location_is_quarantined(
         assert Documents(session, "demo").get(sale.id) == sale
 
 
+def test_a_refund_whose_sale_resumed_nothing_is_resumed_by_the_next_take_in(
+    db: sessionmaker[Session],
+    clock: ManualClock,
+    docs: list[Document],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another worker stored the sale and resumed its children before this worker's park
+    of the refund was committed, so it resumed nothing; this worker looked again before
+    the sale was committed. The next take-in finds the refund parked on a stored sale and
+    takes it in, rather than leaving it for the overdue report."""
+    engine = Engine(db, clock)
+    refund = next(d for d in docs if isinstance(d, Refund))
+    sale = next(d for d in docs if d.id == refund.sale_id)
+    refund_id = send(engine, refund)
+    engine.take_in("demo")
+    assert state(db, clock, refund_id) is RecordState.PARKED
+    send(engine, sale)
+    with monkeypatch.context() as raced:
+        raced.setattr(Inbox, "resume_children", lambda _inbox, _refs: 0)
+        engine.take_in("demo")
+    assert state(db, clock, refund_id) is RecordState.PARKED
+    engine.take_in("demo")
+    assert state(db, clock, refund_id) is RecordState.NORMALIZED
+
+
 @pytest.mark.postgres
 def test_a_refund_parked_while_another_worker_stores_its_sale_is_not_left_waiting(
     postgres_url: str,

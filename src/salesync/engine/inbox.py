@@ -415,25 +415,35 @@ class Inbox(TenantScoped):
             resumed += int(getattr(result, "rowcount", 0) or 0)
         return resumed
 
-    def resume_found(self, record_ids: Sequence[int]) -> int:
-        """Send back for processing those of ``record_ids`` parked on a parent that is
-        stored by now.
+    def resume_found(self, record_ids: Sequence[int] | None = None) -> int:
+        """Send back for processing those of ``record_ids`` (every parked record when not
+        given) parked on a parent that is stored by now.
 
         Two take-ins of one tenant run at once on several workers: one can park a refund
         while the other stores its sale, each unable to see the other's uncommitted work,
         so the sale's ``resume_children`` misses the refund. Asked after the parking
-        transaction committed, this sees every sale committed before it, and a sale
-        committed after it finds the refund parked: no refund waits for nothing."""
-        known = select(DocumentRow.id).where(DocumentRow.tenant_id == self.tenant_id)
+        transaction committed, this sees every sale committed before it; a sale whose
+        resuming ran before the park committed but which committed after this look is
+        found by the next take-in, which asks for every parked record first."""
+        stored = (
+            select(DocumentRow.id)
+            .where(
+                DocumentRow.id == InboxRecordRow.parent_ref,
+                DocumentRow.tenant_id == InboxRecordRow.tenant_id,
+            )
+            .exists()
+        )
+        chosen = () if record_ids is None else (InboxRecordRow.id.in_(record_ids),)
         result = self.session.execute(
             update(InboxRecordRow)
             .where(
                 InboxRecordRow.tenant_id == self.tenant_id,
-                InboxRecordRow.id.in_(record_ids),
                 InboxRecordRow.state == RecordState.PARKED.value,
-                InboxRecordRow.parent_ref.in_(known),
+                *chosen,
+                stored,
             )
             .values(state=RecordState.RECEIVED.value)
+            .execution_options(synchronize_session="fetch")
         )
         return int(getattr(result, "rowcount", 0) or 0)
 

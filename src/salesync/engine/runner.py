@@ -150,6 +150,10 @@ class Engine:
         ) as run:
             done = 0
             looked_again: set[int] = set()
+            with self.factory() as session, session.begin():
+                # A refund parked while its sale was stored by another worker, each
+                # unable to see the other's work, is resumed here at the latest.
+                Inbox(session, tenant_id, self.clock).resume_found()
             while rounds is None or done < rounds:
                 done += 1
                 with self.factory() as session:
