@@ -78,16 +78,24 @@ def test_a_repeat_by_event_id_or_bytes_is_a_duplicate(
     assert state(db, clock, again.record_id) is RecordState.DUPLICATE
 
 
+def parked_refund(
+    db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
+) -> tuple[Engine, Document, int]:
+    """A refund received before its sale and taken in, so parked: the engine, the sale it
+    waits for, and the refund's record."""
+    engine = Engine(db, clock)
+    refund = next(d for d in docs if isinstance(d, Refund))
+    refund_id = send(engine, refund)
+    engine.take_in("demo")
+    assert state(db, clock, refund_id) is RecordState.PARKED
+    return engine, next(d for d in docs if d.id == refund.sale_id), refund_id
+
+
 def test_a_refund_before_its_sale_is_parked_then_resumed(
     db: sessionmaker[Session], clock: ManualClock, docs: list[Document]
 ) -> None:
     """A refund that arrives first waits, and is taken in as soon as its sale arrives."""
-    engine = Engine(db, clock)
-    refund = next(d for d in docs if isinstance(d, Refund))
-    sale = next(d for d in docs if d.id == refund.sale_id)
-    refund_id = send(engine, refund)
-    engine.take_in("demo")
-    assert state(db, clock, refund_id) is RecordState.PARKED
+    engine, sale, refund_id = parked_refund(db, clock, docs)
     clock.advance(timedelta(hours=30))
     with db() as session:
         overdue = Inbox(session, "demo", clock).parked_too_long(timedelta(hours=24))
@@ -100,7 +108,7 @@ def test_a_refund_before_its_sale_is_parked_then_resumed(
     with db() as session:
         [incident] = session.scalars(select(IncidentRow)).all()
         assert (incident.code, incident.subject) == ("parent_missing", f"record:{refund_id}")
-        assert refund.sale_id in incident.user_message
+        assert sale.id in incident.user_message
         assert "30 hours" in incident.user_message
         assert incident.ticket_id is not None
     send(engine, sale)
@@ -238,12 +246,7 @@ def test_a_refund_whose_sale_resumed_nothing_is_resumed_by_the_next_take_in(
     of the refund was committed, so it resumed nothing; this worker looked again before
     the sale was committed. The next take-in finds the refund parked on a stored sale and
     takes it in, rather than leaving it for the overdue report."""
-    engine = Engine(db, clock)
-    refund = next(d for d in docs if isinstance(d, Refund))
-    sale = next(d for d in docs if d.id == refund.sale_id)
-    refund_id = send(engine, refund)
-    engine.take_in("demo")
-    assert state(db, clock, refund_id) is RecordState.PARKED
+    engine, sale, refund_id = parked_refund(db, clock, docs)
     send(engine, sale)
     with monkeypatch.context() as raced:
         raced.setattr(Inbox, "resume_children", lambda _inbox, _refs: 0)
