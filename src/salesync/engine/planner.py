@@ -80,7 +80,8 @@ _MARK_PLANNED = (
     update(_QUEUE)
     .where(
         _QUEUE.c.document_id == bindparam("doc_id"),
-        _QUEUE.c.revision == bindparam("at_revision"),
+        # Not a later revision than the one planned: an edit taken in meanwhile waits.
+        _QUEUE.c.revision <= bindparam("at_revision"),
         # Not indexable, as ``owned_by``: the row is found by its key, the tenant checked.
         _QUEUE.c.tenant_id.concat("") == bindparam("tenant"),
     )
@@ -277,8 +278,8 @@ class Planner:
             current = loaded[row.document_id]
             if covered.revision < current.revision:
                 created += self._adjust(location, current, covered)
-            self._planned(row, current.revision)  # in the books already, perhaps under
-            # an earlier mode
+            # In the books already, perhaps under an earlier mode.
+            self._planned(row, current.revision)
         mode = self.mode_for(location.id)
         today = self.clock().astimezone(location.zone).date()
         self.outbox.look_up(self.destination, self._keys(location, fresh, loaded))
