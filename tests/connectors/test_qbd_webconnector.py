@@ -5,11 +5,20 @@ paged, and the Web Connector's return conventions."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import httpx
 import pytest
-from destination_contract import MERCHANT, START, expected_balances, nonzero, sample_postings
+from destination_contract import (
+    BROOKLYN,
+    MERCHANT,
+    START,
+    _documents,
+    expected_balances,
+    nonzero,
+    sample_postings,
+)
 from qbd_harness import PASSWORD, USERNAME, QbdHarness
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,8 +29,10 @@ from salesync.connectors.qbd import qbxml
 from salesync.connectors.qbd.books import REFERENCE_LIMIT
 from salesync.connectors.qbd.queue import WorkQueue
 from salesync.connectors.qbd.settle import settle
-from salesync.domain.documents import Tenant
+from salesync.connectors.qbd.shapes import units_for
+from salesync.domain.documents import Payout, Tenant
 from salesync.domain.errors import ErrorKind, TransientError
+from salesync.domain.planning import plan_per_order
 from salesync.sandbox.faults import FaultKind
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Tenants
@@ -324,3 +335,38 @@ def test_a_receipt_or_item_dropped_mid_session_is_found_not_added_again(
     assert len(set(refs)) == len(refs) == len(postings), refs
     assert qbd.company.log.count("ItemOtherChargeAddRq") == len(qbd.company.items)
     assert nonzero(qbd.balances()) == expected_balances(qbd, postings)
+
+
+def test_a_deposit_is_not_taken_for_another_whose_key_contains_its_key(
+    qbd_db: sessionmaker[Session],
+) -> None:
+    """Payout 12 went out with the Web Connector, whose session dropped before QuickBooks
+    applied it; payout 123 of the same day is in the file. Looking payout 12 up finds
+    nothing of its own: it is added, not taken as written under 123's deposit."""
+    with qbd_db() as session, session.begin():
+        for row in session.scalars(select(QbdCompanyFileRow)):
+            session.delete(row)
+    harness = QbdHarness.start(
+        qbd_db, ManualClock(START), MERCHANT.tenant.id, "qbd-prefix", sales_form="sales_receipt"
+    )
+    try:
+        payout = next(d for d in _documents() if isinstance(d, Payout))
+        longer, shorter = (
+            replace(payout, id=f"{payout.id}-{n}", external_id=n) for n in ("123", "12")
+        )
+        first, second = (
+            Posting(p.key, p.mode, p.entry, (d,))
+            for d, p in ((d, plan_per_order(d, BROOKLYN)) for d in (longer, shorter))
+        )
+        assert second.key in first.key
+        books = harness.open()
+        books.post([first])
+        with qbd_db() as session, session.begin():
+            _, unit = units_for(second, books.settings)
+            queue = WorkQueue(session, harness.connection_id)
+            queue.add(unit.key, unit.reference, unit.request, unit.lookup).state = "sent"
+        found = books.find([second.key])
+        assert harness.transactions() == 2, "payout 12 is deposited after the lookup"
+        assert found[second.key] != books.find([first.key])[first.key]
+    finally:
+        harness.close()

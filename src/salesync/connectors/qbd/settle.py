@@ -83,7 +83,9 @@ def _looked_up(unit: QbdWorkRow, reply: Reply) -> None:
     ours = [
         r
         for r in reply.records
-        if any(unit.key in memo for memo in r.memos)
+        # The key as written, in its brackets: payout ``...:12`` is not payout ``...:123``
+        # of the same day, nor a key's ``:late-1`` supplement.
+        if any(f"[{unit.key}]" in memo for memo in r.memos)
         or (r.kind.startswith("Item") and r.get("FullName") == unit.reference)
     ]
     if ours:
