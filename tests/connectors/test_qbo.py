@@ -367,6 +367,37 @@ def test_an_invoice_whose_payments_failed_is_paid_after_read_back_not_invoiced_a
     balanced(qbo, [posting])
 
 
+@pytest.mark.parametrize("new_form", ["journal_entry", "sales_receipt"])
+def test_an_open_invoice_is_held_not_written_again_when_the_sales_form_changed(
+    qbo: QboHarness, new_form: str
+) -> None:
+    """The invoice went through, its payment did not, and the merchant then changed the
+    sales form. The retry does not write the sale again in the new form (twice in the
+    books) nor count the open invoice as done (its payment never deposited): it is held
+    with what to do. Set back to invoices, the posting pays that invoice."""
+    qbo.configure(sales_form="invoice")
+    posting = per_order(sale("S-8"))
+    qbo.faults.arm("batch", Fault(FaultKind.SLOW, delay=0))  # the invoice goes through
+    qbo.faults.arm("batch", FaultKind.SERVER_ERROR)  # its payment does not
+    [first] = qbo.open().post([posting])
+    assert first.error is not None
+    qbo.configure(sales_form=new_form)
+    books = qbo.open()
+    assert books.find([posting.key]) == {}
+    [held] = books.post([posting])
+    assert held.error is not None
+    assert (held.error.kind, held.error.code) == (ErrorKind.VALIDATION, "form_changed")
+    assert "back to 'invoice'" in held.error.user_message
+    assert [len(qbo.stored(f)) for f in ("Invoice", "SalesReceipt", "JournalEntry")] == [1, 0, 0]
+    qbo.configure(sales_form="invoice")
+    books = qbo.open()
+    assert books.find([posting.key]) == {}
+    [paid] = books.post([posting])
+    [invoice] = qbo.stored("Invoice")
+    assert paid.ref == f"Invoice:{invoice['Id']}"
+    assert invoice["Balance"] == 0
+
+
 def test_a_first_attempt_reads_nothing_back(qbo: QboHarness) -> None:
     """A first attempt has nothing earlier to look for: an invoiced split-tender sale of a
     new customer costs the customer's, the invoice's and the payments' batches, no query."""

@@ -48,7 +48,7 @@ from salesync.connectors.qbo.translate import (
     shape,
     transaction,
 )
-from salesync.domain.errors import ErrorKind, SyncError, TransientError
+from salesync.domain.errors import ErrorKind, SyncError, TransientError, ValidationError
 
 NAME = "qbo"
 NAMING_FORMS = frozenset({"SalesReceipt", "Invoice"})
@@ -72,6 +72,30 @@ class _Plan:
     posting: Posting
     shape: Shape
     refs: Refs
+
+
+def _open(invoice: Json) -> bool:
+    """Whether an invoice still has a balance to pay."""
+    return Decimal(str(invoice.get("Balance") or 0)) != 0
+
+
+def _form_changed(plan: _Plan, invoice: Json) -> SyncError:
+    """An earlier attempt left an open invoice under this posting's number, and the sales
+    form has changed since: writing the sale again in the new form would put it in the
+    books twice, so a person decides (as Xero's ``changed_form``)."""
+    form = plan.shape.form
+    return ValidationError(
+        f"{plan.posting.key}: an open invoice {invoice.get('Id')} holds this posting, whose "
+        f"form is now {form}",
+        user_message=f"QuickBooks holds an unpaid invoice for this sale, written while the "
+        f"sales form setting was 'invoice'; it is now set to write a {form}, and writing "
+        "the sale again that way would count it twice. Set the sales form back to "
+        "'invoice' and release the posting so salesync records its payments, or receive "
+        "the payment on that invoice in QuickBooks and release it.",
+        code="form_changed",
+        provider=PROVIDER,
+        operation="post",
+    )
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -124,12 +148,9 @@ class QboBooks:
     def _post(self, postings: Sequence[Posting]) -> list[Written]:
         results: dict[str, Written] = {}
         plans = self._plan(postings, results)
-        invoices: dict[str, tuple[_Plan, Json, bool]] = {}
+        invoices = self._unfinished(plans, results)
         """Invoiced postings: the plan, the invoice, and whether it was created just now."""
-        for p in plans:
-            if p.posting.key in self._unpaid and p.shape.form == "Invoice":
-                invoices[p.posting.key] = (p, self._unpaid[p.posting.key], False)
-        fresh = [p for p in plans if p.posting.key not in invoices]
+        fresh = [p for p in plans if p.posting.key not in invoices | results.keys()]
         outcomes = self._create(fresh)
         taken = [p.posting.key for p in fresh if _is_duplicate(outcomes[p.posting.key])]
         earlier = self._lookup(taken) if taken else {}
@@ -145,6 +166,9 @@ class QboBooks:
                     results[key] = self._refused(p.posting, outcome)
                     continue
                 form, outcome = earlier[key]
+                if form == "Invoice" and p.shape.form != "Invoice" and _open(outcome):
+                    results[key] = self._refused(p.posting, _form_changed(p, outcome))
+                    continue
             else:
                 form = p.shape.form
             if form == "Invoice" and p.shape.form == "Invoice":
@@ -154,6 +178,24 @@ class QboBooks:
         if invoices:
             results |= self._pay(invoices)
         return [results[p.key] for p in postings]
+
+    def _unfinished(
+        self, plans: Sequence[_Plan], results: dict[str, Written]
+    ) -> dict[str, tuple[_Plan, Json, bool]]:
+        """The open invoices ``find`` saw for ``plans``, to be paid rather than written
+        again; one whose posting is no longer an invoice (the sales form changed) is
+        refused in ``results``."""
+        invoices: dict[str, tuple[_Plan, Json, bool]] = {}
+        for p in plans:
+            unpaid = self._unpaid.get(p.posting.key)
+            if unpaid is None:
+                continue
+            if p.shape.form == "Invoice":
+                invoices[p.posting.key] = (p, unpaid, False)
+            else:
+                del self._unpaid[p.posting.key]
+                results[p.posting.key] = self._refused(p.posting, _form_changed(p, unpaid))
+        return invoices
 
     def _plan(self, postings: Sequence[Posting], results: dict[str, Written]) -> list[_Plan]:
         """Each posting's form and references; those lacking one are refused in
@@ -323,7 +365,7 @@ class QboBooks:
     def find(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for key, (form, obj) in self._lookup(keys).items():
-            if form == "Invoice" and Decimal(str(obj.get("Balance") or 0)) != 0:
+            if form == "Invoice" and _open(obj):
                 self._unpaid[key] = obj
                 continue
             found[key] = f"{form}:{obj['Id']}"
