@@ -20,7 +20,7 @@ from destination_contract import (
     sample_postings,
 )
 from qbd_harness import PASSWORD, USERNAME, QbdHarness
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
@@ -36,7 +36,7 @@ from salesync.domain.planning import plan_per_order
 from salesync.sandbox.faults import FaultKind
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Tenants
-from salesync.store.tables import QbdCompanyFileRow, QbdSessionRow
+from salesync.store.tables import QbdCompanyFileRow, QbdSessionRow, QbdWorkRow
 
 
 @pytest.fixture(scope="module")
@@ -370,3 +370,25 @@ def test_a_deposit_is_not_taken_for_another_whose_key_contains_its_key(
         assert found[second.key] != books.find([first.key])[first.key]
     finally:
         harness.close()
+
+
+def test_after_a_restore_a_posting_the_queue_forgot_is_looked_up_not_added_again(
+    qbd: QbdHarness, qbd_db: sessionmaker[Session]
+) -> None:
+    """The database was restored from a backup taken before a posting was written: the
+    company file holds its entry, the queue holds no work for it. Read back and posted
+    again, it is looked up in the file first and found, not added a second time; a key
+    the file does not hold is looked up, then added."""
+    first, second = first_day(sample_postings())[:2]
+    books = qbd.open()
+    books.post([first])
+    with qbd_db() as session, session.begin():
+        session.execute(delete(QbdWorkRow).where(QbdWorkRow.connection_id == qbd.connection_id))
+    books = qbd.open()
+    assert books.find([first.key, second.key]) == {}
+    written = books.post([first, second])
+    assert qbd.transactions() == 2, "the forgotten entry was added again"
+    refs = [e.ref_number for e in qbd.company.entries]
+    assert len(set(refs)) == len(refs)
+    assert written[0].ref == qbd.company.entries[0].txn_id
+    assert all(w.ref for w in written)

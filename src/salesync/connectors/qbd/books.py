@@ -66,6 +66,11 @@ class QbdBooks:
         self.connection = connection
         self.settings = settings
         self.pump = pump
+        self._unknown: set[str] = set()
+        """Keys read back with no unit in the queue. The sender reads back what may have
+        been written; a key this database holds no work for may still be in the company
+        file (written after the backup it was restored from), so its unit is looked up in
+        the file before it is added."""
 
     @property
     def name(self) -> str:
@@ -83,7 +88,13 @@ class QbdBooks:
                 items, unit = units_for(posting, self.settings)
                 for item in items:
                     queue.add(item.key, item.reference, item.request, item.lookup)
-                queue.add(unit.key, unit.reference, unit.request, unit.lookup)
+                queue.add(
+                    unit.key,
+                    unit.reference,
+                    unit.request,
+                    unit.lookup,
+                    verify=unit.key in self._unknown,
+                )
         self.pump(self.connection.id, "post")
         with self.factory() as session:
             units = WorkQueue(session, self.connection.id).units([p.key for p in postings])
@@ -93,7 +104,10 @@ class QbdBooks:
             return [self._written(units[p.key], p) for p in postings]
 
     def find(self, keys: Sequence[str]) -> dict[str, str]:
+        """What the queue holds as written. The company file itself is asked through the
+        Web Connector, by the units: a key with no unit is looked up there when posted."""
         found = self._found(keys)
+        self._unknown.update(k for k in keys if k not in found)
         if any(state not in ("done", "failed", "queued") for state, _ in found.values()):
             self.pump(self.connection.id, "find")
             found = self._found(keys)

@@ -35,18 +35,22 @@ class WorkQueue:
         self.session = session
         self.connection_id = connection_id
 
-    def add(self, key: str, reference: str, request: str, lookup: str) -> QbdWorkRow:
+    def add(
+        self, key: str, reference: str, request: str, lookup: str, *, verify: bool = False
+    ) -> QbdWorkRow:
         """The unit adding ``request`` under ``key``, created if new. ``lookup`` is the
-        query that finds it by ``reference``. A unit that failed is queued again only when
-        the request changed (the merchant fixed the mapping that refused it): the same
-        request would only be refused again. Any other unit is kept as it is."""
+        query that finds it by ``reference``; with ``verify`` a new unit is looked up in the
+        company file before it is added (it may have been written by work this database
+        no longer knows of). A unit that failed is queued again only when the request
+        changed (the merchant fixed the mapping that refused it): the same request would
+        only be refused again. Any other unit is kept as it is."""
         row = self._row(key)
         if row is None:
             row = QbdWorkRow(
                 connection_id=self.connection_id,
                 key=key,
                 kind="add",
-                state="queued",
+                state="verify" if verify else "queued",
                 request=request,
                 reference=reference,
                 result={"lookup": lookup},
