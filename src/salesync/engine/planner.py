@@ -442,7 +442,7 @@ class Planner:
             return 0
         revisions = {i: self.documents.revision(i) for i in planned.documents}
         created = self._enqueue(self._posting(planned, location, revisions))
-        self._planned(row, revisions.get(payout.id, self.documents.revision(payout.id)))
+        self._planned(row, revisions[payout.id])  # the payout is among its documents
         row.problems = []
         carried = [i for i in planned.documents if i != payout.id]
         if carried:
