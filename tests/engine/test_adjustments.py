@@ -24,9 +24,13 @@ from flows import book_balances, deliver, expected_balances
 START = date(2026, 10, 30)
 
 
-def edit(engine: Engine, edited: Document, n: int = 1) -> None:
-    """The source sends a changed version of a document it sent before."""
-    payload = json.dumps(codec.encode(edited))
+def edit(engine: Engine, edited: Document, n: int = 1, told: datetime | None = None) -> None:
+    """The source sends a changed version of a document it sent before; ``told``: the time
+    the source says it last changed the document."""
+    body = codec.encode(edited)
+    if told is not None:
+        body["source_updated_at"] = told.isoformat()
+    payload = json.dumps(body)
     engine.receive("demo", "simulator", edited.kind.value, payload, event_id=f"edit-{n}")
 
 
@@ -160,6 +164,35 @@ def test_an_edit_that_changes_no_amount_posts_nothing(
     deliver(engine, clock, docs, datetime.combine(START + timedelta(days=1), time(23), UTC))
     before = len(postings(db))
     edit(engine, replace(original, associate="Someone new"))
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    assert len(postings(db)) == before
+    assert book_balances(db) == expected_balances(merchant, docs)
+
+
+def test_a_revert_at_the_source_after_posting_brings_the_books_back(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """Posted, edited, then set back at the source: the books follow it back through two
+    adjustments, and a version from between delivered late moves nothing."""
+    docs = list(simulate(merchant, START, 1, seed=2))
+    original, edited = pair(docs, "brooklyn")
+    engine = Engine(db, clock)
+    deliver(engine, clock, docs, datetime.combine(START + timedelta(days=1), time(23), UTC))
+    told = clock()
+    edit(engine, edited, 1, told=told)
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    edit(engine, original, 2, told=told + timedelta(hours=2))
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    key = f"adjust:simulator:sale:{original.external_id}"
+    assert [p.key for p in postings(db) if p.kind == "adjustment"] == [f"{key}:r2", f"{key}:r3"]
+    assert book_balances(db) == expected_balances(merchant, docs)
+    # A change made between the two, delivered after the revert: stale.
+    between = replace(edited, associate="Someone in between", tip=None)
+    before = len(postings(db))
+    edit(engine, between, 3, told=told + timedelta(hours=1))
     clock.advance(timedelta(days=1))
     engine.run_until_idle("demo")
     assert len(postings(db)) == before

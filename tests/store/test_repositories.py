@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -28,7 +28,7 @@ from salesync.store.repositories import (
     TenantMismatchError,
     Tenants,
 )
-from salesync.store.tables import Base, ConnectionRow
+from salesync.store.tables import Base, ConnectionRow, DocumentRow
 from salesync.store.vault import Vault, new_key
 
 MERCHANT = demo_merchant(orders_per_day=8)
@@ -84,6 +84,109 @@ def test_same_document_twice_is_a_duplicate_and_an_edit_is_a_new_revision(
         # The first version delivered again, late, is stale: it does not revert the edit.
         assert docs.add(sale, location) is Stored.DUPLICATE
         assert docs.get(sale.id) == edited
+
+
+def _at(hour: int) -> datetime:
+    return datetime(2026, 3, 2, hour, tzinfo=UTC)
+
+
+def test_a_revert_at_the_source_is_an_edit_when_the_source_says_when(
+    factory: sessionmaker[Session],
+) -> None:
+    """A, then B, then A again, each told with a later time: the books follow the source
+    back to A. Without times the third is indistinguishable from a late redelivery."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    location = LOCATIONS[sale.location_id]
+    first = replace(sale, source_updated_at=_at(9))
+    edited = replace(sale, associate="Someone else", source_updated_at=_at(10))
+    reverted = replace(sale, source_updated_at=_at(11))
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        assert docs.add(first, location) is Stored.NEW
+        assert docs.add(edited, location) is Stored.REVISED
+        assert docs.add(reverted, location) is Stored.REVISED
+        assert docs.revision(sale.id) == 3
+        assert docs.get(sale.id) == sale
+        # Each of them again, as a sweep would bring them: nothing moves.
+        for again in (first, edited, reverted):
+            assert docs.add(again, location) is Stored.DUPLICATE
+        assert docs.revision(sale.id) == 3
+        assert docs.get(sale.id) == sale
+
+
+def test_a_delivery_older_than_the_latest_is_stale_whatever_its_body(
+    factory: sessionmaker[Session],
+) -> None:
+    """A, C, then a late B: B is older than C, so it is stale though never seen before;
+    C swept again later is a duplicate, not an edit back."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    location = LOCATIONS[sale.location_id]
+    a = replace(sale, source_updated_at=_at(9))
+    b = replace(sale, associate="B", source_updated_at=_at(10))
+    c = replace(sale, associate="C", source_updated_at=_at(11))
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        assert docs.add(a, location) is Stored.NEW
+        assert docs.add(c, location) is Stored.REVISED
+        assert docs.add(b, location) is Stored.DUPLICATE
+        assert docs.add(c, location) is Stored.DUPLICATE
+        assert docs.revision(sale.id) == 2
+        assert docs.get(sale.id) == c
+        assert docs.get(sale.id).associate == "C"  # type: ignore[union-attr]
+
+
+def test_the_same_body_told_later_makes_a_delivery_from_between_stale(
+    factory: sessionmaker[Session],
+) -> None:
+    """A at 9, A again at 11 (a change outside the document), then B from 10: the source's
+    latest word is the one at 11, so B is stale."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    location = LOCATIONS[sale.location_id]
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        assert docs.add(replace(sale, source_updated_at=_at(9)), location) is Stored.NEW
+        assert docs.add(replace(sale, source_updated_at=_at(11)), location) is Stored.DUPLICATE
+        late = replace(sale, associate="B", source_updated_at=_at(10))
+        assert docs.add(late, location) is Stored.DUPLICATE
+        assert docs.revision(sale.id) == 1
+
+
+def test_a_document_stored_without_a_source_time_takes_one_from_its_next_delivery(
+    factory: sessionmaker[Session],
+) -> None:
+    """A document stored before its source gave times is ordered by body until a delivery
+    brings one; from then on the time decides."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    location = LOCATIONS[sale.location_id]
+    edited = replace(sale, associate="Someone else", source_updated_at=_at(10))
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        assert docs.add(sale, location) is Stored.NEW
+        assert docs.add(edited, location) is Stored.REVISED
+        assert docs.add(sale, location) is Stored.DUPLICATE  # no time: stale by its body
+        assert docs.add(replace(sale, source_updated_at=_at(9)), location) is Stored.DUPLICATE
+        assert docs.add(replace(sale, source_updated_at=_at(12)), location) is Stored.REVISED
+        assert docs.get(sale.id) == sale
+
+
+def test_the_source_time_is_not_part_of_the_body(factory: sessionmaker[Session]) -> None:
+    """The same document told at another time is the same body: a duplicate, not an edit,
+    and its stored form and fingerprint are what they were before times were kept."""
+    sale = next(d for d in DOCS if isinstance(d, Sale))
+    location = LOCATIONS[sale.location_id]
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        assert docs.add(sale, location) is Stored.NEW
+        assert docs.add(replace(sale, source_updated_at=_at(9)), location) is Stored.DUPLICATE
+        row = session.get(DocumentRow, sale.id)
+        assert row is not None
+        assert "source_updated_at" not in row.body
+        assert row.source_updated_at == _at(9)
 
 
 def test_a_document_moved_to_another_location_is_a_conflict(

@@ -185,6 +185,10 @@ class Sale:
     customer_id: str | None = None
     associate: str | None = None
     number: str | None = None
+    source_updated_at: datetime | None = field(default=None, compare=False)
+    """When the source last changed the document, as the source says (``None`` when it
+    does not say). It orders deliveries that arrive out of turn and tells a revert at the
+    source from a stale redelivery; it is not part of the stored body or fingerprint."""
 
     kind = DocumentKind.SALE
 
@@ -293,6 +297,10 @@ class Refund:
     shipping: Money | None = None
     shipping_taxes: tuple[TaxLine, ...] = ()
     reason: str | None = None
+    source_updated_at: datetime | None = field(default=None, compare=False)
+    """When the source last changed the document, as the source says (``None`` when it
+    does not say). It orders deliveries that arrive out of turn and tells a revert at the
+    source from a stale redelivery; it is not part of the stored body or fingerprint."""
 
     kind = DocumentKind.REFUND
 
@@ -351,6 +359,10 @@ class Payout:
     net: Money
     adjustments: Money | None = None
     transactions: tuple[PayoutTransaction, ...] = field(default=())
+    source_updated_at: datetime | None = field(default=None, compare=False)
+    """When the source last changed the document, as the source says (``None`` when it
+    does not say). It orders deliveries that arrive out of turn and tells a revert at the
+    source from a stale redelivery; it is not part of the stored body or fingerprint."""
 
     kind = DocumentKind.PAYOUT
 

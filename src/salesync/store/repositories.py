@@ -392,9 +392,12 @@ class Documents(TenantScoped):
 
         A different body under the same id is an edit at the source: the stored version is
         kept in ``document_revisions`` and the new one becomes current under the next
-        revision number, so what was posted can always be reversed exactly. A version
-        replaced earlier is a stale redelivery and counts as a duplicate. An edit that
-        moves a document to another location is refused with a conflict.
+        revision number, so what was posted can always be reversed exactly. A delivery
+        older than the latest the source has told of (by ``source_updated_at``) is stale
+        and counts as a duplicate; a newer one is an edit even when its body equals an
+        earlier revision (a revert at the source). Where the source gives no time, a body
+        replaced earlier is taken for a stale redelivery. An edit that moves a document to
+        another location is refused with a conflict.
         """
         self._own(document.tenant_id, f"document {document.external_id}")
         self._own(location.tenant_id, f"location {location.id}")
@@ -418,6 +421,7 @@ class Documents(TenantScoped):
                 "body": body,
                 "body_hash": digest,
                 "revision": 1,
+                "source_updated_at": document.source_updated_at,
                 "created_at": now or datetime.now(UTC),
             }
             if self.defer:
@@ -428,10 +432,16 @@ class Documents(TenantScoped):
             self._remember(document)
             return Stored.NEW
         self._own(existing.tenant_id, f"document {document.external_id}")
+        turn = _turn(existing.source_updated_at, document.source_updated_at)
         if existing.body_hash == digest:
+            # Told again, later: a delivery from between the two is now stale.
+            self._told(existing, document)
             return Stored.DUPLICATE
-        if any(r.body_hash == digest for r in self._revisions(document.id)):
-            # A version replaced earlier, delivered again out of order: stale, not an edit.
+        if turn < 0:
+            # Older than the latest the source has told of: delivered out of turn.
+            return Stored.DUPLICATE
+        if turn == 0 and any(r.body_hash == digest for r in self._revisions(document.id)):
+            # No time tells them apart: a version replaced earlier, delivered again late.
             return Stored.DUPLICATE
         if existing.location_id != location.id:
             raise ConflictError(
@@ -458,6 +468,7 @@ class Documents(TenantScoped):
         existing.revision += 1
         existing.body = body
         existing.body_hash = digest
+        self._told(existing, document)
         existing.occurred_at = document.occurred_at
         existing.business_day = business_day(document.occurred_at, location.zone)
         existing.currency = document.currency
@@ -466,6 +477,13 @@ class Documents(TenantScoped):
             self._added[document.id] = document
         self._remember(document)
         return Stored.REVISED
+
+    @staticmethod
+    def _told(row: DocumentRow, document: Document) -> None:
+        """Keep the latest time the source has given for the document."""
+        told = document.source_updated_at
+        if told is not None and (row.source_updated_at is None or told > row.source_updated_at):
+            row.source_updated_at = told
 
     def _revisions(self, document_id: str) -> list[DocumentRevisionRow]:
         query = select(DocumentRevisionRow).where(
@@ -528,6 +546,14 @@ class Documents(TenantScoped):
         self.write_deferred()
         query = select(func.count()).where(DocumentRow.tenant_id == self.tenant_id)
         return int(self.session.scalar(query.select_from(DocumentRow)) or 0)
+
+
+def _turn(stored: datetime | None, delivered: datetime | None) -> int:
+    """Whether a delivery comes after (1) or before (-1) what is stored, by the times the
+    source gave them; 0 when either gave none or both gave the same."""
+    if stored is None or delivered is None or stored == delivered:
+        return 0
+    return 1 if delivered > stored else -1
 
 
 class Accounts(TenantScoped):

@@ -236,6 +236,9 @@ class DocumentRow(Base):
     body_hash: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     """1 for the version first received; each edit from the source adds one."""
+    source_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """The latest change the source has told of (its ``updated_at``, ``modifiedTime``...),
+    whichever revision carried it; None when the source gives no such time."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_now)
 
 
