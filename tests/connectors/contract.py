@@ -66,6 +66,9 @@ class SourceHarness:
     history_window: tuple[datetime, datetime] | None = None
     malformed: list[SourceRecord] = field(default_factory=list)
     """Records that must be refused with problems that say what is wrong."""
+    changed_at: bool = True
+    """Whether the source says when it last changed a sale (an export file does not):
+    every sale then carries that time, so a late delivery is told from an edit."""
 
     @property
     def tenant_id(self) -> str:
@@ -150,6 +153,20 @@ class SourceContract:
             assert document.location_id in locations
             if isinstance(document, Sale):
                 assert validate_sale(document, now=harness.now) == []
+
+    def test_sales_carry_the_time_the_source_last_changed_them(
+        self, harness: SourceHarness, translated: list[tuple[SourceRecord, Translated]]
+    ) -> None:
+        """A source that says when it last changed a sale passes that time on, with its
+        offset: it is what orders an edit against a delivery that arrives late."""
+        sales = [t for _, t in translated if isinstance(t, Sale)]
+        if not harness.changed_at:
+            assert all(s.source_updated_at is None for s in sales)
+            return
+        for sale in sales:
+            changed = sale.source_updated_at
+            assert changed is not None, f"sale {sale.external_id} has no source time"
+            assert changed.utcoffset() is not None, f"sale {sale.external_id}: naive time"
 
     def test_translation_is_deterministic(
         self, harness: SourceHarness, translated: list[tuple[SourceRecord, Translated]]

@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,15 @@ from salesync.connectors.source import (
     WebhookRequest,
 )
 from salesync.connectors.tokens import Grant, TokenManager
-from salesync.domain.documents import Customer, Product, Refund, Sale, Tenant
+from salesync.domain.documents import (
+    Customer,
+    DocumentKind,
+    Product,
+    Refund,
+    Sale,
+    Tenant,
+    document_id,
+)
 from salesync.domain.errors import AuthError, BugError, ErrorKind, TransientError, ValidationError
 from salesync.domain.validation import validate_refund, validate_sale
 from salesync.engine.backfill import Backfills, BackfillState
@@ -58,7 +66,7 @@ from salesync.sandbox.clover.till import Sold, Tendered, ring_up
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import serving
 from salesync.store.database import make_engine, migrate, session_factory
-from salesync.store.repositories import Connections, Locations, Tenants
+from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
@@ -281,6 +289,94 @@ def test_a_week_of_history_backfills_into_the_same_books(books: sessionmaker[Ses
         assert [d.differences for d in days if not d.clean] == []
 
 
+def a_paid_order(client: CloverClient, connection: SourceConnection) -> dict[str, Any]:
+    """A paid order with nothing refunded, as Clover serves it with its lists expanded."""
+    context = connection.context("clover")
+    return next(
+        json.loads(r.payload)["order"]
+        for r in sweep_stream(client.fetch, "orders", None)[0]
+        if r.record_type == "order"
+        and not json.loads(r.payload)["order"]["refunds"]["elements"]
+        and isinstance(CloverSource().translate(r.record_type, r.payload, context), Sale)
+    )
+
+
+def version_of(
+    client: CloverClient, order: dict[str, Any], later: int, customer: str
+) -> SourceRecord:
+    """The record of ``order`` as Clover serves it ``later`` minutes on, with ``customer``
+    on it now: each change moves its modifiedTime on."""
+    changed = {
+        **order,
+        "customers": {"elements": [{"id": customer}]},
+        "modifiedTime": order["modifiedTime"] + later * 60_000,
+    }
+    (record,) = client.order_records(changed)
+    return record
+
+
+def take_in_one_by_one(
+    factory: sessionmaker[Session],
+    world: CloverWorld,
+    connection: SourceConnection,
+    records: list[SourceRecord],
+) -> None:
+    """Each record received and taken in by the engine before the next arrives."""
+    engine = Engine(factory, ManualClock(world.clock()))
+    for record in records:
+        engine.receive(
+            TENANT, "clover", record.record_type, record.payload,
+            event_id=record.event_id, connection_id=connection.connection_id,
+        )  # fmt: skip
+        counts = engine.take_in(TENANT)
+        assert counts[RecordState.QUARANTINED.value] == 0
+        assert counts[RecordState.PARKED.value] == 0
+
+
+def test_an_older_version_of_an_order_delivered_late_leaves_the_newer_sale(
+    factory: sessionmaker[Session], world: CloverWorld
+) -> None:
+    """An order's latest change taken in, then an earlier change of it arriving late (a
+    notification's fetch that lost the race): the sale stays at the latest, no new revision."""
+    connection = set_up(factory, world, Vault([new_key()]))[0]
+    client = world.source().connect(connection, world.transport)
+    order = a_paid_order(client, connection)
+    first, second = sorted(world.activities[0].merchant.customers)[:2]
+    older, newer = version_of(client, order, 1, first), version_of(client, order, 2, second)
+    client.close()
+    take_in_one_by_one(factory, world, connection, [newer, older])
+    sale_id = document_id(TENANT, "clover", DocumentKind.SALE, order["id"])
+    with factory() as session:
+        stored = Documents(session, TENANT)
+        assert stored.revision(sale_id) == 1
+        sale = stored.get(sale_id)
+        assert isinstance(sale, Sale)
+        assert sale.customer_id == f"clover:{second}"
+
+
+def test_an_order_reverted_at_clover_becomes_a_third_revision_equal_to_the_first(
+    factory: sessionmaker[Session], world: CloverWorld
+) -> None:
+    """Customer A, then B, then A again, each later: the sale follows Clover back to A as
+    revision 3, though its body equals revision 1."""
+    connection = set_up(factory, world, Vault([new_key()]))[0]
+    client = world.source().connect(connection, world.transport)
+    order = a_paid_order(client, connection)
+    a, b = sorted(world.activities[0].merchant.customers)[:2]
+    records = [version_of(client, order, n, c) for n, c in ((1, a), (2, b), (3, a))]
+    client.close()
+    take_in_one_by_one(factory, world, connection, records)
+    context = connection.context("clover")
+    expected = CloverSource().translate(records[0].record_type, records[0].payload, context)
+    assert isinstance(expected, Sale)
+    with factory() as session:
+        stored = Documents(session, TENANT)
+        assert stored.revision(expected.id) == 3
+        assert stored.get(expected.id) == expected
+        assert stored.at_revision(expected.id, 1) == expected
+        assert stored.at_revision(expected.id, 2) == replace(expected, customer_id=f"clover:{b}")
+
+
 # -- webhooks ------------------------------------------------------------------------------
 
 
@@ -412,6 +508,20 @@ def test_sales_carry_modifiers_discounts_service_charges_tips_and_split_tenders(
     assert {t.rate for s in sales for t in s.taxes} == {Decimal("0.08875")}
     assert {line.category for s in sales for line in s.lines} == {"Bakery", "Coffee", "Retail"}
     assert {p.tender for s in sales for p in s.payments} == {"Cash", "Credit Card", "Debit Card"}
+
+
+def test_sales_carry_the_time_clover_last_changed_their_order(
+    documents: list[tuple[SourceRecord, Translated]], traded: CloverWorld
+) -> None:
+    """A sale carries its order's modifiedTime, moved on by every later refund; a refund,
+    which Clover gives no time of change, carries none."""
+    orders = {o["id"]: o for a in traded.activities for o in a.merchant.orders.values()}
+    sales = of_type(documents, Sale)
+    assert any(orders[s.external_id]["refunds"]["elements"] for s in sales)
+    for sale in sales:
+        modified = orders[sale.external_id]["modifiedTime"]
+        assert sale.source_updated_at == datetime.fromtimestamp(modified / 1000, UTC)
+    assert all(r.source_updated_at is None for r in of_type(documents, Refund))
 
 
 def test_customers_and_items_are_listed_under_clover_ids(

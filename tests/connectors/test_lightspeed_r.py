@@ -66,7 +66,7 @@ from salesync.engine.sweep import Sweeper
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.lightspeed_r import Bucket, create_app
 from salesync.sandbox.server import serving
-from salesync.store.repositories import Connections, Locations, Tenants
+from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
@@ -788,6 +788,89 @@ def test_a_return_read_before_its_sale_waits_and_resumes(
         if record is refund_record:
             assert states == [RecordState.PARKED.value]
     assert states == [RecordState.NORMALIZED.value] * 2
+
+
+def sale_record(world: LightspeedWorld, sale_id: int) -> SourceRecord:
+    """The sale as a sweep of the account reads it now."""
+    return next(
+        r
+        for r in sweep_all(world, ("sales",))
+        if r.record_type == "sale" and json.loads(r.payload)["sale"]["saleID"] == str(sale_id)
+    )
+
+
+def take_in_one_by_one(
+    factory: sessionmaker[Session], world: LightspeedWorld, records: list[SourceRecord]
+) -> tuple[Sale, int]:
+    """Each record received and taken in before the next arrives; returns the sale stored
+    and its revision."""
+    connection = set_up(factory, world, Vault([new_key()]))
+    engine = Engine(factory, ManualClock(world.clock()))
+    for record in records:
+        engine.receive(
+            TENANT, "lightspeed_r", record.record_type, record.payload,
+            event_id=record.event_id, connection_id=connection.connection_id,
+        )  # fmt: skip
+        assert engine.take_in(TENANT)[RecordState.NORMALIZED.value] == 1
+    sale = translated_sale(world, records[0])
+    with factory() as session:
+        documents = Documents(session, TENANT)
+        stored, revision = documents.get(sale.id), documents.revision(sale.id)
+    assert isinstance(stored, Sale)
+    return stored, revision
+
+
+def translated_sale(world: LightspeedWorld, record: SourceRecord) -> Sale:
+    context = world.connection().context("lightspeed_r")
+    sale = LightspeedRSource().translate(record.record_type, record.payload, context)
+    assert isinstance(sale, Sale)
+    return sale
+
+
+def changed_sale(world: LightspeedWorld) -> tuple[Any, int]:
+    """A completed sale that sold goods, and a customer it was not rung up for."""
+    sale = next(
+        s
+        for s in world.account.data.sales.values()
+        if s.completed and not s.voided and all(li.quantity > 0 for li in s.lines)
+    )
+    other = next(c for c in world.account.data.customers if c != sale.customer_id)
+    return sale, other
+
+
+@SQLITE_ONLY
+def test_a_sale_read_before_a_change_and_taken_in_after_it_is_stale(
+    factory: sessionmaker[Session], fresh: LightspeedWorld
+) -> None:
+    """A sale put on a customer's account after it was rung up, its first reading taken
+    in after the changed one (a backfill read before the change, taken in after the
+    sweep): the sale stays as changed, with no new revision."""
+    sale, other = changed_sale(fresh)
+    before = sale_record(fresh, sale.id)
+    fresh.clock.advance(timedelta(minutes=5))
+    fresh.activity.change_customer_of(sale, other)
+    after = sale_record(fresh, sale.id)
+    stored, revision = take_in_one_by_one(factory, fresh, [after, before])
+    assert revision == 1
+    assert stored == translated_sale(fresh, after) != translated_sale(fresh, before)
+
+
+@SQLITE_ONLY
+def test_a_change_undone_at_the_register_is_a_third_revision_equal_to_the_first(
+    factory: sessionmaker[Session], fresh: LightspeedWorld
+) -> None:
+    """A sale put on another customer's account and then back, each reading taken in in
+    turn: the undoing is a later change, so the sale becomes revision 3, equal to the
+    first."""
+    sale, other = changed_sale(fresh)
+    readings = [sale_record(fresh, sale.id)]
+    for customer in (other, sale.customer_id):
+        fresh.clock.advance(timedelta(minutes=5))
+        fresh.activity.change_customer_of(sale, customer)
+        readings.append(sale_record(fresh, sale.id))
+    stored, revision = take_in_one_by_one(factory, fresh, readings)
+    assert revision == 3
+    assert stored == translated_sale(fresh, readings[0]) != translated_sale(fresh, readings[1])
 
 
 def test_the_source_reads_a_sandbox_served_over_real_http(traded: LightspeedWorld) -> None:

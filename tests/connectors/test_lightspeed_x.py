@@ -453,6 +453,89 @@ def test_a_layby_posts_nothing_until_completed_then_comes_again_as_a_sale(
     assert sale.occurred_at == START + timedelta(hours=20)
 
 
+# -- a sale changed at the register, read out of turn ---------------------------------------
+
+
+def sale_record(world: LightspeedWorld, sale_id: str) -> SourceRecord:
+    """The sale as a sweep of the retailer reads it now."""
+    client = source_for(world).connect(world.connection(), world.transport)
+    try:
+        records, _ = sweep_stream(client.fetch, "sales", None)
+    finally:
+        client.close()
+    return next(r for r in records if json.loads(r.payload)["sale"]["id"] == sale_id)
+
+
+def take_in_one_by_one(
+    db: sessionmaker[Session], world: LightspeedWorld, records: list[SourceRecord]
+) -> tuple[Sale, int]:
+    """Each record received and taken in before the next arrives; returns the sale stored
+    and its revision."""
+    connection = set_up(db, world, Vault([new_key()]))
+    engine = Engine(db, world.clock)
+    for record in records:
+        engine.receive(
+            TENANT, "lightspeed_x", record.record_type, record.payload,
+            event_id=record.event_id, connection_id=connection.connection_id,
+        )  # fmt: skip
+        assert engine.take_in(TENANT)[RecordState.NORMALIZED.value] == 1
+    sale = translated_sale(world, records[0])
+    with db() as session:
+        documents = Documents(session, TENANT)
+        stored, revision = documents.get(sale.id), documents.revision(sale.id)
+    assert isinstance(stored, Sale)
+    return stored, revision
+
+
+def translated_sale(world: LightspeedWorld, record: SourceRecord) -> Sale:
+    context = world.connection().context("lightspeed_x")
+    sale = LightspeedXSource().translate(record.record_type, record.payload, context)
+    assert isinstance(sale, Sale)
+    return sale
+
+
+def closed_sale(world: LightspeedWorld) -> tuple[Any, str]:
+    """A sale closed now, and a customer it was not rung up for."""
+    sale = world.activity.sell("CLOSED")
+    world.reissue()
+    other = next(c for c in world.retailer.customers if c != sale.customer_id)
+    return sale, other
+
+
+def test_a_sale_read_before_a_change_and_taken_in_after_it_is_stale(
+    db: sessionmaker[Session], quiet: LightspeedWorld
+) -> None:
+    """A sale put on a customer's account after it closed, its first reading taken in
+    after the changed one: the sale stays as changed, with no new revision."""
+    sale, other = closed_sale(quiet)
+    before = sale_record(quiet, sale.id)
+    quiet.clock.advance(timedelta(minutes=5))
+    sale.customer_id = other
+    quiet.retailer.save_sale(sale)
+    after = sale_record(quiet, sale.id)
+    stored, revision = take_in_one_by_one(db, quiet, [after, before])
+    assert revision == 1
+    assert stored == translated_sale(quiet, after) != translated_sale(quiet, before)
+
+
+def test_a_change_undone_at_the_register_is_a_third_revision_equal_to_the_first(
+    db: sessionmaker[Session], quiet: LightspeedWorld
+) -> None:
+    """A sale put on another customer's account and then back, each reading taken in in
+    turn: the undoing is a later change, so the sale becomes revision 3, equal to the
+    first."""
+    sale, other = closed_sale(quiet)
+    readings = [sale_record(quiet, sale.id)]
+    for customer in (other, sale.customer_id):
+        quiet.clock.advance(timedelta(minutes=5))
+        sale.customer_id = customer
+        quiet.retailer.save_sale(sale)
+        readings.append(sale_record(quiet, sale.id))
+    stored, revision = take_in_one_by_one(db, quiet, readings)
+    assert revision == 3
+    assert stored == translated_sale(quiet, readings[0]) != translated_sale(quiet, readings[1])
+
+
 def test_a_malformed_sale_names_every_problem_and_its_path(traded: LightspeedWorld) -> None:
     """A sale that cannot be read lists each bad field with where it is."""
     record = malformed()[0]

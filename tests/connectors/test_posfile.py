@@ -82,6 +82,7 @@ class TestPosFileContract(SourceContract):
             locations=(SHOREDITCH,),
             now=NOW,
             records=lambda: till_records(settings, skip=("R-10046",)),
+            changed_at=False,
             malformed=[
                 *bad,
                 SourceRecord("receipt", json.dumps({"format": 1, "rows": []})),

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -35,6 +35,7 @@ from salesync.connectors.source import (
     WebhookRequest,
 )
 from salesync.domain.documents import (
+    Document,
     DocumentKind,
     Payout,
     Refund,
@@ -52,6 +53,7 @@ from salesync.engine.sweep import Sweeper
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.ratelimit import BucketRegistry, LeakyBucket
 from salesync.sandbox.shopify import ShopifyActivity, ShopifyStore
+from salesync.sandbox.shopify.records import Order
 from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
@@ -347,6 +349,39 @@ def test_malformed_orders_name_the_field_to_fix(shop: Shop) -> None:
     assert found == {("invalid_field", "line_items[0].price"), ("missing_field", "total_price")}
 
 
+def test_documents_carry_the_time_shopify_last_changed_their_order(shop: Shop) -> None:
+    """Sales and refunds carry their order's updatedAt; payouts, which Shopify stamps with
+    no time of change, none; an order webhook without updated_at is refused."""
+    source, connection = shop.source(), shop.connection()
+    context = connection.context("shopify")
+    changed: dict[str, datetime] = {}
+    documents = []
+    for stream in ("orders", "payouts"):
+        for record in _swept(shop, stream):
+            data = json.loads(record.payload)
+            order = data.get("order", data)
+            if "updatedAt" in order:
+                changed[order["legacyResourceId"]] = datetime.fromisoformat(order["updatedAt"])
+            documents.append(source.translate(record.record_type, record.payload, context))
+    of_sale = {document_id(TENANT, "shopify", DocumentKind.SALE, k): v for k, v in changed.items()}
+    sales = [d for d in documents if isinstance(d, Sale)]
+    refunds = [d for d in documents if isinstance(d, Refund)]
+    payouts = [d for d in documents if isinstance(d, Payout)]
+    assert sales
+    assert refunds
+    assert payouts
+    for sale in sales:
+        assert sale.source_updated_at == changed[sale.external_id]
+    for refund in refunds:
+        assert refund.source_updated_at == of_sale[refund.sale_id]
+    assert all(p.source_updated_at is None for p in payouts)
+    order = json.loads(next(d.body for d in shop.deliveries if b'"line_items"' in d.body))
+    del order["updated_at"]
+    with pytest.raises(ValidationError) as caught:
+        source.translate("order", json.dumps(order), context)
+    assert {(p.code, p.path) for p in caught.value.problems} == {("missing_field", "updated_at")}
+
+
 def test_payouts_name_the_sales_and_refunds_they_settle(shop: Shop) -> None:
     """A payout balances and each transaction names a swept sale or refund."""
     source, connection = shop.source(), shop.connection()
@@ -587,6 +622,128 @@ def test_a_90_day_backfill_reaches_the_ledger_balanced(factory: sessionmaker[Ses
     assert balances
     assert sum(row.balance.to_minor() for row in balances) == 0
     shop.close()
+
+
+@dataclass
+class _Books:
+    """A fresh shop whose order webhooks are collected, and salesync's books taking them in
+    one delivery at a time, in the order a test hands them over."""
+
+    shop: Shop
+    activity: ShopifyActivity
+    factory: sessionmaker[Session]
+    connection: SourceConnection
+    connection_id: str
+
+    @classmethod
+    def open(cls, factory: sessionmaker[Session]) -> _Books:
+        clock = ManualClock(START)
+        store = ShopifyStore(clock=clock, plan="enterprise")
+        shop = Shop.open(store, clock)
+        for topic in ("orders/create", "orders/paid", "orders/updated"):
+            store.subscribe("salesync-app", topic, "https://salesync.test/hooks", "2026-01")
+        activity = ShopifyActivity(store, seed=5)
+        activity.run_until(START + timedelta(hours=3), clock)
+        store.deliveries.deliver_due()
+        vault, connection_id = _setup(factory, shop.connection())
+        with factory() as session:
+            opened = Connections(session, TENANT, vault).opened(connection_id)
+        return cls(shop, activity, factory, opened, connection_id)
+
+    def paid_order(self) -> Order:
+        """A paid order with a customer, taken through one gateway and not refunded: its
+        REST webhook books it, and an edit collects the difference on that gateway."""
+        return next(
+            o
+            for o in self.shop.store.data.orders.values()
+            if o.financial_status == "PAID"
+            and not o.test
+            and o.customer_id is not None
+            and {t.gateway for t in o.transactions} in ({"shopify_payments"}, {"cash"})
+        )
+
+    def told(self, order: Order) -> WebhookRequest:
+        """Shopify's orders/updated delivery of ``order`` as it now stands."""
+        with self.shop.store.lock:
+            self.shop.store.data.orders[order.id] = order
+        self.activity.announce_order(order, created=False)
+        self.shop.store.deliveries.deliver_due()
+        delivery = self.shop.deliveries[-1]
+        assert delivery.headers["x-shopify-topic"] == "orders/updated"
+        return delivery
+
+    def sale(self, delivery: WebhookRequest) -> Sale:
+        """The sale a delivery stands for, translated on its own."""
+        (record,) = ShopifySource().verify(delivery, self.connection).records
+        sale = ShopifySource().translate(
+            record.record_type, record.payload, self.connection.context("shopify")
+        )
+        assert isinstance(sale, Sale)
+        return sale
+
+    def take(self, delivery: WebhookRequest) -> None:
+        """Receive one delivery and take it in before the next arrives."""
+        engine = Engine(self.factory, self.shop.clock)
+        for record in ShopifySource().verify(delivery, self.connection).records:
+            engine.receive(
+                TENANT,
+                "shopify",
+                record.record_type,
+                record.payload,
+                event_id=record.event_id,
+                connection_id=self.connection_id,
+            )
+        counts = engine.take_in(TENANT)
+        assert counts[RecordState.QUARANTINED.value] == 0
+
+    def stored(self, sale_id: str) -> tuple[int, Document | None]:
+        """The stored sale's revision and current version."""
+        with self.factory() as session:
+            documents = Documents(session, TENANT)
+            return documents.revision(sale_id), documents.get(sale_id)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_order_s_earlier_state_delivered_late_does_not_undo_its_edit(
+    factory: sessionmaker[Session],
+) -> None:
+    """orders/updated of an edited order, then the delivery from before the edit: the
+    second is older by its updated_at, so the sale stays as edited at revision 1."""
+    books = _Books.open(factory)
+    order = books.paid_order()
+    before = books.told(order)
+    books.shop.clock.advance(timedelta(minutes=10))
+    after = books.told(books.activity.sales.edit(order))
+    edited = books.sale(after)
+    assert edited != books.sale(before)
+    books.take(after)
+    books.take(before)
+    assert books.stored(edited.id) == (1, edited)
+    books.shop.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_order_changed_and_changed_back_at_shopify_is_booked_back(
+    factory: sessionmaker[Session],
+) -> None:
+    """A, then B (another customer), then A again with a later updated_at: the third
+    delivery is an edit back to A, revision 3, not a late repeat of the first."""
+    books = _Books.open(factory)
+    order = books.paid_order()
+    other = next(c for c in books.shop.store.data.customers.values() if c.id != order.customer_id)
+    first = books.told(order)
+    books.shop.clock.advance(timedelta(minutes=10))
+    moved = replace(order, customer_id=other.id, email=other.email, updated_at=books.shop.clock())
+    second = books.told(moved)
+    books.shop.clock.advance(timedelta(minutes=10))
+    third = books.told(replace(order, updated_at=books.shop.clock()))
+    a, b = books.sale(first), books.sale(second)
+    assert a != b
+    assert books.sale(third) == a
+    for delivery in (first, second, third):
+        books.take(delivery)
+    assert books.stored(a.id) == (3, a)
+    books.shop.close()
 
 
 def test_history_lists_only_its_window(shop: Shop) -> None:

@@ -46,6 +46,7 @@ from salesync.connectors.square import SquareSource
 from salesync.connectors.square.api import SQUARE_VERSION
 from salesync.connectors.square.client import SquareClient
 from salesync.connectors.square.cursor import SweepCursor
+from salesync.connectors.square.records import order_records
 from salesync.connectors.square.webhooks import SIGNATURE_HEADER, signature
 from salesync.domain.documents import (
     EXCHANGE_TENDER,
@@ -68,6 +69,7 @@ from salesync.engine.sweep import Sweeper
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import free_port, serving
 from salesync.sandbox.square import RateLimit, create_app
+from salesync.sandbox.square.pages import rfc3339
 from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
@@ -600,6 +602,28 @@ def test_payouts_name_the_orders_they_settle(
         assert Counter((t.document_external_id, t.kind) for t in payout.transactions) == expected
 
 
+def to_ms(moment: datetime) -> datetime:
+    """``moment`` as Square's timestamps carry it, to the millisecond."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def test_documents_carry_the_time_square_last_changed_them(
+    traded: SquareWorld, documents: list[tuple[SourceRecord, Translated]]
+) -> None:
+    """Sales and refunds carry their order's updated_at, payouts their own: what orders an
+    edit against a delivery that arrives late."""
+    data = traded.seller.data
+    orders: list[Sale | Refund] = of_type(documents, Sale) + of_type(documents, Refund)
+    assert {type(d) for d in orders} == {Sale, Refund}
+    for document in orders:
+        assert document.source_updated_at == to_ms(data.orders[document.external_id].updated_at)
+    payouts: list[Payout] = of_type(documents, Payout)
+    assert payouts
+    for payout in payouts:
+        # The sandbox's payouts never change after they are made.
+        assert payout.source_updated_at == to_ms(data.payouts[payout.external_id].created_at)
+
+
 def test_customers_and_products_are_listed_under_square_ids(
     traded: SquareWorld, documents: list[tuple[SourceRecord, Translated]]
 ) -> None:
@@ -719,6 +743,100 @@ def test_a_return_that_arrives_before_its_sale_is_parked_and_resumes(
     assert states == [RecordState.NORMALIZED.value] * 2
     with factory() as session:
         assert Inbox(session, TENANT, world.clock).in_state(RecordState.PARKED) == []
+
+
+def a_sale(world: SquareWorld, connection: SourceConnection) -> SourceRecord:
+    """The record of a completed order that sells and returns nothing, read from Square."""
+    client = SquareSource().connect(connection, world.transport)
+    records = sweep_all(client, ("orders",))
+    client.close()
+    context = connection.context("square")
+    return next(
+        r
+        for r in records
+        if r.record_type == "order"
+        and "returns" not in json.loads(r.payload)["order"]
+        and isinstance(SquareSource().translate(r.record_type, r.payload, context), Sale)
+    )
+
+
+def version_of(record: SourceRecord, later: int, reference: str) -> SourceRecord:
+    """The order of ``record`` as Square serves it ``later`` edits on, its reference now
+    ``reference``: each edit adds one to its version and a minute to its updated_at."""
+    body = json.loads(record.payload)
+    order = body["order"]
+    changed = {
+        **order,
+        "reference_id": reference,
+        "version": order["version"] + later,
+        "updated_at": rfc3339(
+            datetime.fromisoformat(order["updated_at"]) + timedelta(minutes=later)
+        ),
+    }
+    (found,) = order_records(changed, body["catalog"], {})
+    return found
+
+
+def take_in_one_by_one(
+    factory: sessionmaker[Session],
+    world: SquareWorld,
+    connection: SourceConnection,
+    records: list[SourceRecord],
+) -> None:
+    """Each record received and taken in by the engine before the next arrives."""
+    engine = Engine(factory, world.clock)
+    for record in records:
+        engine.receive(
+            TENANT, "square", record.record_type, record.payload,
+            event_id=record.event_id, connection_id=connection.connection_id,
+        )  # fmt: skip
+        counts = engine.take_in(TENANT)
+        assert counts[RecordState.QUARANTINED.value] == 0
+        assert counts[RecordState.PARKED.value] == 0
+
+
+def test_an_older_version_of_an_order_delivered_late_leaves_the_newer_sale(
+    factory: sessionmaker[Session], world: SquareWorld
+) -> None:
+    """An order's version 2 taken in, then its version 1 arriving late (a slow webhook's
+    fetch, a sweep from before the edit): the sale stays at version 2, no new revision."""
+    vault = Vault([new_key()])
+    connection = set_up(factory, world, vault)
+    read = a_sale(world, connection)
+    older, newer = version_of(read, 1, "A"), version_of(read, 2, "B")
+    take_in_one_by_one(factory, world, connection, [newer, older])
+    sale_id = document_id(
+        TENANT, "square", DocumentKind.SALE, json.loads(read.payload)["order"]["id"]
+    )
+    with factory() as session:
+        stored = Documents(session, TENANT)
+        assert stored.revision(sale_id) == 1
+        sale = stored.get(sale_id)
+        assert isinstance(sale, Sale)
+        assert sale.number == "B"
+
+
+def test_an_order_reverted_at_square_becomes_a_third_revision_equal_to_the_first(
+    factory: sessionmaker[Session], world: SquareWorld
+) -> None:
+    """A, then B, then A again at a later version: the sale follows Square back to A as
+    revision 3, though its body equals revision 1."""
+    vault = Vault([new_key()])
+    connection = set_up(factory, world, vault)
+    read = a_sale(world, connection)
+    first, edited, reverted = (
+        version_of(read, n, ref) for n, ref in ((1, "A"), (2, "B"), (3, "A"))
+    )
+    take_in_one_by_one(factory, world, connection, [first, edited, reverted])
+    context = connection.context("square")
+    expected = SquareSource().translate(first.record_type, first.payload, context)
+    assert isinstance(expected, Sale)
+    with factory() as session:
+        stored = Documents(session, TENANT)
+        assert stored.revision(expected.id) == 3
+        assert stored.get(expected.id) == expected
+        assert stored.at_revision(expected.id, 1) == expected
+        assert stored.at_revision(expected.id, 2) == replace(expected, number="B")
 
 
 def test_a_90_day_backfill_reaches_the_ledger_balanced(

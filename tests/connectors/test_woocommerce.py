@@ -52,8 +52,9 @@ from salesync.monitor.loop import notice_hook
 from salesync.monitor.notify import Contacts
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.woocommerce import RateLimit
+from salesync.sandbox.woocommerce.trading import set_customer
 from salesync.store.database import make_engine, migrate, session_factory
-from salesync.store.repositories import Connections, Locations, Tenants
+from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, NoticeRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
@@ -216,6 +217,86 @@ def test_a_delivery_sent_twice_is_kept_once(books: sessionmaker[Session], world:
         for r in source().verify(d, world.connection()).records
     ]  # fmt: skip
     assert [r.is_duplicate for r in received] == [False, True]
+
+
+# -- edits at the shop, delivered out of turn ----------------------------------------------
+
+
+def order_deliveries(world: WooWorld) -> list[SourceRecord]:
+    """The order records of the deliveries kept so far, in the order they were sent."""
+    return [
+        r
+        for d in world.delivered
+        for r in source().verify(d, world.connection()).records
+        if r.record_type == "order"
+    ]
+
+
+def take_in_one_by_one(
+    books: sessionmaker[Session], world: WooWorld, records: list[SourceRecord]
+) -> tuple[Sale, int]:
+    """Each record received and taken in before the next arrives; returns the sale stored
+    and its revision."""
+    connection_id = set_up(books, world, Vault([new_key()]))
+    engine = Engine(books, world.clock)
+    for record in records:
+        engine.receive(
+            TENANT, "woocommerce", record.record_type, record.payload,
+            event_id=record.event_id, connection_id=connection_id,
+        )  # fmt: skip
+        assert engine.take_in(TENANT)[RecordState.NORMALIZED.value] == 1
+    sale = translated_sale(world, records[0])
+    with books() as session:
+        documents = Documents(session, TENANT)
+        stored, revision = documents.get(sale.id), documents.revision(sale.id)
+    assert isinstance(stored, Sale)
+    return stored, revision
+
+
+def translated_sale(world: WooWorld, record: SourceRecord) -> Sale:
+    sale = source().translate(
+        record.record_type, record.payload, world.connection().context("woocommerce")
+    )
+    assert isinstance(sale, Sale)
+    return sale
+
+
+def other_customer(world: WooWorld, order: dict[str, object]) -> dict[str, object]:
+    return next(c for c in world.shop.data.customers.values() if c["id"] != order["customer_id"])
+
+
+def test_an_older_order_delivered_after_a_newer_one_is_stale(
+    books: sessionmaker[Session], world: WooWorld
+) -> None:
+    """An order given to a customer after it was placed, whose order.created delivery
+    arrives after the order.updated one: the sale stays as updated, with no new revision."""
+    world.delivered.clear()
+    order = world.activity.counter_sale()
+    world.clock.advance(timedelta(minutes=5))
+    set_customer(world.shop, order, other_customer(world, order))
+    world.deliver()
+    placed, updated = order_deliveries(world)
+    stored, revision = take_in_one_by_one(books, world, [updated, placed])
+    assert revision == 1
+    assert stored == translated_sale(world, updated) != translated_sale(world, placed)
+
+
+def test_an_edit_undone_at_the_shop_is_a_third_revision_equal_to_the_first(
+    books: sessionmaker[Session], world: WooWorld
+) -> None:
+    """An order given to another customer and then back, each change delivered in turn:
+    the undoing is a later change, so the sale becomes revision 3, equal to the first."""
+    world.delivered.clear()
+    order = world.activity.counter_sale()
+    customer = world.shop.data.customers.get(int(order["customer_id"]))
+    for owner in (other_customer(world, order), customer):
+        world.clock.advance(timedelta(minutes=5))
+        set_customer(world.shop, order, owner)
+    world.deliver()
+    placed, changed, undone = order_deliveries(world)
+    stored, revision = take_in_one_by_one(books, world, [placed, changed, undone])
+    assert revision == 3
+    assert stored == translated_sale(world, placed) != translated_sale(world, changed)
 
 
 # -- the REST API --------------------------------------------------------------------------

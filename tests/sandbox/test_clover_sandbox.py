@@ -140,6 +140,19 @@ def test_orders_add_up_and_refunds_never_exceed_their_payment(clover: Clover) ->
     assert refund_lines(clover.platform, clover.merchant, order["id"], [line]) is None
 
 
+def test_a_refund_moves_its_orders_modified_time_on(clover: Clover) -> None:
+    """A refund changes its order, and the order is served with modifiedTime at the
+    refund: what tells a connector an edit from a late copy."""
+    order = next(o for o in clover.merchant.orders.values() if o["paymentState"] == "PAID")
+    before = clover.get(f"/orders/{order['id']}").json()["modifiedTime"]
+    clover.clock.advance(timedelta(minutes=5))
+    line = order["lineItems"]["elements"][0]["id"]
+    refund = refund_lines(clover.platform, clover.merchant, order["id"], [line])
+    assert refund is not None
+    after = clover.get(f"/orders/{order['id']}").json()["modifiedTime"]
+    assert after == refund["createdTime"] == clover.platform.now_ms() > before
+
+
 def test_the_token_limit_refuses_the_seventeenth_request_in_a_second() -> None:
     """Sixteen requests a second per token; the next is 429 naming tokenLimit with
     Retry-After, and a second later requests pass again."""

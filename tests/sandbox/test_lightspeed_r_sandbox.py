@@ -192,6 +192,22 @@ def test_query_operators_filter_on_timestamps_and_ids(retailer: Retailer) -> Non
     assert {i["itemID"] for i in listed(picked, "Item")} == {str(i) for i in ids}
 
 
+def test_a_change_to_a_finished_sale_moves_its_timestamp(retailer: Retailer) -> None:
+    """A completed sale put on another customer's account is served with the change and a
+    later ``timeStamp``, so a sweep from its old one finds it again."""
+    sale = next(s for s in retailer.account.data.sales.values() if s.completed)
+    before = retailer.get(f"{retailer.base}/Sale/{sale.id}.json").json()["Sale"]
+    other = next(c for c in retailer.account.data.customers if c != sale.customer_id)
+    retailer.clock.advance(timedelta(minutes=5))
+    LightspeedActivity(retailer.account).change_customer_of(sale, other)
+    after = retailer.get(f"{retailer.base}/Sale/{sale.id}.json").json()["Sale"]
+    assert after["customerID"] == str(other) != before["customerID"]
+    assert datetime.fromisoformat(after["timeStamp"]) == retailer.clock()
+    assert datetime.fromisoformat(after["timeStamp"]) > datetime.fromisoformat(before["timeStamp"])
+    since = retailer.get(f"{retailer.base}/Sale.json", timeStamp=f">,{before['timeStamp']}")
+    assert str(sale.id) in {s["saleID"] for s in listed(since.json(), "Sale")}
+
+
 def test_relations_come_only_when_asked_and_one_object_is_not_a_list(retailer: Retailer) -> None:
     """Without load_relations a sale holds ids only; with them its lines, payments and tax
     category, a relation of one being that object, and values are strings."""

@@ -151,6 +151,25 @@ def test_collections_page_by_version_and_end_with_an_empty_page(store: Store) ->
     }
 
 
+def test_a_sale_changed_after_it_closed_is_stamped_updated_and_versioned_again(
+    store: Store,
+) -> None:
+    """A closed sale saved again with another customer is served with a later
+    ``updated_at`` and a higher version, its sale date unchanged."""
+    sale = store.activity.sell("CLOSED")
+    before = store.get(f"/api/2.0/sales/{sale.id}").json()["data"]
+    other = next(c for c in store.retailer.customers if c != sale.customer_id)
+    store.clock.advance(timedelta(minutes=5))
+    sale.customer_id = other
+    store.retailer.save_sale(sale)
+    after = store.get(f"/api/2.0/sales/{sale.id}").json()["data"]
+    assert after["customer_id"] == other != before["customer_id"]
+    assert datetime.fromisoformat(after["updated_at"]) == store.clock()
+    assert datetime.fromisoformat(before["updated_at"]) == START
+    assert after["version"] > before["version"]
+    assert after["sale_date"] == before["sale_date"]
+
+
 def test_the_limit_is_300_per_register_plus_50_and_429s_name_when_to_return() -> None:
     """Every answer states the limit and what is left; past it comes a 429 whose
     Retry-After date is when the five-minute window reopens."""

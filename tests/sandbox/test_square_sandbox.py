@@ -21,6 +21,7 @@ from salesync.sandbox.square import (
     sign_webhook,
     verify_webhook,
 )
+from salesync.sandbox.square.sales import TenderPlan
 
 from .receiver import Receiver
 
@@ -288,6 +289,24 @@ def test_search_pages_by_cursor_without_gaps_or_repeats_while_orders_change() ->
     assert pages > 3
     assert set(seen) == set(shop.seller.data.orders)
     assert Counter(seen) - Counter(set(seen)) == Counter([seen[0]])
+
+
+def test_every_change_to_an_order_moves_its_version_and_updated_at_on() -> None:
+    """Paying or cancelling an open order serves it at the next version, updated_at the
+    moment of the change: what tells a connector an edit from a late copy."""
+    shop = Seller(activity_days=1)
+    opened = [o for o in shop.seller.data.orders.values() if o.state == "OPEN"][:2]
+    assert len(opened) == 2
+    before = [shop.get(f"/v2/orders/{o.id}").json()["order"] for o in opened]
+    shop.clock.advance(timedelta(minutes=5))
+    shop.activity.till.pay(opened[0], [TenderPlan("CASH", opened[0].amounts.total)])
+    shop.activity.till.cancel(opened[1])
+    for was in before:
+        now = shop.get(f"/v2/orders/{was['id']}").json()["order"]
+        assert now["state"] in ("COMPLETED", "CANCELED")
+        assert now["version"] == was["version"] + 1
+        assert now["updated_at"] > was["updated_at"]
+        assert datetime.fromisoformat(now["updated_at"]) == shop.clock()
 
 
 def test_search_filters_by_state_time_and_customer_and_checks_its_query() -> None:

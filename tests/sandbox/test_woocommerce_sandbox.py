@@ -20,6 +20,7 @@ from salesync.clock import ManualClock
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.transport import InProcessTransport
 from salesync.sandbox.woocommerce import RateLimit, WooActivity, WooShop, create_app, deliver_due
+from salesync.sandbox.woocommerce.trading import refund_order, set_customer, set_status
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 HOOK_URL = "https://receiver.example/hook"
@@ -281,6 +282,37 @@ def test_a_week_of_trading_adds_up_order_by_order(woo: Shop) -> None:
         r["id"] for r in woo.shop.data.refunds[order_id]
     ]
     assert json.loads(woo.api.get(f"/orders/{order_id}").content)["refunds"]
+
+
+def test_every_change_to_an_order_moves_its_modified_date_and_is_announced(woo: Shop) -> None:
+    """Moving an order on, refunding it or giving it to a customer stamps
+    ``date_modified_gmt`` and sends order.updated with it; a refund keeps its creation date."""
+    subscribe(woo, "order.updated")
+    woo.trade(4)
+    deliver_due(woo.shop)
+    woo.received.clear()
+    order = next(o for o in woo.shop.data.orders.values() if o["status"] == "processing")
+    customer = next(c for c in woo.shop.data.customers.values() if c["id"] != order["customer_id"])
+    changes = (
+        lambda: set_customer(woo.shop, order, customer),
+        lambda: set_status(woo.shop, order, "completed"),
+        lambda: refund_order(
+            woo.shop, order, [(order["line_items"][0], 1)], shipping=False, reason="Damaged"
+        ),
+    )
+    stamps = [order["date_modified_gmt"]]
+    for change in changes:
+        woo.clock.advance(timedelta(minutes=1))
+        change()
+        stamps.append(order["date_modified_gmt"])
+        assert woo.api.get(f"/orders/{order['id']}").json()["date_modified_gmt"] == stamps[-1]
+    assert stamps == sorted(set(stamps))
+    assert stamps[-1] == woo.clock().replace(tzinfo=None).isoformat()
+    deliver_due(woo.shop)
+    sent = [json.loads(r.content)["date_modified_gmt"] for r in woo.received]
+    assert sent == stamps[1:]
+    newest = woo.shop.data.refunds[order["id"]][0]
+    assert newest["date_created_gmt"] == stamps[-1]
 
 
 def test_deliveries_lost_on_the_way_never_arrive_and_count_as_nothing(woo: Shop) -> None:

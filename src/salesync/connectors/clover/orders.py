@@ -186,6 +186,7 @@ def sale_of(record: OrderRecord, context: SourceContext) -> Sale | Skip:
         if order.customers.elements
         else None,
         number=order.id,
+        source_updated_at=instant(order.modifiedTime) if order.modifiedTime is not None else None,
     )
 
 
@@ -255,6 +256,9 @@ def refund_of(record: RefundRecord, context: SourceContext) -> Refund:
         tax_mode=TaxMode.INCLUSIVE if order.isVat else TaxMode.EXCLUSIVE,
         lines=tuple(refund_lines),
         payments=(Payment(str(tender), _money(refund.amount, cur), reference=refund.id),),
+        # No source time: a Clover refund says when it was created, never when it last
+        # changed (https://docs.clover.com/docs/refund-response-reference), and its order's
+        # modifiedTime moves with changes that are not the refund's.
     )
 
 

@@ -119,6 +119,8 @@ class CloverOrder(_Model):
     isVat: bool = False  # noqa: N815
     createdTime: int  # noqa: N815
     modifiedTime: int | None = None  # noqa: N815
+    """When Clover last changed the order (a refund, a customer added): what tells an edit
+    from a late delivery (https://docs.clover.com/reference/ordergetorder)."""
     device: Ref | None = None
     lineItems: Elements[LineItem] = Field(default_factory=Elements[LineItem])  # noqa: N815
     payments: Elements[PaymentRow] = Field(default_factory=Elements[PaymentRow])

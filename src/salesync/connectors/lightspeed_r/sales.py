@@ -15,6 +15,11 @@ An exchange is one sale holding both: its positive lines are a ``Sale`` and its 
 ones a ``Refund`` (the ``sale_return`` record of the same sale). The value of the goods
 given back pays for the new ones through the ``exchange`` tender on both documents, so
 the tender nets to zero and only the difference is money that changed hands.
+
+Both documents carry the sale's ``timeStamp`` as when the source last changed them:
+R-Series moves it on every change of the record, which is why sweeps read by it
+(https://developers.lightspeedhq.com/retail/endpoints/Sale/). It tells a late copy of a
+sale from an edit, and a change undone at the register from a stale redelivery.
 """
 
 from __future__ import annotations
@@ -180,6 +185,7 @@ def sale_of(record: SaleRecord, context: SourceContext) -> Sale:
         customer_id=_customer(sale),
         associate=sale.employeeID if sale.employeeID not in ("", "0") else None,
         number=sale.referenceNumber or sale.saleID,
+        source_updated_at=sale.timeStamp,
     )
 
 
@@ -251,4 +257,5 @@ def refund_of(record: SaleRecord, context: SourceContext) -> Refund:
         lines=tuple(lines),
         payments=payments,
         reason="Returned at the register",
+        source_updated_at=sale.timeStamp,
     )

@@ -27,6 +27,11 @@ linked to ``return_for``); the value given back pays for the new goods through t
 exclusive with each line's tax stated, so documents are in exclusive tax mode. A tip is a
 line for the retailer's tip product (SKU ``tip`` unless the connection's ``tip_skus``
 setting names others).
+
+Every document carries the sale's ``updated_at`` as when the source last changed it, which
+orders a late copy against an edit. X-Series also counts every change in ``version``
+(https://x-series-api.lightspeedhq.com/docs/pagination), but that count runs across the
+whole retailer and is what sweeps page by, while the document's field is a time.
 """
 
 from __future__ import annotations
@@ -158,6 +163,7 @@ def _reversal(record: SaleRecord, context: SourceContext) -> Refund:
         # A refund's payments are what went back, as positive amounts: all of them.
         payments=_payments(record, 1),
         reason=f"Lightspeed sale {sale.invoice_number or sale.id} was voided",
+        source_updated_at=sale.updated_at,
     )
 
 
@@ -266,6 +272,7 @@ def _sale(record: SaleRecord, context: SourceContext, problems: Problems, locati
         customer_id=customer_ref(sale.customer_id),
         associate=sale.user_id,
         number=sale.invoice_number,
+        source_updated_at=sale.updated_at,
     )
 
 
@@ -317,6 +324,7 @@ def _refund(
         lines=tuple(lines),
         payments=payments,
         reason=sale.note or None,
+        source_updated_at=sale.updated_at,
     )
 
 

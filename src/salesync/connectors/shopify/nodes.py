@@ -140,6 +140,7 @@ class OrderNode(GraphNode):
     legacy_resource_id: str
     name: str
     processed_at: AwareDatetime
+    updated_at: AwareDatetime
     test: bool = False
     currency_code: str
     taxes_included: bool = False
@@ -282,6 +283,7 @@ def node_order(order: OrderNode) -> ShopifyOrder:
         id=order.legacy_resource_id,
         name=order.name,
         processed_at=order.processed_at,
+        updated_at=order.updated_at,
         test=order.test,
         currency=order.currency_code,
         taxes_included=order.taxes_included,

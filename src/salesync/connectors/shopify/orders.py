@@ -81,6 +81,9 @@ class ShopifyOrder:
     id: str
     name: str
     processed_at: datetime
+    updated_at: datetime
+    """When Shopify last changed the order: it stamps the state the sale and refunds
+    read from this record were read in, and so orders their deliveries."""
     test: bool
     currency: str
     taxes_included: bool

@@ -112,4 +112,7 @@ def payout_from(record: PayoutRecord, context: SourceContext) -> Payout | Skip:
         net=-net if node.transaction_type == "WITHDRAWAL" else net,
         adjustments=money(adjustments) if adjustments else None,
         transactions=tuple(settled),
+        # None: a payout has no time of change, only issuedAt, which a later status does
+        # not move (https://shopify.dev/docs/api/admin-graphql/latest/objects/ShopifyPaymentsPayout).
+        source_updated_at=None,
     )

@@ -200,4 +200,11 @@ def refund_from(order: ShopifyOrder, refund_id: str, context: SourceContext) -> 
         shipping=shipping,
         shipping_taxes=shipping_taxes,
         reason=reason,
+        # The order's time, not the refund's: a REST refund, as webhooks carry it, has
+        # only created_at and processed_at
+        # (https://shopify.dev/docs/api/admin-rest/latest/resources/refund), and the
+        # document is read from the whole order (location, tax mode, shipping and tip
+        # left), whose updatedAt stamps the state it was read in. A change that leaves
+        # the time as it was is told apart by its body, as with no time at all.
+        source_updated_at=order.updated_at.astimezone(UTC),
     )

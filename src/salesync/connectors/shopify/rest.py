@@ -96,6 +96,7 @@ class RestOrder(_Rest):
     id: int
     name: str
     processed_at: AwareDatetime
+    updated_at: AwareDatetime
     test: bool = False
     currency: str
     taxes_included: bool = False
@@ -199,6 +200,7 @@ def rest_order(order: RestOrder) -> ShopifyOrder:
         id=str(order.id),
         name=order.name,
         processed_at=order.processed_at,
+        updated_at=order.updated_at,
         test=order.test,
         currency=order.currency,
         taxes_included=order.taxes_included,

@@ -168,4 +168,8 @@ def sale_from(order: ShopifyOrder, context: SourceContext) -> Sale | Skip:
         declared_total=money(order.total_price),
         customer_id=None if order.customer_id is None else f"shopify:{order.customer_id}",
         number=order.name,
+        # Order.updatedAt (https://shopify.dev/docs/api/admin-graphql/latest/objects/Order),
+        # updated_at in REST and webhooks
+        # (https://shopify.dev/docs/api/admin-rest/latest/resources/order).
+        source_updated_at=order.updated_at.astimezone(UTC),
     )

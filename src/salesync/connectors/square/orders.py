@@ -248,6 +248,7 @@ def sale_of(record: OrderRecord, context: SourceContext) -> Sale | Skip:
         declared_total=order.total_money.money(),
         customer_id=customer_ref(order.customer_id),
         number=order.reference_id,
+        source_updated_at=order.updated_at,
     )
 
 
@@ -337,4 +338,5 @@ def refund_of(record: OrderRecord, context: SourceContext) -> Refund | Skip:
         lines=tuple(lines),
         payments=tuple(payments),
         reason=reasons[0] if reasons else None,
+        source_updated_at=order.updated_at,
     )

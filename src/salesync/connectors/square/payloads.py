@@ -132,6 +132,9 @@ class Order(SquareModel):
     version: int = 0
     created_at: AwareDatetime
     updated_at: AwareDatetime | None = None
+    """When Square last changed the order
+    (https://developer.squareup.com/reference/square/objects/Order): what tells an edit
+    from a late delivery. ``version`` also grows with each edit, but documents keep a time."""
     closed_at: AwareDatetime | None = None
     customer_id: str | None = None
     reference_id: str | None = None
@@ -242,6 +245,9 @@ class SquarePayout(SquareModel):
     status: StrictStr
     location_id: str | None = None
     created_at: AwareDatetime
+    updated_at: AwareDatetime | None = None
+    """When Square last changed the payout, e.g. its status
+    (https://developer.squareup.com/reference/square/objects/Payout)."""
     amount_money: SquareMoney
 
 

@@ -157,4 +157,5 @@ def payout_of(record: PayoutRecord, context: SourceContext) -> Payout | Skip:
         net=payout.amount_money.money(),
         adjustments=adjustments if adjustments.amount else None,
         transactions=tuple(transactions),
+        source_updated_at=payout.updated_at,
     )

@@ -166,6 +166,9 @@ def sale_of(order: Order, context: SourceContext) -> Sale | Skip:
         declared_total=Money(order.total, currency),
         customer_id=f"woocommerce:{order.customer_id}" if order.customer_id else None,
         number=order.number or str(order.id),
+        # "The date the order was last modified, as GMT": every change to the order moves
+        # it (https://woocommerce.github.io/woocommerce-rest-api-docs/#order-properties).
+        source_updated_at=order.date_modified_gmt,
     )
 
 
@@ -222,6 +225,11 @@ def refund_of(record: RefundRecord, context: SourceContext) -> Refund | Skip:
         shipping=shipping,
         shipping_taxes=shipping_taxes,
         reason=refund.reason or None,
+        # A refund is never changed once made (the API creates, reads and deletes refunds,
+        # and has no update: https://woocommerce.github.io/woocommerce-rest-api-docs/
+        # #refunds), so it last changed when it was created. An edit of what it takes from
+        # its order (tender, channel) comes with that same time, and is told by its body.
+        source_updated_at=refund.date_created_gmt,
     )
     if result.computed_total.rounded() != Money(refund.amount, currency).rounded():
         problems.add(

@@ -209,6 +209,13 @@ class LightspeedActivity:
         sale.voided = True
         return "void"
 
+    def change_customer_of(self, sale: Sale, customer_id: int) -> None:
+        """Put a sale on another customer's account (0: none) after it was rung up; like
+        every change, it stamps the sale's ``timeStamp``."""
+        with self.account.lock:
+            sale.customer_id = customer_id
+            sale.time_stamp = self.account.clock()
+
     def _take_back(self) -> tuple[Sale, SaleLine] | None:
         """A line giving back part of an earlier sale's line, and that sale (None when
         nothing is left to give back)."""

@@ -91,6 +91,16 @@ def set_status(shop: WooShop, order: Json, status: str) -> None:
     notify.trigger(shop, "order.updated", order)
 
 
+def set_customer(shop: WooShop, order: Json, customer: Json | None) -> None:
+    """Give an order to a customer (a guest order claimed by an account), or make it a
+    guest's again, as the shop manager does when editing it."""
+    with shop.lock:
+        order["customer_id"] = int(customer["id"]) if customer else 0
+        order["billing"] = dict(customer["billing"]) if customer else {}
+        shop.stamp(order, "modified")
+    notify.trigger(shop, "order.updated", order)
+
+
 def refund_order(
     shop: WooShop, order: Json, items: Sequence[tuple[Json, int]], *, shipping: bool, reason: str
 ) -> Json:
