@@ -477,7 +477,7 @@ def only_s1001(**changes: Money) -> Payout:
         pytest.param(
             clean_payout(),
             [clean_sale()],
-            r"settles S-1002, but those documents were not given",
+            r"settles sale S-1002, but those documents were not given",
             id="missing",
         ),
         pytest.param(

@@ -8,7 +8,7 @@ import threading
 import time as time_module
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesync.clock import ManualClock, system_clock
 from salesync.connectors.destination import Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
+from salesync.domain.documents import Sale
 from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import DemoMerchant, simulate
 from salesync.engine.outbox import Outbox, PostingState
@@ -91,6 +92,37 @@ def test_daily_summary_posts_once_a_closed_day_and_equals_per_order(
     assert _waiting(db) == 0
 
 
+def test_a_daily_summary_goes_at_the_first_window_after_its_day_with_the_evening_sales(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """Brooklyn's sales after the 18:00 window are due at 06:00 the next day: the day's
+    summary waits for that window, so each day is one entry, not a summary at midnight
+    and a supplement of the evening at six."""
+    with db() as session, session.begin():
+        Planner(session, "demo", merchant.locations, clock).set_mode(
+            "brooklyn", PostingMode.DAILY_SUMMARY
+        )
+    docs = [d for d in simulate(merchant, START, 3, seed=2) if d.location_id == "brooklyn"]
+    zone = merchant.locations[0].zone
+    assert any(d.occurred_at.astimezone(zone).hour >= 18 for d in docs)  # evening sales
+    engine = Engine(db, clock)
+    first_close = datetime.combine(START + timedelta(days=1), time(0), zone)
+    five = first_close + timedelta(hours=5)
+    deliver(engine, clock, [d for d in docs if d.occurred_at < five], five)
+    assert summaries(db) == []  # the day has closed; its summary waits for 06:00
+    later = [d for d in docs if d.occurred_at >= five]
+    deliver(engine, clock, later, datetime.combine(START + timedelta(days=4), time(20), UTC))
+    assert summaries(db) == [f"daily:brooklyn:USD:{START + timedelta(days=n)}" for n in range(3)]
+    assert book_balances(db) == expected_balances(merchant, docs)
+    assert set(coverage(db).values()) == {1}
+
+
+def summaries(db: sessionmaker[Session]) -> list[str]:
+    with db() as session:
+        query = select(PostingRow.key).where(PostingRow.mode == "daily_summary")
+        return sorted(session.scalars(query))
+
+
 def test_changing_the_posting_mode_never_posts_a_document_twice(
     db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
 ) -> None:
@@ -109,6 +141,44 @@ def test_changing_the_posting_mode_never_posts_a_document_twice(
     assert len(coverage(db)) == len(docs)
     assert book_balances(db) == expected_balances(merchant, docs)
     assert _waiting(db) == 0
+
+
+def test_a_document_that_cannot_be_planned_is_held_and_the_tenant_goes_on(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A posted dollar sale edited at the source into pounds cannot be adjusted: it is held
+    with the reason and an incident, and every later document still posts."""
+    docs = list(simulate(merchant, START, 2, seed=2))
+    noon = datetime(2026, 10, 31, 12, tzinfo=UTC)
+    first, later = (
+        [d for d in docs if d.occurred_at < noon],
+        [d for d in docs if d.occurred_at >= noon],
+    )
+    original = next(d for d in first if isinstance(d, Sale) and d.location_id == "brooklyn")
+    pounds = next(d for d in docs if isinstance(d, Sale) and d.currency == "GBP")
+    edited = replace(
+        pounds,
+        id=original.id,
+        external_id=original.external_id,
+        number=original.number,
+        location_id="brooklyn",
+        occurred_at=original.occurred_at + timedelta(minutes=5),
+    )
+    engine = Engine(db, clock)
+    deliver(engine, clock, first, datetime(2026, 10, 31, 13, tzinfo=UTC))
+    assert coverage(db)[original.id] == 1
+    engine.receive("demo", "simulator", "sale", json.dumps(codec.encode(edited)), event_id="gbp")
+    deliver(engine, clock, later, datetime.combine(START + timedelta(days=3), time(23), UTC))
+    assert all(coverage(db)[d.id] == 1 for d in later)
+    with db() as session:
+        queued = session.get(tables.QueuedDocumentRow, original.id)
+        assert queued is not None
+        assert queued.held
+        assert [p["code"] for p in queued.problems] == ["cannot_plan"]
+        assert "currency" in queued.problems[0]["message"]
+        codes = set(session.scalars(select(tables.IncidentRow.code)))
+    assert "cannot_plan" in codes
+    assert book_balances(db) == expected_balances(merchant, docs)  # the dollars stand
 
 
 def test_a_lost_response_is_read_back_not_posted_again(

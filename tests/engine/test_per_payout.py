@@ -3,6 +3,7 @@ sales it settles; everything else is summarized daily; nothing is posted twice."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -10,13 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.domain.documents import Document, Payout, Sale
+from salesync.domain.documents import Document, DocumentKind, Payout, Refund, Sale, document_id
 from salesync.domain.planning import PostingMode
 from salesync.domain.postings import DEFAULT_PLAN
 from salesync.domain.simulate import DemoMerchant, simulate
+from salesync.engine.mappings import Mappings
 from salesync.engine.planner import PAYOUT_RECHECK, Planner, plannable
 from salesync.engine.runner import Engine
-from salesync.store.tables import PostingRow, QueuedDocumentRow
+from salesync.rules import Mapping, Rule, Target, strict_retail
+from salesync.store.tables import IncidentRow, PostingRow, QueuedDocumentRow
 
 from flows import book_balances, coverage, deliver, expected_balances
 
@@ -184,3 +187,167 @@ def test_a_waiting_payout_leaves_its_tenant_idle_until_its_sales_come(
     deliver(engine, clock, [d for d in docs if d.id != payout.id], clock())
     engine.tick("demo")
     assert f"payout:simulator:{payout.external_id}" in {r.key for r in posting_rows(db)}
+
+
+CATEGORIES = ["Accessories", "Apparel", "Coffee", "Homeware", "Stationery"]
+TAXES = ["NY sales tax", "VAT 20"]
+
+
+def publish(db: sessionmaker[Session], clock: ManualClock, mapping: Mapping) -> None:
+    with db() as session, session.begin():
+        Mappings(session, "demo").publish(mapping, clock())
+
+
+def incident_codes(db: sessionmaker[Session]) -> set[str]:
+    with db() as session:
+        return {i.code for i in session.scalars(select(IncidentRow))}
+
+
+def test_a_payout_settling_a_sale_held_for_a_mapping_waits_and_the_tenant_goes_on(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """The payout of a held sale waits with it; every other document of the tenant, at
+    both locations, posts as ever; the mapping that releases the sale posts the payout."""
+    docs = list(simulate(merchant, START, 3, seed=2))
+    payout = next(d for d in docs if isinstance(d, Payout) and d.location_id == "brooklyn")
+    settled = {t.document_external_id for t in payout.transactions}
+    held = next(d for d in docs if card_only(d) and d.external_id in settled)
+    assert isinstance(held, Sale)
+    bad = held.lines[0].category
+    others = [c for c in CATEGORIES if c != bad]
+    publish(db, clock, strict_retail(categories=others, taxes=TAXES, version=1))
+    per_payout(db, clock, merchant)
+    engine = Engine(db, clock)
+    deliver(engine, clock, docs, datetime.combine(START + timedelta(days=4), time(23), UTC))
+    covered = coverage(db)
+    unplaced = {
+        d.id for d in docs if isinstance(d, Sale) and any(ln.category == bad for ln in d.lines)
+    }
+    # Shoreditch posts per order; Brooklyn's split-tender and cash documents in their
+    # summaries; card sales wait for their payouts (the held sale's with it).
+    assert all(
+        covered[d.id] == 1 for d in docs if d.location_id == "shoreditch" and d.id not in unplaced
+    )
+    assert all(
+        covered[d.id] == 1
+        for d in docs
+        if d.location_id == "brooklyn" and isinstance(d, Sale | Refund) and not card_only(d)
+        if d.id not in unplaced
+    )
+    assert payout.id not in covered
+    with db() as session:
+        queued = session.get(QueuedDocumentRow, payout.id)
+        assert queued is not None
+        assert not queued.held
+        assert [p["code"] for p in queued.problems] == ["payout_waiting"]
+        assert f"'{bad}'" in queued.problems[0]["message"]
+    publish(db, clock, strict_retail(categories=CATEGORIES, taxes=TAXES, version=2))
+    clock.advance(timedelta(days=12))
+    engine.run_until_idle("demo")
+    assert all(coverage(db)[d.id] == 1 for d in docs)
+    assert book_balances(db) == expected_balances(merchant, docs)
+
+
+def test_card_rules_per_brand_without_a_card_rule_hold_what_needs_the_payout_account(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """Per-payout mode needs the clearing account payouts empty (tender ``card`` with no
+    brand), as every payout does. Rules per brand alone do not give one: the location's
+    documents and every payout are held with the rule to add, no tick fails, the other
+    location's sales post, and adding the rule posts everything."""
+    docs = list(simulate(merchant, START, 2, seed=2))
+    base = strict_retail(
+        categories=CATEGORIES, taxes=TAXES, tenders=["cash", "gift_card", "store_credit"]
+    )
+    brands = tuple(
+        Rule(Target.TENDER, f'tender == "card" and card_brand == "{b}"', "Assets:Clearing:Card")
+        for b in ("visa", "mastercard", "amex")
+    )
+    publish(db, clock, replace(base, version=1, rules=(*base.rules, *brands)))
+    per_payout(db, clock, merchant)
+    engine = Engine(db, clock)
+    deliver(engine, clock, docs, datetime.combine(START + timedelta(days=2), time(23), UTC))
+    covered = coverage(db)
+    # Shoreditch posts per order: its sales and refunds need no payout account.
+    assert all(
+        covered[d.id] == 1 for d in docs if d.location_id == "shoreditch" if d.kind != "payout"
+    )
+    with db() as session:
+        held = Mappings(session, "demo").held()
+        payouts = {d.id for d in docs if isinstance(d, Payout)}
+        assert payouts <= {row.document_id for row in held}
+        assert {row.location_id for row in held if row.document_id not in payouts} == {"brooklyn"}
+        assert {p["target"] for row in held for p in row.problems} == {"tender"}
+        assert any("card" in p["value"] for row in held for p in row.problems)
+    card = Rule(Target.TENDER, 'tender == "card"', "Assets:Clearing:Card")
+    publish(db, clock, replace(base, version=2, rules=(*base.rules, *brands, card)))
+    clock.advance(timedelta(days=12))
+    engine.run_until_idle("demo")
+    assert all(coverage(db)[d.id] == 1 for d in docs)
+
+
+def test_a_payout_settling_a_sale_never_received_posts_its_deposit_after_the_wait(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A sale from before the connection never arrives: after the payout wait the deposit
+    posts anyway, with a problem and an incident naming the sale; once the sale is imported
+    the books equal the source."""
+    per_payout(db, clock, merchant)
+    docs = brooklyn(merchant, days=2)
+    payout = next(d for d in docs if isinstance(d, Payout))
+    missing = next(d for d in docs if d.external_id == payout.transactions[0].document_external_id)
+    engine = Engine(db, clock)
+    received = [d for d in docs if d.id != missing.id]
+    deliver(engine, clock, received, datetime.combine(START + timedelta(days=3), time(23), UTC))
+    assert payout.id not in coverage(db)  # still waiting within the payout wait
+    clock.advance(timedelta(days=12))
+    engine.run_until_idle("demo")
+    assert coverage(db)[payout.id] == 1
+    with db() as session:
+        queued = session.get(QueuedDocumentRow, payout.id)
+        assert queued is not None
+        assert [p["code"] for p in queued.problems] == ["payout_documents_missing"]
+        assert missing.external_id in queued.problems[0]["message"]
+    assert "payout_documents_missing" in incident_codes(db)
+    deliver(engine, clock, [missing], clock() + timedelta(hours=2))
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    assert all(coverage(db)[d.id] == 1 for d in docs)
+    assert book_balances(db) == expected_balances(merchant, docs)
+
+
+def test_a_payout_settling_a_sale_and_a_refund_numbered_alike_posts(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A source numbering refunds and orders from separate counters: a payout settling a
+    sale and a refund with the same number tells them apart by kind."""
+    docs = brooklyn(merchant, days=5)
+    payout = next(d for d in docs if isinstance(d, Payout) and d.external_id == "PO-BRO-20261103")
+    refund = next(d for d in docs if isinstance(d, Refund))
+    assert any(
+        t.kind == "refund" and t.document_external_id == refund.external_id
+        for t in payout.transactions
+    )
+    charge = next(t for t in payout.transactions if t.kind == "charge")
+    number = charge.document_external_id
+    renamed = replace(
+        refund,
+        external_id=number,
+        id=document_id("demo", refund.source, DocumentKind.REFUND, number),
+    )
+    payout = replace(
+        payout,
+        transactions=tuple(
+            replace(t, document_external_id=number) if t.kind == "refund" else t
+            for t in payout.transactions
+        ),
+    )
+    docs = [renamed if d.id == refund.id else payout if d.id == payout.id else d for d in docs]
+    per_payout(db, clock, merchant)
+    engine = Engine(db, clock)
+    deliver(engine, clock, docs, datetime.combine(START + timedelta(days=6), time(23), UTC))
+    clock.advance(timedelta(days=20))
+    engine.run_until_idle("demo")
+    assert coverage(db)[payout.id] == 1
+    assert all(coverage(db)[d.id] == 1 for d in docs)
+    assert book_balances(db) == expected_balances(merchant, docs)

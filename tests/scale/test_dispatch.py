@@ -122,12 +122,12 @@ def test_a_task_taken_by_a_worker_that_then_dies_is_dispatched_again(
     assert len(sent) == 2  # the second task's marker stands until a worker takes it
 
 
-def test_a_daily_summary_waiting_for_its_day_to_close_is_not_dispatched_until_it_closes(
+def test_a_daily_summary_waiting_for_its_day_to_close_is_not_dispatched_until_it_goes(
     factory: sessionmaker[Session], clock: ManualClock, redis_client: redis.Redis
 ) -> None:
     """Today's sales of daily-summary locations are dispatched once at their window (the
-    tick finds their day open); then not at all until a location's day closes, and right
-    after it closes, when the tick posts that location's summary."""
+    tick finds their day open); then not at all until the first window after a location's
+    day closes (06:00 local), when the tick posts that location's summary."""
     merchant = demo_merchant("summary", orders_per_day=3)
     with factory() as session, session.begin():
         Tenants(session).add(merchant.tenant)
@@ -152,17 +152,21 @@ def test_a_daily_summary_waiting_for_its_day_to_close_is_not_dispatched_until_it
 
     clock.set(datetime(2026, 3, 10, 22, 1, tzinfo=UTC))  # both windows (18:00 local) passed
     assert dispatched()
-    assert engine.tick("summary").planned == 0  # London's day ends at midnight, New York's at 04:00
+    assert (
+        engine.tick("summary").planned == 0
+    )  # London's summary goes at 06:00, New York's at 10:00
     assert not dispatched()
-    clock.set(datetime(2026, 3, 10, 23, 59, 59, tzinfo=UTC))
+    clock.set(datetime(2026, 3, 11, tzinfo=UTC))  # London's day has closed: its window is next
     assert not dispatched()
-    clock.set(datetime(2026, 3, 11, tzinfo=UTC))  # London's day has closed
+    clock.set(datetime(2026, 3, 11, 5, 59, 59, tzinfo=UTC))
+    assert not dispatched()
+    clock.set(datetime(2026, 3, 11, 6, tzinfo=UTC))  # London's first window after its day
     assert dispatched()
     assert engine.tick("summary").sent.posted >= 1
     assert not dispatched()
-    clock.set(datetime(2026, 3, 11, 3, 59, 59, tzinfo=UTC))
+    clock.set(datetime(2026, 3, 11, 9, 59, 59, tzinfo=UTC))
     assert not dispatched()
-    clock.set(datetime(2026, 3, 11, 4, tzinfo=UTC))  # New York's (EDT) has closed
+    clock.set(datetime(2026, 3, 11, 10, tzinfo=UTC))  # New York's (06:00 EDT)
     assert dispatched()
     assert engine.tick("summary").sent.posted >= 1
     with factory() as session:

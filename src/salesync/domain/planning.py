@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from salesync.domain.documents import Location, Payout, Refund, Sale, business_day
+from salesync.domain.documents import (
+    DocumentKind,
+    Location,
+    Payout,
+    PayoutTransaction,
+    Refund,
+    Sale,
+    business_day,
+)
 from salesync.domain.journal import JournalEntry, JournalLine
 from salesync.domain.money import Money, minor_unit, total
 from salesync.domain.postings import (
@@ -288,13 +296,27 @@ def _check_payout(payout: Payout) -> None:
         )
 
 
+Settled = tuple[DocumentKind, str]
+"""What a payout transaction settles: the kind and external id of a document. Both, since
+a source may number its refunds and its orders from separate counters."""
+
+
+def settled_by(transaction: PayoutTransaction) -> Settled:
+    """The document a payout transaction settles: a refund's, or else a sale's."""
+    kind = DocumentKind.REFUND if transaction.kind == "refund" else DocumentKind.SALE
+    return kind, transaction.document_external_id
+
+
 def _covered_by_external_id(
-    payout: Payout, covered: Sequence[Sale | Refund], location: Location
-) -> dict[str, Sale | Refund]:
-    """The covered documents by external id, refusing any the payout does not settle and
-    naming any it settles that are missing."""
-    settles = {t.document_external_id for t in payout.transactions}
-    found: dict[str, Sale | Refund] = {}
+    payout: Payout,
+    covered: Sequence[Sale | Refund],
+    location: Location,
+    absent: Collection[Settled] = frozenset(),
+) -> dict[Settled, Sale | Refund]:
+    """The covered documents by kind and external id, refusing any the payout does not
+    settle and naming any it settles that are missing (but for ``absent``)."""
+    settles = {settled_by(t) for t in payout.transactions}
+    found: dict[Settled, Sale | Refund] = {}
     for document in covered:
         _check_location(document, location)
         if document.currency != payout.currency:
@@ -302,19 +324,21 @@ def _covered_by_external_id(
                 f"{_name(document)} is in {document.currency}; payout {payout.external_id} "
                 f"is in {payout.currency}"
             )
-        if document.external_id not in settles:
+        key = (document.kind, document.external_id)
+        if key not in settles:
             raise PlanningError(
                 f"{_name(document)} is not among the transactions payout "
                 f"{payout.external_id} settles"
             )
-        if document.external_id in found:
+        if key in found:
             raise PlanningError(f"{_name(document)} was given twice for one payout")
-        found[document.external_id] = document
-    missing = sorted(settles - found.keys())
+        found[key] = document
+    missing = sorted(settles - found.keys() - set(absent))
     if missing:
+        named = ", ".join(f"{kind.value} {external_id}" for kind, external_id in missing)
         raise PlanningError(
-            f"payout {payout.external_id} settles {', '.join(missing)}, but those documents "
-            "were not given; plan it once they have arrived"
+            f"payout {payout.external_id} settles {named}, but those documents were not "
+            "given; plan it once they have arrived"
         )
     return found
 
@@ -333,6 +357,7 @@ def plan_per_payout(
     placement: Placement = DEFAULT_PLAN,
     *,
     posted_elsewhere: Collection[str] = frozenset(),
+    absent: Collection[Settled] = frozenset(),
 ) -> PlannedPosting:
     """One entry that ties to the deposit, keyed ``payout:{source}:{external_id}``.
 
@@ -357,24 +382,29 @@ def plan_per_payout(
     location posted per order or daily before it switched to per-payout, or a document
     waited too long for its payout): like split-tender documents, they are not carried
     again; the payout only empties the clearing account they debited.
+
+    ``absent`` names documents the payout settles that never arrived (sold before the
+    connection was made, or lost at the source) once the payout has waited long enough
+    for them: the deposit still posts, and the clearing account keeps their part as a
+    credit until they arrive and post in their day's summary.
     """
     _check_location(payout, location)
     _check_payout(payout)
-    found = _covered_by_external_id(payout, covered, location)
+    found = _covered_by_external_id(payout, covered, location, absent)
     clearing = placement.payout_clearing(payout)
-    settles: dict[str, Money] = {}
+    settles: dict[Settled, Money] = {}
     for t in payout.transactions:
-        before = settles.get(t.document_external_id, Money.zero(payout.currency))
-        settles[t.document_external_id] = before + t.gross
+        which = settled_by(t)
+        settles[which] = settles.get(which, Money.zero(payout.currency)) + t.gross
 
     totals = _Totals()
     whole: list[Sale | Refund] = []
-    for external_id, document in found.items():
+    for which, document in found.items():
         legs = _legs(document, placement)
         through = total((ln.amount for ln in legs if ln.account == clearing), document.currency)
-        if through != settles[external_id]:
+        if through != settles[which]:
             raise PlanningError(
-                f"payout {payout.external_id} settles {settles[external_id]} for "
+                f"payout {payout.external_id} settles {settles[which]} for "
                 f"{_name(document)}, but its tenders through {clearing} add up to {through}; "
                 "was it edited after the payout?"
             )

@@ -2,8 +2,10 @@
 
 Each location posts in its chosen mode. Only documents no posting to the destination
 covers yet are planned, so changing the mode never posts a document twice. A daily
-summary waits until its business day has closed in the location's time zone; a document
-that arrives for a day already summarized gets a supplementary summary of its own. In
+summary waits until its business day has closed in the location's time zone and the
+first sync window after the close has come (so the day's evening sales, due then, are in
+it); a document that arrives for a day already summarized gets a supplementary summary of
+its own. In
 per-payout mode a document paid only through the payout's clearing account waits for its
 payout (or, after ``payout_wait``, goes into its day's summary); everything else is
 summarized daily. A document edited after it was posted gets an adjustment.
@@ -56,6 +58,7 @@ from salesync.domain.planning import (
     order_key,
     plan_per_order,
     plan_per_payout,
+    settled_by,
     settled_whole_by,
 )
 from salesync.domain.postings import DEFAULT_PLAN, Placement
@@ -63,8 +66,8 @@ from salesync.domain.validation import Problem, problem_rows
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Coverage, NewPosting, Outbox
-from salesync.engine.policies import day_close
-from salesync.rules.mapping import unmapped
+from salesync.engine.policies import SyncPolicy, day_close, default_policy, summary_time
+from salesync.rules.mapping import unmapped, unmapped_by
 from salesync.store import codec
 from salesync.store.repositories import Documents
 from salesync.store.tables import (
@@ -72,6 +75,7 @@ from salesync.store.tables import (
     LocationSettingsRow,
     PostingRow,
     QueuedDocumentRow,
+    SyncPolicyRow,
     owned_by,
 )
 
@@ -140,6 +144,8 @@ class Planner:
         self.held = 0
         self.adjusted = 0
         self._marked: list[dict[str, object]] = []
+        self._summed_policies: list[SyncPolicy] | None = None
+        self._summary_times: dict[tuple[str, date], datetime] = {}
         self.incidents = incidents or IncidentLog(clock)
 
     def placement_for(self, document: Sale | Refund | Payout) -> Placement:
@@ -247,6 +253,34 @@ class Planner:
         )
         return True
 
+    def _set_aside(
+        self, row: QueuedDocumentRow, document: Document, error: SyncError | PlanningError
+    ) -> None:
+        """Hold one document that cannot be planned, with what stops it and an incident.
+        Planning is pure until a posting is enqueued, so nothing of it is half done, and
+        every other document of the tenant is planned as ever: one bad document must not
+        stop a whole tenant's books."""
+        name = f"{document.kind.value} {document.external_id}"
+        if isinstance(error, PlanningError):
+            error = ConflictError(
+                f"{name} cannot be planned: {error}",
+                user_message=f"{name.capitalize()} cannot be posted as it stands ({error}); "
+                "correct it at the source, or resolve it by hand and release it.",
+                code="cannot_plan",
+                operation=f"plan:{document.kind.value}",
+            )
+        row.held = True
+        row.mapping_version = None
+        if isinstance(error, MappingError) and "target" in error.details:
+            # Placed by a rule no check of the document itself reached (the clearing
+            # account a payout empties): kept with what a one-click fix needs.
+            row.problems = [unmapped_by(error, "").as_row()]
+            row.mapping_version = self.mapping.version if self.mapping else None
+        else:
+            row.problems = problem_rows([Problem(error.code or "cannot_plan", error.message, "")])
+        self.held += 1
+        self._incident(error, row)
+
     def _incident(self, error: SyncError, row: QueuedDocumentRow) -> None:
         self.session.flush()
         self.incidents.record(
@@ -268,22 +302,14 @@ class Planner:
         loaded = self._load([r.document_id for r in rows])
         coverage = self.outbox.coverage(self.destination, loaded)
         rows = [r for r in rows if not self._hold(r, loaded[r.document_id].document)]
-        created = 0
-        fresh: list[QueuedDocumentRow] = []
-        for row in rows:
-            covered = coverage.get(row.document_id)
-            if covered is None:
-                fresh.append(row)
-                continue
-            current = loaded[row.document_id]
-            if covered.revision < current.revision:
-                created += self._adjust(location, current, covered)
-            # In the books already, perhaps under an earlier mode.
-            self._planned(row, current.revision)
+        fresh = [r for r in rows if r.document_id not in coverage]
+        created = self._plan_covered(location, rows, loaded, coverage)
         mode = self.mode_for(location.id)
-        today = self.clock().astimezone(location.zone).date()
+        now = self.clock()
+        today = now.astimezone(location.zone).date()
         self.outbox.look_up(self.destination, self._keys(location, fresh, loaded))
-        summary_days: dict[date, list[tuple[Sale | Refund, int]]] = defaultdict(list)
+        summary_days: dict[date, list[tuple[QueuedDocumentRow, Sale | Refund, int]]]
+        summary_days = defaultdict(list)
         per_order: list[NewPosting] = []
         # Payouts first: the documents a payout carries are planned with it, and must not
         # also go into a summary (as overdue) later in the same pass.
@@ -293,22 +319,26 @@ class Planner:
                 continue  # carried by a payout planned above
             item = loaded[row.document_id]
             document = item.document
-            if isinstance(document, Payout) and mode is PostingMode.PER_PAYOUT:
-                created += self._plan_payout(location, row, document)
-                continue
-            if isinstance(document, Sale | Refund) and mode is not PostingMode.PER_ORDER:
-                if mode is PostingMode.PER_PAYOUT and self._awaits_payout(document, row, today):
-                    # Its payout carries it whenever it comes; alone, it waits this long.
-                    last = row.business_day + timedelta(days=self.payout_wait.days)
-                    row.plannable_at = day_close(last, location.zone)
+            try:
+                if isinstance(document, Payout) and mode is PostingMode.PER_PAYOUT:
+                    created += self._plan_payout(location, row, document, today)
                     continue
-                if row.business_day < today:
-                    summary_days[row.business_day].append((document, item.revision))
-                    self._planned(row, item.revision)
-                else:
-                    row.plannable_at = day_close(row.business_day, location.zone)
+                if isinstance(document, Sale | Refund) and mode is not PostingMode.PER_ORDER:
+                    if mode is PostingMode.PER_PAYOUT and self._awaits_payout(document, row, today):
+                        # Its payout carries it whenever it comes; alone, it waits this long.
+                        last = row.business_day + timedelta(days=self.payout_wait.days)
+                        row.plannable_at = day_close(last, location.zone)
+                        continue
+                    goes = self._summary_time(row.business_day, location)
+                    if goes <= now:
+                        summary_days[row.business_day].append((row, document, item.revision))
+                    else:
+                        row.plannable_at = goes
+                    continue
+                planned = plan_per_order(document, location, self.placement_for(document))
+            except (SyncError, PlanningError) as exc:
+                self._set_aside(row, document, exc)
                 continue
-            planned = plan_per_order(document, location, self.placement_for(document))
             per_order.append(self._posting(planned, location, {document.id: item.revision}))
             self._planned(row, item.revision)
         # A backfilled day per order is hundreds of postings: created together.
@@ -318,6 +348,55 @@ class Planner:
         self._write_planned()
         self.session.flush()
         return created
+
+    def _plan_covered(
+        self,
+        location: Location,
+        rows: list[QueuedDocumentRow],
+        loaded: dict[str, _Loaded],
+        coverage: dict[str, Coverage],
+    ) -> int:
+        """Rows whose documents are in the books already, perhaps under an earlier mode:
+        an edit since gets its adjustment; returns how many postings were planned."""
+        created = 0
+        for row in rows:
+            covered = coverage.get(row.document_id)
+            if covered is None:
+                continue
+            current = loaded[row.document_id]
+            if covered.revision < current.revision:
+                try:
+                    created += self._adjust(location, current, covered)
+                except (SyncError, PlanningError) as exc:
+                    self._set_aside(row, current.document, exc)
+                    continue
+            self._planned(row, current.revision)
+        return created
+
+    def _summary_time(self, day: date, location: Location) -> datetime:
+        """When the daily summary of ``day`` at ``location`` goes (``summary_time``)."""
+        known = self._summary_times.get((location.id, day))
+        if known is None:
+            if self._summed_policies is None:
+                self._summed_policies = self._summed_by()
+            known = summary_time(day, location.zone, self._summed_policies)
+            self._summary_times[(location.id, day)] = known
+        return known
+
+    def _summed_by(self) -> list[SyncPolicy]:
+        """The sync policies of what a summary sums: the tenant's for sales and refunds,
+        and the default where a kind has none for every source."""
+        kinds = (DocumentKind.SALE.value, DocumentKind.REFUND.value)
+        rows = list(
+            self.session.scalars(
+                select(SyncPolicyRow).where(
+                    SyncPolicyRow.tenant_id == self.tenant_id, SyncPolicyRow.kind.in_(kinds)
+                )
+            )
+        )
+        found = [SyncPolicy.parse_windows(r.mode, r.windows) for r in rows]
+        every = {r.kind for r in rows if r.source == "*"}
+        return found + [default_policy(kind, "*") for kind in kinds if kind not in every]
 
     def _planned(self, row: QueuedDocumentRow, revision: int) -> None:
         """Mark ``row`` planned at ``revision`` of its document. The rows a pass plans are
@@ -351,16 +430,25 @@ class Planner:
         return keys
 
     def _summarize(
-        self, location: Location, day: date, items: list[tuple[Sale | Refund, int]]
+        self,
+        location: Location,
+        day: date,
+        items: list[tuple[QueuedDocumentRow, Sale | Refund, int]],
     ) -> int:
         builders: dict[str, DailySummaryBuilder] = {}
-        for document, _ in items:
-            builder = builders.get(document.currency)
-            if builder is None:
-                builder = DailySummaryBuilder(location, day, document.currency, self.placement)
-                builders[document.currency] = builder
-            builder.add(document, self.placement_for(document))
-        revisions = {document.id: revision for document, revision in items}
+        revisions: dict[str, int] = {}
+        for row, document, revision in items:
+            try:
+                builder = builders.get(document.currency)
+                if builder is None:
+                    builder = DailySummaryBuilder(location, day, document.currency, self.placement)
+                    builders[document.currency] = builder
+                builder.add(document, self.placement_for(document))
+            except (SyncError, PlanningError) as exc:
+                self._set_aside(row, document, exc)
+                continue
+            revisions[document.id] = revision
+            self._planned(row, revision)
         return sum(
             self._enqueue(self._posting(builders[currency].build(), location, revisions))
             for currency in sorted(builders)
@@ -387,25 +475,25 @@ class Planner:
             return False
         return True
 
-    def _plan_payout(self, location: Location, row: QueuedDocumentRow, payout: Payout) -> int:
-        """One entry for a payout and the documents it settles, once they have all arrived."""
-        ids = {
-            document_id(
-                self.tenant_id,
-                payout.source,
-                DocumentKind.REFUND if t.kind == "refund" else DocumentKind.SALE,
-                t.document_external_id,
-            )
-            for t in payout.transactions
+    def _plan_payout(
+        self, location: Location, row: QueuedDocumentRow, payout: Payout, today: date
+    ) -> int:
+        """One entry for a payout and the documents it settles, once they have all arrived
+        (or, after ``payout_wait``, without those that never did)."""
+        wanted = {
+            document_id(self.tenant_id, payout.source, kind, external_id): (kind, external_id)
+            for kind, external_id in map(settled_by, payout.transactions)
         }
+        ids = set(wanted)
         stored = {i: self.documents.get(i) for i in ids}
         settled = [d for d in stored.values() if isinstance(d, Sale | Refund)]
-        if len(settled) < len(ids):
+        absent = {wanted[i] for i, d in stored.items() if not isinstance(d, Sale | Refund)}
+        if absent and row.business_day + timedelta(days=self.payout_wait.days) >= today:
             row.problems = problem_rows(
                 [
                     Problem(
                         "payout_waiting",
-                        f"payout {payout.external_id} settles {len(ids) - len(settled)} "
+                        f"payout {payout.external_id} settles {len(absent)} "
                         "document(s) salesync has not received yet; it posts once they arrive",
                         "transactions",
                     )
@@ -421,7 +509,23 @@ class Planner:
                 location,
                 self.placement_for(payout),
                 posted_elsewhere=elsewhere,
+                absent=absent,
             )
+        except MappingError as exc:
+            # A document it carries is held for a mapping: the payout waits with it, and
+            # goes once the mapping that releases it is published.
+            row.problems = problem_rows(
+                [
+                    Problem(
+                        "payout_waiting",
+                        f"payout {payout.external_id} settles a document the mapping cannot "
+                        f"place yet ({exc.message}); it posts once that is mapped",
+                        "transactions",
+                    )
+                ]
+            )
+            row.plannable_at = self.clock() + PAYOUT_RECHECK
+            return 0
         except PlanningError as exc:
             # An order edited after its payout (research: A2X "inconsistent payout"): a
             # person decides; the payout is tried again after each edit until it adds up.
@@ -444,6 +548,8 @@ class Planner:
         created = self._enqueue(self._posting(planned, location, revisions))
         self._planned(row, revisions[payout.id])  # the payout is among its documents
         row.problems = []
+        if absent:
+            self._never_received(row, payout, absent)
         carried = [i for i in planned.documents if i != payout.id]
         if carried:
             for queued in self.session.scalars(
@@ -451,6 +557,30 @@ class Planner:
             ):
                 self._planned(queued, revisions[queued.document_id])
         return created
+
+    def _never_received(
+        self, row: QueuedDocumentRow, payout: Payout, absent: set[tuple[DocumentKind, str]]
+    ) -> None:
+        """Say that a payout posted without documents it settles that never arrived."""
+        named = ", ".join(f"{kind.value} {external_id}" for kind, external_id in sorted(absent))
+        message = (
+            f"payout {payout.external_id} settles {named}, which never arrived within "
+            f"{self.payout_wait.days} days; the deposit is posted, and the clearing account "
+            "holds their part as a credit until they arrive and post in their day's summary"
+        )
+        row.problems = problem_rows([Problem("payout_documents_missing", message, "transactions")])
+        self._incident(
+            ConflictError(
+                message,
+                user_message=f"Payout {payout.external_id} was deposited for {named}, which "
+                f"{payout.source} never sent to salesync. The deposit is in your books; "
+                "import those sales (a backfill of their days) so the clearing account "
+                "empties.",
+                code="payout_documents_missing",
+                operation="plan:payout",
+            ),
+            row,
+        )
 
     def _adjust(self, location: Location, current: _Loaded, covered: Coverage) -> int:
         edited = current.document

@@ -11,7 +11,7 @@ autumn hour opens at its first occurrence.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -114,3 +114,14 @@ def day_close(day: date, zone: ZoneInfo) -> datetime:
     if (later - timedelta(microseconds=1)).astimezone(zone).date() <= day:
         return later
     return min(candidates)
+
+
+def summary_time(day: date, zone: ZoneInfo, policies: Iterable[SyncPolicy]) -> datetime:
+    """When a daily summary of ``day`` goes: at the first window after the day closes, of
+    the latest of ``policies`` (those of the sales and refunds it sums). A sale made after
+    the day's last window is due by then, so it is in the day's one summary rather than
+    in a supplement of its own. The close itself when every policy is real time or
+    manual."""
+    close = day_close(day, zone)
+    times = [policy.due_at(close, zone) for policy in policies]
+    return max((t for t in times if t is not None), default=close)

@@ -407,6 +407,19 @@ class Unmapped:
         }
 
 
+def unmapped_by(error: MappingError, path: str) -> Unmapped:
+    """What a placement's ``MappingError`` says is unmapped, at ``path`` of its document."""
+    details = error.details
+    return Unmapped(
+        Problem(error.code or UNMAPPED, error.message, path),
+        Target(str(details["target"])),
+        str(details["field"]),
+        str(details["value"]),
+        str(details["suggested_rule"]),
+        error.user_message,
+    )
+
+
 def unmapped(mapping: Mapping, document: Sale | Refund | Payout) -> list[Unmapped]:
     """Every value of ``document`` the mapping does not map, each with its path and what
     a rule mapping it would test.
@@ -427,17 +440,7 @@ def unmapped(mapping: Mapping, document: Sale | Refund | Payout) -> list[Unmappe
         try:
             place()
         except MappingError as error:
-            details = error.details
-            found.append(
-                Unmapped(
-                    Problem(error.code or UNMAPPED, error.message, path),
-                    Target(str(details["target"])),
-                    str(details["field"]),
-                    str(details["value"]),
-                    str(details["suggested_rule"]),
-                    error.user_message,
-                )
-            )
+            found.append(unmapped_by(error, path))
     return found
 
 
