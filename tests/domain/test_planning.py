@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from salesync.domain.adjustments import plan_adjustment
 from salesync.domain.documents import (
     Discount,
     DocumentKind,
@@ -507,3 +508,41 @@ def test_per_payout_refuses_a_payout_that_does_not_match_its_documents(
     """A payout whose documents are missing, extra, or disagree with it is held, not guessed."""
     with pytest.raises(PlanningError, match=message):
         plan_per_payout(payout, covered, BROOKLYN)
+
+
+def test_an_edit_moved_to_another_day_with_nothing_to_book_covers_it_by_its_reversal() -> None:
+    """The reversal alone stands for an edit that leaves no amount on its new day, so the
+    edited revision is in the books and a later edit adjusts from it, not from the first
+    version a second time."""
+    merchant = demo_merchant(orders_per_day=4)
+    sale = next(d for d in simulate(merchant, date(2026, 3, 2), 1) if isinstance(d, Sale))
+    location = next(loc for loc in merchant.locations if loc.id == sale.location_id)
+    free = dataclasses.replace(
+        sale,
+        occurred_at=sale.occurred_at + timedelta(days=1),
+        lines=(
+            dataclasses.replace(
+                sale.lines[0], unit_price=Money.zero(sale.currency), discounts=(), taxes=()
+            ),
+        ),
+        payments=(),
+        order_discounts=(),
+        shipping=None,
+        shipping_taxes=(),
+        service_charges=(),
+        tip=None,
+        declared_total=None,
+    )
+    planned = plan_adjustment(
+        sale, free, 2, location, posted_placement=DEFAULT_PLAN, placement=DEFAULT_PLAN
+    )
+    assert planned.booking is None
+    assert planned.reversal is not None
+    assert planned.reversal.documents == (sale.id,)
+    moved = dataclasses.replace(sale, occurred_at=sale.occurred_at + timedelta(days=1))
+    both = plan_adjustment(
+        sale, moved, 2, location, posted_placement=DEFAULT_PLAN, placement=DEFAULT_PLAN
+    )
+    assert both.reversal is not None
+    assert both.booking is not None
+    assert (both.reversal.documents, both.booking.documents) == ((), (sale.id,))

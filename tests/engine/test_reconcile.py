@@ -4,7 +4,8 @@ each differing document named with the reason."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -12,8 +13,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
+from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.domain.documents import Document, Sale
+from salesync.domain.errors import ValidationError
 from salesync.domain.measures import combine, measures
 from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import DemoMerchant, simulate
@@ -24,9 +27,10 @@ from salesync.engine.runner import Engine
 from salesync.rules import strict_retail
 from salesync.store import codec
 from salesync.store.tables import JournalEntryRow, PostingRow
+from salesync.views.reconciliation import day_detail
 
 from faults import FaultyDestination
-from flows import deliver
+from flows import book_balances, deliver, expected_balances
 
 START = date(2026, 10, 30)
 END = datetime.combine(START + timedelta(days=4), time(23), UTC)
@@ -127,3 +131,132 @@ def test_held_failed_and_missing_postings_are_each_explained(
     assert any(
         f"posting {posted.key} is marked posted, but the books have no entry" in r for r in reasons
     )
+
+
+@dataclass
+class ClosedPeriodBooks:
+    """The built-in ledger, refusing each entry dated before ``closed_before`` the way
+    QuickBooks and Xero refuse one before their lock date."""
+
+    inner: Books
+    closed_before: date
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def capabilities(self) -> DestinationCapabilities:
+        return self.inner.capabilities
+
+    def post(self, postings: Sequence[Posting]) -> list[Written]:
+        written: list[Written] = []
+        for posting in postings:
+            if posting.entry.date < self.closed_before:
+                closed = ValidationError(
+                    f"the period before {self.closed_before} is closed", code="closed_period"
+                )
+                written.append(Written(posting.key, error=closed))
+            else:
+                written.extend(self.inner.post([posting]))
+        return written
+
+    def find(self, keys: Sequence[str]) -> dict[str, str]:
+        return self.inner.find(keys)
+
+    def batch_group(self, posting: Posting) -> str:
+        return self.inner.batch_group(posting)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def redate(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant, **kw: object
+) -> tuple[Engine, list[Document], Sale, Sale]:
+    """A day of brooklyn posted, then its first sale moved to the next day at the source
+    (taken in, not yet adjusted)."""
+    docs = [d for d in simulate(merchant, START, 1, seed=2) if d.location_id == "brooklyn"]
+    original = next(d for d in docs if isinstance(d, Sale))
+    engine = Engine(db, clock, **kw)  # type: ignore[arg-type]
+    deliver(engine, clock, docs, datetime.combine(START + timedelta(days=1), time(23), UTC))
+    moved = replace(original, occurred_at=original.occurred_at + timedelta(days=1))
+    payload = json.dumps(codec.encode(moved))
+    engine.receive("demo", "simulator", "sale", payload, event_id="moved")
+    engine.take_in("demo")
+    return engine, docs, original, moved
+
+
+def measured(document: Document, factor: int = 1) -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = {}
+    combine(sums, measures(document), factor)
+    return sums
+
+
+def brooklyn(
+    db: sessionmaker[Session], merchant: DemoMerchant, first: date, last: date
+) -> dict[date, DayReconciliation]:
+    with db() as session:
+        days = Reconciler(session, "demo", merchant.locations).reconcile(first, last, "brooklyn")
+    return {d.day: d for d in days}
+
+
+def test_a_sale_moved_to_another_day_is_named_on_both_days_until_adjusted(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """Re-dated after posting: the old day names it for what the books still hold there,
+    the new day for what they lack; once the adjustment posts, both days are clean."""
+    engine, _, original, moved = redate(db, clock, merchant)
+    days = brooklyn(db, merchant, START, START + timedelta(days=1))
+    old, new = days[START], days[START + timedelta(days=1)]
+    assert [(d.external_id, d.differences) for d in old.documents] == [
+        (original.external_id, measured(original, -1))
+    ]
+    assert old.differences == measured(original, -1)
+    assert "edited at the source (revision 2, now on " in old.documents[0].reason
+    assert [(d.external_id, d.differences) for d in new.documents] == [
+        (original.external_id, measured(moved))
+    ]
+    assert new.differences == measured(moved)
+    with db() as session:
+        detail = day_detail(session, "demo", "brooklyn", START, None)
+    [line] = detail.differing
+    assert line.external_id == original.external_id
+    assert line.source_amount.amount == 0
+    assert line.books_amount == original.amount
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    days = brooklyn(db, merchant, START, START + timedelta(days=1))
+    assert all(day.clean for day in days.values()), days
+
+
+def test_a_reversal_the_books_refuse_leaves_the_old_day_named(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A moved sale's reversal refused (closed period) while its booking posts: the sale is
+    in the books on both days, and the old day names it with the refusal, even when
+    reconciled alone."""
+    books = ClosedPeriodBooks(LedgerDestination(db, "demo"), closed_before=date(1900, 1, 1))
+    engine, docs, original, moved = redate(db, clock, merchant, destinations=lambda _t, _n: books)
+    books.closed_before = START + timedelta(days=1)
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    key = f"adjust:simulator:sale:{original.external_id}:r2"
+    states = {p.key: p.state for p in postings(db) if p.kind == "adjustment"}
+    assert states[key] == "posted"
+    assert states[f"{key}:reverse"] != "posted"
+    now = [moved if d.id == original.id else d for d in docs]
+    assert book_balances(db) != expected_balances(merchant, now)
+    for last in (START, START + timedelta(days=1)):
+        days = brooklyn(db, merchant, START, last)
+        [named] = days[START].documents
+        assert named.document_id == original.id
+        assert named.differences == measured(original, -1)
+        assert named.reason.startswith(f"posting {key}:reverse is ")
+        assert "closed" in named.reason
+    assert days[START + timedelta(days=1)].clean
+
+
+def postings(db: sessionmaker[Session]) -> list[PostingRow]:
+    with db() as session:
+        return list(session.scalars(select(PostingRow).order_by(PostingRow.id)))

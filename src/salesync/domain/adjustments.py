@@ -9,6 +9,7 @@ posted version's legs and adding the edited version's legs is exact in every mod
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from salesync.domain.documents import Location, Payout, Refund, Sale, business_day
 from salesync.domain.journal import JournalEntry, JournalLine, compact
@@ -35,6 +36,24 @@ def adjustment_key(document: Postable, revision: int) -> str:
     return f"adjust:{document.source}:{document.kind.value}:{document.external_id}:r{revision}"
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedAdjustment:
+    """The entries of one adjustment, each planned only when it moves an amount."""
+
+    booking: PlannedPosting | None
+    """The entry that brings the edited revision into the books: it covers that revision."""
+    reversal: PlannedPosting | None = None
+    """For an edit that moved the document to another day, the entry dated on the old day
+    that takes the posted version out. It covers nothing (the revision in the books is the
+    booking's to say) unless there is no booking, so it is linked to the document as a
+    reversal of its own."""
+
+    @property
+    def postings(self) -> list[PlannedPosting]:
+        """The entries to write, the reversal first."""
+        return [p for p in (self.reversal, self.booking) if p is not None]
+
+
 def plan_adjustment(
     posted: Postable,
     edited: Postable,
@@ -43,7 +62,7 @@ def plan_adjustment(
     *,
     posted_placement: Placement,
     placement: Placement,
-) -> list[PlannedPosting]:
+) -> PlannedAdjustment:
     """The entries that turn ``posted`` (as it was placed then) into ``edited`` (revision
     ``revision``, placed by today's rules); none when the edit changes no amount.
 
@@ -71,12 +90,8 @@ def plan_adjustment(
             (f"{key}:reverse", was_day, before, f"Adjustment: {what} moved to {day.isoformat()}"),
             (key, day, after, f"Adjustment: {what} moved from {was_day.isoformat()}"),
         ]
-    planned = []
+    planned: dict[str, PlannedPosting] = {}
     for part_key, part_day, lines, narration in parts:
-        # Only the entry that books the edited version covers the revision; a reversal
-        # names the document in its entry but covers nothing, so each revision of a
-        # document is covered by exactly one posting.
-        covers = (edited.id,) if part_key == key else ()
         kept = compact(lines)
         if not kept:
             continue
@@ -89,5 +104,14 @@ def plan_adjustment(
             lines=kept,
             documents=(edited.id,),
         )
-        planned.append(PlannedPosting(part_key, PostingMode.PER_ORDER, entry, covers))
-    return planned
+        # Only the booking covers the revision, so each revision of a document is covered
+        # by exactly one posting; the reversal names the document in its entry only.
+        covers = (edited.id,) if part_key == key else ()
+        planned[part_key] = PlannedPosting(part_key, PostingMode.PER_ORDER, entry, covers)
+    booking, reversal = planned.get(key), planned.get(f"{key}:reverse")
+    if booking is None and reversal is not None:
+        # Nothing to book on the new day (the edit leaves no amount): the reversal alone
+        # brings the revision into the books, so it covers it. Else the books would go on
+        # saying the old revision is in, and a later edit would take it out again.
+        reversal = replace(reversal, documents=(edited.id,))
+    return PlannedAdjustment(booking, reversal)

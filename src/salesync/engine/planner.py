@@ -73,6 +73,7 @@ from salesync.store.repositories import Documents
 from salesync.store.tables import (
     DocumentRow,
     LocationSettingsRow,
+    PostingReversalRow,
     PostingRow,
     QueuedDocumentRow,
     SyncPolicyRow,
@@ -596,12 +597,27 @@ class Planner:
             placement=self.placement_for(edited),
         )
         self.adjusted += 1
-        return sum(
-            self._enqueue(
-                self._posting(p, location, {edited.id: current.revision}, kind="adjustment")
-            )
-            for p in planned
-        )
+        postings = [
+            self._posting(p, location, {edited.id: current.revision}, kind="adjustment")
+            for p in planned.postings
+        ]
+        ids = self.outbox.enqueue_all(postings, self.clock())
+        for p, posting_id in zip(planned.postings, ids, strict=True):
+            if p is planned.reversal:
+                # The reversal covers nothing; the link lets reconciliation see the
+                # document still in the books on its old day until the reversal posts.
+                self.session.add(
+                    PostingReversalRow(
+                        tenant_id=self.tenant_id,
+                        destination=self.destination,
+                        location_id=location.id,
+                        document_id=edited.id,
+                        revision=covered.revision,
+                        business_day=p.entry.date,
+                        posting_id=posting_id,
+                    )
+                )
+        return len(postings)
 
     def _key_taken(self, key: str) -> bool:
         return self.outbox.posting_id(self.destination, key) is not None

@@ -474,6 +474,35 @@ class PostingDocumentRow(Base):
     posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), index=True)
 
 
+class PostingReversalRow(Base):
+    """A posting that takes a revision of a document back out of the books on that
+    revision's business day: the first half of an adjustment for an edit that moved the
+    document to another day.
+
+    Kept apart from ``posting_documents``, whose rows mean "this revision is in the books"
+    (and decide adjustments), so that reconciliation can still see a reversal the books
+    refused: the document is then in the books on both days.
+    """
+
+    __tablename__ = "posting_reversals"
+    __table_args__ = (
+        # A day's reconciliation finds the documents reversed on it that now belong to
+        # another day.
+        Index("ix_posting_reversals_day", "tenant_id", "location_id", "business_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(64))
+    location_id: Mapped[str] = mapped_column(String(64))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    """The revision taken out: the one in the books when the edit was adjusted."""
+    business_day: Mapped[date] = mapped_column(Date)
+    """The day the reversal is dated on: that revision's business day."""
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), index=True)
+
+
 class BackfillRow(Base):
     """A historical import by date windows; ``next_day`` is the checkpoint to resume from."""
 

@@ -25,7 +25,7 @@ from salesync.domain.money import Money
 from salesync.engine.reconcile import DayReconciliation, DocumentDifference, Reconciler
 from salesync.store import codec
 from salesync.store.repositories import Locations
-from salesync.store.tables import DocumentRow, PostingRow
+from salesync.store.tables import DocumentRow, PostingRow, owned_by
 from salesync.views.freshness import State, standing
 
 
@@ -202,10 +202,23 @@ def day_detail(
         DocumentRow.location_id == location_id,
         DocumentRow.business_day == day,
     )
+    rows = list(session.scalars(query))
+    # A document moved to another day at the source is named on this day while the books
+    # still hold it here: listed too, with nothing on the source side.
+    elsewhere = sorted(differing.keys() - {r.id for r in rows})
+    if elsewhere:
+        rows += session.scalars(
+            select(DocumentRow).where(
+                DocumentRow.id.in_(elsewhere), owned_by(DocumentRow.tenant_id, tenant_id)
+            )
+        )
     # The day's documents by the day index, sorted here (see ``Documents.for_day``).
-    rows = sorted(session.scalars(query), key=lambda r: (r.occurred_at, r.id))
+    rows.sort(key=lambda r: (r.occurred_at, r.id))
     states = standing(session, tenant_id, [r.id for r in rows])
-    lines = tuple(_line(row, location, differing.get(row.id), states[row.id]) for row in rows)
+    lines = tuple(
+        _line(row, location, differing.get(row.id), states[row.id], here=row.business_day == day)
+        for row in rows
+    )
     day_rows = tuple(_row(result, location.name) for result in results if result.day == day)
     return DayDetail(location, day, day_rows, lines)
 
@@ -215,9 +228,14 @@ def _line(
     location: Location,
     found: DocumentDifference | None,
     state: tuple[State, str, PostingRow | None],
+    *,
+    here: bool = True,
 ) -> DocumentLine:
+    """One document's line; ``here``: the document belongs to the day at the source (one
+    that does not is on the day only for what the books still hold of it there)."""
     source: dict[str, Decimal] = {}
-    combine(source, measures(codec.decode(row.kind, row.body)))
+    if here:
+        combine(source, measures(codec.decode(row.kind, row.body)))
     differences = found.differences if found is not None else {}
     books = dict(source)
     for name, gap in differences.items():
