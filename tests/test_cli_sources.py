@@ -100,3 +100,27 @@ def test_a_destination_connection_becomes_the_tenants_books(cli: CliRunner, cli_
     assert chosen not in ("ledger", "")
     with factory() as session:
         assert Connections(session, "demo", cfg.vault()).info(chosen).provider == "qbo"
+
+
+@pytest.mark.parametrize("provider", ["woocommerce", "lightspeed_r"])
+def test_a_second_store_of_a_source_that_numbers_orders_per_store_is_refused(
+    cli: CliRunner, provider: str
+) -> None:
+    """Order #168 of one WooCommerce site is not #168 of another: a tenant connects such a
+    source once, and the refusal says why and what to do instead."""
+    first = cli.invoke(app, ["connection", "add", provider, "First store"])
+    assert first.exit_code == 0, first.output
+    second = cli.invoke(app, ["connection", "add", provider, "Second store"])
+    assert second.exit_code == 2
+    said = " ".join(second.output.split())
+    assert "'First store'" in said
+    assert "in a tenant of its own" in said
+    listed = cli.invoke(app, ["connection", "list"])
+    assert "Second store" not in listed.output
+
+
+def test_sources_with_ids_unique_across_accounts_connect_more_than_once(cli: CliRunner) -> None:
+    """Two Shopify stores are two connections: Shopify's order ids never repeat."""
+    for name in ("US store", "UK store"):
+        added = cli.invoke(app, ["connection", "add", "shopify", name])
+        assert added.exit_code == 0, added.output

@@ -95,6 +95,8 @@ def add(
         config["locations"] = locations
         if default_location:
             config["default_location"] = default_location
+        if role == "source" and sources().get(provider).capabilities.ids_per_account:
+            _refuse_a_second(session, tenant, provider)
         created = Connections(session, tenant, cfg.vault()).add(
             provider, role, name, dict(_pairs(credential or [], "credential")), config
         )
@@ -103,6 +105,24 @@ def add(
     if role == "source":
         for line in offer(sources().get(provider)).lines():
             console.print(f"  {line}")
+
+
+def _refuse_a_second(session: Session, tenant: str, provider: str) -> None:
+    """Refuse a second connection of a source whose order ids restart in every account:
+    its sales would take the identities of the first one's."""
+    taken = session.scalar(
+        select(ConnectionRow.name).where(
+            ConnectionRow.tenant_id == tenant, ConnectionRow.provider == provider
+        )
+    )
+    if taken is not None:
+        err.print(
+            f"[red]Tenant {tenant!r} has a {provider} connection already ({taken!r}).[/red] "
+            f"{provider} numbers orders from 1 in every store, so a second store's sales would "
+            "take the first one's identities. Connect the second store in a tenant of its "
+            "own, or replace the connection to move to another store."
+        )
+        raise typer.Exit(2)
 
 
 @connection_app.command("sources")

@@ -49,6 +49,12 @@ class SourceCapabilities:
     replays; ``None`` accepts any age."""
     title: str = ""
     """The provider's name as a merchant knows it (``Shopify``); empty: from the name."""
+    ids_per_account: bool = False
+    """Whether the provider numbers orders per account (a WooCommerce site counts from 1,
+    as does a Lightspeed R-Series account), rather than with ids unique across accounts.
+    Documents are identified by tenant, source and the provider's id, so two connections
+    of such a source in one tenant could give two different sales one identity: a tenant
+    connects it once."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ CAPABILITIES = SourceCapabilities(
     webhooks=False,
     streams=STREAMS,
     history=True,
+    # Order ids count from 1 in every account: one connection per tenant.
+    ids_per_account=True,
 )
 
 __all__ = ["LightspeedRSource", "token_url"]

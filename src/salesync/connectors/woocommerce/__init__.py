@@ -38,6 +38,8 @@ CAPABILITIES = SourceCapabilities(
     # WooCommerce never retries a delivery and sends no event time, so no delivery can be
     # judged too old (see webhooks.py); repeats are told apart by their delivery id.
     replay_horizon=None,
+    # Order ids count from 1 in every account: one connection per tenant.
+    ids_per_account=True,
 )
 
 __all__ = ["WooCommerceSource"]
