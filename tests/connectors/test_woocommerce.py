@@ -9,8 +9,9 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -52,7 +53,8 @@ from salesync.monitor.loop import notice_hook
 from salesync.monitor.notify import Contacts
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.woocommerce import RateLimit
-from salesync.sandbox.woocommerce.trading import set_customer
+from salesync.sandbox.woocommerce.orders import Cart
+from salesync.sandbox.woocommerce.trading import place_order, set_customer, set_status
 from salesync.store.database import make_engine, migrate, session_factory
 from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, NoticeRow, QueuedDocumentRow
@@ -418,6 +420,93 @@ def test_a_sweep_from_its_cursor_gives_exactly_what_changed_since(world: WooWorl
     assert ids == changed
 
 
+def on_hold_orders(world: WooWorld, count: int) -> list[dict[str, Any]]:
+    """``count`` bank-transfer orders waiting on hold for their money."""
+    product = next(iter(world.shop.data.products.values()))
+    cart = Cart("checkout", [(product, 1)], "bacs", "Direct bank transfer", status="on-hold")
+    return [place_order(world.shop, cart) for _ in range(count)]
+
+
+def bulk_paid(world: WooWorld, orders: list[dict[str, Any]]) -> None:
+    """wp-admin's bulk "Change status to processing": every order changed in one second."""
+    world.clock.set(world.clock() + timedelta(minutes=5))
+    for order in orders:
+        set_status(world.shop, order, "processing")
+    assert len({o["date_modified_gmt"] for o in orders}) == 1
+
+
+def swept_orders(records: list[SourceRecord]) -> Counter[int]:
+    return Counter(json.loads(r.payload)["id"] for r in records if r.record_type == "order")
+
+
+def test_more_than_a_page_changed_in_one_second_is_swept_whole_and_once(
+    world: WooWorld,
+) -> None:
+    """150 orders changed in the same second (a bulk action) all reach the sweep, each
+    once, and the sweep then goes on to what changed later."""
+    bulk = on_hold_orders(world, 150)
+    client = source().connect(world.connection(), world.transport)
+    _, cursor = sweep_stream(client.fetch, "orders", None)
+    bulk_paid(world, bulk)
+    world.clock.set(world.clock() + timedelta(seconds=1))
+    later = world.activity.counter_sale()
+    again, cursor = sweep_stream(client.fetch, "orders", cursor)
+    after, _ = sweep_stream(client.fetch, "orders", cursor)
+    client.close()
+    assert swept_orders(again) == Counter({o["id"]: 1 for o in [*bulk, later]})
+    read = [json.loads(r.payload) for r in again if r.record_type == "order"]
+    paid = {o["id"]: o["status"] for o in read}
+    assert {paid[o["id"]] for o in bulk} == {"processing"}
+    assert after == []
+
+
+def test_orders_changed_again_while_their_crowded_second_is_paged_push_none_past(
+    world: WooWorld,
+) -> None:
+    """Orders of a bulk second changed again between the pages of that second leave it, and
+    neither they nor the orders behind them are lost."""
+    bulk = on_hold_orders(world, 250)
+    client = source().connect(world.connection(), world.transport)
+    _, cursor = sweep_stream(client.fetch, "orders", None)
+    bulk_paid(world, bulk)
+    records: list[SourceRecord] = []
+    changed: list[int] = []
+    more = True
+    while more:
+        page = client.fetch("orders", cursor)
+        records += page.records
+        cursor, more = page.cursor, page.more
+        # the shop manager completes the lowest-numbered order read so far
+        read = swept_orders(records)
+        waiting = [o for o in bulk if o["id"] in read and o["status"] == "processing"]
+        if more and waiting:
+            world.clock.set(world.clock() + timedelta(seconds=1))
+            set_status(world.shop, min(waiting, key=lambda o: o["id"]), "completed")
+            changed.append(min(o["id"] for o in waiting))
+    client.close()
+    swept = swept_orders(records)
+    assert len(changed) >= 3
+    assert set(swept) == {o["id"] for o in bulk}
+    assert sum(swept.values()) == len(bulk) + len(changed)
+
+
+def test_a_cursor_saved_before_crowded_seconds_were_paged_still_resumes(world: WooWorld) -> None:
+    """A version 1 cursor (as saved before the sweep paged through one second) resumes where
+    it stood, the same as the cursor saved now."""
+    client = source().connect(world.connection(), world.transport)
+    _, cursor = sweep_stream(client.fetch, "orders", None)
+    assert cursor is not None
+    body = json.loads(cursor)
+    assert set(body) <= {"v", "since", "known"}
+    saved = json.dumps({**body, "v": 1}, separators=(",", ":"))
+    world.trade(world.clock() + timedelta(hours=3))
+    now, _ = sweep_stream(client.fetch, "orders", cursor)
+    then, _ = sweep_stream(client.fetch, "orders", saved)
+    client.close()
+    assert now
+    assert [r.payload for r in then] == [r.payload for r in now]
+
+
 # -- translation ---------------------------------------------------------------------------
 
 
@@ -670,6 +759,29 @@ def test_a_week_of_two_outlets_reaches_the_ledger_balanced_and_reconciled(
     assert kinds["sale"] == len(paid_orders(week))
     assert kinds["refund"] == sum(len(r) for r in week.shop.data.refunds.values())
     assert {o["created_via"] for o in paid_orders(week)} == {"checkout", "pos-rest-api"}
+
+
+def test_an_order_paid_weeks_after_it_was_placed_is_in_the_history_of_the_day_it_was_paid(
+    world: WooWorld,
+) -> None:
+    """A bank transfer left on hold 20 days is in the history window it was paid in, once,
+    and not in the one it was placed in."""
+    (order,) = on_hold_orders(world, 1)
+    placed = datetime.fromisoformat(order["date_created_gmt"]).replace(tzinfo=UTC)
+    world.clock.set(world.clock() + timedelta(days=20))
+    set_status(world.shop, order, "processing")
+    paid = datetime.fromisoformat(order["date_paid_gmt"]).replace(tzinfo=UTC)
+    world.clock.set(world.clock() + timedelta(days=3))
+    client = source().connect(world.connection(), world.transport)
+
+    def orders_on(day: datetime) -> Counter[int]:
+        start = datetime.combine(day.date(), time(), UTC)
+        return swept_orders(list(client.history(start, start + timedelta(days=1))))
+
+    on_paid_day, on_placed_day = orders_on(paid), orders_on(placed)
+    client.close()
+    assert on_paid_day[order["id"]] == 1
+    assert order["id"] not in on_placed_day
 
 
 def test_a_backfill_of_the_week_posts_the_same_books(

@@ -126,6 +126,20 @@ def test_lists_page_with_wordpress_headers_and_refuse_pages_over_100(woo: Shop) 
     assert "per_page" in too_many.json()["data"]["params"]
 
 
+def test_offset_skips_that_many_items_in_place_of_the_page(woo: Shop) -> None:
+    """offset skips that many items whatever the page; offset 0 leaves the page to decide;
+    the totals describe the whole list."""
+    woo.trade(24)
+    listing = {"per_page": 5, "orderby": "id", "order": "asc"}
+    every = [o["id"] for o in woo.api.get("/orders", params={**listing, "per_page": 100}).json()]
+    skipped = woo.api.get("/orders", params={**listing, "offset": 3, "page": 4})
+    assert [o["id"] for o in skipped.json()] == every[3:8]
+    assert skipped.headers["x-wp-total"] == str(len(every))
+    assert skipped.headers["x-wp-totalpages"] == str((len(every) + 4) // 5)
+    paged = woo.api.get("/orders", params={**listing, "offset": 0, "page": 2}).json()
+    assert [o["id"] for o in paged] == every[5:10]
+
+
 def test_modified_after_reads_utc_with_dates_are_gmt_and_site_time_without(woo: Shop) -> None:
     """The same wall time means UTC with dates_are_gmt and the shop's zone without it."""
     woo.trade(6)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,12 @@ Json = dict[str, Any]
 STREAMS = ("orders", "customers", "products")
 SECOND = timedelta(seconds=1)
 PAY_SLACK = timedelta(days=14)
-"""How long before it was paid an order in a history window may have been placed (a bank
-transfer waits on hold)."""
+"""How long before it was paid an order in a history window is looked for by its creation
+date (a bank transfer waits on hold); one placed earlier is found among the changed ones."""
+OVERLAP = 10
+"""How many changes of the previous page a page through one second reads again: one of
+them changed again meanwhile leaves that second, moving each one after it a place forward,
+and the overlap keeps those from slipping behind the offset."""
 
 
 def dumps(value: Any) -> str:
@@ -53,6 +58,11 @@ def wc_param(moment: datetime) -> str:
     """An instant as the ``after``/``modified_after`` parameters take it with
     ``dates_are_gmt``."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _id(resource: Json) -> int:
+    value = resource.get("id")
+    return value if isinstance(value, int) else 0
 
 
 def _key(resource: Json) -> str:
@@ -102,14 +112,9 @@ class WooClient:
     def _changed(
         self, path: str, at: SweepCursor, records: Callable[[list[Json]], list[list[SourceRecord]]]
     ) -> Page:
-        params = {
-            "orderby": "modified",
-            "order": "asc",
-            "per_page": str(PER_PAGE),
-            "dates_are_gmt": "true",
-        }
-        if path == "orders":
-            params["status"] = "any"
+        if at.offset is not None and at.since is not None:
+            return self._crowded(path, at, at.offset, at.since, records)
+        params = self._list_params(path, "modified")
         if at.since is not None:
             params["modified_after"] = wc_param(at.since - SECOND)
         found = items(self.api.get(f"/{path}", f"{path}.list", params))
@@ -117,11 +122,50 @@ class WooClient:
         given = [record for batch in records(fresh) for record in batch]
         seen = [(_key(r), moment) for r in found if (moment := gmt(r, "modified")) is not None]
         after = at.advanced(seen)
-        # A full page of nothing new means more than a page changed within one second:
-        # go on from the next second rather than read the same page forever.
-        if len(found) >= PER_PAGE and not fresh and after.since is not None:
-            after = SweepCursor(since=after.since + SECOND)
-        return Page(tuple(given), after.encode(), more=len(found) >= PER_PAGE)
+        full = len(found) >= PER_PAGE
+        # A full page all changed in the second it started from: asking again from that
+        # second would bring the same page, so page through that second alone.
+        if full and after.since is not None and after.since == at.since:
+            after = replace(after, offset=0, after_id=0)
+        return Page(tuple(given), after.encode(), more=full)
+
+    def _crowded(
+        self,
+        path: str,
+        at: SweepCursor,
+        offset: int,
+        second: datetime,
+        records: Callable[[list[Json]], list[list[SourceRecord]]],
+    ) -> Page:
+        """A page of the changes made in the one second ``second``, in id order."""
+        params = self._list_params(path, "id")
+        params |= {
+            "modified_after": wc_param(second - SECOND),
+            "modified_before": wc_param(second + SECOND),
+            "offset": str(offset),
+        }
+        found = items(self.api.get(f"/{path}", f"{path}.list", params))
+        fresh = [r for r in found if _id(r) > at.after_id and _key(r) not in at.known]
+        given = [record for batch in records(fresh) for record in batch]
+        if len(found) < PER_PAGE:
+            # The second is read; what changed later is asked for from the next one.
+            return Page(tuple(given), SweepCursor(since=second + SECOND).encode(), more=True)
+        after = replace(
+            at, offset=offset + len(found) - OVERLAP, after_id=max([at.after_id, *map(_id, found)])
+        )
+        return Page(tuple(given), after.encode(), more=True)
+
+    @staticmethod
+    def _list_params(path: str, orderby: str) -> dict[str, str]:
+        params = {
+            "orderby": orderby,
+            "order": "asc",
+            "per_page": str(PER_PAGE),
+            "dates_are_gmt": "true",
+        }
+        if path == "orders":
+            params["status"] = "any"
+        return params
 
     def _customers(self, at: SweepCursor) -> Page:
         page = at.page or 1
@@ -180,25 +224,37 @@ class WooClient:
             "order": "asc",
         }
         found: list[tuple[datetime, SourceRecord]] = []
+        listed: set[object] = set()
         for order in self.api.listed("/orders", "orders.list", params):
+            listed.add(order.get("id"))
             when = gmt(order, "paid") or gmt(order, "created")
             if when is not None and start <= when < end:
                 found.append((when, SourceRecord(ORDER, dumps(order))))
-            for refund in self._refunds(order):
-                made = gmt(refund["refund"], "created")
-                if made is not None and start <= made < end:
-                    found.append((made, SourceRecord(ORDER_REFUND, dumps(refund))))
-        # A refund in the window may belong to an order placed long before it; the refund
-        # changed that order, so it is among the orders modified since the window opened.
+            found += self._refunds_made(order, start, end)
+        # An order placed before that may still have been paid in the window (on hold a
+        # long while), and a refund in the window may belong to an order placed long before
+        # it: either changed the order, so it is among the orders modified since the window
+        # opened. (The two lists part at a creation date, which wp-admin can edit between
+        # the two requests: an order is taken from the first list it is in.)
         older = {k: v for k, v in params.items() if k != "after"}
         older |= {"before": wc_param(start - PAY_SLACK), "modified_after": wc_param(start - SECOND)}
         for order in self.api.listed("/orders", "orders.list", older):
-            for refund in self._refunds(order):
-                made = gmt(refund["refund"], "created")
-                if made is not None and start <= made < end:
-                    found.append((made, SourceRecord(ORDER_REFUND, dumps(refund))))
+            if order.get("id") in listed:
+                continue
+            paid = gmt(order, "paid")
+            if paid is not None and start <= paid < end:
+                found.append((paid, SourceRecord(ORDER, dumps(order))))
+            found += self._refunds_made(order, start, end)
         found.sort(key=lambda pair: pair[0])
         return iter([record for _, record in found])
+
+    def _refunds_made(
+        self, order: Json, start: datetime, end: datetime
+    ) -> list[tuple[datetime, SourceRecord]]:
+        made = [(gmt(r["refund"], "created"), r) for r in self._refunds(order)]
+        return [
+            (m, SourceRecord(ORDER_REFUND, dumps(r))) for m, r in made if m and start <= m < end
+        ]
 
     # -- webhooks ------------------------------------------------------------------------
 

@@ -68,7 +68,11 @@ def paged(
     """One page of ``items`` and the headers that describe the whole list."""
     per_page = integer(query, "per_page", 10, 1, MAX_PER_PAGE)
     page = integer(query, "page", 1, 1, 10**9)
-    offset = integer(query, "offset", (page - 1) * per_page, 0, 10**9)
+    # ``offset`` skips that many items of the list, in place of ``page``
+    # (https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-orders); as in
+    # WP_Query, an offset of 0 leaves the page to decide. The totals describe the whole list
+    # either way.
+    offset = integer(query, "offset", 0, 0, 10**9) or (page - 1) * per_page
     total = len(items)
     pages = (total + per_page - 1) // per_page
     headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
