@@ -70,6 +70,8 @@ from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import free_port, serving
 from salesync.sandbox.square import RateLimit, create_app
 from salesync.sandbox.square.pages import rfc3339
+from salesync.sandbox.square.pricing import LineDraft
+from salesync.sandbox.square.sales import TenderPlan
 from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
@@ -475,6 +477,159 @@ def test_sweep_since_bounds_a_first_sweep(world: SquareWorld) -> None:
     records = sweep_all(client, ("orders",))
     expected = {o.id for o in world.seller.data.orders.values() if o.updated_at >= since}
     assert {json.loads(r.payload)["order"]["id"] for r in records} == expected
+
+
+def given_ids(records: list[SourceRecord], kind: str) -> set[str]:
+    """The ids of the orders or payouts among ``records``."""
+    bodies = [json.loads(r.payload) for r in records]
+    return {body[kind]["id"] for body in bodies if kind in body}
+
+
+def stall_after_first_part(client: SquareClient, world: SquareWorld, stream: str) -> Any:
+    """Read the first part of a pass, then fail the next one as an outage would."""
+    first = client.fetch(stream, None)
+    assert first.more
+    assert SweepCursor.decode(first.cursor).part == 1
+    operation = {"orders": "orders.search", "payouts": "payouts.list"}[stream]
+    world.seller.faults.arm(operation, Fault(FaultKind.SERVER_ERROR, status=503), 20)
+    with pytest.raises(TransientError):
+        client.fetch(stream, first.cursor)
+    world.seller.faults.clear()
+    return first
+
+
+def sell_at(world: SquareWorld, location: str, later: timedelta) -> None:
+    """A card sale at ``location`` once ``later`` has passed, after the payouts due by then."""
+    world.clock.set(world.clock() + later)
+    world.activity.payouts.settle()
+    line = LineDraft(world.activity.till.uid(), "Drip coffee", 1, 300)
+    card = TenderPlan("CARD", 300, card_brand="VISA", last_4="1111")
+    world.activity.till.create(location, [line], tenders=[card])
+
+
+def test_a_payouts_pass_resumed_days_later_keeps_the_payouts_of_locations_read_before(
+    quiet: SquareWorld,
+) -> None:
+    """A payouts pass stopped after the first location and resumed two days later still
+    lists the payout the first location got while it was stopped, though the second
+    location's payouts are newer."""
+    world = quiet
+    first_location, second_location = sorted(world.location_ids)
+    sell_at(world, first_location, timedelta(hours=1))
+    sell_at(world, second_location, timedelta(hours=1))
+    sell_at(world, first_location, timedelta(days=1))
+    client = SquareSource(sleep=no_wait).connect(world.connection(), world.transport)
+    first = stall_after_first_part(client, world, "payouts")
+    given = given_ids(list(first.records), "payout")
+    sell_at(world, second_location, timedelta(days=1))
+    cursor = first.cursor
+    for _ in range(2):
+        world.clock.set(world.clock() + timedelta(days=1))
+        world.activity.payouts.settle()
+        records, cursor = sweep_stream(client.fetch, "payouts", cursor)
+        given |= given_ids(records, "payout")
+    made = world.seller.data.payouts.values()
+    assert Counter(p.location_id for p in made) == {first_location: 2, second_location: 2}
+    assert sorted((p.location_id, p.created_at) for p in made if p.id not in given) == []
+
+
+def test_an_orders_pass_resumed_later_keeps_the_orders_of_the_location_group_read_before(
+    quiet: SquareWorld,
+) -> None:
+    """With twelve locations (two SearchOrders groups), a pass stopped after the first group
+    and resumed later still gives the first group's orders made while it was stopped."""
+    world = quiet
+    connection = world.connection()
+    template = next(iter(world.seller.data.locations.values()))
+    with world.seller.lock:
+        for n in range(10):
+            popup = replace(template, id=world.seller.new_id(13), name=f"Pop-up {n}")
+            world.seller.data.locations[popup.id] = popup
+    ids = sorted(world.seller.data.locations)
+    first_group, second_group = ids[0], ids[-1]
+    sell_at(world, first_group, timedelta(hours=1))
+    sell_at(world, second_group, timedelta(hours=1))
+    client = SquareSource(sleep=no_wait).connect(connection, world.transport)
+    first = stall_after_first_part(client, world, "orders")
+    given = given_ids(list(first.records), "order")
+    sell_at(world, first_group, timedelta(days=1))
+    sell_at(world, second_group, timedelta(days=1))
+    cursor = first.cursor
+    for _ in range(2):
+        records, cursor = sweep_stream(client.fetch, "orders", cursor)
+        given |= given_ids(records, "order")
+    assert len(world.seller.data.orders) == 4
+    assert set(world.seller.data.orders) - given == set()
+
+
+@pytest.mark.parametrize("stream", ["orders", "payouts"])
+def test_a_cursor_saved_by_the_one_mark_version_resumes_without_gaps_or_repeats(
+    quiet: SquareWorld, stream: str
+) -> None:
+    """A version 1 cursor (one ``since`` for every location) resumes with the changes made
+    since, each once."""
+    world = quiet
+    world.trade_sparsely(2, 6)
+    kind, stamp = {"orders": ("order", "updated_at"), "payouts": ("payout", "created_at")}[stream]
+    client = SquareSource().connect(world.connection(), world.transport)
+    first, _ = sweep_stream(client.fetch, stream, None)
+    made = {**world.seller.data.orders} if stream == "orders" else {**world.seller.data.payouts}
+    assert given_ids(first, kind) == set(made)
+    # What version 1 saved after that pass: the newest change less the overlap, and the
+    # changes it gave from the overlap.
+    since = max(getattr(o, stamp) for o in made.values()) - timedelta(minutes=5)
+    # A Square payout is never changed: its version stays 1.
+    known = sorted(
+        f"{o.id}:v{getattr(o, 'version', 1)}" for o in made.values() if getattr(o, stamp) >= since
+    )
+    old = json.dumps({"v": 1, "since": since.isoformat(), "known": known})
+    world.trade_sparsely(1, 6)
+    client = SquareSource().connect(world.connection(), world.transport)
+    again, cursor = sweep_stream(client.fetch, stream, old)
+    now = world.seller.data.orders if stream == "orders" else world.seller.data.payouts
+    changed = [i for i, o in now.items() if i not in made or made[i] != o]
+    assert changed
+    assert given_ids(again, kind) == set(changed)
+    assert not {r.event_id for r in again} & {r.event_id for r in first}
+    assert SweepCursor.decode(cursor).marks
+    assert sweep_stream(client.fetch, stream, cursor)[0] == []
+
+
+def test_a_version_1_cursor_stopped_between_parts_finishes_its_pass() -> None:
+    """A version 1 cursor saved mid-pass reads on from its part, with its ``since`` for
+    every location and its overlap for the part it stopped in."""
+    since = START
+    old = json.dumps(
+        {"v": 1, "since": since.isoformat(), "known": ["a:v1"], "parts": ["L1", "L2"],
+         "part": 1, "page": "p2", "high": (since + timedelta(hours=3)).isoformat(),
+         "tail": [["b:v2", (since + timedelta(hours=3)).isoformat()]]}
+    )  # fmt: skip
+    at = SweepCursor.decode(old)
+    assert (at.current, at.start, at.mark("L1"), at.page) == ("L2", since, since, "p2")
+    done = at.after_page(None)
+    assert not done.started
+    assert done.mark("L1") == since
+    assert done.mark("L2") == since + timedelta(hours=3) - timedelta(minutes=5)
+    assert done.known == {"b:v2"}
+    assert SweepCursor.decode(done.encode()) == done
+    assert json.loads(done.encode())["v"] == 2
+
+
+def test_a_regrouped_part_reads_from_its_earliest_mark_and_gives_each_location_its_own() -> None:
+    """When a new location reshapes the groups, a group reads from its earliest location's
+    mark and leaves out what its other locations read before."""
+    late, early = START + timedelta(hours=5), START + timedelta(hours=1)
+    at = SweepCursor(marks=(("L1", late), ("L2", early))).begin(("L1,L2,L3",))
+    assert at.start is None
+    at = replace(at, since=START)
+    assert at.start == START
+    assert not at.unread("x:v1", "L1", late - timedelta(minutes=1))
+    assert at.unread("y:v1", "L2", late - timedelta(minutes=1))
+    assert at.unread("z:v1", "L3", START)
+    done = at.saw([("w:v1", late + timedelta(hours=1))]).after_page(None)
+    assert {unit: done.mark(unit) for unit in ("L1", "L2", "L3")} == dict.fromkeys(
+        ("L1", "L2", "L3"), late + timedelta(hours=1) - timedelta(minutes=5)
+    )
 
 
 def test_history_holds_the_orders_completed_in_the_window_oldest_first(traded: SquareWorld) -> None:

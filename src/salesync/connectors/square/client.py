@@ -46,8 +46,9 @@ LOCATIONS_PER_SEARCH = 10
 BATCH_RETRIEVE = 100
 SETTLE_SLACK = timedelta(days=1)
 """How long before a payout entry takes effect its refund may have been made."""
-Change = tuple[str, datetime | None, list[SourceRecord]]
-"""One object read by a sweep: its key, when it changed, and its records."""
+Change = tuple[str, str, datetime | None, list[SourceRecord]]
+"""One object read by a sweep: its key, its location (``all`` for the account-wide
+streams), when it changed, and its records."""
 
 
 def rfc3339(moment: datetime) -> str:
@@ -101,8 +102,10 @@ class SquareClient:
             if not at.started:
                 return Page((), at.finished().encode(), more=False)
         changes, page = read(at)
-        given = tuple(r for key, _, records in changes if key not in at.known for r in records)
-        seen = [(key, when) for key, when, _ in changes if when is not None]
+        given = tuple(
+            r for key, unit, when, records in changes if at.unread(key, unit, when) for r in records
+        )
+        seen = [(key, when) for key, _, when, _ in changes if when is not None]
         after = at.saw(seen).after_page(page)
         return Page(given, after.encode(), more=after.started)
 
@@ -118,30 +121,39 @@ class SquareClient:
         return ("all",)
 
     def _orders_page(self, at: SweepCursor) -> tuple[list[Change], str | None]:
+        # With no end_at, the updated_at range ends when the first page was asked for, and
+        # every page of the cursor keeps that end; so a part's newest change says how far
+        # that part, and only it, was read
+        # (https://developer.squareup.com/reference/square/objects/SearchOrdersDateTimeFilter).
         query: Json = {"sort": {"sort_field": "UPDATED_AT", "sort_order": "ASC"}}
-        if at.since is not None:
-            query["filter"] = {"date_time_filter": {"updated_at": {"start_at": rfc3339(at.since)}}}
+        if (start := at.start) is not None:
+            query["filter"] = {"date_time_filter": {"updated_at": {"start_at": rfc3339(start)}}}
         body: Json = {"location_ids": at.current.split(","), "query": query, "limit": ORDERS_PAGE}
         if at.page:
             body["cursor"] = at.page
         answer = self._api.post("/v2/orders/search", "orders.search", body)
         orders = objects(answer, "orders")
         changes = [
-            (version_key(order), instant(order, "updated_at"), records)
+            (
+                version_key(order),
+                str(order.get("location_id")),
+                instant(order, "updated_at"),
+                records,
+            )
             for order, records in zip(orders, self._order_records(orders), strict=True)
         ]
         return changes, answer.get("cursor") or None
 
     def _customers_page(self, at: SweepCursor) -> tuple[list[Change], str | None]:
         query: Json = {"sort": {"field": "CREATED_AT", "order": "ASC"}}
-        if at.since is not None:
-            query["filter"] = {"updated_at": {"start_at": rfc3339(at.since)}}
+        if (start := at.start) is not None:
+            query["filter"] = {"updated_at": {"start_at": rfc3339(start)}}
         body: Json = {"query": query, "limit": 100}
         if at.page:
             body["cursor"] = at.page
         answer = self._api.post("/v2/customers/search", "customers.search", body)
         changes: list[Change] = [
-            (version_key(c), instant(c, "updated_at"), [customer_record(c)])
+            (version_key(c), at.current, instant(c, "updated_at"), [customer_record(c)])
             for c in objects(answer, "customers")
         ]
         return changes, answer.get("cursor") or None
@@ -150,27 +162,32 @@ class SquareClient:
         params = {"types": "ITEM", **({"cursor": at.page} if at.page else {})}
         answer = self._api.get("/v2/catalog/list", "catalog.list", params)
         currency = self._currency()
+        start = at.start
         changes: list[Change] = []
         for item in objects(answer, "objects"):
             sold = variations(item)
             stamps = [s for s in (instant(o, "updated_at") for o in (item, *sold)) if s]
             changed = max(stamps, default=None)
-            if at.since is not None and changed is not None and changed < at.since:
+            if start is not None and changed is not None and changed < start:
                 continue
             key = ";".join(version_key(o) for o in (item, *sold))
             category = self._catalog.category_of(item)
-            changes.append((key, changed, variation_records(item, sold, category, currency)))
+            records = variation_records(item, sold, category, currency)
+            changes.append((key, at.current, changed, records))
         return changes, answer.get("cursor") or None
 
     def _payouts_page(self, at: SweepCursor) -> tuple[list[Change], str | None]:
+        # begin_time is inclusive and bounds created_at, with end_time the time of asking
+        # (https://developer.squareup.com/docs/payouts-api/list-payouts): a location's
+        # payouts are read up to when its part was, which is why each keeps its own mark.
         params = {"location_id": at.current, "sort_order": "ASC", "limit": "100"}
-        if at.since is not None:
-            params["begin_time"] = rfc3339(at.since)
+        if (start := at.start) is not None:
+            params["begin_time"] = rfc3339(start)
         if at.page:
             params["cursor"] = at.page
         answer = self._api.get("/v2/payouts", "payouts.list", params)
         changes: list[Change] = [
-            (version_key(p), instant(p, "created_at"), [self._payout_record(p)])
+            (version_key(p), at.current, instant(p, "created_at"), [self._payout_record(p)])
             for p in objects(answer, "payouts")
         ]
         return changes, answer.get("cursor") or None
