@@ -490,6 +490,35 @@ def test_orders_changed_again_while_their_crowded_second_is_paged_push_none_past
     assert sum(swept.values()) == len(bulk) + len(changed)
 
 
+def test_more_orders_than_the_overlap_changed_again_between_pages_are_read_again(
+    world: WooWorld,
+) -> None:
+    """Fifteen orders already read leave the crowded second between two pages (a sweep
+    resumed after a pause): every order behind them moves fifteen places forward, past the
+    overlap. The page shows nothing read before, so the sweep steps back, not past them."""
+    bulk = on_hold_orders(world, 250)
+    client = source().connect(world.connection(), world.transport)
+    _, cursor = sweep_stream(client.fetch, "orders", None)
+    bulk_paid(world, bulk)
+    records: list[SourceRecord] = []
+    more, pages, moved = True, 0, False
+    while more:
+        page = client.fetch("orders", cursor)
+        records += page.records
+        cursor, more = page.cursor, page.more
+        pages += 1
+        paging = cursor is not None and json.loads(cursor).get("offset") is not None
+        if more and not moved and paging and pages == 3:
+            moved = True
+            world.clock.set(world.clock() + timedelta(seconds=1))
+            read = swept_orders(records)
+            for order in sorted((o for o in bulk if o["id"] in read), key=lambda o: o["id"])[:15]:
+                set_status(world.shop, order, "completed")
+    client.close()
+    assert moved
+    assert set(swept_orders(records)) == {o["id"] for o in bulk}
+
+
 def test_a_cursor_saved_before_crowded_seconds_were_paged_still_resumes(world: WooWorld) -> None:
     """A version 1 cursor (as saved before the sweep paged through one second) resumes where
     it stood, the same as the cursor saved now."""

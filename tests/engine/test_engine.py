@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from salesync.clock import ManualClock, system_clock
 from salesync.connectors.destination import Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
+from salesync.domain import planning
 from salesync.domain.documents import Sale
 from salesync.domain.planning import PostingMode
 from salesync.domain.simulate import DemoMerchant, simulate
@@ -179,6 +181,41 @@ def test_a_document_that_cannot_be_planned_is_held_and_the_tenant_goes_on(
         codes = set(session.scalars(select(tables.IncidentRow.code)))
     assert "cannot_plan" in codes
     assert book_balances(db) == expected_balances(merchant, docs)  # the dollars stand
+
+
+def test_a_day_whose_every_document_is_set_aside_stops_nothing_else(
+    db: sessionmaker[Session],
+    clock: ManualClock,
+    merchant: DemoMerchant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Daily summaries: every document of one location fails to go into its summary (any
+    failure of one document stands for them). They are held, no summary of nothing is
+    attempted, and the other location's summary posts."""
+    with db() as session, session.begin():
+        planner = Planner(session, "demo", merchant.locations, clock)
+        for location in merchant.locations:
+            planner.set_mode(location.id, PostingMode.DAILY_SUMMARY)
+    docs = list(simulate(merchant, START, 1, seed=2))
+    bad = {d.id for d in docs if d.location_id == "brooklyn"}
+    add = planning.DailySummaryBuilder.add
+
+    def failing(
+        builder: planning.DailySummaryBuilder, document: Any, placement: Any = None
+    ) -> None:
+        if document.id in bad:
+            raise planning.PlanningError(f"{document.external_id} cannot be summarized")
+        add(builder, document, placement)
+
+    monkeypatch.setattr(planning.DailySummaryBuilder, "add", failing)
+    engine = Engine(db, clock)
+    deliver(engine, clock, docs, datetime.combine(START + timedelta(days=2), time(12), UTC))
+    assert summaries(db) == [f"daily:shoreditch:GBP:{START}"]
+    with db() as session:
+        held = session.scalars(
+            select(tables.QueuedDocumentRow.document_id).where(tables.QueuedDocumentRow.held)
+        )
+        assert set(held) == {d.id for d in docs if d.id in bad and d.kind != "payout"}
 
 
 def test_a_lost_response_is_read_back_not_posted_again(

@@ -239,8 +239,9 @@ def test_a_payout_settling_a_sale_held_for_a_mapping_waits_and_the_tenant_goes_o
         queued = session.get(QueuedDocumentRow, payout.id)
         assert queued is not None
         assert not queued.held
-        assert [p["code"] for p in queued.problems] == ["payout_waiting"]
+        assert [p["code"] for p in queued.problems] == ["payout_unmapped"]
         assert f"'{bad}'" in queued.problems[0]["message"]
+    assert "payout_unmapped" in incident_codes(db)
     publish(db, clock, strict_retail(categories=CATEGORIES, taxes=TAXES, version=2))
     clock.advance(timedelta(days=12))
     engine.run_until_idle("demo")

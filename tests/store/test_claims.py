@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from datetime import time as time_of
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -25,7 +26,7 @@ from salesync.engine.runner import Engine
 from salesync.engine.sender import Sender
 from salesync.store import codec
 from salesync.store.database import Pool, make_engine, migrate, session_factory
-from salesync.store.repositories import Locations, Tenants
+from salesync.store.repositories import Documents, Locations, Stored, Tenants
 from salesync.store.tables import DocumentRow, PostingDocumentRow, PostingRow, QueuedDocumentRow
 
 pytestmark = pytest.mark.postgres
@@ -180,6 +181,46 @@ def test_an_edit_taken_in_while_its_first_revision_is_planned_is_adjusted_not_lo
     assert queued is not None
     assert (queued.planned, queued.revision) == (True, 2)
     assert states == {PostingState.POSTED.value}
+
+
+def test_a_later_delivery_taken_in_beside_an_edit_never_winds_the_source_time_back(
+    db: sessionmaker[Session],
+) -> None:
+    """Worker 2 has read a sale as told at 09:00 when worker 1 commits its edit told at
+    12:00. Worker 2's own delivery, the first version told at 10:00, is decided on the row
+    as it stands now: stale, so the time stays 12:00 and a late 11:00 version is stale too
+    (without the lock it was counted a duplicate of what worker 2 had read, set the time
+    back to 10:00, and the 11:00 version then replaced the edit)."""
+    merchant_day = NOW.date() - timedelta(days=3)
+    sale = next(d for d in simulate(MERCHANT, merchant_day, 1, seed=1) if isinstance(d, Sale))
+    location = next(loc for loc in MERCHANT.locations if loc.id == sale.location_id)
+
+    def told(hour: int) -> datetime:
+        return datetime.combine(merchant_day, time_of(hour), UTC)
+
+    with db() as session, session.begin():
+        first = replace(sale, source_updated_at=told(9))
+        assert Documents(session, TENANT).add(first, location) is Stored.NEW
+    second = db()
+    second.begin()
+    late = Documents(second, TENANT)
+    late.prefetch([sale.id])  # worker 2 has read the row as told at 09:00
+    with db() as session, session.begin():
+        edit = replace(sale, associate="C", source_updated_at=told(12))
+        assert Documents(session, TENANT).add(edit, location) is Stored.REVISED
+    assert late.add(replace(sale, source_updated_at=told(10)), location) is Stored.DUPLICATE
+    second.commit()
+    second.close()
+    with db() as session, session.begin():
+        documents = Documents(session, TENANT)
+        between = replace(sale, associate="B", source_updated_at=told(11))
+        assert documents.add(between, location) is Stored.DUPLICATE
+        current = documents.get(sale.id)
+        assert current is not None
+        assert current.associate == "C"
+        row = session.get(DocumentRow, sale.id)
+        assert row is not None
+        assert row.source_updated_at == told(12)
 
 
 def test_the_pool_follows_the_settings(postgres_url: str) -> None:

@@ -120,7 +120,7 @@ def _refuse_a_second(session: Session, tenant: str, provider: str) -> None:
             f"[red]Tenant {tenant!r} has a {provider} connection already ({taken!r}).[/red] "
             f"{provider} numbers orders from 1 in every store, so a second store's sales would "
             "take the first one's identities. Connect the second store in a tenant of its "
-            "own, or replace the connection to move to another store."
+            "own."
         )
         raise typer.Exit(2)
 

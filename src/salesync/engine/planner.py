@@ -48,7 +48,7 @@ from salesync.domain.documents import (
     Sale,
     document_id,
 )
-from salesync.domain.errors import ConflictError, MappingError, SyncError
+from salesync.domain.errors import BugError, ConflictError, MappingError, SyncError
 from salesync.domain.planning import (
     DailySummaryBuilder,
     PlannedPosting,
@@ -81,6 +81,10 @@ from salesync.store.tables import (
 )
 
 _QUEUE = cast(Table, QueuedDocumentRow.__table__)
+_UNPLANNABLE = (SyncError, PlanningError, LookupError)
+"""What planning one document can raise that is about that document alone: it is set
+aside, and the rest of the tenant's documents are planned. (A database error is not:
+it ends the pass, to be tried again.)"""
 _MARK_PLANNED = (
     update(_QUEUE)
     .where(
@@ -226,6 +230,14 @@ class Planner:
             raise LookupError(f"queued documents {sorted(missing)} are not stored")
         return loaded
 
+    def _held(self, row: QueuedDocumentRow, document: Document) -> bool:
+        """``_hold``, setting aside a document whose values cannot even be checked."""
+        try:
+            return self._hold(row, document)
+        except _UNPLANNABLE as exc:
+            self._set_aside(row, document, exc)
+            return True
+
     def _hold(self, row: QueuedDocumentRow, document: Document) -> bool:
         """Hold ``row`` when the mapping cannot place its document; True if held."""
         if self.mapping is None or not isinstance(document, Sale | Refund | Payout):
@@ -255,13 +267,22 @@ class Planner:
         return True
 
     def _set_aside(
-        self, row: QueuedDocumentRow, document: Document, error: SyncError | PlanningError
+        self,
+        row: QueuedDocumentRow,
+        document: Document,
+        error: SyncError | PlanningError | LookupError,
     ) -> None:
         """Hold one document that cannot be planned, with what stops it and an incident.
         Planning is pure until a posting is enqueued, so nothing of it is half done, and
         every other document of the tenant is planned as ever: one bad document must not
         stop a whole tenant's books."""
         name = f"{document.kind.value} {document.external_id}"
+        if isinstance(error, LookupError):
+            error = BugError(
+                f"{name} cannot be planned: {error}",
+                code="plan_lookup_failed",
+                operation=f"plan:{document.kind.value}",
+            )
         if isinstance(error, PlanningError):
             error = ConflictError(
                 f"{name} cannot be planned: {error}",
@@ -302,7 +323,7 @@ class Planner:
     def _plan_location(self, location: Location, rows: list[QueuedDocumentRow]) -> int:
         loaded = self._load([r.document_id for r in rows])
         coverage = self.outbox.coverage(self.destination, loaded)
-        rows = [r for r in rows if not self._hold(r, loaded[r.document_id].document)]
+        rows = [r for r in rows if not self._held(r, loaded[r.document_id].document)]
         fresh = [r for r in rows if r.document_id not in coverage]
         created = self._plan_covered(location, rows, loaded, coverage)
         mode = self.mode_for(location.id)
@@ -337,7 +358,7 @@ class Planner:
                         row.plannable_at = goes
                     continue
                 planned = plan_per_order(document, location, self.placement_for(document))
-            except (SyncError, PlanningError) as exc:
+            except _UNPLANNABLE as exc:
                 self._set_aside(row, document, exc)
                 continue
             per_order.append(self._posting(planned, location, {document.id: item.revision}))
@@ -368,7 +389,7 @@ class Planner:
             if covered.revision < current.revision:
                 try:
                     created += self._adjust(location, current, covered)
-                except (SyncError, PlanningError) as exc:
+                except _UNPLANNABLE as exc:
                     self._set_aside(row, current.document, exc)
                     continue
             self._planned(row, current.revision)
@@ -440,14 +461,15 @@ class Planner:
         revisions: dict[str, int] = {}
         for row, document, revision in items:
             try:
-                builder = builders.get(document.currency)
-                if builder is None:
-                    builder = DailySummaryBuilder(location, day, document.currency, self.placement)
-                    builders[document.currency] = builder
+                builder = builders.get(document.currency) or DailySummaryBuilder(
+                    location, day, document.currency, self.placement
+                )
                 builder.add(document, self.placement_for(document))
-            except (SyncError, PlanningError) as exc:
+            except _UNPLANNABLE as exc:
                 self._set_aside(row, document, exc)
                 continue
+            # Kept once it holds a document: a summary of nothing cannot be built.
+            builders[document.currency] = builder
             revisions[document.id] = revision
             self._planned(row, revision)
         return sum(
@@ -514,11 +536,25 @@ class Planner:
             )
         except MappingError as exc:
             # A document it carries is held for a mapping: the payout waits with it, and
-            # goes once the mapping that releases it is published.
+            # goes once the mapping that releases it is published. Said once as an
+            # incident too: the value may be one of a document posted before (no longer
+            # mapped), which no held document names.
+            if not any(p.get("code") == "payout_unmapped" for p in row.problems):
+                self._incident(
+                    MappingError(
+                        f"payout {payout.external_id} waits for a mapping: {exc.message}",
+                        user_message=f"Payout {payout.external_id} waits until the mapping "
+                        f"places what it settles: {exc.user_message}",
+                        code="payout_unmapped",
+                        operation="plan:payout",
+                        details=exc.details,
+                    ),
+                    row,
+                )
             row.problems = problem_rows(
                 [
                     Problem(
-                        "payout_waiting",
+                        "payout_unmapped",
                         f"payout {payout.external_id} settles a document the mapping cannot "
                         f"place yet ({exc.message}); it posts once that is mapped",
                         "transactions",

@@ -2,13 +2,14 @@
 books hold, with every document that differs named and the reason given.
 
 The source side is the current version of every stored document, on its business day.
-The books side is, for each document, what each of its postings wrote, on the day that
-posting is dated: the revision it brought in, less the revision before it for an
-adjustment on the same day, or less the revision a reversal took out on the old day for
-an edit that moved the document. A posting counts only once it is posted and (when a
-destination is given) only if the destination still finds it by key. Both sides are
-measured alike (``domain.measures``), so a clean sync reconciles to zero whatever
-mapping placed the amounts.
+The books side is, for each document, what each of its postings wrote, counted on the
+business day of the revision concerned: the revision it brought in, less the revision
+before it for an adjustment on the same day, or less the revision a reversal took out on
+the old day for an edit that moved the document. (A payout's entry is dated on the payout;
+the documents it carries are still counted on their own days.) A posting counts only
+once it is posted and (when a destination is given) only if the destination still finds
+it by key. Both sides are measured alike (``domain.measures``), so a clean sync
+reconciles to zero whatever mapping placed the amounts.
 """
 
 from __future__ import annotations

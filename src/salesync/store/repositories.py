@@ -432,6 +432,12 @@ class Documents(TenantScoped):
             self._remember(document)
             return Stored.NEW
         self._own(existing.tenant_id, f"document {document.external_id}")
+        if existing.body_hash != digest or _later(existing.source_updated_at, document):
+            # About to change it (an edit, or a later time): decided on the row as it stands
+            # under a lock, not as read earlier, or a worker taking in another delivery of
+            # the same document at the same moment could be undone (PostgreSQL; SQLite
+            # refuses the second writer's stale snapshot).
+            existing = self._locked(document.id)
         turn = _turn(existing.source_updated_at, document.source_updated_at)
         if existing.body_hash == digest:
             # Told again, later: a delivery from between the two is now stale.
@@ -478,12 +484,21 @@ class Documents(TenantScoped):
         self._remember(document)
         return Stored.REVISED
 
+    def _locked(self, document_id: str) -> DocumentRow:
+        """The stored row read again, locked until the transaction ends."""
+        query = (
+            select(DocumentRow)
+            .where(DocumentRow.id == document_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalars(query).one()
+
     @staticmethod
     def _told(row: DocumentRow, document: Document) -> None:
         """Keep the latest time the source has given for the document."""
-        told = document.source_updated_at
-        if told is not None and (row.source_updated_at is None or told > row.source_updated_at):
-            row.source_updated_at = told
+        if _later(row.source_updated_at, document):
+            row.source_updated_at = document.source_updated_at
 
     def _revisions(self, document_id: str) -> list[DocumentRevisionRow]:
         query = select(DocumentRevisionRow).where(
@@ -546,6 +561,12 @@ class Documents(TenantScoped):
         self.write_deferred()
         query = select(func.count()).where(DocumentRow.tenant_id == self.tenant_id)
         return int(self.session.scalar(query.select_from(DocumentRow)) or 0)
+
+
+def _later(stored: datetime | None, document: Document) -> bool:
+    """Whether ``document`` tells of a change later than ``stored`` (or the first time)."""
+    told = document.source_updated_at
+    return told is not None and (stored is None or told > stored)
 
 
 def _turn(stored: datetime | None, delivered: datetime | None) -> int:

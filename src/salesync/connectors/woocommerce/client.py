@@ -145,6 +145,11 @@ class WooClient:
             "offset": str(offset),
         }
         found = items(self.api.get(f"/{path}", f"{path}.list", params))
+        if offset and (not found or min(map(_id, found)) > at.after_id):
+            # Nothing of the last page again: more than the overlap left the second since,
+            # moving what was behind them past the offset. Read again from further back.
+            back = replace(at, offset=max(0, offset - (PER_PAGE - OVERLAP)))
+            return Page((), back.encode(), more=True)
         fresh = [r for r in found if _id(r) > at.after_id and _key(r) not in at.known]
         given = [record for batch in records(fresh) for record in batch]
         if len(found) < PER_PAGE:
