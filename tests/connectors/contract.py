@@ -10,7 +10,7 @@ match the capabilities declared.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -37,7 +37,7 @@ from salesync.domain.validation import validate_sale
 from salesync.engine.inbox import RecordState
 from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
-from salesync.store.repositories import Connections, Locations, Tenants
+from salesync.store.repositories import Connections, Documents, Locations, Tenants
 from salesync.store.tables import QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
@@ -100,6 +100,34 @@ def sweep_stream(
         if not page.more:  # type: ignore[attr-defined]
             return records, cursor
     raise AssertionError(f"stream {stream} never ended")
+
+
+def take_in_one_by_one(
+    engine: Engine,
+    tenant: str,
+    source: str,
+    connection_id: str | None,
+    records: Iterable[SourceRecord],
+) -> None:
+    """Each record received and taken in by the engine before the next arrives (a late
+    delivery after the one that overtook it); none is quarantined or parked."""
+    for record in records:
+        engine.receive(
+            tenant, source, record.record_type, record.payload,
+            event_id=record.event_id, connection_id=connection_id,
+        )  # fmt: skip
+        counts = engine.take_in(tenant)
+        assert counts[RecordState.QUARANTINED.value] == 0
+        assert counts[RecordState.PARKED.value] == 0
+
+
+def stored_sale(factory: sessionmaker[Session], tenant: str, sale_id: str) -> tuple[Sale, int]:
+    """The sale as stored now, and its revision."""
+    with factory() as session:
+        documents = Documents(session, tenant)
+        stored, revision = documents.get(sale_id), documents.revision(sale_id)
+    assert isinstance(stored, Sale)
+    return stored, revision
 
 
 def _identity(record: SourceRecord) -> str:

@@ -26,6 +26,9 @@ from contract import (
     WebhookContract,
     sweep_stream,
 )
+from contract import (
+    take_in_one_by_one as one_by_one,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -323,14 +326,7 @@ def take_in_one_by_one(
 ) -> None:
     """Each record received and taken in by the engine before the next arrives."""
     engine = Engine(factory, ManualClock(world.clock()))
-    for record in records:
-        engine.receive(
-            TENANT, "clover", record.record_type, record.payload,
-            event_id=record.event_id, connection_id=connection.connection_id,
-        )  # fmt: skip
-        counts = engine.take_in(TENANT)
-        assert counts[RecordState.QUARANTINED.value] == 0
-        assert counts[RecordState.PARKED.value] == 0
+    one_by_one(engine, TENANT, "clover", connection.connection_id, records)
 
 
 def test_an_older_version_of_an_order_delivered_late_leaves_the_newer_sale(

@@ -19,7 +19,11 @@ from contract import (
     SourceContract,
     SourceHarness,
     StreamContract,
+    stored_sale,
     sweep_stream,
+)
+from contract import (
+    take_in_one_by_one as one_by_one,
 )
 from lightspeed_r_harness import (
     LOCATIONS,
@@ -66,7 +70,7 @@ from salesync.engine.sweep import Sweeper
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.lightspeed_r import Bucket, create_app
 from salesync.sandbox.server import serving
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
@@ -806,18 +810,8 @@ def take_in_one_by_one(
     and its revision."""
     connection = set_up(factory, world, Vault([new_key()]))
     engine = Engine(factory, ManualClock(world.clock()))
-    for record in records:
-        engine.receive(
-            TENANT, "lightspeed_r", record.record_type, record.payload,
-            event_id=record.event_id, connection_id=connection.connection_id,
-        )  # fmt: skip
-        assert engine.take_in(TENANT)[RecordState.NORMALIZED.value] == 1
-    sale = translated_sale(world, records[0])
-    with factory() as session:
-        documents = Documents(session, TENANT)
-        stored, revision = documents.get(sale.id), documents.revision(sale.id)
-    assert isinstance(stored, Sale)
-    return stored, revision
+    one_by_one(engine, TENANT, "lightspeed_r", connection.connection_id, records)
+    return stored_sale(factory, TENANT, translated_sale(world, records[0]).id)
 
 
 def translated_sale(world: LightspeedWorld, record: SourceRecord) -> Sale:

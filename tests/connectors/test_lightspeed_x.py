@@ -23,7 +23,11 @@ from contract import (
     SourceHarness,
     StreamContract,
     WebhookContract,
+    stored_sale,
     sweep_stream,
+)
+from contract import (
+    take_in_one_by_one as one_by_one,
 )
 from fastapi.testclient import TestClient
 from lightspeed_x_harness import (
@@ -473,18 +477,8 @@ def take_in_one_by_one(
     and its revision."""
     connection = set_up(db, world, Vault([new_key()]))
     engine = Engine(db, world.clock)
-    for record in records:
-        engine.receive(
-            TENANT, "lightspeed_x", record.record_type, record.payload,
-            event_id=record.event_id, connection_id=connection.connection_id,
-        )  # fmt: skip
-        assert engine.take_in(TENANT)[RecordState.NORMALIZED.value] == 1
-    sale = translated_sale(world, records[0])
-    with db() as session:
-        documents = Documents(session, TENANT)
-        stored, revision = documents.get(sale.id), documents.revision(sale.id)
-    assert isinstance(stored, Sale)
-    return stored, revision
+    one_by_one(engine, TENANT, "lightspeed_x", connection.connection_id, records)
+    return stored_sale(db, TENANT, translated_sale(world, records[0]).id)
 
 
 def translated_sale(world: LightspeedWorld, record: SourceRecord) -> Sale:

@@ -21,7 +21,11 @@ from contract import (
     SourceHarness,
     StreamContract,
     WebhookContract,
+    stored_sale,
     sweep_stream,
+)
+from contract import (
+    take_in_one_by_one as one_by_one,
 )
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,7 +60,7 @@ from salesync.sandbox.woocommerce import RateLimit
 from salesync.sandbox.woocommerce.orders import Cart
 from salesync.sandbox.woocommerce.trading import place_order, set_customer, set_status
 from salesync.store.database import make_engine, migrate, session_factory
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, NoticeRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
@@ -241,18 +245,8 @@ def take_in_one_by_one(
     and its revision."""
     connection_id = set_up(books, world, Vault([new_key()]))
     engine = Engine(books, world.clock)
-    for record in records:
-        engine.receive(
-            TENANT, "woocommerce", record.record_type, record.payload,
-            event_id=record.event_id, connection_id=connection_id,
-        )  # fmt: skip
-        assert engine.take_in(TENANT)[RecordState.NORMALIZED.value] == 1
-    sale = translated_sale(world, records[0])
-    with books() as session:
-        documents = Documents(session, TENANT)
-        stored, revision = documents.get(sale.id), documents.revision(sale.id)
-    assert isinstance(stored, Sale)
-    return stored, revision
+    one_by_one(engine, TENANT, "woocommerce", connection_id, records)
+    return stored_sale(books, TENANT, translated_sale(world, records[0]).id)
 
 
 def translated_sale(world: WooWorld, record: SourceRecord) -> Sale:
