@@ -15,6 +15,34 @@ class Crash(BaseException):
     """The process dies here: nothing after this line runs, nothing is cleaned up."""
 
 
+@dataclass
+class WrappedBooks:
+    """Real books behind a wrapper that changes only what a test says (``post``, most
+    often): everything else is the inner books'."""
+
+    inner: Books
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def capabilities(self) -> DestinationCapabilities:
+        return self.inner.capabilities
+
+    def post(self, postings: Sequence[Posting]) -> list[Written]:
+        return self.inner.post(postings)
+
+    def find(self, keys: Sequence[str]) -> dict[str, str]:
+        return self.inner.find(keys)
+
+    def batch_group(self, posting: Posting) -> str:
+        return self.inner.batch_group(posting)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 FAULTS = ("lost_response", "server_error", "rate_limited", "crash_before", "crash_after")
 
 

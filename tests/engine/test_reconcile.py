@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
+from salesync.connectors.destination import Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.domain.documents import Document, Sale
 from salesync.domain.errors import ValidationError
@@ -29,7 +29,7 @@ from salesync.store import codec
 from salesync.store.tables import JournalEntryRow, PostingRow
 from salesync.views.reconciliation import day_detail
 
-from faults import FaultyDestination
+from faults import FaultyDestination, WrappedBooks
 from flows import book_balances, deliver, expected_balances
 
 START = date(2026, 10, 30)
@@ -134,20 +134,11 @@ def test_held_failed_and_missing_postings_are_each_explained(
 
 
 @dataclass
-class ClosedPeriodBooks:
+class ClosedPeriodBooks(WrappedBooks):
     """The built-in ledger, refusing each entry dated before ``closed_before`` the way
     QuickBooks and Xero refuse one before their lock date."""
 
-    inner: Books
     closed_before: date
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> DestinationCapabilities:
-        return self.inner.capabilities
 
     def post(self, postings: Sequence[Posting]) -> list[Written]:
         written: list[Written] = []
@@ -160,15 +151,6 @@ class ClosedPeriodBooks:
             else:
                 written.extend(self.inner.post([posting]))
         return written
-
-    def find(self, keys: Sequence[str]) -> dict[str, str]:
-        return self.inner.find(keys)
-
-    def batch_group(self, posting: Posting) -> str:
-        return self.inner.batch_group(posting)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def redate(

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
+from salesync.connectors.destination import Books, Posting, Written
 from salesync.connectors.ledger.destination import LedgerDestination
 from salesync.domain.documents import Document, Sale
 from salesync.domain.errors import MappingError
@@ -34,6 +34,7 @@ from salesync.store.tables import (
     TicketRow,
 )
 
+from faults import WrappedBooks
 from flows import book_balances, coverage, deliver, expected_balances
 
 START = date(2026, 10, 30)
@@ -93,22 +94,13 @@ def test_a_mapping_gap_is_one_ticket_replayed_once_after_the_fix(
 
 
 @dataclass
-class Refusing:
+class Refusing(WrappedBooks):
     """Ledger books that refuse every posting touching ``account`` until ``fixed``, or
     raise an unforeseen exception while ``broken``."""
 
-    inner: Books
     account: str = ""
     fixed: bool = False
     broken: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> DestinationCapabilities:
-        return self.inner.capabilities
 
     def post(self, postings: Sequence[Posting]) -> list[Written]:
         if self.broken:
@@ -133,15 +125,6 @@ class Refusing:
             else:
                 out += self.inner.post([posting])
         return out
-
-    def find(self, keys: Sequence[str]) -> dict[str, str]:
-        return self.inner.find(keys)
-
-    def batch_group(self, posting: Posting) -> str:
-        return self.inner.batch_group(posting)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def _engine(db: sessionmaker[Session], clock: ManualClock, books: Refusing) -> Engine:

@@ -215,28 +215,19 @@ class Reconciler:
         links: dict[str, list[_Link]] = defaultdict(list)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            covering = (
-                select(PostingDocumentRow.document_id, PostingDocumentRow.revision, PostingRow)
-                .join(PostingRow, PostingRow.id == PostingDocumentRow.posting_id)
-                .where(
-                    PostingDocumentRow.tenant_id == self.tenant_id,
-                    PostingDocumentRow.destination == self.destination,
-                    PostingDocumentRow.document_id.in_(chunk),
+            # Postings that bring a revision in, then reversals that take one out.
+            for table, reverses in ((PostingDocumentRow, False), (PostingReversalRow, True)):
+                query = (
+                    select(table.document_id, table.revision, PostingRow)
+                    .join(PostingRow, PostingRow.id == table.posting_id)
+                    .where(
+                        table.tenant_id == self.tenant_id,
+                        table.destination == self.destination,
+                        table.document_id.in_(chunk),
+                    )
                 )
-            )
-            for document_id, revision, posting in self.session.execute(covering):
-                links[document_id].append(_Link(revision, posting))
-            reversing = (
-                select(PostingReversalRow.document_id, PostingReversalRow.revision, PostingRow)
-                .join(PostingRow, PostingRow.id == PostingReversalRow.posting_id)
-                .where(
-                    PostingReversalRow.tenant_id == self.tenant_id,
-                    PostingReversalRow.destination == self.destination,
-                    PostingReversalRow.document_id.in_(chunk),
-                )
-            )
-            for document_id, revision, posting in self.session.execute(reversing):
-                links[document_id].append(_Link(revision, posting, reverses=True))
+                for document_id, revision, posting in self.session.execute(query):
+                    links[document_id].append(_Link(revision, posting, reverses))
         return links
 
     def _books(
