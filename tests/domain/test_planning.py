@@ -546,3 +546,25 @@ def test_an_edit_moved_to_another_day_with_nothing_to_book_covers_it_by_its_reve
     assert both.reversal is not None
     assert both.booking is not None
     assert (both.reversal.documents, both.booking.documents) == ((), (sale.id,))
+
+
+def test_a_payout_that_fails_after_posting_takes_its_deposit_back_out_of_the_bank() -> None:
+    """The adjustment of a posted payout the bank then refused moves its 96.80 from the bank
+    back to the clearing account, on the payout's day, and touches nothing else."""
+    posted = clean_payout()
+    planned = plan_adjustment(
+        posted,
+        dataclasses.replace(posted, failed=True),
+        2,
+        BROOKLYN,
+        posted_placement=DEFAULT_PLAN,
+        placement=DEFAULT_PLAN,
+    )
+    assert planned.reversal is None
+    assert planned.booking is not None
+    entry = planned.booking.entry
+    assert entry.date == business_day(posted.occurred_at, BROOKLYN.zone)
+    assert {(ln.account, ln.amount) for ln in entry.lines} == {
+        ("Assets:Bank", usd("-96.80")),
+        ("Assets:Clearing:Card", usd("96.80")),
+    }

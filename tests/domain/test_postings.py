@@ -248,6 +248,31 @@ def test_payout_adjustment_has_its_own_leg() -> None:
     assert legs(entry, "Assets:Bank") == usd("86.80")
 
 
+def test_a_failed_payout_leaves_its_deposit_with_the_processor() -> None:
+    """A payout the bank refused deposits nothing: its 96.80 stays in the clearing account
+    (the processor holds it again), while its fees and what it settled stand."""
+    entry = journal_for(clean_payout(failed=True), BROOKLYN)
+    assert legs(entry, "Assets:Bank") == usd("0.00")
+    assert legs(entry, "Expenses:Payment-Fees") == usd("3.20")
+    assert legs(entry, "Assets:Clearing:Card") == usd("-3.20")
+    assert balance(entry) == usd("0.00")
+
+
+def test_money_paid_out_again_after_a_failure_leaves_the_clearing_account() -> None:
+    """A later payout that pays out a failed one's 96.80 beside its own 100.00 gross
+    deposits both and takes the 96.80 out of the clearing account, where the failure left it."""
+    payout = clean_payout(returned=usd("96.80"), net=usd("193.60"))
+    entry = journal_for(payout, BROOKLYN)
+    assert legs(entry, "Assets:Bank") == usd("193.60")
+    assert legs(entry, "Assets:Clearing:Card") == usd("-196.80")
+    failed = journal_for(clean_payout(failed=True), BROOKLYN)
+    both = [*failed.lines, *entry.lines]
+    card = total((ln.amount for ln in both if ln.account == "Assets:Clearing:Card"), "USD")
+    # Two payouts settled 100.00 each of card takings; one deposit reached the bank.
+    assert card == usd("-200.00")
+    assert total((ln.amount for ln in both if ln.account == "Assets:Bank"), "USD") == usd("193.60")
+
+
 def test_entry_is_dated_on_the_business_day_and_keyed_by_the_document() -> None:
     """A sale at 23:30 in New York is posted on that New York day, under a stable key."""
     late = datetime(2026, 3, 10, 23, 30, tzinfo=ZoneInfo("America/New_York"))

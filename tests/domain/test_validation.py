@@ -454,6 +454,11 @@ def test_payout_adjustments_count_toward_the_deposit() -> None:
     assert validate_payout(payout) == []
 
 
+def test_money_paid_out_again_counts_toward_the_deposit() -> None:
+    """A payout that pays out 50.00 of a failed one besides its own 96.80 deposits 146.80."""
+    assert validate_payout(clean_payout(returned=usd("50.00"), net=usd("146.80"))) == []
+
+
 PAYOUT_CASES: list[tuple[str, Callable[[Payout], Payout], str, str]] = [
     (
         "net a cent short",
@@ -472,6 +477,24 @@ PAYOUT_CASES: list[tuple[str, Callable[[Payout], Payout], str, str]] = [
         lambda p: dataclasses.replace(p, transactions=p.transactions[:1]),
         "payout_transactions_mismatch",
         "transactions",
+    ),
+    (
+        "returned money as a debit",
+        lambda p: dataclasses.replace(p, returned=usd("-5.00"), net=usd("91.80")),
+        "negative_returned",
+        "returned",
+    ),
+    (
+        "returned money left out of the deposit",
+        lambda p: dataclasses.replace(p, returned=usd("5.00")),
+        "payout_does_not_balance",
+        "net",
+    ),
+    (
+        "returned money in euros",
+        lambda p: dataclasses.replace(p, returned=eur("5.00"), net=usd("101.80")),
+        "currency_mismatch",
+        "returned",
     ),
     (
         "fees in euros",

@@ -12,12 +12,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from salesync.domain.documents import Location, Refund, Sale, Tenant
+from salesync.domain.documents import DocumentKind, Location, Payout, Refund, Sale, Tenant
 from salesync.domain.errors import AuthError, ConflictError, ErrorKind
 from salesync.domain.journal import JournalEntry, JournalLine
 from salesync.domain.money import Money
 from salesync.domain.postings import journal_for
 from salesync.domain.simulate import demo_merchant, simulate
+from salesync.store import codec
 from salesync.store.repositories import (
     Connections,
     Documents,
@@ -187,6 +188,27 @@ def test_the_source_time_is_not_part_of_the_body(factory: sessionmaker[Session])
         assert row is not None
         assert "source_updated_at" not in row.body
         assert row.source_updated_at == _at(9)
+
+
+def test_a_payout_that_failed_is_an_edit_and_one_that_did_not_keeps_its_old_body(
+    factory: sessionmaker[Session],
+) -> None:
+    """A payout that neither failed nor pays out a failed one stores the body it stored
+    before payouts could say so (so stored fingerprints still match); the same payout
+    told again as failed is an edit, and round-trips."""
+    payout = next(d for d in DOCS if isinstance(d, Payout))
+    location = LOCATIONS[payout.location_id]
+    with factory() as session, session.begin():
+        seed(session)
+        docs = Documents(session, "demo")
+        assert docs.add(payout, location) is Stored.NEW
+        row = session.get(DocumentRow, payout.id)
+        assert row is not None
+        assert {"failed", "returned"}.isdisjoint(row.body)
+        assert docs.add(replace(payout, failed=True), location) is Stored.REVISED
+        assert docs.get(payout.id) == replace(payout, failed=True)
+        again = replace(payout, returned=Money.of("5.00", payout.currency))
+        assert codec.decode(DocumentKind.PAYOUT, codec.encode(again)) == again
 
 
 def test_a_document_moved_to_another_location_is_a_conflict(

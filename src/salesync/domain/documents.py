@@ -345,7 +345,8 @@ class PayoutTransaction:
 
 @dataclass(frozen=True, slots=True)
 class Payout:
-    """A processor's deposit to the bank: gross, minus fees, plus adjustments, equals net."""
+    """A processor's deposit to the bank: gross, minus fees, plus adjustments, plus money
+    returned by earlier failed payouts, equals net."""
 
     id: str
     tenant_id: str
@@ -359,6 +360,14 @@ class Payout:
     net: Money
     adjustments: Money | None = None
     transactions: tuple[PayoutTransaction, ...] = field(default=())
+    failed: bool = False
+    """The source says the deposit never reached the bank (the bank refused it, or the
+    processor could not send it): the net went back to the processor's balance, so it
+    stays in the clearing account. A payout that fails after it was posted is an edit, and
+    its adjustment takes the deposit back out of the bank."""
+    returned: Money | None = None
+    """Money of earlier failed payouts that this one pays out again (Square's
+    ``RETURNED_PAYOUT`` entries): it leaves the clearing account where the failure left it."""
     source_updated_at: datetime | None = field(default=None, compare=False)
     """When the source last changed the document, as the source says (``None`` when it
     does not say). It orders deliveries that arrive out of turn and tells a revert at the
@@ -369,6 +378,16 @@ class Payout:
     @property
     def adjustment_total(self) -> Money:
         return self.adjustments or Money.zero(self.currency)
+
+    @property
+    def returned_total(self) -> Money:
+        return self.returned or Money.zero(self.currency)
+
+    @property
+    def expected_net(self) -> Money:
+        """What the parts add up to: gross - fees + adjustments + money returned by
+        earlier failed payouts. A payout whose net differs does not balance."""
+        return self.gross - self.fees + self.adjustment_total + self.returned_total
 
     @property
     def amount(self) -> Money:

@@ -282,11 +282,12 @@ def settled_whole_by(
 
 
 def _check_payout(payout: Payout) -> None:
-    expected = payout.gross - payout.fees + payout.adjustment_total
+    expected = payout.expected_net
     if expected != payout.net:
         raise PlanningError(
             f"payout {payout.external_id}: gross {payout.gross} - fees {payout.fees} + "
-            f"adjustments {payout.adjustment_total} is {expected}, not the deposit {payout.net}"
+            f"adjustments {payout.adjustment_total} + returned {payout.returned_total} is "
+            f"{expected}, not the deposit {payout.net}"
         )
     settled = total((t.gross for t in payout.transactions), payout.currency)
     if payout.transactions and settled != payout.gross:

@@ -212,15 +212,29 @@ def refund_lines(refund: Refund, plan: Placement = DEFAULT_PLAN) -> list[Journal
     return _with_rounding(legs, plan, refund.currency)
 
 
+RETURNED = "returned to the processor: the payout failed"
+"""The memo of a failed payout's deposit, kept in the clearing account."""
+
+
 def payout_lines(payout: Payout, plan: Placement = DEFAULT_PLAN) -> list[JournalLine]:
-    """The legs of a payout: the deposit and fees debited, the clearing account emptied."""
+    """The legs of a payout: the deposit and fees debited, the clearing account emptied.
+
+    A failed payout's deposit stays in the clearing account (the processor holds the money
+    again), its fees and settlement stand; money a later payout pays out again leaves the
+    clearing account on that payout."""
+    clearing = plan.payout_clearing(payout)
+    deposit = JournalLine(plan.bank, payout.net, "deposit")
+    if payout.failed:
+        deposit = JournalLine(clearing, payout.net, RETURNED)
     legs = [
-        JournalLine(plan.bank, payout.net, "deposit"),
+        deposit,
         JournalLine(plan.fees, payout.fees, "processing fees"),
-        JournalLine(plan.payout_clearing(payout), -payout.gross, "settled"),
+        JournalLine(clearing, -payout.gross, "settled"),
     ]
     if payout.adjustments:
         legs.append(JournalLine(plan.payout_adjustments, -payout.adjustments, "adjustments"))
+    if payout.returned:
+        legs.append(JournalLine(clearing, -payout.returned, "paid out again after a failure"))
     return _with_rounding(legs, plan, payout.currency)
 
 

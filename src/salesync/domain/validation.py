@@ -331,13 +331,15 @@ def validate_refund(
 
 
 def validate_payout(payout: Payout, *, now: datetime | None = None) -> list[Problem]:
-    """Return every problem with ``payout``: gross - fees + adjustments must equal net."""
+    """Return every problem with ``payout``: gross - fees + adjustments + money returned by
+    earlier failed payouts must equal net."""
     cur = payout.currency
     amounts: list[tuple[str, Money | None]] = [
         ("gross", payout.gross),
         ("fees", payout.fees),
         ("net", payout.net),
         ("adjustments", payout.adjustments),
+        ("returned", payout.returned),
     ]
     for i, t in enumerate(payout.transactions):
         amounts += [(f"transactions[{i}].gross", t.gross), (f"transactions[{i}].fee", t.fee)]
@@ -347,12 +349,21 @@ def validate_payout(payout: Payout, *, now: datetime | None = None) -> list[Prob
         return problems
     if payout.fees.amount < 0:
         problems.append(Problem("negative_fees", "fees are stated as a positive amount", "fees"))
-    if payout.gross - payout.fees + payout.adjustment_total != payout.net:
+    if payout.returned is not None and payout.returned.amount < 0:
+        problems.append(
+            Problem(
+                "negative_returned",
+                "money returned by failed payouts is stated as a positive amount",
+                "returned",
+            )
+        )
+    if payout.expected_net != payout.net:
+        returned = f" + returned {payout.returned}" if payout.returned else ""
         problems.append(
             Problem(
                 "payout_does_not_balance",
                 f"gross {payout.gross} - fees {payout.fees} + adjustments "
-                f"{payout.adjustment_total} is not the deposit of {payout.net}",
+                f"{payout.adjustment_total}{returned} is not the deposit of {payout.net}",
                 "net",
             )
         )
