@@ -13,12 +13,17 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
 from salesync.connectors.source import SourceConnection, WebhookRequest
-from salesync.domain.documents import Location
+from salesync.domain.documents import Location, Tenant
 from salesync.sandbox.square import RateLimit, SquareActivity, SquareSeller, create_app
 from salesync.sandbox.square.notify import EVENT_TYPES
+from salesync.sandbox.square.pricing import LineDraft
+from salesync.sandbox.square.sales import TenderPlan
+from salesync.store.repositories import Connections, Locations, Tenants
+from salesync.store.vault import Vault
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 TENANT = "t-square"
@@ -146,3 +151,26 @@ def square_world(*, seed: int = 7) -> Iterator[SquareWorld]:
 def without(connection: SourceConnection, *settings: str) -> SourceConnection:
     kept = {k: v for k, v in connection.settings.items() if k not in settings}
     return replace(connection, settings=kept)
+
+
+def sell_at(world: SquareWorld, location: str, later: timedelta) -> None:
+    """A card sale at ``location`` once ``later`` has passed, after the payouts due by then."""
+    world.clock.set(world.clock() + later)
+    world.activity.payouts.settle()
+    line = LineDraft(world.activity.till.uid(), "Drip coffee", 1, 300)
+    card = TenderPlan("CARD", 300, card_brand="VISA", last_4="1111")
+    world.activity.till.create(location, [line], tenders=[card])
+
+
+def set_up(factory: sessionmaker[Session], world: SquareWorld, vault: Vault) -> SourceConnection:
+    """The tenant, its locations and the Square connection, stored; returns it opened."""
+    with factory() as session, session.begin():
+        Tenants(session).add(Tenant(TENANT, "Square merchant"))
+        for location in LOCATIONS:
+            Locations(session, TENANT).add(location)
+        connection = world.connection()
+        connections = Connections(session, TENANT, vault)
+        connection_id = connections.add(
+            "square", "source", "Square", dict(connection.credentials), dict(connection.settings)
+        )
+        return connections.opened(connection_id)

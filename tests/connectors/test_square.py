@@ -31,6 +31,8 @@ from square_harness import (
     START,
     TENANT,
     SquareWorld,
+    sell_at,
+    set_up,
     square_world,
     without,
 )
@@ -60,7 +62,6 @@ from salesync.domain.documents import (
     Refund,
     Sale,
     TaxMode,
-    Tenant,
     document_id,
 )
 from salesync.domain.errors import AuthError, BugError, ErrorKind, TransientError, ValidationError
@@ -73,9 +74,7 @@ from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import free_port, serving
 from salesync.sandbox.square import RateLimit, create_app
 from salesync.sandbox.square.pages import rfc3339
-from salesync.sandbox.square.pricing import LineDraft
-from salesync.sandbox.square.sales import TenderPlan
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.repositories import Documents
 from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 
@@ -501,15 +500,6 @@ def stall_after_first_part(client: SquareClient, world: SquareWorld, stream: str
     return first
 
 
-def sell_at(world: SquareWorld, location: str, later: timedelta) -> None:
-    """A card sale at ``location`` once ``later`` has passed, after the payouts due by then."""
-    world.clock.set(world.clock() + later)
-    world.activity.payouts.settle()
-    line = LineDraft(world.activity.till.uid(), "Drip coffee", 1, 300)
-    card = TenderPlan("CARD", 300, card_brand="VISA", last_4="1111")
-    world.activity.till.create(location, [line], tenders=[card])
-
-
 def test_a_payouts_pass_resumed_days_later_keeps_the_payouts_of_locations_read_before(
     quiet: SquareWorld,
 ) -> None:
@@ -821,20 +811,6 @@ def test_an_unmapped_location_falls_back_to_the_default_location(
 
 
 # -- through the engine --------------------------------------------------------------------
-
-
-def set_up(factory: sessionmaker[Session], world: SquareWorld, vault: Vault) -> SourceConnection:
-    """The tenant, its locations and the Square connection, stored; returns it opened."""
-    with factory() as session, session.begin():
-        Tenants(session).add(Tenant(TENANT, "Square merchant"))
-        for location in LOCATIONS:
-            Locations(session, TENANT).add(location)
-        connection = world.connection()
-        connections = Connections(session, TENANT, vault)
-        connection_id = connections.add(
-            "square", "source", "Square", dict(connection.credentials), dict(connection.settings)
-        )
-        return connections.opened(connection_id)
 
 
 def test_a_sweep_after_lost_webhooks_recovers_every_order(

@@ -9,7 +9,9 @@ Streams:
 - ``catalog``: the items, listed and kept when changed since the cursor (ListCatalog has
   no time filter), one ``item_variation`` record per variation;
 - ``payouts``: ListPayouts of each location from ``begin_time``, each with its entries and
-  the orders they settle.
+  the orders they settle; and, since a payout can fail days after it was created (the bank
+  returns it), the location's ``FAILED`` payouts of the weeks before, so a failure of one
+  already given comes as its new version.
 
 ``history(start, end)`` lists the orders completed in the window (closed_at, which is when
 salesync dates a sale or refund) and the payouts created in it, oldest first.
@@ -45,6 +47,10 @@ ORDERS_PAGE = 200
 LOCATIONS_PER_SEARCH = 10
 BATCH_RETRIEVE = 100
 SETTLE_SLACK = timedelta(days=1)
+FAILURE_LOOKBACK = timedelta(days=30)
+"""How long after it was created a payout may still fail: a bank may return a deposit days
+after it arrived. Failed payouts are rare, so the one extra listing per location a pass
+makes is usually an empty page."""
 """How long before a payout entry takes effect its refund may have been made."""
 Change = tuple[str, str, datetime | None, list[SourceRecord]]
 """One object read by a sweep: its key, its location (``all`` for the account-wide
@@ -190,7 +196,23 @@ class SquareClient:
             (version_key(p), at.current, instant(p, "created_at"), [self._payout_record(p)])
             for p in objects(answer, "payouts")
         ]
+        if not at.page and start is not None:
+            changes += self._failed_before(at.current, start)
         return changes, answer.get("cursor") or None
+
+    def _failed_before(self, location: str, start: datetime) -> list[Change]:
+        """The location's payouts created before ``start`` (read by earlier passes) that
+        have failed since. They carry no time, so they move no mark and are given again
+        whenever they are read; the inbox drops a version it has."""
+        params = {
+            "location_id": location,
+            "status": "FAILED",
+            "begin_time": rfc3339(start - FAILURE_LOOKBACK),
+            "end_time": rfc3339(start),
+            "sort_order": "ASC",
+        }
+        failed = self._api.pages("/v2/payouts", "payouts.list", "payouts", params)
+        return [(version_key(p), location, None, [self._payout_record(p)]) for p in failed]
 
     # -- history -------------------------------------------------------------------------
 

@@ -105,24 +105,31 @@ def product_of(record: VariationRecord, context: SourceContext) -> Product | Ski
     )
 
 
-def payout_of(record: PayoutRecord, context: SourceContext) -> Payout | Skip:
+def payout_of(record: PayoutRecord, context: SourceContext) -> Payout:
     """A payout: card charges and refunds are the transactions it settles (naming the
-    orders they belong to); any other entry (a fee, a hold, an adjustment) adds to its
-    adjustments, so gross - fees + adjustments is the deposit."""
+    orders they belong to); a ``RETURNED_PAYOUT`` entry is the money of an earlier failed
+    payout paid out again; any other entry (a fee, a hold, an adjustment) adds to its
+    adjustments, so gross - fees + adjustments + returned is the deposit.
+
+    A ``FAILED`` payout never reached the bank, but what it settled and the fees on it
+    stand: it is a payout that failed, and its money waits in the clearing account for the
+    payout that pays it out again. One read as ``SENT`` or ``PAID`` and posted before
+    comes again as a new version once it fails, and is adjusted."""
     payout = record.payout
-    if payout.status == "FAILED":
-        return Skip(f"Square payout {payout.id} failed: no money reached the bank")
     problems = Problems(PAYOUT)
     location = problems.location(context, payout.location_id, "payout.location_id")
     currency = payout.amount_money.currency
     transactions: list[PayoutTransaction] = []
-    adjustments = total((), currency)
+    adjustments = returned = total((), currency)
     for i, entry in enumerate(record.entries):
         path = f"entries[{i}]"
         if entry.type == "CHARGE" and entry.type_charge_details is not None:
             paid_by, kind = entry.type_charge_details.payment_id, "charge"
         elif entry.type == "REFUND" and entry.type_refund_details is not None:
             paid_by, kind = entry.type_refund_details.refund_id, "refund"
+        elif entry.type == "RETURNED_PAYOUT":
+            returned = returned + entry.net_amount_money.money()
+            continue
         else:
             adjustments = adjustments + entry.net_amount_money.money()
             continue
@@ -157,5 +164,7 @@ def payout_of(record: PayoutRecord, context: SourceContext) -> Payout | Skip:
         net=payout.amount_money.money(),
         adjustments=adjustments if adjustments.amount else None,
         transactions=tuple(transactions),
+        failed=payout.status == "FAILED",
+        returned=returned if returned.amount else None,
         source_updated_at=payout.updated_at,
     )

@@ -14,9 +14,10 @@ id, which the inbox dedupes on.
 What a notification carries: customer events carry the customer, which becomes a record.
 Order events carry only a summary (id, version, state), never the order
 (https://developer.squareup.com/reference/square/webhooks/order.created); payment and
-refund events carry money that belongs to orders; ``catalog.version.updated`` names no
-object. These are hints that something changed: they carry no records, and the order
-itself comes with the next sweep, which is what makes a lost notification harmless.
+refund events carry money that belongs to orders; ``payout.failed`` carries the payout but
+not its entries; ``catalog.version.updated`` names no object. These are hints that
+something changed: they carry no records, and the object itself comes with the next sweep
+(a failed payout too: see ``client``), which is what makes a lost notification harmless.
 """
 
 from __future__ import annotations

@@ -7,15 +7,22 @@ entry (negative gross); the payout amount is the sum of the entries' net amounts
 is what Square promises for batch payouts
 (https://developer.squareup.com/reference/square/objects/PayoutEntry). Cash never passes
 through Square, so it is in no payout.
+
+A payout the bank refuses turns ``FAILED`` (a new version, announced by ``payout.failed``);
+its money goes back to the location's balance and the location's next payout carries it
+as a ``RETURNED_PAYOUT`` entry
+(https://developer.squareup.com/reference/square/enums/ActivityType).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from salesync.sandbox.square.records import Payout, PayoutEntry, SquareLocation
 from salesync.sandbox.square.seller import SquareSeller
+from salesync.sandbox.square.views import payout_json
 
 CUTOFF = time(17)
 
@@ -26,6 +33,23 @@ class SquarePayouts:
     def __init__(self, seller: SquareSeller) -> None:
         self.seller = seller
         self._settled: dict[str, datetime] = {}
+        self._returned: dict[str, list[Payout]] = {}
+        """Failed payouts of each location, not yet paid out again."""
+
+    def fail(self, payout_id: str) -> Payout:
+        """The bank refuses ``payout_id``: it turns ``FAILED`` and its money waits for the
+        location's next payout."""
+        with self.seller.lock:
+            payout = self.seller.data.payouts[payout_id]
+            if payout.status == "FAILED":
+                return payout
+            failed = replace(
+                payout, status="FAILED", version=payout.version + 1, updated_at=self.seller.now()
+            )
+            self.seller.data.payouts[payout_id] = failed
+            self._returned.setdefault(payout.location_id, []).append(failed)
+        self.seller.emit("payout.failed", "payout", payout_id, {"payout": payout_json(failed)})
+        return failed
 
     def settle(self) -> list[Payout]:
         """Pay out every location whose latest cutoff has not been settled yet."""
@@ -45,6 +69,21 @@ class SquarePayouts:
         self._settled[location.id] = cutoff
         payout_id = f"po_{self.seller.new_id(20).lower()}"
         entries = self._entries(location.id, payout_id, since, cutoff)
+        with self.seller.lock:
+            returned = self._returned.pop(location.id, [])
+        entries += [
+            PayoutEntry(
+                id=f"poe_{self.seller.new_id(20).lower()}",
+                payout_id=payout_id,
+                effective_at=failed.updated_at or cutoff,
+                type="RETURNED_PAYOUT",
+                gross=failed.amount,
+                fee=0,
+                currency=failed.currency,
+                payment_id=None,
+            )
+            for failed in returned
+        ]
         if not entries:
             return None
         payout = Payout(

@@ -134,8 +134,8 @@ def add_payout_routes(app: FastAPI, seller: SquareSeller, serve: Serve) -> None:
             status = params.get("status")
             if status and status not in ("SENT", "FAILED", "PAID"):
                 raise errors.invalid("INVALID_ENUM_VALUE", f"Unknown status {status}.", "status")
-            if status and status != "PAID":
-                rows = []
+            if status:
+                rows = [p for p in rows if p.status == status]
             page, cursor = paginate(
                 rows,
                 lambda p: sort_key(p.created_at, p.id),

@@ -45,6 +45,7 @@ EVENT_TYPES = (
     "customer.created",
     "customer.updated",
     "catalog.version.updated",
+    "payout.failed",
 )
 
 

@@ -14,7 +14,8 @@ from typing import Literal
 
 TaxInclusion = Literal["ADDITIVE", "INCLUSIVE"]
 PaymentSource = Literal["CARD", "CASH", "EXTERNAL"]
-PayoutEntryType = Literal["CHARGE", "REFUND"]
+PayoutEntryType = Literal["CHARGE", "REFUND", "RETURNED_PAYOUT"]
+PayoutStatus = Literal["SENT", "FAILED", "PAID"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,10 @@ class Payout:
     created_at: datetime
     arrival_date: date
     destination_id: str
+    status: PayoutStatus = "PAID"
+    version: int = 1
+    updated_at: datetime | None = None
+    """When the payout last changed; its creation until then."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +151,8 @@ class PayoutEntry:
     gross: int
     fee: int
     currency: str
-    payment_id: str
+    payment_id: str | None
+    """The card payment a ``CHARGE`` or ``REFUND`` settles; none for a returned payout."""
     refund_id: str | None = None
 
     @property

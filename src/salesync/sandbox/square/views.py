@@ -202,13 +202,13 @@ def refund_json(refund: PaymentRefund) -> Json:
 def payout_json(payout: Payout) -> Json:
     return {
         "id": payout.id,
-        "status": "PAID",
+        "status": payout.status,
         "location_id": payout.location_id,
         "created_at": rfc3339(payout.created_at),
-        "updated_at": rfc3339(payout.created_at),
+        "updated_at": rfc3339(payout.updated_at or payout.created_at),
         "amount_money": money(payout.amount, payout.currency),
         "destination": {"type": "BANK_ACCOUNT", "id": payout.destination_id},
-        "version": 1,
+        "version": payout.version,
         "type": "BATCH",
         "arrival_date": payout.arrival_date.isoformat(),
     }
@@ -227,7 +227,7 @@ def payout_entry_json(entry: PayoutEntry) -> Json:
     }
     if entry.type == "CHARGE":
         body["type_charge_details"] = {"payment_id": entry.payment_id}
-    else:
+    elif entry.type == "REFUND":
         body["type_refund_details"] = {"payment_id": entry.payment_id, "refund_id": entry.refund_id}
     return body
 
