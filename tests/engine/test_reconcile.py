@@ -24,9 +24,10 @@ from salesync.engine.mappings import Mappings
 from salesync.engine.planner import Planner
 from salesync.engine.reconcile import DayReconciliation, Reconciler
 from salesync.engine.runner import Engine
+from salesync.monitor.desk import TicketDesk
 from salesync.rules import strict_retail
 from salesync.store import codec
-from salesync.store.tables import JournalEntryRow, PostingRow
+from salesync.store.tables import JournalEntryRow, PostingRow, TicketRow
 from salesync.views.reconciliation import day_detail
 
 from faults import FaultyDestination, WrappedBooks
@@ -242,3 +243,31 @@ def test_a_reversal_the_books_refuse_leaves_the_old_day_named(
 def postings(db: sessionmaker[Session]) -> list[PostingRow]:
     with db() as session:
         return list(session.scalars(select(PostingRow).order_by(PostingRow.id)))
+
+
+def test_a_refused_reversal_is_a_ticket_naming_the_sale_that_verifies_on_the_old_day(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """The refusal of a moved sale's reversal becomes a ticket naming the sale, and the
+    desk's verification finds the sale still in the books on the day it left, though its
+    current day is clean; once the period reopens and the reversal is replayed, it
+    verifies clean."""
+    books = ClosedPeriodBooks(LedgerDestination(db, "demo"), closed_before=date(1900, 1, 1))
+    engine, _, original, _ = redate(db, clock, merchant, destinations=lambda _t, _n: books)
+    books.closed_before = START + timedelta(days=1)
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    desk = TicketDesk(db, clock)
+    with db() as session:
+        [ticket] = session.scalars(select(TicketRow))
+        ticket_id = ticket.id
+    assert desk.detail(ticket_id).documents == [original.id]
+    verification = desk.verify(ticket_id)
+    named = [d for d in verification.differences if original.external_id in d]
+    assert named, verification.differences
+    assert "closed" in named[0]
+
+    books.closed_before = date(1900, 1, 1)
+    desk.replay(ticket_id, "dev@salesync")
+    engine.run_until_idle("demo")
+    assert desk.verify(ticket_id).clean, desk.verify(ticket_id).differences

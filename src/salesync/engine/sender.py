@@ -33,7 +33,7 @@ from salesync.engine.recovery import ReadBack
 from salesync.rules.customers import CustomerIntent
 from salesync.store.failures import unforeseen
 from salesync.store.repositories import Documents
-from salesync.store.tables import PostingDocumentRow, PostingRow, owned_by
+from salesync.store.tables import PostingDocumentRow, PostingReversalRow, PostingRow, owned_by
 
 log = structlog.get_logger("salesync.outbox")
 _POSTINGS = cast(Table, PostingRow.__table__)
@@ -524,10 +524,21 @@ class Sender:
                 return
             exc, http, transient = failure
             row = session.get(PostingRow, c.posting_id)
-            documents = session.scalars(
-                select(PostingDocumentRow.document_id).where(
-                    PostingDocumentRow.posting_id == c.posting_id
-                )
+            # The documents it brings into the books, or takes out of a day they left: a
+            # refused reversal names the document it was to move.
+            documents = sorted(
+                {
+                    *session.scalars(
+                        select(PostingDocumentRow.document_id).where(
+                            PostingDocumentRow.posting_id == c.posting_id
+                        )
+                    ),
+                    *session.scalars(
+                        select(PostingReversalRow.document_id).where(
+                            PostingReversalRow.posting_id == c.posting_id
+                        )
+                    ),
+                }
             )
             self.incidents.record(
                 session,

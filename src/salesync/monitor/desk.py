@@ -37,6 +37,7 @@ from salesync.store.tables import (
     InboxRecordRow,
     IncidentRow,
     PostingDocumentRow,
+    PostingReversalRow,
     PostingRow,
     TicketDocumentRow,
     TicketEventRow,
@@ -442,9 +443,20 @@ class TicketDesk:
                 owned_by(DocumentRow.tenant_id, tenant_id), DocumentRow.id.in_(list(documents))
             )
         ).all()
-        days: dict[str, list[date]] = defaultdict(list)
+        # Each document's current day, and every day a posting was to take it out of (an
+        # edit moved it): the books may still hold it there.
+        reversed_on = session.execute(
+            select(PostingReversalRow.location_id, PostingReversalRow.business_day).where(
+                PostingReversalRow.tenant_id == tenant_id,
+                PostingReversalRow.destination == destination,
+                PostingReversalRow.document_id.in_(list(documents)),
+            )
+        ).all()
+        days: dict[str, set[date]] = defaultdict(set)
         for _, location_id, business_day in rows:
-            days[location_id].append(business_day)
+            days[location_id].add(business_day)
+        for location_id, business_day in reversed_on:
+            days[location_id].add(business_day)
         wanted = set(documents)
         reconciler = Reconciler(
             session, tenant_id, Locations(session, tenant_id).all(), destination=destination
@@ -452,7 +464,9 @@ class TicketDesk:
         found: list[str] = []
         differing: set[str] = set()
         for location_id, when in sorted(days.items()):
-            for result in reconciler.reconcile(min(when), max(when), location_id):
+            for result in (
+                r for day in sorted(when) for r in reconciler.reconcile(day, day, location_id)
+            ):
                 for d in result.documents:
                     if d.document_id in wanted:
                         differing.add(d.document_id)
