@@ -9,7 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
@@ -27,7 +29,7 @@ from salesync.engine.runner import Engine
 from salesync.monitor.desk import TicketDesk
 from salesync.rules import strict_retail
 from salesync.store import codec
-from salesync.store.tables import JournalEntryRow, PostingRow, TicketRow
+from salesync.store.tables import JournalEntryRow, PostingReversalRow, PostingRow, TicketRow
 from salesync.views.reconciliation import day_detail
 
 from faults import FaultyDestination, WrappedBooks
@@ -271,3 +273,28 @@ def test_a_refused_reversal_is_a_ticket_naming_the_sale_that_verifies_on_the_old
     desk.replay(ticket_id, "dev@salesync")
     engine.run_until_idle("demo")
     assert desk.verify(ticket_id).clean, desk.verify(ticket_id).differences
+
+
+def test_a_revision_is_reversed_once_per_destination(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> None:
+    """A second reversal link for a revision already being taken out is refused by the
+    database, so reconciliation can never count one reversal twice."""
+    engine, _, original, _ = redate(db, clock, merchant)
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    with db() as session:
+        [link] = session.scalars(select(PostingReversalRow))
+        assert link.document_id == original.id
+        again = PostingReversalRow(
+            tenant_id=link.tenant_id,
+            destination=link.destination,
+            location_id=link.location_id,
+            document_id=link.document_id,
+            revision=link.revision,
+            business_day=link.business_day,
+            posting_id=link.posting_id,
+        )
+        session.add(again)
+        with pytest.raises(IntegrityError):
+            session.flush()

@@ -639,7 +639,7 @@ class Planner:
         ]
         ids = self.outbox.enqueue_all(postings, self.clock())
         for p, posting_id in zip(planned.postings, ids, strict=True):
-            if p is planned.reversal:
+            if p is planned.reversal and not self._reverses(posting_id, edited.id):
                 # The reversal covers nothing; the link lets reconciliation see the
                 # document still in the books on its old day until the reversal posts.
                 self.session.add(
@@ -654,6 +654,17 @@ class Planner:
                     )
                 )
         return len(postings)
+
+    def _reverses(self, posting_id: int, document_id: str) -> bool:
+        """Whether ``posting_id`` is linked as a reversal of ``document_id`` already (it
+        was planned before, under the same key)."""
+        found = self.session.scalar(
+            select(PostingReversalRow.id).where(
+                PostingReversalRow.posting_id == posting_id,
+                PostingReversalRow.document_id == document_id,
+            )
+        )
+        return found is not None
 
     def _key_taken(self, key: str) -> bool:
         return self.outbox.posting_id(self.destination, key) is not None

@@ -489,6 +489,15 @@ class PostingReversalRow(Base):
         # A day's reconciliation finds the documents reversed on it that now belong to
         # another day.
         Index("ix_posting_reversals_day", "tenant_id", "location_id", "business_day"),
+        # A revision leaves a destination's books once, as it came in once.
+        Index(
+            "uq_posting_reversals_revision",
+            "tenant_id",
+            "destination",
+            "document_id",
+            "revision",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
