@@ -44,8 +44,11 @@ class AppTransport(httpx.BaseTransport):
     def __init__(self, app: FastAPI) -> None:
         self._client = TestClient(app, raise_server_exceptions=False)
         self._client.__enter__()
+        self.asked: list[str] = []
+        """The path of every request, in order: what a test counts calls by."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.asked.append(request.url.path)
         answer = self._client.request(
             request.method, str(request.url), headers=dict(request.headers), content=request.read()
         )

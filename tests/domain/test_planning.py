@@ -548,13 +548,18 @@ def test_an_edit_moved_to_another_day_with_nothing_to_book_covers_it_by_its_reve
     assert (both.reversal.documents, both.booking.documents) == ((), (sale.id,))
 
 
-def test_a_payout_that_fails_after_posting_takes_its_deposit_back_out_of_the_bank() -> None:
-    """The adjustment of a posted payout the bank then refused moves its 96.80 from the bank
-    back to the clearing account, on the payout's day, and touches nothing else."""
+@pytest.mark.parametrize(
+    ("failed_after", "dated_after"), [(timedelta(hours=2), 0), (timedelta(days=3), 3)]
+)
+def test_a_payout_that_fails_after_posting_takes_its_deposit_back_out_of_the_bank(
+    failed_after: timedelta, dated_after: int
+) -> None:
+    """The adjustment of a posted payout the bank then returned moves its 96.80 from the
+    bank back to the clearing account on the day it came back, and touches nothing else."""
     posted = clean_payout()
     planned = plan_adjustment(
         posted,
-        dataclasses.replace(posted, failed=True),
+        dataclasses.replace(posted, failed_at=posted.occurred_at + failed_after),
         2,
         BROOKLYN,
         posted_placement=DEFAULT_PLAN,
@@ -563,7 +568,8 @@ def test_a_payout_that_fails_after_posting_takes_its_deposit_back_out_of_the_ban
     assert planned.reversal is None
     assert planned.booking is not None
     entry = planned.booking.entry
-    assert entry.date == business_day(posted.occurred_at, BROOKLYN.zone)
+    paid_on = business_day(posted.occurred_at, BROOKLYN.zone)
+    assert entry.date == paid_on + timedelta(days=dated_after)
     assert {(ln.account, ln.amount) for ln in entry.lines} == {
         ("Assets:Bank", usd("-96.80")),
         ("Assets:Clearing:Card", usd("96.80")),

@@ -248,10 +248,13 @@ def test_payout_adjustment_has_its_own_leg() -> None:
     assert legs(entry, "Assets:Bank") == usd("86.80")
 
 
+RETURNED_AT = datetime(2026, 3, 13, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
 def test_a_failed_payout_leaves_its_deposit_with_the_processor() -> None:
     """A payout the bank refused deposits nothing: its 96.80 stays in the clearing account
     (the processor holds it again), while its fees and what it settled stand."""
-    entry = journal_for(clean_payout(failed=True), BROOKLYN)
+    entry = journal_for(clean_payout(failed_at=RETURNED_AT), BROOKLYN)
     assert legs(entry, "Assets:Bank") == usd("0.00")
     assert legs(entry, "Expenses:Payment-Fees") == usd("3.20")
     assert legs(entry, "Assets:Clearing:Card") == usd("-3.20")
@@ -265,7 +268,7 @@ def test_money_paid_out_again_after_a_failure_leaves_the_clearing_account() -> N
     entry = journal_for(payout, BROOKLYN)
     assert legs(entry, "Assets:Bank") == usd("193.60")
     assert legs(entry, "Assets:Clearing:Card") == usd("-196.80")
-    failed = journal_for(clean_payout(failed=True), BROOKLYN)
+    failed = journal_for(clean_payout(failed_at=RETURNED_AT), BROOKLYN)
     both = [*failed.lines, *entry.lines]
     card = total((ln.amount for ln in both if ln.account == "Assets:Clearing:Card"), "USD")
     # Two payouts settled 100.00 each of card takings; one deposit reached the bank.

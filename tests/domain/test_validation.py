@@ -479,6 +479,18 @@ PAYOUT_CASES: list[tuple[str, Callable[[Payout], Payout], str, str]] = [
         "transactions",
     ),
     (
+        "failed before it was made",
+        lambda p: dataclasses.replace(p, failed_at=p.occurred_at - timedelta(days=1)),
+        "failed_before_payout",
+        "failed_at",
+    ),
+    (
+        "failed at a naive time",
+        lambda p: dataclasses.replace(p, failed_at=datetime(2026, 3, 12, 9, 0)),  # noqa: DTZ001
+        "naive_time",
+        "failed_at",
+    ),
+    (
         "returned money as a debit",
         lambda p: dataclasses.replace(p, returned=usd("-5.00"), net=usd("91.80")),
         "negative_returned",

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
-from salesync.domain.documents import Document, DocumentKind, Payout, document_id
+from salesync.domain.documents import Document, DocumentKind, Payout, business_day, document_id
 from salesync.domain.money import Money
 from salesync.domain.planning import PostingMode
 from salesync.domain.postings import DEFAULT_PLAN
@@ -50,7 +50,7 @@ def paid_out_again(failed: Payout, at: datetime) -> Payout:
         adjustments=None,
         transactions=(),
         returned=failed.net,
-        failed=False,
+        failed_at=None,
     )
 
 
@@ -78,7 +78,7 @@ def test_a_payout_that_fails_after_posting_leaves_the_bank_until_it_is_paid_out_
         assert list(posted) == ["posted"]
     banked = book_balances(db)[BANK]
 
-    failed = replace(payout, failed=True)
+    failed = replace(payout, failed_at=clock())
     told(engine, failed, "payout-failed")
     clock.advance(timedelta(days=1))
     engine.run_until_idle("demo")
@@ -93,6 +93,10 @@ def test_a_payout_that_fails_after_posting_leaves_the_bank_until_it_is_paid_out_
     assert [(a.key, a.state) for a in adjustments] == [
         (f"adjust:simulator:payout:{payout.external_id}:r2", "posted")
     ]
+    # Dated on the day the deposit came back, as the bank statement has it.
+    zone = next(loc.zone for loc in merchant.locations if loc.id == "brooklyn")
+    assert adjustments[0].body["date"] == business_day(failed.failed_at, zone).isoformat()
+    assert adjustments[0].body["date"] != business_day(payout.occurred_at, zone).isoformat()
 
     again = paid_out_again(failed, clock())
     told(engine, again, "payout-again")
@@ -103,7 +107,7 @@ def test_a_payout_that_fails_after_posting_leaves_the_bank_until_it_is_paid_out_
     assert balances[BANK] == banked
     with db() as session:
         days = Reconciler(session, "demo", merchant.locations).reconcile(
-            START, START + timedelta(days=6), "brooklyn"
+            START, START + timedelta(days=30), "brooklyn"
         )
     assert days
     assert all(day.clean for day in days), [(d.day, d.differences, d.documents) for d in days]
@@ -115,7 +119,10 @@ def test_a_payout_that_failed_before_it_was_posted_never_reaches_the_bank(
     """Told failed before its window, a payout posts once, as failed: its fees and what
     it settled stand, its deposit stays with the processor."""
     docs = [d for d in simulate(merchant, START, 2, seed=2) if d.location_id == "brooklyn"]
-    failed = [replace(d, failed=True) if isinstance(d, Payout) else d for d in docs]
+    failed = [
+        replace(d, failed_at=d.occurred_at + timedelta(hours=1)) if isinstance(d, Payout) else d
+        for d in docs
+    ]
     engine = Engine(db, clock)
     deliver(engine, clock, failed, datetime.combine(START + timedelta(days=2), time(23), UTC))
     balances = book_balances(db)

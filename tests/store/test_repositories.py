@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -204,9 +204,10 @@ def test_a_payout_that_failed_is_an_edit_and_one_that_did_not_keeps_its_old_body
         assert docs.add(payout, location) is Stored.NEW
         row = session.get(DocumentRow, payout.id)
         assert row is not None
-        assert {"failed", "returned"}.isdisjoint(row.body)
-        assert docs.add(replace(payout, failed=True), location) is Stored.REVISED
-        assert docs.get(payout.id) == replace(payout, failed=True)
+        assert {"failed_at", "returned"}.isdisjoint(row.body)
+        failed = replace(payout, failed_at=payout.occurred_at + timedelta(days=2))
+        assert docs.add(failed, location) is Stored.REVISED
+        assert docs.get(payout.id) == failed
         again = replace(payout, returned=Money.of("5.00", payout.currency))
         assert codec.decode(DocumentKind.PAYOUT, codec.encode(again)) == again
 

@@ -32,6 +32,10 @@ def _reversed(lines: Iterable[JournalLine]) -> list[JournalLine]:
     return [JournalLine(ln.account, -ln.amount, ln.memo) for ln in lines]
 
 
+def _failed(document: Postable) -> bool:
+    return isinstance(document, Payout) and document.failed
+
+
 def adjustment_key(document: Postable, revision: int) -> str:
     return f"adjust:{document.source}:{document.kind.value}:{document.external_id}:r{revision}"
 
@@ -68,7 +72,9 @@ def plan_adjustment(
 
     On the same business day this is one entry of the differences. An edit that moves the
     document to another day reverses it on the old day and books it on the new one, so
-    each day's books match that day's sales.
+    each day's books match that day's sales. A payout that failed after it was posted is
+    adjusted on the day it failed (reconciliation still counts the difference on the
+    payout's own day, where the source has it).
     """
     if posted.id != edited.id:
         raise PlanningError(f"{posted.id} and {edited.id} are different documents")
@@ -84,7 +90,14 @@ def plan_adjustment(
     after = document_legs(edited, placement)
     what = f"{edited.kind.value} {edited.external_id}"
     if was_day == day:
-        parts = [(key, day, before + after, f"Adjustment: {what} edited (revision {revision})")]
+        narration = f"Adjustment: {what} edited (revision {revision})"
+        on = day
+        if isinstance(edited, Payout) and edited.failed_at and not _failed(posted):
+            # A deposit returned by the bank leaves the bank on the day it came back, as
+            # the bank statement shows, not on the day it was paid out.
+            on = max(day, business_day(edited.failed_at, location.zone))
+            narration = f"Adjustment: {what} failed; its deposit went back to the processor"
+        parts = [(key, on, before + after, narration)]
     else:
         parts = [
             (f"{key}:reverse", was_day, before, f"Adjustment: {what} moved to {day.isoformat()}"),

@@ -360,11 +360,12 @@ class Payout:
     net: Money
     adjustments: Money | None = None
     transactions: tuple[PayoutTransaction, ...] = field(default=())
-    failed: bool = False
-    """The source says the deposit never reached the bank (the bank refused it, or the
-    processor could not send it): the net went back to the processor's balance, so it
-    stays in the clearing account. A payout that fails after it was posted is an edit, and
-    its adjustment takes the deposit back out of the bank."""
+    failed_at: datetime | None = None
+    """When the source says the deposit failed (the bank refused or returned it, or the
+    processor could not send it); ``None`` while it has not. The net went back to the
+    processor's balance, so it stays in the clearing account. A payout that fails after
+    it was posted is an edit, and its adjustment, dated on the day it failed, takes the
+    deposit back out of the bank."""
     returned: Money | None = None
     """Money of earlier failed payouts that this one pays out again (Square's
     ``RETURNED_PAYOUT`` entries): it leaves the clearing account where the failure left it."""
@@ -378,6 +379,10 @@ class Payout:
     @property
     def adjustment_total(self) -> Money:
         return self.adjustments or Money.zero(self.currency)
+
+    @property
+    def failed(self) -> bool:
+        return self.failed_at is not None
 
     @property
     def returned_total(self) -> Money:

@@ -349,6 +349,24 @@ def validate_payout(payout: Payout, *, now: datetime | None = None) -> list[Prob
         return problems
     if payout.fees.amount < 0:
         problems.append(Problem("negative_fees", "fees are stated as a positive amount", "fees"))
+    failed_at = payout.failed_at
+    if failed_at is not None and (failed_at.tzinfo is None or failed_at.utcoffset() is None):
+        problems.append(
+            Problem("naive_time", "says when the payout failed without a time zone", "failed_at")
+        )
+    elif (
+        failed_at is not None
+        and payout.occurred_at.tzinfo is not None
+        and failed_at < payout.occurred_at
+    ):
+        problems.append(
+            Problem(
+                "failed_before_payout",
+                f"says the payout failed at {failed_at.isoformat()}, before it was made "
+                f"at {payout.occurred_at.isoformat()}",
+                "failed_at",
+            )
+        )
     if payout.returned is not None and payout.returned.amount < 0:
         problems.append(
             Problem(

@@ -32,8 +32,8 @@ def encode(document: Document) -> dict[str, Any]:
     if document.kind is DocumentKind.PAYOUT:
         # Said only when said: a payout that neither failed nor pays out a failed one
         # keeps the body (and fingerprint) it had before payouts could say either.
-        if not data["failed"]:
-            del data["failed"]
+        if data["failed_at"] is None:
+            del data["failed_at"]
         if data["returned"] is None:
             del data["returned"]
     return data

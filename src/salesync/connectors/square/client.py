@@ -47,14 +47,15 @@ ORDERS_PAGE = 200
 LOCATIONS_PER_SEARCH = 10
 BATCH_RETRIEVE = 100
 SETTLE_SLACK = timedelta(days=1)
+"""How long before a payout entry takes effect its refund may have been made."""
 FAILURE_LOOKBACK = timedelta(days=30)
 """How long after it was created a payout may still fail: a bank may return a deposit days
 after it arrived. Failed payouts are rare, so the one extra listing per location a pass
 makes is usually an empty page."""
-"""How long before a payout entry takes effect its refund may have been made."""
 Change = tuple[str, str, datetime | None, list[SourceRecord]]
 """One object read by a sweep: its key, its location (``all`` for the account-wide
-streams), when it changed, and its records."""
+streams), when it changed (``None``: it moves no mark, and is remembered by key for as
+long as it is read), and its records."""
 
 
 def rfc3339(moment: datetime) -> str:
@@ -112,7 +113,8 @@ class SquareClient:
             r for key, unit, when, records in changes if at.unread(key, unit, when) for r in records
         )
         seen = [(key, when) for key, _, when, _ in changes if when is not None]
-        after = at.saw(seen).after_page(page)
+        untimed = [key for key, _, when, _ in changes if when is None]
+        after = at.saw(seen).keep(untimed).after_page(page)
         return Page(given, after.encode(), more=after.started)
 
     def _parts(self, stream: str) -> tuple[str, ...]:
@@ -192,27 +194,50 @@ class SquareClient:
         if at.page:
             params["cursor"] = at.page
         answer = self._api.get("/v2/payouts", "payouts.list", params)
+        # A payout the last pass gave from the overlap is not read whole again (its
+        # entries, payments and refunds): it would not be given.
         changes: list[Change] = [
-            (version_key(p), at.current, instant(p, "created_at"), [self._payout_record(p)])
+            (
+                key,
+                at.current,
+                instant(p, "created_at"),
+                [] if key in at.known else [self._payout_record(p)],
+            )
             for p in objects(answer, "payouts")
+            for key in (version_key(p),)
         ]
-        if not at.page and start is not None:
-            changes += self._failed_before(at.current, start)
+        if not at.page:
+            changes += self._failed_before(at)
         return changes, answer.get("cursor") or None
 
-    def _failed_before(self, location: str, start: datetime) -> list[Change]:
-        """The location's payouts created before ``start`` (read by earlier passes) that
-        have failed since. They carry no time, so they move no mark and are given again
-        whenever they are read; the inbox drops a version it has."""
+    def _failed_before(self, at: SweepCursor) -> list[Change]:
+        """The location's payouts created before its mark (given by earlier passes, whose
+        status the listing from the mark no longer reads) that have failed since.
+
+        Only a location with a mark of its own is asked: the first pass reads every
+        payout from ``sweep_since`` whatever its status, and one created before that was
+        never imported. A failed payout carries no time, so it moves no mark; its key is
+        remembered while it is listed, so each failure is read whole and given once."""
+        location = at.current
+        mark = dict(at.marks).get(location)
+        if mark is None:
+            return []
+        begin = mark - FAILURE_LOOKBACK
+        if at.since is not None:
+            begin = max(begin, at.since)
         params = {
             "location_id": location,
             "status": "FAILED",
-            "begin_time": rfc3339(start - FAILURE_LOOKBACK),
-            "end_time": rfc3339(start),
+            "begin_time": rfc3339(begin),
+            "end_time": rfc3339(mark),
             "sort_order": "ASC",
         }
-        failed = self._api.pages("/v2/payouts", "payouts.list", "payouts", params)
-        return [(version_key(p), location, None, [self._payout_record(p)]) for p in failed]
+        changes: list[Change] = []
+        for payout in self._api.pages("/v2/payouts", "payouts.list", "payouts", params):
+            key = version_key(payout)
+            records = [] if key in at.known else [self._payout_record(payout)]
+            changes.append((key, location, None, records))
+        return changes
 
     # -- history -------------------------------------------------------------------------
 

@@ -51,7 +51,8 @@ class SweepCursor:
     tail: tuple[tuple[str, datetime], ...] = ()
     """Changes the current part has seen within the overlap before ``high``: (key, instant)."""
     kept: frozenset[str] = frozenset()
-    """Keys the finished parts of this pass read within their overlap: the next ``known``."""
+    """Keys the finished parts of this pass read within their overlap, and the untimed
+    changes it read (a failed payout listed again): the next ``known``."""
 
     @property
     def started(self) -> bool:
@@ -91,6 +92,13 @@ class SweepCursor:
             return self
         tail = tuple((k, t) for k, t in (*self.tail, *changes) if t >= high - OVERLAP)
         return replace(self, high=high, tail=tail)
+
+    def keep(self, keys: list[str]) -> SweepCursor:
+        """The cursor remembering ``keys`` (changes with no time, which no mark can leave
+        behind) into the next pass, so they are given once while they are read."""
+        if not keys:
+            return self
+        return replace(self, kept=self.kept | frozenset(keys))
 
     def after_page(self, page: str | None) -> SweepCursor:
         """Where to go on once a page was read; ``page`` is Square's next cursor."""

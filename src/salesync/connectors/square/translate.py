@@ -164,7 +164,9 @@ def payout_of(record: PayoutRecord, context: SourceContext) -> Payout:
         net=payout.amount_money.money(),
         adjustments=adjustments if adjustments.amount else None,
         transactions=tuple(transactions),
-        failed=payout.status == "FAILED",
+        # A failed payout's last change is its failure
+        # (https://developer.squareup.com/reference/square/objects/Payout).
+        failed_at=(payout.updated_at or payout.created_at) if payout.status == "FAILED" else None,
         returned=returned if returned.amount else None,
         source_updated_at=payout.updated_at,
     )
