@@ -97,6 +97,11 @@ def test_demo_posts_refuses_and_exports(demo_run: DemoRun) -> None:
     assert support.startswith("1 open ticket(s), 1 assigned this pass"), support
     assert "#1 [assigned]" in support, support
     assert "tier1/support" in " ".join(support.split()), support
+    # A posted Square payout returned by the bank on the last day: the sweep read it
+    # failed and its adjustment took the deposit back out of the bank.
+    assert "The bank returned Square payout" in output
+    returned = next(line for line in output.splitlines() if "was returned by the bank" in line)
+    assert returned.endswith("is posted."), returned
     assert output.count("Total (balanced)") == 1
     assert "OUT OF BALANCE" not in output
     assert (demo_run.home / "var" / "exports" / "demo.beancount").is_file()

@@ -46,7 +46,7 @@ from salesync.clock import ManualClock
 from salesync.config import Settings
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.connectors.ledger.destination import LedgerDestination
-from salesync.domain.documents import Location, Tenant
+from salesync.domain.documents import DocumentKind, Location, Payout, Tenant, business_day
 from salesync.domain.planning import PostingMode
 from salesync.engine.backfill import BackfillProgress
 from salesync.engine.inbox import Inbox, RecordState, as_problems
@@ -58,8 +58,9 @@ from salesync.sandbox.shopify import activity as shopify_activity
 from salesync.sandbox.shopify.payloads import order_json
 from salesync.sandbox.square import activity as square_activity
 from salesync.sandbox.stage import PROVIDERS, Cast, Stage, clocked_sources
+from salesync.store import codec
 from salesync.store.repositories import Locations
-from salesync.store.tables import InboxRecordRow
+from salesync.store.tables import DocumentRow, InboxRecordRow, PostingDocumentRow, PostingRow
 
 TENANT = "demo"
 CAST = Cast(
@@ -286,6 +287,20 @@ def backfill(stage: Stage, progress: Progress, first: date, last: date) -> None:
     progress.update(task, completed=days * 2)
 
 
+def return_a_payout(stage: Stage, progress: Progress, at: datetime) -> bool:
+    """Square's bank returns the newest payout made a day before ``at`` (posted by now):
+    salesync's next sweep reads it failed and takes its deposit back out of the bank."""
+    payout = stage.return_payout(at - timedelta(days=1))
+    if payout is not None:
+        amount = payout["amount_money"]
+        progress.console.print(
+            f"The bank returned Square payout {payout['id']} of "
+            f"{amount['amount'] / 100:.2f} {amount['currency']}: the sweep reads it as failed, "
+            "and its deposit leaves the bank until the next payout pays it out again."
+        )
+    return True
+
+
 def live(stage: Stage, progress: Progress, connected: date, days: int, orders_per_day: int) -> bool:
     """The shops trade ``days`` days. Every hour the sandboxes send their webhooks and the
     engine ticks; salesync sweeps both accounts every few hours and after each shift; once
@@ -300,6 +315,7 @@ def live(stage: Stage, progress: Progress, connected: date, days: int, orders_pe
         total=len(list(hours(stage.clock(), closes))),
     )
     broken = False
+    returned = False  # a payout made a day before the last shift is returned then
     previous = stage.clock()
     for n, at in enumerate(hours(previous, closes + SETTLING)):
         for shift in schedule:
@@ -312,6 +328,8 @@ def live(stage: Stage, progress: Progress, connected: date, days: int, orders_pe
         trade_until(stage, at, schedule)
         if not broken and at > schedule[0].opens:
             broken = send_broken_order(stage)
+        if not returned and at > schedule[-1].opens:
+            returned = return_a_payout(stage, progress, at)
         stage.deliver()
         if n % SWEEP_HOURS == 0 or any(previous < shift.closes <= at for shift in schedule):
             stage.sweep()
@@ -368,6 +386,8 @@ def report(
             console.print(
                 f"Reconciliation clean: {len(days)} location-days, source and books agree."
             )
+        for line in returned_payouts(session):
+            console.print(line)
         books = LedgerBooks(session, TENANT)
         console.print(balance_table(books.trial_balance(), f"Trial balance: {CAST.tenant.name}"))
         exports = cfg.data_dir / "exports"
@@ -376,6 +396,41 @@ def report(
         books.export("hledger", exports / f"{TENANT}.journal", redactor=scrub)
     console.print(f"Beancount export ({bean} entries): {exports / f'{TENANT}.beancount'}")
     console.print(f"hledger export: {exports / f'{TENANT}.journal'}")
+
+
+def returned_payouts(session: Session) -> list[str]:
+    """A line for each payout the bank returned: when, how much, and how the books took
+    its deposit back out (an adjustment, or posted failed from the start)."""
+    lines: list[str] = []
+    zones = {loc.id: loc.zone for loc in Locations(session, TENANT).all()}
+    rows = session.scalars(
+        select(DocumentRow).where(
+            DocumentRow.tenant_id == TENANT, DocumentRow.kind == DocumentKind.PAYOUT.value
+        )
+    )
+    for row in rows:
+        payout = codec.decode(row.kind, row.body)
+        if not isinstance(payout, Payout) or payout.failed_at is None:
+            continue
+        adjusted = session.scalar(
+            select(PostingRow.state)
+            .join(PostingDocumentRow, PostingDocumentRow.posting_id == PostingRow.id)
+            .where(
+                PostingDocumentRow.document_id == row.id,
+                PostingDocumentRow.revision == row.revision,
+                PostingRow.kind == "adjustment",
+            )
+        )
+        how = (
+            f"its adjustment, dated {business_day(payout.failed_at, zones[row.location_id])} "
+            f"when it came back, is {adjusted}"
+            if adjusted
+            else "it was posted failed, so its deposit never reached the bank"
+        )
+        lines.append(
+            f"Payout {payout.external_id} of {payout.net} was returned by the bank: {how}."
+        )
+    return lines
 
 
 def connections_table(

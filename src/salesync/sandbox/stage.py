@@ -411,6 +411,18 @@ class Stage:
             self.run_shop(provider, seconds)
         self.deliver()
 
+    def return_payout(self, made_before: datetime) -> dict[str, Any] | None:
+        """Square's bank returns the newest payout made before ``made_before`` (it turns
+        ``FAILED``, and the location's next payout pays its money out again); the payout,
+        or None when there is none to return."""
+        answer = self.square.post(
+            "/_sandbox/payouts/fail", json={"made_before": made_before.isoformat()}
+        )
+        if answer.status_code == 404:
+            return None
+        payout: dict[str, Any] = _ok(answer, "returning a payout")["payout"]
+        return payout
+
     def misbehave(self, provider: str, *, drop_next: int = 0, duplicate_next: int = 0) -> None:
         """Arm the provider's sandbox to lose or repeat its next webhook messages."""
         armed = self.sandbox(provider).post(

@@ -211,20 +211,17 @@ class SquareClient:
         return changes, answer.get("cursor") or None
 
     def _failed_before(self, at: SweepCursor) -> list[Change]:
-        """The location's payouts created before its mark (given by earlier passes, whose
-        status the listing from the mark no longer reads) that have failed since.
-
-        Only a location with a mark of its own is asked: the first pass reads every
-        payout from ``sweep_since`` whatever its status, and one created before that was
-        never imported. A failed payout carries no time, so it moves no mark; its key is
-        remembered while it is listed, so each failure is read whole and given once."""
+        """The location's payouts created in the weeks before where this pass reads from
+        (its mark, or ``sweep_since`` on the first pass) that have failed: the listing from
+        there no longer reads their status. That includes payouts from before
+        ``sweep_since``, which a backfill may have imported. A failed payout carries no
+        time, so it moves no mark; its key is remembered while it is listed, so each
+        failure is read whole and given once."""
         location = at.current
-        mark = dict(at.marks).get(location)
+        mark = at.mark(location)
         if mark is None:
-            return []
+            return []  # reading from the beginning: every payout comes with its status
         begin = mark - FAILURE_LOOKBACK
-        if at.since is not None:
-            begin = max(begin, at.since)
         params = {
             "location_id": location,
             "status": "FAILED",

@@ -4,7 +4,7 @@ webhooks, activity. They are not part of Square's API."""
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
@@ -16,7 +16,7 @@ from salesync.sandbox.square.activity import SquareActivity
 from salesync.sandbox.square.errors import SquareError
 from salesync.sandbox.square.notify import EVENT_TYPES
 from salesync.sandbox.square.seller import RateLimit, SquareSeller
-from salesync.sandbox.square.views import subscription_json
+from salesync.sandbox.square.views import payout_json, subscription_json
 
 
 class AppIn(BaseModel):
@@ -53,6 +53,13 @@ class ActivityIn(BaseModel):
     steps: int = Field(default=0, ge=0)
     advance_seconds: float = Field(default=0.0, ge=0)
     seed: int = 7
+
+
+class FailIn(BaseModel):
+    payout_id: str | None = None
+    """The payout the bank returns; the newest paid one made before ``made_before`` when
+    not given."""
+    made_before: datetime | None = None
 
 
 def add_admin_routes(app: FastAPI, seller: SquareSeller) -> None:
@@ -177,3 +184,23 @@ def _activity_routes(app: FastAPI, seller: SquareSeller) -> None:
             end = seller.now() + timedelta(seconds=body.advance_seconds)
             steps += driver.run_until(end, seller.clock)
         return {"steps": steps, "now": seller.now().isoformat(), "done": done}
+
+    @app.post("/_sandbox/payouts/fail")
+    def fail(body: FailIn) -> dict[str, Any]:
+        """The bank returns a payout: it turns ``FAILED`` and its money waits for the
+        location's next payout (see ``ledger``)."""
+        if not drivers:
+            raise HTTPException(409, "no activity has run yet, so no payout has been made")
+        with seller.lock:
+            paid = [
+                p
+                for p in seller.data.payouts.values()
+                if p.status == "PAID"
+                and (body.made_before is None or p.created_at < body.made_before)
+            ]
+        if body.payout_id is not None:
+            paid = [p for p in paid if p.id == body.payout_id]
+        if not paid:
+            raise HTTPException(404, "no paid payout matches")
+        newest = max(paid, key=lambda p: (p.created_at, p.id))
+        return {"payout": payout_json(drivers[0].payouts.fail(newest.id))}
