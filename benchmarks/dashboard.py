@@ -28,7 +28,8 @@ from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.backfill import Backfills, SimulatedHistory
 from salesync.engine.runner import Engine
 from salesync.store.database import make_engine, migrate, session_factory
-from salesync.store.repositories import Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Locations, Tenants
 from salesync.views.reconciliation import reconciliation
 from salesync.views.sales import sales_log
 from salesync.views.sales_report import sales_report

@@ -46,7 +46,8 @@ from salesync.engine.outbox import Outbox
 from salesync.engine.sender import Sender
 from salesync.sandbox import qbo, xero
 from salesync.sandbox.server import free_port, serving
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import ConnectionRow
 from salesync.store.vault import Vault, new_key
 

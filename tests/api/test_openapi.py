@@ -38,7 +38,8 @@ from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.runs import recorded
 from salesync.rules import retail_default
-from salesync.store.repositories import Connections, Documents
+from salesync.store.documents import Documents
+from salesync.store.repositories import Connections
 from salesync.store.vault import Vault
 
 OPERATIONS = (

@@ -31,7 +31,8 @@ from salesync.domain.errors import ValidationError
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.rules import mapping_to_dict, retail_default
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import TicketRow
 from salesync.store.vault import Vault
 from salesync.support.catalog import load_catalog

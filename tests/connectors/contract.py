@@ -37,7 +37,8 @@ from salesync.domain.validation import validate_sale
 from salesync.engine.inbox import RecordState
 from salesync.engine.runner import Engine
 from salesync.engine.sweep import Sweeper
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 

@@ -31,7 +31,8 @@ from salesync.domain.planning import PostingMode, plan_daily_summary, plan_per_o
 from salesync.domain.simulate import SalesSimulator, demo_merchant
 from salesync.engine.outbox import Outbox, PostingState
 from salesync.engine.sender import RetryPolicy, Sender
-from salesync.store.repositories import Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Locations, Tenants
 from salesync.store.tables import IncidentRow, PostingRow, TicketDocumentRow, TicketRow
 
 MERCHANT = demo_merchant("harbor", orders_per_day=6)

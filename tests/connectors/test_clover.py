@@ -69,7 +69,8 @@ from salesync.sandbox.clover.till import Sold, Tendered, ring_up
 from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import serving
 from salesync.store.database import make_engine, migrate, session_factory
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 

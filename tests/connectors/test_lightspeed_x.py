@@ -82,7 +82,8 @@ from salesync.sandbox.oauth import OAuthError
 from salesync.sandbox.server import free_port, serving
 from salesync.store import codec
 from salesync.store.database import make_engine, migrate, session_factory
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import ConnectionRow, DocumentRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 

@@ -42,7 +42,8 @@ from salesync.domain.errors import SyncError, ValidationError
 from salesync.domain.money import Money
 from salesync.engine.imports import ImportReport, Outcome, PosImports
 from salesync.engine.runner import Engine
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import InboxRecordRow
 from salesync.store.vault import Vault, new_key
 

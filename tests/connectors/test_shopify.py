@@ -54,7 +54,8 @@ from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.ratelimit import BucketRegistry, LeakyBucket
 from salesync.sandbox.shopify import ShopifyActivity, ShopifyStore
 from salesync.sandbox.shopify.records import Order
-from salesync.store.repositories import Connections, Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Connections, Locations, Tenants
 from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 

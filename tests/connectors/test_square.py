@@ -74,7 +74,7 @@ from salesync.sandbox.faults import Fault, FaultKind
 from salesync.sandbox.server import free_port, serving
 from salesync.sandbox.square import RateLimit, create_app
 from salesync.sandbox.square.pages import rfc3339
-from salesync.store.repositories import Documents
+from salesync.store.documents import Documents
 from salesync.store.tables import InboxRecordRow, QueuedDocumentRow
 from salesync.store.vault import Vault, new_key
 

@@ -33,7 +33,8 @@ from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Outbox
 from salesync.engine.sender import Sender
 from salesync.rules import CustomerIntent, CustomerPolicy, CustomerRule, retail_default
-from salesync.store.repositories import Directory, Documents
+from salesync.store.documents import Documents
+from salesync.store.repositories import Directory
 
 MERCHANT = demo_merchant(orders_per_day=10)
 TENANT = MERCHANT.tenant.id

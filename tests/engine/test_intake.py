@@ -23,7 +23,8 @@ from salesync.engine.intake import Intake
 from salesync.engine.runner import Engine
 from salesync.store import codec
 from salesync.store.database import make_engine, migrate, session_factory
-from salesync.store.repositories import Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Locations, Tenants
 from salesync.store.tables import InboxRecordRow, IncidentRow, QueuedDocumentRow
 
 

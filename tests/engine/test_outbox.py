@@ -12,7 +12,7 @@ from salesync.domain.documents import Sale
 from salesync.domain.postings import journal_for
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.outbox import NewPosting, Outbox, PostingState
-from salesync.store.repositories import Documents
+from salesync.store.documents import Documents
 from salesync.store.tables import PostingDocumentRow, PostingRow
 
 MERCHANT = demo_merchant(orders_per_day=10)  # the one the ``db`` fixture sets up

@@ -37,7 +37,8 @@ from salesync.engine.incidents import IncidentLog
 from salesync.engine.runner import Engine, InProcessRunner
 from salesync.engine.sweep import DueSweeps, Sweeper
 from salesync.store import codec
-from salesync.store.repositories import Connections, Directory, Documents
+from salesync.store.documents import Documents
+from salesync.store.repositories import Connections, Directory
 from salesync.store.tables import ConnectionRow, InboxRecordRow, IncidentRow, SourceCursorRow
 from salesync.store.vault import Vault, new_key
 

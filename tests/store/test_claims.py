@@ -26,7 +26,8 @@ from salesync.engine.runner import Engine
 from salesync.engine.sender import Sender
 from salesync.store import codec
 from salesync.store.database import Pool, make_engine, migrate, session_factory
-from salesync.store.repositories import Documents, Locations, Stored, Tenants
+from salesync.store.documents import Documents, Stored
+from salesync.store.repositories import Locations, Tenants
 from salesync.store.tables import DocumentRow, PostingDocumentRow, PostingRow, QueuedDocumentRow
 
 pytestmark = pytest.mark.postgres

@@ -19,13 +19,12 @@ from salesync.domain.money import Money
 from salesync.domain.postings import journal_for
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.store import codec
+from salesync.store.documents import Documents, Stored
 from salesync.store.repositories import (
     Connections,
-    Documents,
     Journal,
     Locations,
     Posted,
-    Stored,
     TenantMismatchError,
     Tenants,
 )

@@ -35,7 +35,8 @@ from salesync.domain.money import Money
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.runner import Engine
 from salesync.store import codec
-from salesync.store.repositories import Directory, Documents, Locations, Tenants
+from salesync.store.documents import Documents
+from salesync.store.repositories import Directory, Locations, Tenants
 from salesync.views.sales import CursorError, sales_log
 from salesync.views.sales_report import sales_report
 

@@ -41,7 +41,8 @@ from salesync.domain.errors import ValidationError
 from salesync.domain.validation import Problem
 from salesync.engine.inbox import Inbox, Received, RecordState, as_problems
 from salesync.engine.runner import Engine
-from salesync.store.repositories import Documents, Locations
+from salesync.store.documents import Documents
+from salesync.store.repositories import Locations
 from salesync.store.tables import ConnectionRow, InboxRecordRow
 
 

@@ -33,7 +33,8 @@ from salesync.engine.inbox import Inbox, RecordState
 from salesync.engine.incidents import IncidentLog
 from salesync.engine.normalize import normalizer_for
 from salesync.engine.policies import SyncPolicy, default_policy
-from salesync.store.repositories import Directory, Documents, Stored
+from salesync.store.documents import Documents, Stored
+from salesync.store.repositories import Directory
 from salesync.store.tables import (
     ConnectionRow,
     InboxRecordRow,

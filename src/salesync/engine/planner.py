@@ -69,7 +69,7 @@ from salesync.engine.outbox import Coverage, NewPosting, Outbox
 from salesync.engine.policies import SyncPolicy, day_close, default_policy, summary_time
 from salesync.rules.mapping import unmapped, unmapped_by
 from salesync.store import codec
-from salesync.store.repositories import Documents
+from salesync.store.documents import Documents
 from salesync.store.tables import (
     DocumentRow,
     LocationSettingsRow,

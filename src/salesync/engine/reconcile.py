@@ -30,7 +30,7 @@ from salesync.domain.documents import Document, Location, business_day
 from salesync.domain.measures import combine, measures
 from salesync.engine.outbox import PostingState
 from salesync.store import codec
-from salesync.store.repositories import Documents
+from salesync.store.documents import Documents
 from salesync.store.tables import (
     DocumentRow,
     PostingDocumentRow,

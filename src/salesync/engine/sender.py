@@ -31,8 +31,8 @@ from salesync.engine.intents import customer_intents
 from salesync.engine.outbox import ENTRY, PostingState
 from salesync.engine.recovery import ReadBack
 from salesync.rules.customers import CustomerIntent
+from salesync.store.documents import Documents
 from salesync.store.failures import unforeseen
-from salesync.store.repositories import Documents
 from salesync.store.tables import PostingDocumentRow, PostingReversalRow, PostingRow, owned_by
 
 log = structlog.get_logger("salesync.outbox")
