@@ -215,17 +215,26 @@ def test_a_sale_moved_to_another_day_is_named_on_both_days_until_adjusted(
     assert all(day.clean for day in days.values()), days
 
 
+def reversal_refused(
+    db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
+) -> tuple[ClosedPeriodBooks, list[Document], Sale, Sale]:
+    """``redate``'s moved sale adjusted while the books refuse the old day (a closed
+    period): the booking posts, the reversal does not."""
+    books = ClosedPeriodBooks(LedgerDestination(db, "demo"), closed_before=date(1900, 1, 1))
+    engine, docs, original, moved = redate(db, clock, merchant, destinations=lambda _t, _n: books)
+    books.closed_before = START + timedelta(days=1)
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    return books, docs, original, moved
+
+
 def test_a_reversal_the_books_refuse_leaves_the_old_day_named(
     db: sessionmaker[Session], clock: ManualClock, merchant: DemoMerchant
 ) -> None:
     """A moved sale's reversal refused (closed period) while its booking posts: the sale is
     in the books on both days, and the old day names it with the refusal, even when
     reconciled alone."""
-    books = ClosedPeriodBooks(LedgerDestination(db, "demo"), closed_before=date(1900, 1, 1))
-    engine, docs, original, moved = redate(db, clock, merchant, destinations=lambda _t, _n: books)
-    books.closed_before = START + timedelta(days=1)
-    clock.advance(timedelta(days=1))
-    engine.run_until_idle("demo")
+    _, docs, original, moved = reversal_refused(db, clock, merchant)
     key = f"adjust:simulator:sale:{original.external_id}:r2"
     states = {p.key: p.state for p in postings(db) if p.kind == "adjustment"}
     assert states[key] == "posted"
@@ -254,11 +263,8 @@ def test_a_refused_reversal_is_a_ticket_naming_the_sale_that_verifies_on_the_old
     desk's verification finds the sale still in the books on the day it left, though its
     current day is clean; once the period reopens and the reversal is replayed, it
     verifies clean."""
-    books = ClosedPeriodBooks(LedgerDestination(db, "demo"), closed_before=date(1900, 1, 1))
-    engine, _, original, _ = redate(db, clock, merchant, destinations=lambda _t, _n: books)
-    books.closed_before = START + timedelta(days=1)
-    clock.advance(timedelta(days=1))
-    engine.run_until_idle("demo")
+    books, _, original, _ = reversal_refused(db, clock, merchant)
+    engine = Engine(db, clock, destinations=lambda _t, _n: books)
     desk = TicketDesk(db, clock)
     with db() as session:
         [ticket] = session.scalars(select(TicketRow))
