@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from salesync.clock import ManualClock
 from salesync.connectors.ledger.destination import LedgerDestination
-from salesync.domain.documents import Document, Sale
+from salesync.domain.documents import Document, Payout, Sale
 from salesync.domain.simulate import demo_merchant, simulate
 from salesync.engine.mappings import Mappings
 from salesync.engine.runner import Engine
@@ -175,3 +175,25 @@ def test_a_failed_posting_explains_without_internal_detail(
     text = " ".join(explained.reasons)
     assert "our developers are on it" in text
     assert "KeyError" not in text
+
+
+def test_a_payout_the_bank_returned_says_so(db: sessionmaker[Session], clock: ManualClock) -> None:
+    """A posted payout told failed later reads as returned by the bank, with its
+    deposit kept out of the bank account, and its adjustment among its postings."""
+    docs = [d for d in simulate(MERCHANT, START, 2, seed=5) if not has_coffee(d)]
+    payout = next(d for d in docs if isinstance(d, Payout))
+    engine = Engine(db, clock)
+    receive(engine, clock, docs)
+    clock.advance(timedelta(days=3))
+    engine.run_until_idle("demo")
+    failed = replace(payout, failed_at=clock())
+    engine.receive("demo", "simulator", "payout", json.dumps(codec.encode(failed)))
+    clock.advance(timedelta(days=1))
+    engine.run_until_idle("demo")
+    with db() as session:
+        explained = explain(session, "demo", payout.id, clock())
+    assert explained is not None
+    returned = [r for r in explained.reasons if r.startswith("The bank returned this payout")]
+    assert returned, explained.reasons
+    assert "back to simulator" in returned[0]
+    assert [p.kind for p in explained.postings].count("adjustment") == 1

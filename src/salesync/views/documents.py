@@ -427,6 +427,13 @@ def explain(
             else "the latest version is what salesync posts"
         )
         reasons.append(f"It was changed in {row.source} after it first arrived; {change}.")
+    failed_at = row.body.get("failed_at") if row.kind == "payout" else None
+    if failed_at:
+        reasons.append(
+            f"The bank returned this payout ({_when(datetime.fromisoformat(failed_at), zone)}):"
+            f" its deposit went back to {row.source}, so the books keep it out of your bank "
+            "account until a later payout pays it out again."
+        )
     set_aside = session.scalars(
         select(InboxRecordRow)
         .where(
