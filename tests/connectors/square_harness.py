@@ -165,13 +165,16 @@ def sell_at(world: SquareWorld, location: str, later: timedelta) -> None:
     world.activity.till.create(location, [line], tenders=[card])
 
 
-def set_up(factory: sessionmaker[Session], world: SquareWorld, vault: Vault) -> SourceConnection:
-    """The tenant, its locations and the Square connection, stored; returns it opened."""
+def set_up(
+    factory: sessionmaker[Session], world: SquareWorld, vault: Vault, **settings: Any
+) -> SourceConnection:
+    """The tenant, its locations and the Square connection (with ``settings`` besides the
+    usual), stored; returns it opened."""
     with factory() as session, session.begin():
         Tenants(session).add(Tenant(TENANT, "Square merchant"))
         for location in LOCATIONS:
             Locations(session, TENANT).add(location)
-        connection = world.connection()
+        connection = world.connection(**settings)
         connections = Connections(session, TENANT, vault)
         connection_id = connections.add(
             "square", "source", "Square", dict(connection.credentials), dict(connection.settings)

@@ -574,3 +574,24 @@ def test_a_payout_that_fails_after_posting_takes_its_deposit_back_out_of_the_ban
         ("Assets:Bank", usd("-96.80")),
         ("Assets:Clearing:Card", usd("96.80")),
     }
+
+
+def test_a_payout_said_failed_and_then_not_is_adjusted_no_earlier_than_it_failed() -> None:
+    """The source corrects itself: the deposit goes back into the bank on the day it was
+    taken out at the earliest, never into the day it was paid out."""
+    failed = clean_payout(failed_at=clean_payout().occurred_at + timedelta(days=3))
+    planned = plan_adjustment(
+        failed,
+        dataclasses.replace(failed, failed_at=None),
+        3,
+        BROOKLYN,
+        posted_placement=DEFAULT_PLAN,
+        placement=DEFAULT_PLAN,
+    )
+    assert planned.booking is not None
+    entry = planned.booking.entry
+    assert entry.date == business_day(failed.occurred_at, BROOKLYN.zone) + timedelta(days=3)
+    assert {(ln.account, ln.amount) for ln in entry.lines} == {
+        ("Assets:Bank", usd("96.80")),
+        ("Assets:Clearing:Card", usd("-96.80")),
+    }

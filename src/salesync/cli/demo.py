@@ -46,7 +46,7 @@ from salesync.clock import ManualClock
 from salesync.config import Settings
 from salesync.connectors.ledger.books import LedgerBooks
 from salesync.connectors.ledger.destination import LedgerDestination
-from salesync.domain.documents import DocumentKind, Location, Payout, Tenant, business_day
+from salesync.domain.documents import DocumentKind, Location, Payout, Tenant
 from salesync.domain.planning import PostingMode
 from salesync.engine.backfill import BackfillProgress
 from salesync.engine.inbox import Inbox, RecordState, as_problems
@@ -399,10 +399,10 @@ def report(
 
 
 def returned_payouts(session: Session) -> list[str]:
-    """A line for each payout the bank returned: when, how much, and how the books took
-    its deposit back out (an adjustment, or posted failed from the start)."""
+    """A line for each payout the bank returned: how much, and how the books took its
+    deposit back out (its adjustments, each with its own date and state, or posted failed
+    from the start)."""
     lines: list[str] = []
-    zones = {loc.id: loc.zone for loc in Locations(session, TENANT).all()}
     rows = session.scalars(
         select(DocumentRow).where(
             DocumentRow.tenant_id == TENANT, DocumentRow.kind == DocumentKind.PAYOUT.value
@@ -412,21 +412,14 @@ def returned_payouts(session: Session) -> list[str]:
         payout = codec.decode(row.kind, row.body)
         if not isinstance(payout, Payout) or payout.failed_at is None:
             continue
-        adjusted = session.scalar(
-            select(PostingRow.state)
+        adjustments = session.execute(
+            select(PostingRow.body, PostingRow.state)
             .join(PostingDocumentRow, PostingDocumentRow.posting_id == PostingRow.id)
-            .where(
-                PostingDocumentRow.document_id == row.id,
-                PostingDocumentRow.revision == row.revision,
-                PostingRow.kind == "adjustment",
-            )
-        )
-        how = (
-            f"its adjustment, dated {business_day(payout.failed_at, zones[row.location_id])} "
-            f"when it came back, is {adjusted}"
-            if adjusted
-            else "it was posted failed, so its deposit never reached the bank"
-        )
+            .where(PostingDocumentRow.document_id == row.id, PostingRow.kind == "adjustment")
+            .order_by(PostingRow.id)
+        ).all()
+        said = [f"its adjustment dated {body['date']} is {state}" for body, state in adjustments]
+        how = "; ".join(said) or "it was posted failed, so its deposit never reached the bank"
         lines.append(
             f"Payout {payout.external_id} of {payout.net} was returned by the bank: {how}."
         )

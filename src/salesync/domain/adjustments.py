@@ -97,6 +97,11 @@ def plan_adjustment(
             # the bank statement shows, not on the day it was paid out.
             on = max(day, business_day(edited.failed_at, location.zone))
             narration = f"Adjustment: {what} failed; its deposit went back to the processor"
+        elif isinstance(posted, Payout) and posted.failed_at and not _failed(edited):
+            # Said failed, then not (the source corrected itself): the deposit comes back
+            # no earlier than it was taken out, never into a day already past.
+            on = max(day, business_day(posted.failed_at, location.zone))
+            narration = f"Adjustment: {what} did not fail after all"
         parts = [(key, on, before + after, narration)]
     else:
         parts = [

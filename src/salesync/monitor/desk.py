@@ -464,9 +464,8 @@ class TicketDesk:
         found: list[str] = []
         differing: set[str] = set()
         for location_id, when in sorted(days.items()):
-            for result in (
-                r for day in sorted(when) for r in reconciler.reconcile(day, day, location_id)
-            ):
+            results = [reconciler.reconcile(a, b, location_id) for a, b in _runs(when)]
+            for result in (r for found_on in results for r in found_on):
                 for d in result.documents:
                     if d.document_id in wanted:
                         differing.add(d.document_id)
@@ -488,6 +487,17 @@ class TicketDesk:
             f"document {d} is not in the books yet" for d in sorted(stored - posted - differing)
         ]
         return found
+
+
+def _runs(days: set[date]) -> list[tuple[date, date]]:
+    """``days`` as runs of consecutive days, first and last of each, in order."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def render_span(delta: timedelta) -> str:

@@ -431,8 +431,8 @@ def explain(
     if failed_at:
         reasons.append(
             f"The bank returned this payout ({_when(datetime.fromisoformat(failed_at), zone)}):"
-            f" its deposit went back to {row.source}, so the books keep it out of your bank "
-            "account until a later payout pays it out again."
+            f" its deposit went back to {row.source}, so salesync takes it back out of your "
+            "bank account in the books until a later payout pays it out again."
         )
     set_aside = session.scalars(
         select(InboxRecordRow)

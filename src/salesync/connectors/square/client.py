@@ -206,6 +206,10 @@ class SquareClient:
             for p in objects(answer, "payouts")
             for key in (version_key(p),)
         ]
+        # A payout failed already when first read is remembered as the failure listing
+        # remembers one, so that listing does not give it again on later passes.
+        failed = {version_key(p) for p in objects(answer, "payouts") if p.get("status") == "FAILED"}
+        changes += [(key, at.current, None, []) for key in sorted(failed)]
         if not at.page:
             changes += self._failed_before(at)
         return changes, answer.get("cursor") or None

@@ -22,10 +22,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # Only exact repeats (the same posting linked twice) go; two postings reversing one
+    # revision would be a real double reversal, and the index below then fails loudly.
     op.execute(
         "DELETE FROM posting_reversals WHERE id NOT IN ("
         "SELECT MIN(id) FROM posting_reversals "
-        "GROUP BY tenant_id, destination, document_id, revision)"
+        "GROUP BY tenant_id, destination, document_id, revision, posting_id)"
     )
     with op.batch_alter_table("posting_reversals", schema=None) as batch_op:
         batch_op.create_index(
