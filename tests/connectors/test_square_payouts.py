@@ -60,6 +60,15 @@ def client(world: SquareWorld, **settings: object) -> SquareClient:
     return SquareSource(sleep=no_wait).connect(world.connection(**settings), world.transport)
 
 
+def quiet_passes(world: SquareWorld, source: SquareClient, cursor: str | None, n: int) -> None:
+    """``n`` payouts passes that give nothing and read no payout whole (its entries)."""
+    for _ in range(n):
+        world.transport.asked.clear()
+        records, cursor = sweep_stream(source.fetch, "payouts", cursor)
+        assert records == []
+        assert not [p for p in world.transport.asked if p.endswith("/payout-entries")]
+
+
 def two_days_of_payouts(world: SquareWorld, location: str) -> None:
     """A card sale a day for two days, and the payout of each."""
     for _ in range(2):
@@ -97,11 +106,7 @@ def test_a_payout_that_fails_after_the_sweep_moved_past_it_comes_again_failed_on
     assert validate_payout(again) == []
     assert again.net == again.gross - again.fees + first.net
 
-    for _ in range(3):
-        world.transport.asked.clear()
-        records, cursor = sweep_stream(source.fetch, "payouts", cursor)
-        assert records == []
-        assert not [p for p in world.transport.asked if p.endswith("/payout-entries")]
+    quiet_passes(world, source, cursor, 3)
 
 
 def test_the_first_pass_reads_a_failure_of_a_payout_from_before_the_connection(
@@ -193,11 +198,7 @@ def test_a_payout_failed_when_first_read_is_not_given_again_once_the_mark_passes
     source = client(world)
     records, cursor = sweep_stream(source.fetch, "payouts", None)
     assert payouts(world, records)[failing.id].failed
-    for _ in range(2):
-        world.transport.asked.clear()
-        records, cursor = sweep_stream(source.fetch, "payouts", cursor)
-        assert records == []
-        assert not [p for p in world.transport.asked if p.endswith("/payout-entries")]
+    quiet_passes(world, source, cursor, 2)
 
 
 def test_a_failure_of_a_payout_from_before_the_connection_never_imported_is_skipped(
