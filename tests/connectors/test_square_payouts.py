@@ -13,7 +13,6 @@ from datetime import timedelta
 import pytest
 from contract import sweep_stream
 from contract import take_in_one_by_one as one_by_one
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from square_harness import TENANT, SquareWorld, sell_at, set_up, square_world
 
@@ -24,10 +23,7 @@ from salesync.connectors.square.client import SquareClient
 from salesync.domain.documents import Payout
 from salesync.domain.postings import DEFAULT_PLAN
 from salesync.domain.validation import validate_payout
-from salesync.engine.inbox import RecordState
 from salesync.engine.runner import Engine
-from salesync.store.documents import Documents
-from salesync.store.tables import InboxRecordRow
 from salesync.store.vault import Vault, new_key
 
 BANK = DEFAULT_PLAN.bank
@@ -199,37 +195,3 @@ def test_a_payout_failed_when_first_read_is_not_given_again_once_the_mark_passes
     records, cursor = sweep_stream(source.fetch, "payouts", None)
     assert payouts(world, records)[failing.id].failed
     quiet_passes(world, source, cursor, 2)
-
-
-def test_a_failure_of_a_payout_from_before_the_connection_never_imported_is_skipped(
-    factory: sessionmaker[Session], world: SquareWorld
-) -> None:
-    """A payout made before ``sweep_since`` and not backfilled settled sales salesync never
-    took in: its failure, listed by the first pass, is skipped with the reason, and no fee
-    or settlement of it reaches the books."""
-    location = world.location_ids[0]
-    two_days_of_payouts(world, location)
-    early = min(world.seller.data.payouts.values(), key=lambda p: p.created_at)
-    world.activity.payouts.fail(early.id)
-    since = (early.created_at + timedelta(hours=1)).isoformat()
-    connection = set_up(factory, world, Vault([new_key()]), sweep_since=since)
-    source = client(world, sweep_since=since)
-    engine = Engine(factory, world.clock)
-    orders, _ = sweep_stream(source.fetch, "orders", None)
-    read, _ = sweep_stream(source.fetch, "payouts", None)
-    assert early.id in payouts(world, read)
-    one_by_one(engine, TENANT, "square", connection.connection_id, [*orders, *read])
-    world.clock.advance(timedelta(days=1))
-    engine.run_until_idle(TENANT)
-    with factory() as session:
-        skipped = session.scalars(
-            select(InboxRecordRow).where(
-                InboxRecordRow.tenant_id == TENANT,
-                InboxRecordRow.state == RecordState.SKIPPED.value,
-            )
-        ).all()
-        stored = Documents(session, TENANT).get(payouts(world, read)[early.id].id)
-    assert stored is None
-    assert any(early.id in p["message"] for r in skipped for p in r.problems), [
-        r.problems for r in skipped
-    ]

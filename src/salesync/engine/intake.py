@@ -390,13 +390,6 @@ class Intake:
             return RecordState.SKIPPED
         if isinstance(document, Customer | Product):
             return self._list(row, document)
-        if isinstance(document, Payout) and self._failed_before_connection(row, document):
-            self.inbox.skip(
-                row,
-                f"payout {document.external_id} was made before this connection's sweep_since "
-                "and never imported; that it failed changes nothing in the books",
-            )
-            return RecordState.SKIPPED
         try:
             # No savepoint of its own: ``admit`` writes nothing before it refuses.
             self.admit(document, row.received_at, due_now=row.origin == "backfill")
@@ -414,22 +407,6 @@ class Intake:
             return RecordState.QUARANTINED
         self.inbox.normalized(row, document.id)
         return RecordState.NORMALIZED
-
-    def _failed_before_connection(self, row: InboxRecordRow, payout: Payout) -> bool:
-        """Whether ``payout`` failed, was made before its connection's ``sweep_since`` and
-        was never stored: a sweep lists recent failures, which may reach back before the
-        connection. A backfill that imported the payout stored it, and then its failure is
-        an edit like any other."""
-        if payout.failed_at is None or row.connection_id is None or row.origin == "backfill":
-            return False
-        raw = self._context(row.id, row.source, row.connection_id).settings.get("sweep_since")
-        try:
-            since = datetime.fromisoformat(str(raw)) if raw else None
-        except ValueError:
-            return False
-        if since is None or since.tzinfo is None or payout.occurred_at >= since:
-            return False
-        return self.documents.get(payout.id) is None
 
     def _list(self, row: InboxRecordRow, entry: Customer | Product) -> RecordState:
         if entry.tenant_id != self.tenant_id:
