@@ -73,8 +73,9 @@ def plan_adjustment(
     On the same business day this is one entry of the differences. An edit that moves the
     document to another day reverses it on the old day and books it on the new one, so
     each day's books match that day's sales. A payout that failed after it was posted is
-    adjusted on the day it failed (reconciliation still counts the difference on the
-    payout's own day, where the source has it).
+    adjusted on the day it failed, and one said to have failed and then not, no earlier
+    than that day (reconciliation still counts the difference on the payout's own day,
+    where the source has it).
     """
     if posted.id != edited.id:
         raise PlanningError(f"{posted.id} and {edited.id} are different documents")
