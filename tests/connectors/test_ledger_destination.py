@@ -16,22 +16,14 @@ from salesync.connectors.ledger.destination import Ledger
 from salesync.domain.errors import TransientError
 from salesync.domain.journal import JournalLine
 from salesync.store.repositories import Journal
+from wrapped_books import WrappedBooks
 
 
 @dataclass
-class _Armed:
+class _Armed(WrappedBooks):
     """The ledger never fails on its own; the harness makes calls fail around it."""
 
-    inner: Books
     faults: list[str]
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self):  # type: ignore[no-untyped-def]
-        return self.inner.capabilities
 
     def post(self, postings: Sequence[Posting]) -> list[Written]:
         fault = self.faults.pop(0) if self.faults else None
@@ -43,15 +35,6 @@ class _Armed:
         if fault == "lost_response":
             raise TransientError("the answer was lost", code="timeout")
         return written
-
-    def find(self, keys: Sequence[str]) -> dict[str, str]:
-        return self.inner.find(keys)
-
-    def batch_group(self, posting: Posting) -> str:
-        return self.inner.batch_group(posting)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @dataclass

@@ -7,50 +7,22 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from salesync.connectors.destination import Books, DestinationCapabilities, Posting, Written
+from salesync.connectors.destination import Posting, Written
 from salesync.domain.errors import AuthError, BugError, TransientError
+from wrapped_books import WrappedBooks
 
 
 class Crash(BaseException):
     """The process dies here: nothing after this line runs, nothing is cleaned up."""
 
 
-@dataclass
-class WrappedBooks:
-    """Real books behind a wrapper that changes only what a test says (``post``, most
-    often): everything else is the inner books'."""
-
-    inner: Books
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> DestinationCapabilities:
-        return self.inner.capabilities
-
-    def post(self, postings: Sequence[Posting]) -> list[Written]:
-        return self.inner.post(postings)
-
-    def find(self, keys: Sequence[str]) -> dict[str, str]:
-        return self.inner.find(keys)
-
-    def batch_group(self, posting: Posting) -> str:
-        return self.inner.batch_group(posting)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 FAULTS = ("lost_response", "server_error", "rate_limited", "crash_before", "crash_after")
 
 
 @dataclass
-class FaultyDestination:
+class FaultyDestination(WrappedBooks):
     """Wraps a real destination; each call may fail in one of the ways listed in FAULTS."""
 
-    inner: Books
     plan: list[str] = field(default_factory=list)
     """Faults to inject, in order, one per post call ('ok' for none); a call carries a
     whole batch, so a fault hits every posting in it."""
@@ -63,14 +35,6 @@ class FaultyDestination:
     """How many times each key was handed to the books to write: books that do not refuse
     a repeated key (a QuickBooks company that does not check document numbers) would
     hold it that many times."""
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def capabilities(self) -> DestinationCapabilities:
-        return self.inner.capabilities
 
     def _next_fault(self) -> str:
         if self.plan:
@@ -104,9 +68,3 @@ class FaultyDestination:
         if self.find_plan and self.find_plan.pop(0) == "auth":
             raise AuthError("HTTP 401: token revoked", code="401")
         return self.inner.find(keys)
-
-    def batch_group(self, posting: Posting) -> str:
-        return self.inner.batch_group(posting)
-
-    def close(self) -> None:
-        self.inner.close()

@@ -31,8 +31,9 @@ from salesync.rules import strict_retail
 from salesync.store import codec
 from salesync.store.tables import JournalEntryRow, PostingReversalRow, PostingRow, TicketRow
 from salesync.views.reconciliation import day_detail
+from wrapped_books import WrappedBooks
 
-from faults import FaultyDestination, WrappedBooks
+from faults import FaultyDestination
 from flows import book_balances, deliver, expected_balances
 
 START = date(2026, 10, 30)

@@ -33,8 +33,8 @@ from salesync.store.tables import (
     PostingRow,
     TicketRow,
 )
+from wrapped_books import WrappedBooks
 
-from faults import WrappedBooks
 from flows import book_balances, coverage, deliver, expected_balances
 
 START = date(2026, 10, 30)
