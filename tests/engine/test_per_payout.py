@@ -16,7 +16,8 @@ from salesync.domain.planning import PostingMode
 from salesync.domain.postings import DEFAULT_PLAN
 from salesync.domain.simulate import DemoMerchant, simulate
 from salesync.engine.mappings import Mappings
-from salesync.engine.planner import PAYOUT_RECHECK, Planner, plannable
+from salesync.engine.payouts import PAYOUT_RECHECK
+from salesync.engine.planner import Planner, plannable
 from salesync.engine.runner import Engine
 from salesync.rules import Mapping, Rule, Target, strict_retail
 from salesync.store.tables import IncidentRow, PostingRow, QueuedDocumentRow

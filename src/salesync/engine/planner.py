@@ -5,10 +5,10 @@ covers yet are planned, so changing the mode never posts a document twice. A dai
 summary waits until its business day has closed in the location's time zone and the
 first sync window after the close has come (so the day's evening sales, due then, are in
 it); a document that arrives for a day already summarized gets a supplementary summary of
-its own. In
-per-payout mode a document paid only through the payout's clearing account waits for its
-payout (or, after ``payout_wait``, goes into its day's summary); everything else is
-summarized daily. A document edited after it was posted gets an adjustment.
+its own. In per-payout mode a document paid only through the payout's clearing account
+waits for its payout (or, after ``payout_wait``, goes into its day's summary), and the
+payouts are planned by ``payouts.PayoutPlanner``; everything else is summarized daily. A
+document edited after it was posted gets an adjustment.
 
 Amounts are placed by the tenant's latest published mapping (the built-in chart when none
 is published). A document with a value the mapping does not map is held, with problems
@@ -46,7 +46,6 @@ from salesync.domain.documents import (
     Payout,
     Refund,
     Sale,
-    document_id,
 )
 from salesync.domain.errors import BugError, ConflictError, MappingError, SyncError
 from salesync.domain.planning import (
@@ -57,15 +56,13 @@ from salesync.domain.planning import (
     daily_key,
     order_key,
     plan_per_order,
-    plan_per_payout,
-    settled_by,
-    settled_whole_by,
 )
 from salesync.domain.postings import DEFAULT_PLAN, Placement
 from salesync.domain.validation import Problem, problem_rows
 from salesync.engine.incidents import Failure, IncidentLog
 from salesync.engine.mappings import Mappings
 from salesync.engine.outbox import Coverage, NewPosting, Outbox
+from salesync.engine.payouts import PayoutPlanner
 from salesync.engine.policies import SyncPolicy, day_close, default_policy, summary_time
 from salesync.rules.mapping import unmapped, unmapped_by
 from salesync.store import codec
@@ -99,10 +96,6 @@ _MARK_PLANNED = (
 
 PAYOUT_WAIT = timedelta(days=10)
 """How long a card sale waits for the payout that settles it before it is summarized."""
-PAYOUT_RECHECK = timedelta(hours=1)
-"""How soon a payout that waits for its documents, or does not add up, is looked at
-again when nothing else happens; a sale or refund arriving at its location (the
-documents it waits for, an edit that makes it add up) has it looked at by the next plan."""
 
 
 def plannable(now: datetime) -> tuple[ColumnElement[bool], ...]:
@@ -152,6 +145,7 @@ class Planner:
         self._summed_policies: list[SyncPolicy] | None = None
         self._summary_times: dict[tuple[str, date], datetime] = {}
         self.incidents = incidents or IncidentLog(clock)
+        self.payouts = PayoutPlanner(self)
 
     def placement_for(self, document: Sale | Refund | Payout) -> Placement:
         return self.mapping.placement_for(document) if self.mapping else self.placement
@@ -252,7 +246,7 @@ class Planner:
         row.mapping_version = self.mapping.version
         self.held += 1
         codes = sorted({p.code for p in found})
-        self._incident(
+        self.incident(
             MappingError(
                 f"{document.kind.value} held by mapping version {self.mapping.version}: "
                 + ", ".join(codes),
@@ -301,9 +295,10 @@ class Planner:
         else:
             row.problems = problem_rows([Problem(error.code or "cannot_plan", error.message, "")])
         self.held += 1
-        self._incident(error, row)
+        self.incident(error, row)
 
-    def _incident(self, error: SyncError, row: QueuedDocumentRow) -> None:
+    def incident(self, error: SyncError, row: QueuedDocumentRow) -> None:
+        """Record ``error`` as an incident about the queued document ``row``."""
         self.session.flush()
         self.incidents.record(
             self.session,
@@ -343,10 +338,10 @@ class Planner:
             document = item.document
             try:
                 if isinstance(document, Payout) and mode is PostingMode.PER_PAYOUT:
-                    created += self._plan_payout(location, row, document, today)
+                    created += self.payouts.plan(location, row, document, today)
                     continue
                 if isinstance(document, Sale | Refund) and mode is not PostingMode.PER_ORDER:
-                    if mode is PostingMode.PER_PAYOUT and self._awaits_payout(document, row, today):
+                    if mode is PostingMode.PER_PAYOUT and self.payouts.awaits(document, row, today):
                         # Its payout carries it whenever it comes; alone, it waits this long.
                         last = row.business_day + timedelta(days=self.payout_wait.days)
                         row.plannable_at = day_close(last, location.zone)
@@ -361,10 +356,10 @@ class Planner:
             except _UNPLANNABLE as exc:
                 self._set_aside(row, document, exc)
                 continue
-            per_order.append(self._posting(planned, location, {document.id: item.revision}))
-            self._planned(row, item.revision)
+            per_order.append(self.posting(planned, location, {document.id: item.revision}))
+            self.mark_planned(row, item.revision)
         # A backfilled day per order is hundreds of postings: created together.
-        created += self._enqueue(*per_order)
+        created += self.enqueue(*per_order)
         for day, items in sorted(summary_days.items()):
             created += self._summarize(location, day, items)
         self._write_planned()
@@ -392,7 +387,7 @@ class Planner:
                 except _UNPLANNABLE as exc:
                     self._set_aside(row, current.document, exc)
                     continue
-            self._planned(row, current.revision)
+            self.mark_planned(row, current.revision)
         return created
 
     def _summary_time(self, day: date, location: Location) -> datetime:
@@ -420,7 +415,7 @@ class Planner:
         every = {r.kind for r in rows if r.source == "*"}
         return found + [default_policy(kind, "*") for kind in kinds if kind not in every]
 
-    def _planned(self, row: QueuedDocumentRow, revision: int) -> None:
+    def mark_planned(self, row: QueuedDocumentRow, revision: int) -> None:
         """Mark ``row`` planned at ``revision`` of its document. The rows a pass plans are
         marked together (``_write_planned``) rather than through the unit of work one by
         one: a pass may plan a backfilled day of thousands of documents."""
@@ -471,152 +466,10 @@ class Planner:
             # Kept once it holds a document: a summary of nothing cannot be built.
             builders[document.currency] = builder
             revisions[document.id] = revision
-            self._planned(row, revision)
+            self.mark_planned(row, revision)
         return sum(
-            self._enqueue(self._posting(builders[currency].build(), location, revisions))
+            self.enqueue(self.posting(builders[currency].build(), location, revisions))
             for currency in sorted(builders)
-        )
-
-    def _awaits_payout(self, document: Sale | Refund, row: QueuedDocumentRow, today: date) -> bool:
-        """Whether a document in per-payout mode should keep waiting for its payout."""
-        placement = self.placement_for(document)
-        clearing = placement.settlement_account(document.currency)
-        if not settled_whole_by(document, clearing, placement):
-            return False  # cash, gift cards, split tenders: summarized daily
-        if row.business_day + timedelta(days=self.payout_wait.days) < today:
-            row.problems = problem_rows(
-                [
-                    Problem(
-                        "payout_overdue",
-                        f"no payout settled it within {self.payout_wait.days} days; posted "
-                        "in its day's summary, and its payout will only empty the clearing "
-                        "account",
-                        "payments",
-                    )
-                ]
-            )
-            return False
-        return True
-
-    def _plan_payout(
-        self, location: Location, row: QueuedDocumentRow, payout: Payout, today: date
-    ) -> int:
-        """One entry for a payout and the documents it settles, once they have all arrived
-        (or, after ``payout_wait``, without those that never did)."""
-        wanted = {
-            document_id(self.tenant_id, payout.source, kind, external_id): (kind, external_id)
-            for kind, external_id in map(settled_by, payout.transactions)
-        }
-        ids = set(wanted)
-        stored = {i: self.documents.get(i) for i in ids}
-        settled = [d for d in stored.values() if isinstance(d, Sale | Refund)]
-        absent = {wanted[i] for i, d in stored.items() if not isinstance(d, Sale | Refund)}
-        if absent and row.business_day + timedelta(days=self.payout_wait.days) >= today:
-            row.problems = problem_rows(
-                [
-                    Problem(
-                        "payout_waiting",
-                        f"payout {payout.external_id} settles {len(absent)} "
-                        "document(s) salesync has not received yet; it posts once they arrive",
-                        "transactions",
-                    )
-                ]
-            )
-            row.plannable_at = self.clock() + PAYOUT_RECHECK
-            return 0
-        elsewhere = set(self.outbox.coverage(self.destination, ids))
-        try:
-            planned = plan_per_payout(
-                payout,
-                settled,
-                location,
-                self.placement_for(payout),
-                posted_elsewhere=elsewhere,
-                absent=absent,
-            )
-        except MappingError as exc:
-            # A document it carries is held for a mapping: the payout waits with it, and
-            # goes once the mapping that releases it is published. Said once as an
-            # incident too: the value may be one of a document posted before (no longer
-            # mapped), which no held document names.
-            if not any(p.get("code") == "payout_unmapped" for p in row.problems):
-                self._incident(
-                    MappingError(
-                        f"payout {payout.external_id} waits for a mapping: {exc.message}",
-                        user_message=f"Payout {payout.external_id} waits until the mapping "
-                        f"places what it settles: {exc.user_message}",
-                        code="payout_unmapped",
-                        operation="plan:payout",
-                        details=exc.details,
-                    ),
-                    row,
-                )
-            row.problems = problem_rows(
-                [
-                    Problem(
-                        "payout_unmapped",
-                        f"payout {payout.external_id} settles a document the mapping cannot "
-                        f"place yet ({exc.message}); it posts once that is mapped",
-                        "transactions",
-                    )
-                ]
-            )
-            row.plannable_at = self.clock() + PAYOUT_RECHECK
-            return 0
-        except PlanningError as exc:
-            # An order edited after its payout (research: A2X "inconsistent payout"): a
-            # person decides; the payout is tried again after each edit until it adds up.
-            first = all(p.get("code") != "payout_inconsistent" for p in row.problems)
-            row.problems = problem_rows([Problem("payout_inconsistent", str(exc), "")])
-            row.plannable_at = self.clock() + PAYOUT_RECHECK
-            if first:
-                self._incident(
-                    ConflictError(
-                        f"payout does not add up: {exc}",
-                        user_message=f"Payout {payout.external_id} does not match the sales "
-                        f"and refunds it settles ({exc}); a person needs to look at it.",
-                        code="payout_inconsistent",
-                        operation="plan:payout",
-                    ),
-                    row,
-                )
-            return 0
-        revisions = {i: self.documents.revision(i) for i in planned.documents}
-        created = self._enqueue(self._posting(planned, location, revisions))
-        self._planned(row, revisions[payout.id])  # the payout is among its documents
-        row.problems = []
-        if absent:
-            self._never_received(row, payout, absent)
-        carried = [i for i in planned.documents if i != payout.id]
-        if carried:
-            for queued in self.session.scalars(
-                select(QueuedDocumentRow).where(QueuedDocumentRow.document_id.in_(carried))
-            ):
-                self._planned(queued, revisions[queued.document_id])
-        return created
-
-    def _never_received(
-        self, row: QueuedDocumentRow, payout: Payout, absent: set[tuple[DocumentKind, str]]
-    ) -> None:
-        """Say that a payout posted without documents it settles that never arrived."""
-        named = ", ".join(f"{kind.value} {external_id}" for kind, external_id in sorted(absent))
-        message = (
-            f"payout {payout.external_id} settles {named}, which never arrived within "
-            f"{self.payout_wait.days} days; the deposit is posted, and the clearing account "
-            "holds their part as a credit until they arrive and post in their day's summary"
-        )
-        row.problems = problem_rows([Problem("payout_documents_missing", message, "transactions")])
-        self._incident(
-            ConflictError(
-                message,
-                user_message=f"Payout {payout.external_id} was deposited for {named}, which "
-                f"{payout.source} never sent to salesync. The deposit is in your books; "
-                "import those sales (a backfill of their days) so the clearing account "
-                "empties.",
-                code="payout_documents_missing",
-                operation="plan:payout",
-            ),
-            row,
         )
 
     def _adjust(self, location: Location, current: _Loaded, covered: Coverage) -> int:
@@ -634,7 +487,7 @@ class Planner:
         )
         self.adjusted += 1
         postings = [
-            self._posting(p, location, {edited.id: current.revision}, kind="adjustment")
+            self.posting(p, location, {edited.id: current.revision}, kind="adjustment")
             for p in planned.postings
         ]
         ids = self.outbox.enqueue_all(postings, self.clock())
@@ -669,11 +522,11 @@ class Planner:
     def _key_taken(self, key: str) -> bool:
         return self.outbox.posting_id(self.destination, key) is not None
 
-    def _enqueue(self, *postings: NewPosting) -> int:
+    def enqueue(self, *postings: NewPosting) -> int:
         """Create ``postings`` (together); returns how many were planned."""
         return len(self.outbox.enqueue_all(list(postings), self.clock()))
 
-    def _posting(
+    def posting(
         self,
         planned: PlannedPosting,
         location: Location,
@@ -681,6 +534,8 @@ class Planner:
         *,
         kind: str = "posting",
     ) -> NewPosting:
+        """The outbox row of ``planned`` for this location, under its key, or a ``:late-N``
+        supplement's when a posting holds the key already."""
         key = planned.key
         if self._key_taken(key):
             # The day was summarized already: late documents get a supplement, never a
